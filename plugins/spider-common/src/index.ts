@@ -1,0 +1,13 @@
+/**
+ * Types, validation schemas, the agent protocol and permissions shared by Spider's
+ * frontend, backend and cluster agent.
+ *
+ * @packageDocumentation
+ */
+export * from './model/duration';
+export * from './model/kubernetes';
+export * from './model/resources';
+export * from './rest/schemas';
+export * from './protocol/v1';
+export * from './permissions';
+export * from './install';

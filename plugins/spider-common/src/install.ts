@@ -1,0 +1,102 @@
+/**
+ * The controller-agent chart's values, named once here: the portal renders them
+ * (install command, values.yaml, manifests) and the chart's values.schema.json is
+ * checked against them in CI, so the two cannot drift.
+ */
+export const AGENT_CHART_NAME = 'spider-controller-agent';
+export const AGENT_DEFAULT_NAMESPACE = 'spider-system';
+export const AGENT_DEFAULT_RELEASE = 'spider-agent';
+
+export interface AgentChartValues {
+  controls: {
+    /** Base URL of the Controls service, e.g. https://portal.example.com/api/spider */
+    url: string;
+    /** The Controller's agent token (or use existingSecret). */
+    token: string;
+    existingSecret: { name: string; key: string };
+  };
+  namespaces: {
+    /** Namespaces the agent acts in; empty = cluster-wide. */
+    include: string[];
+    exclude: string[];
+  };
+  whisperer: { image: string };
+  image: { repository: string; tag: string; pullPolicy: string };
+  dns: { port: number };
+  endpoint: { port: number };
+  hostAliases: Array<{ ip: string; hostnames: string[] }>;
+  resyncPeriodSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  resources: Record<string, unknown>;
+  nodeSelector: Record<string, string>;
+  tolerations: unknown[];
+}
+
+/** Environment variable names the agent reads; the chart sets them from the values above. */
+export const AGENT_ENV = {
+  controlsUrl: 'SPIDER_CONTROLS_URL',
+  token: 'SPIDER_TOKEN',
+  tokenFile: 'SPIDER_TOKEN_FILE',
+  namespacesInclude: 'SPIDER_NAMESPACES',
+  namespacesExclude: 'SPIDER_NAMESPACES_EXCLUDE',
+  whispererImage: 'SPIDER_WHISPERER_IMAGE',
+  resyncSeconds: 'SPIDER_RESYNC_SECONDS',
+  logLevel: 'SPIDER_LOG_LEVEL',
+  httpPort: 'SPIDER_HTTP_PORT',
+  dnsPort: 'SPIDER_DNS_PORT',
+  endpointPort: 'SPIDER_ENDPOINT_PORT',
+  hostAliases: 'SPIDER_HOST_ALIASES',
+  podName: 'SPIDER_POD_NAME',
+  podNamespace: 'SPIDER_POD_NAMESPACE',
+  podIp: 'SPIDER_POD_IP',
+} as const;
+
+/**
+ * Kubernetes API access the agent needs, and nothing more. The chart's ClusterRole or
+ * per-namespace Roles carry exactly these rules.
+ */
+export const AGENT_RBAC_RULES = [
+  {
+    apiGroups: [''],
+    resources: ['pods', 'services', 'namespaces'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    apiGroups: [''],
+    resources: ['pods/ephemeralcontainers'],
+    verbs: ['patch'],
+  },
+  {
+    apiGroups: ['apps'],
+    resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    apiGroups: ['batch'],
+    resources: ['jobs', 'cronjobs'],
+    verbs: ['get', 'list', 'watch'],
+  },
+] as const;
+
+/** Values a portal renders for one Controller (the rest keep the chart defaults). */
+export function renderAgentValues(input: {
+  controlsUrl: string;
+  token?: string;
+  include?: string[];
+  exclude?: string[];
+  whispererImage?: string;
+}): Pick<AgentChartValues, 'controls' | 'namespaces'> & {
+  whisperer?: { image: string };
+} {
+  return {
+    controls: {
+      url: input.controlsUrl,
+      token: input.token ?? '',
+      existingSecret: { name: '', key: 'token' },
+    },
+    namespaces: { include: input.include ?? [], exclude: input.exclude ?? [] },
+    ...(input.whispererImage
+      ? { whisperer: { image: input.whispererImage } }
+      : {}),
+  };
+}

@@ -1,0 +1,251 @@
+import { z } from 'zod';
+import {
+  imageSchema,
+  labelsSchema,
+  namespaceNameSchema,
+  objectNameSchema,
+  workloadKindSchema,
+  workloadRefSchema,
+} from '../model/kubernetes';
+import { whispererInstanceSchema } from '../model/resources';
+
+/**
+ * Agent protocol v1: one WebSocket per agent at `/api/spider/agent/v1`, JSON text
+ * messages with a `type`, validated on both ends.
+ */
+export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_WEBSOCKET_PATH = '/agent/v1';
+
+export const AGENT_PROTOCOL_LIMITS = {
+  /** Largest message either side accepts (an inventory snapshot is chunked below this). */
+  maxMessageBytes: 4 * 1024 * 1024,
+  /** Workloads per inventory message; larger snapshots are sent in several chunks. */
+  inventoryChunk: 2000,
+  /** The backend pings every this often and drops a socket that misses two pongs. */
+  pingIntervalMs: 5_000,
+  /** An agent must say hello within this after the upgrade. */
+  helloTimeoutMs: 10_000,
+} as const;
+
+/** WebSocket close codes used by the backend, with the reason sent along. */
+export const AGENT_CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  invalidMessage: 1007,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  /** Another connection of the same Controller took over. */
+  replaced: 4000,
+  /** The token was rotated or the Controller deleted. */
+  revoked: 4001,
+  /** Protocol version not supported. */
+  unsupportedProtocol: 4002,
+  helloTimeout: 4003,
+} as const;
+
+const isoTime = z.string().max(40);
+const requestId = z.string().min(1).max(64);
+
+export const namespaceScopeSchema = z.strictObject({
+  include: z.union([
+    z.literal('*'),
+    z.array(namespaceNameSchema).max(10_000),
+  ]),
+  exclude: z.array(namespaceNameSchema).max(10_000),
+});
+
+export const desiredAttachmentSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  target: workloadRefSchema,
+  whisperer: z.strictObject({
+    id: z.string().min(1).max(64),
+    name: z.string().max(200),
+    image: imageSchema.nullable(),
+    captureFilter: z.string().max(1024),
+    env: z.record(z.string().max(64), z.string().max(1024)),
+  }),
+  expiresAt: isoTime.nullable(),
+});
+export type DesiredAttachment = z.infer<typeof desiredAttachmentSchema>;
+
+export const inventoryWorkloadSchema = z.strictObject({
+  namespace: namespaceNameSchema,
+  kind: workloadKindSchema,
+  name: objectNameSchema,
+  labels: labelsSchema,
+  replicas: z.number().int().min(0).nullable(),
+  pods: z.number().int().min(0),
+});
+
+// ---- agent → backend -------------------------------------------------------
+
+export const helloMessageSchema = z.strictObject({
+  type: z.literal('hello'),
+  protocol: z.number().int().min(1),
+  agentVersion: z.string().min(1).max(64),
+  clusterVersion: z.string().max(64).nullable(),
+  scope: namespaceScopeSchema,
+});
+
+export const inventoryMessageSchema = z.strictObject({
+  type: z.literal('inventory'),
+  /** `snapshot` chunks replace everything (first chunk has `first`, last has `last`). */
+  mode: z.enum(['snapshot', 'delta']),
+  first: z.boolean().optional(),
+  last: z.boolean().optional(),
+  upserts: z.array(inventoryWorkloadSchema).max(
+    AGENT_PROTOCOL_LIMITS.inventoryChunk,
+  ),
+  removed: z
+    .array(z.strictObject({ namespace: z.string(), kind: workloadKindSchema, name: z.string() }))
+    .max(AGENT_PROTOCOL_LIMITS.inventoryChunk),
+});
+
+export const instancesMessageSchema = z.strictObject({
+  type: z.literal('instances'),
+  attachments: z
+    .array(
+      z.strictObject({
+        attachmentId: z.string().min(1).max(64),
+        /** The agent's view of the attachment as a whole. */
+        phase: z.enum(['active', 'failed', 'stopped', 'expired']),
+        message: z.string().max(2048).nullable(),
+        instances: z.array(whispererInstanceSchema).max(5000),
+      }),
+    )
+    .max(5000),
+});
+
+export const statusMessageSchema = z.strictObject({
+  type: z.literal('status'),
+  status: z.strictObject({
+    agentVersion: z.string().max(64),
+    protocolVersion: z.number().int(),
+    clusterVersion: z.string().max(64).nullable(),
+    scope: namespaceScopeSchema,
+    cpuCores: z.number().min(0),
+    rssBytes: z.number().int().min(0),
+    heapUsedBytes: z.number().int().min(0),
+    watched: z.record(z.string().max(32), z.number().int().min(0)),
+    attachments: z
+      .array(
+        z.strictObject({
+          id: z.string().max(64),
+          instances: z.array(whispererInstanceSchema).max(5000),
+        }),
+      )
+      .max(5000),
+    reportedAt: isoTime,
+    startedAt: isoTime,
+  }),
+});
+
+export const replyMessageSchema = z.strictObject({
+  type: z.literal('reply'),
+  id: requestId,
+  ok: z.boolean(),
+  result: z.unknown().optional(),
+  error: z
+    .strictObject({ code: z.string().max(64), message: z.string().max(2048) })
+    .optional(),
+});
+
+export const agentMessageSchema = z.discriminatedUnion('type', [
+  helloMessageSchema,
+  inventoryMessageSchema,
+  instancesMessageSchema,
+  statusMessageSchema,
+  replyMessageSchema,
+]);
+export type AgentMessage = z.infer<typeof agentMessageSchema>;
+export type HelloMessage = z.infer<typeof helloMessageSchema>;
+export type InventoryMessage = z.infer<typeof inventoryMessageSchema>;
+export type InstancesMessage = z.infer<typeof instancesMessageSchema>;
+export type StatusMessage = z.infer<typeof statusMessageSchema>;
+export type ReplyMessage = z.infer<typeof replyMessageSchema>;
+
+// ---- backend → agent -------------------------------------------------------
+
+export const welcomeMessageSchema = z.strictObject({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  controllerId: z.string().max(64),
+  revision: z.number().int().min(0),
+  attachments: z.array(desiredAttachmentSchema).max(10_000),
+});
+
+export const attachMessageSchema = z.strictObject({
+  type: z.literal('attach'),
+  revision: z.number().int().min(0),
+  attachment: desiredAttachmentSchema,
+});
+
+export const detachMessageSchema = z.strictObject({
+  type: z.literal('detach'),
+  revision: z.number().int().min(0),
+  attachmentId: z.string().min(1).max(64),
+  reason: z.enum(['detached', 'expired', 'deleted']),
+});
+
+export const listWorkloadsParamsSchema = z.strictObject({
+  namespaces: z.union([z.literal('*'), z.array(namespaceNameSchema).max(10_000)]),
+  namespace: namespaceNameSchema.optional(),
+  kind: workloadKindSchema.optional(),
+  q: z.string().max(253).optional(),
+  limit: z.number().int().min(1).max(10_000).optional(),
+});
+export type ListWorkloadsParams = z.infer<typeof listWorkloadsParamsSchema>;
+
+export const requestMessageSchema = z.strictObject({
+  type: z.literal('request'),
+  id: requestId,
+  timeoutMs: z.number().int().min(1).max(120_000),
+  method: z.literal('listWorkloads'),
+  params: listWorkloadsParamsSchema,
+});
+
+export const backendMessageSchema = z.discriminatedUnion('type', [
+  welcomeMessageSchema,
+  attachMessageSchema,
+  detachMessageSchema,
+  requestMessageSchema,
+]);
+export type BackendMessage = z.infer<typeof backendMessageSchema>;
+export type WelcomeMessage = z.infer<typeof welcomeMessageSchema>;
+export type AttachMessage = z.infer<typeof attachMessageSchema>;
+export type DetachMessage = z.infer<typeof detachMessageSchema>;
+export type RequestMessage = z.infer<typeof requestMessageSchema>;
+
+/** Result of a `listWorkloads` request. */
+export const listWorkloadsResultSchema = z.strictObject({
+  items: z.array(inventoryWorkloadSchema).max(10_000),
+  truncated: z.boolean(),
+});
+export type ListWorkloadsResult = z.infer<typeof listWorkloadsResultSchema>;
+
+/**
+ * Parses one received text frame. Returns the message, or an error text that says what
+ * was wrong (for the close reason or a log line).
+ */
+export function parseProtocolMessage<T>(
+  schema: z.ZodType<T>,
+  data: string,
+): { ok: true; message: T } | { ok: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, error: 'message is not JSON' };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      error: `invalid message: ${issue.path.join('.') || '(root)'}: ${issue.message}`.slice(0, 120),
+    };
+  }
+  return { ok: true, message: parsed.data };
+}
