@@ -54,7 +54,16 @@ export interface WhispererRegistry {
     podName: string,
     container: string,
   ): WhispererConfig | undefined;
-  /** True once the attachment was detached or expired (or is unknown to the desired set). */
+  /**
+   * False until the agent has received the desired set from the Controls service at
+   * least once since it started. Until then an unknown container is "not known yet",
+   * not "stop": answer the whisperer with retry-later instead of stop.
+   */
+  hasDesiredSet(): boolean;
+  /**
+   * True once the attachment was detached or expired, or (when `hasDesiredSet()`) is not
+   * in the desired set at all.
+   */
   isStopped(attachmentId: string): boolean;
   /** Records what a whisperer says about itself; reaches the backend as instance state. */
   reportState(report: WhispererStateReport): void;
