@@ -1,0 +1,116 @@
+import { ConfigError, flagFor, loadConfig, namespaceInScope } from './config';
+
+const base = {
+  SPIDER_CONTROLS_URL: 'https://portal.example.com/api/spider/',
+  SPIDER_TOKEN: 'tok123',
+};
+
+function problems(env: Record<string, string>, argv: string[] = []): string[] {
+  try {
+    loadConfig(env, argv, () => {
+      throw new Error('ENOENT: no such file');
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and trims the URL', () => {
+    const c = loadConfig(base, []);
+    expect(c.controlsUrl).toBe('https://portal.example.com/api/spider');
+    expect(c.token()).toBe('tok123');
+    expect(c.scope).toEqual({ include: '*', exclude: [] });
+    expect(c.resyncSeconds).toBe(60);
+    expect(c.logLevel).toBe('info');
+    expect(c.httpPort).toBe(8080);
+  });
+
+  it('lets flags win over env, in both --x v and --x=v forms', () => {
+    const c = loadConfig({ ...base, SPIDER_LOG_LEVEL: 'warn' }, [
+      '--log-level',
+      'debug',
+      '--namespaces=a,b',
+      '--namespaces-exclude',
+      'kube-system',
+      '--resync-seconds=30',
+    ]);
+    expect(c.logLevel).toBe('debug');
+    expect(c.scope).toEqual({ include: ['a', 'b'], exclude: ['kube-system'] });
+    expect(c.resyncSeconds).toBe(30);
+  });
+
+  it('names the env var and flag of each missing value', () => {
+    const p = problems({});
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/SPIDER_CONTROLS_URL \(--controls-url\): missing/);
+    expect(p[1]).toMatch(/SPIDER_TOKEN \(--token\) or SPIDER_TOKEN_FILE \(--token-file\): missing/);
+  });
+
+  it.each([
+    [{ SPIDER_CONTROLS_URL: 'ftp://x' }, /must be an http\(s\) or ws\(s\) URL/],
+    [{ SPIDER_CONTROLS_URL: 'not a url' }, /not a URL/],
+    [{ SPIDER_RESYNC_SECONDS: 'soon' }, /SPIDER_RESYNC_SECONDS .*whole number from 5 to 86400, got "soon"/],
+    [{ SPIDER_HTTP_PORT: '70000' }, /SPIDER_HTTP_PORT .*0 to 65535/],
+    [{ SPIDER_LOG_LEVEL: 'loud' }, /SPIDER_LOG_LEVEL .*one of debug, info, warn, error/],
+    [{ SPIDER_NAMESPACES: 'good,Bad_NS' }, /SPIDER_NAMESPACES .*"Bad_NS"/],
+    [{ SPIDER_WHISPERER_IMAGE: 'no spaces allowed' }, /SPIDER_WHISPERER_IMAGE .*not an image/],
+    [{ SPIDER_HOST_ALIASES: '{"ip":1}' }, /SPIDER_HOST_ALIASES .*must be JSON/],
+    [{ SPIDER_POD_IP: '999.1.1.1' }, /SPIDER_POD_IP .*not an IP/],
+    [{ SPIDER_TOKEN_FILE: '/nope' }, /set one of them, not both/],
+    [{ SPIDER_HTTP_PORT: '9000', SPIDER_ENDPOINT_PORT: '9000' }, /must differ/],
+  ])('rejects %j', (extra, message) => {
+    const p = problems({ ...base, ...extra });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(message);
+  });
+
+  it('reports an unreadable token file and unknown flags', () => {
+    const p = problems(
+      { SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL, SPIDER_TOKEN_FILE: '/nope' },
+      ['--frobnicate'],
+    );
+    expect(p).toEqual([
+      'unknown argument "--frobnicate" (see --help)',
+      expect.stringMatching(/SPIDER_TOKEN_FILE \(--token-file\): cannot read "\/nope"/),
+    ]);
+  });
+
+  it('re-reads the token file on each call (rotation without restart)', () => {
+    let content = 'first\n';
+    const c = loadConfig(
+      { SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL, SPIDER_TOKEN_FILE: '/t' },
+      [],
+      () => content,
+    );
+    expect(c.token()).toBe('first');
+    content = 'second';
+    expect(c.token()).toBe('second');
+  });
+
+  it('parses host aliases', () => {
+    const c = loadConfig(
+      { ...base, SPIDER_HOST_ALIASES: '[{"ip":"10.0.0.5","hostnames":["db.internal"]}]' },
+      [],
+    );
+    expect(c.hostAliases).toEqual([{ ip: '10.0.0.5', hostnames: ['db.internal'] }]);
+  });
+});
+
+describe('flags and scope', () => {
+  it('derives flag names from the env names', () => {
+    expect(flagFor('namespacesExclude')).toBe('--namespaces-exclude');
+    expect(flagFor('controlsUrl')).toBe('--controls-url');
+  });
+  it.each([
+    [{ include: '*' as const, exclude: [] }, 'a', true],
+    [{ include: '*' as const, exclude: ['a'] }, 'a', false],
+    [{ include: ['a'], exclude: [] }, 'b', false],
+    [{ include: ['a', 'b'], exclude: ['b'] }, 'b', false],
+    [{ include: ['a', 'b'], exclude: [] }, 'b', true],
+  ])('namespaceInScope(%j, %s) = %s', (scope, ns, expected) => {
+    expect(namespaceInScope(scope, ns)).toBe(expected);
+  });
+});
