@@ -1,0 +1,176 @@
+import http from 'node:http';
+import https from 'node:https';
+import { createInterface } from 'node:readline';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** An error answer of the Kubernetes API (or a network error, status undefined). */
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number | undefined,
+    readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: any;
+}
+
+/**
+ * Raw JSON access to the Kubernetes API with the kubeconfig's TLS and auth (re-applied
+ * per request, so rotated ServiceAccount tokens are picked up). Used for lists and
+ * watches: parsing pages ourselves and keeping lean copies is what keeps memory low,
+ * where the typed client would deserialize every object into model classes first.
+ */
+export class KubeHttp {
+  constructor(private readonly kc: KubeConfig) {}
+
+  private async requestOptions(
+    method: string,
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    headers: Record<string, string>,
+  ): Promise<{ url: URL; options: https.RequestOptions }> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const options: https.RequestOptions = { method, headers: { Accept: 'application/json', ...headers } };
+    await this.kc.applyToHTTPSOptions(options);
+    return { url, options };
+  }
+
+  private async open(
+    method: string,
+    path: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+    opts: { body?: unknown; contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<http.IncomingMessage> {
+    const headers: Record<string, string> = {};
+    let payload: string | undefined;
+    if (opts.body !== undefined) {
+      payload = JSON.stringify(opts.body);
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const { url, options } = await this.requestOptions(method, path, query, headers);
+    const mod = url.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { ...options, signal: opts.signal }, resolve);
+      req.on('error', e => reject(new KubeApiError(undefined, undefined, `${method} ${path}: ${e.message}`)));
+      if (opts.timeoutMs) {
+        req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+      }
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  private static async readBody(res: http.IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** One JSON request; throws KubeApiError on a non-2xx answer. */
+  async json<T = any>(
+    method: string,
+    path: string,
+    opts: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+      contentType?: string;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<T> {
+    const res = await this.open(method, path, opts.query, { ...opts, timeoutMs: opts.timeoutMs ?? 30_000 });
+    let text: string;
+    try {
+      text = await KubeHttp.readBody(res);
+    } catch (e) {
+      throw new KubeApiError(undefined, undefined, `${method} ${path}: ${(e as Error).message}`);
+    }
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      throw new KubeApiError(status, body, `${method} ${path}: ${status} ${typeof body === 'object' ? body?.message ?? '' : text.slice(0, 200)}`);
+    }
+    return body as T;
+  }
+
+  /**
+   * Streams a watch: calls `onEvent` per line until the server ends the stream (resolves)
+   * or it fails (rejects). A stream silent for `idleTimeoutMs` is a dead watch: it is
+   * destroyed and rejects, so the caller restarts instead of stalling.
+   */
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (e: WatchEvent) => void,
+    opts: { signal: AbortSignal; idleTimeoutMs: number },
+  ): Promise<void> {
+    const res = await this.open('GET', path, { ...query, watch: true }, { signal: opts.signal, timeoutMs: opts.idleTimeoutMs });
+    if ((res.statusCode ?? 0) !== 200) {
+      const text = await KubeHttp.readBody(res).catch(() => '');
+      let body: any = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // keep the text
+      }
+      throw new KubeApiError(res.statusCode, body, `watch ${path}: ${res.statusCode} ${body?.message ?? text.slice(0, 200)}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      let idle: NodeJS.Timeout | undefined;
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        if (err) {
+          res.destroy();
+          reject(err);
+        } else resolve();
+      };
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(
+          () => finish(new KubeApiError(undefined, undefined, `watch ${path}: no data for ${opts.idleTimeoutMs} ms (dead watch)`)),
+          opts.idleTimeoutMs,
+        );
+      };
+      arm();
+      res.on('data', arm);
+      res.on('error', e => finish(new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`)));
+      res.on('aborted', () => finish(new KubeApiError(undefined, undefined, `watch ${path}: aborted`)));
+      const lines = createInterface({ input: res, crlfDelay: Infinity });
+      lines.on('line', line => {
+        if (!line || settled) return;
+        let event: WatchEvent;
+        try {
+          event = JSON.parse(line);
+        } catch {
+          finish(new KubeApiError(undefined, undefined, `watch ${path}: unparsable line`));
+          return;
+        }
+        try {
+          onEvent(event);
+        } catch (e) {
+          finish(e as Error);
+        }
+      });
+      lines.on('close', () => finish());
+    });
+  }
+}

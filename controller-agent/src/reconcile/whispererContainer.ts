@@ -1,0 +1,76 @@
+import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
+
+/** Environment names the whisperer reads (its side of the contract). */
+export const WHISPERER_ENV = {
+  attachmentId: 'SPIDER_ATTACHMENT_ID',
+  instance: 'SPIDER_INSTANCE',
+  generation: 'SPIDER_GENERATION',
+  whispererId: 'SPIDER_WHISPERER_ID',
+  captureFilter: 'SPIDER_CAPTURE_FILTER',
+  expiresAt: 'SPIDER_EXPIRES_AT',
+  agentUrl: 'SPIDER_AGENT_URL',
+  dns: 'SPIDER_DNS',
+  targetContainer: 'SPIDER_TARGET_CONTAINER',
+  podName: 'SPIDER_POD_NAME',
+  podNamespace: 'SPIDER_POD_NAMESPACE',
+} as const;
+
+export interface AgentEndpoints {
+  /** Base URL of the agent's whisperer endpoint, e.g. http://10.0.0.5:8081 */
+  agentUrl: string;
+  /** host:port of the agent's DNS proxy. */
+  dns: string;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The ephemeral container for one whisperer. Ephemeral containers may not have ports,
+ * resources, probes or lifecycle hooks, so it has none. Everything here is a function of
+ * the attachment, so re-sending it for an existing container is a no-op, not a change.
+ */
+export function buildWhispererContainer(input: {
+  attachment: DesiredAttachment;
+  container: string;
+  generation: number;
+  targetContainer: string;
+  defaultImage: string;
+  endpoints: AgentEndpoints;
+}): Record<string, unknown> {
+  const { attachment: a } = input;
+  const env: Array<Record<string, unknown>> = [];
+  const ours = new Set<string>(Object.values(WHISPERER_ENV));
+  // The whisperer's own settings first; ours cannot be overridden by them.
+  for (const [name, value] of Object.entries(a.whisperer.env).sort(([x], [y]) => (x < y ? -1 : 1))) {
+    if (ENV_NAME.test(name) && !ours.has(name)) env.push({ name, value });
+  }
+  env.push(
+    { name: WHISPERER_ENV.attachmentId, value: a.id },
+    { name: WHISPERER_ENV.instance, value: input.container },
+    { name: WHISPERER_ENV.generation, value: String(input.generation) },
+    { name: WHISPERER_ENV.whispererId, value: a.whisperer.id },
+    { name: WHISPERER_ENV.captureFilter, value: a.whisperer.captureFilter },
+    { name: WHISPERER_ENV.expiresAt, value: a.expiresAt ?? '' },
+    { name: WHISPERER_ENV.agentUrl, value: input.endpoints.agentUrl },
+    { name: WHISPERER_ENV.dns, value: input.endpoints.dns },
+    { name: WHISPERER_ENV.targetContainer, value: input.targetContainer },
+    { name: WHISPERER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: WHISPERER_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  );
+  return {
+    name: input.container,
+    image: a.whisperer.image ?? input.defaultImage,
+    imagePullPolicy: 'IfNotPresent',
+    targetContainerName: input.targetContainer,
+    env,
+    securityContext: {
+      capabilities: { add: ['NET_RAW', 'NET_ADMIN'] },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+/** The strategic merge patch body: ephemeralContainers merge by name, so this only adds. */
+export function ephemeralContainerPatch(container: Record<string, unknown>) {
+  return { spec: { ephemeralContainers: [container] } };
+}
