@@ -1,0 +1,310 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { AnswerTable } from './AnswerTable';
+import type { Forwarder } from './Forwarder';
+import {
+  buildErrorResponse,
+  buildResponse,
+  DNS_CLASS_IN,
+  parseQuery,
+  RCODE,
+  truncateResponse,
+  udpLimit,
+} from './wire';
+
+export interface DnsServerLimits {
+  /** Largest query accepted (UDP datagram or TCP message); queries are small. */
+  maxQueryBytes: number;
+  maxTcpConnections: number;
+  /** RFC 7766 §6.2.3: idle connections are closed. */
+  tcpIdleTimeoutMs: number;
+  /** Pipelined queries answered at once per connection; reading pauses beyond. */
+  maxTcpInflightPerConnection: number;
+  /** A client that does not read its answers is disconnected past this. */
+  maxTcpWriteBufferBytes: number;
+}
+
+export const DEFAULT_DNS_LIMITS: DnsServerLimits = {
+  maxQueryBytes: 4096,
+  maxTcpConnections: 256,
+  tcpIdleTimeoutMs: 10_000,
+  maxTcpInflightPerConnection: 32,
+  maxTcpWriteBufferBytes: 256 * 1024,
+};
+
+export interface DnsStats {
+  udpQueries: number;
+  tcpQueries: number;
+  tcpConnections: number;
+  local: number;
+  forwarded: number;
+  servfail: number;
+  formerr: number;
+  notimp: number;
+  dropped: number;
+  errors: number;
+}
+
+export interface DnsServerLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * The agent's DNS server: UDP and TCP (with pipelining) on one port. Names it knows are
+ * answered synchronously from the AnswerTable (the fast path: parse, look up, copy);
+ * anything else goes to the Forwarder. Every failure is contained per query.
+ */
+export class DnsServer {
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Server | undefined;
+  private readonly connections = new Set<net.Socket>();
+  private readonly counters: DnsStats = {
+    udpQueries: 0,
+    tcpQueries: 0,
+    tcpConnections: 0,
+    local: 0,
+    forwarded: 0,
+    servfail: 0,
+    formerr: 0,
+    notimp: 0,
+    dropped: 0,
+    errors: 0,
+  };
+
+  constructor(
+    private readonly table: AnswerTable,
+    private readonly forwarder: Forwarder,
+    private readonly limits: DnsServerLimits = DEFAULT_DNS_LIMITS,
+    private readonly log?: DnsServerLog,
+  ) {}
+
+  stats(): DnsStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * The answer to one query: a Buffer now (local names, errors), a Promise (forwarded),
+   * or null to send nothing.
+   */
+  answer(raw: Buffer, viaTcp: boolean): Buffer | null | Promise<Buffer | null> {
+    const c = this.counters;
+    if (raw.length > this.limits.maxQueryBytes) {
+      c.dropped++;
+      return null;
+    }
+    const parsed = parseQuery(raw);
+    if (parsed.kind === 'drop') {
+      c.dropped++;
+      return null;
+    }
+    if (parsed.kind === 'error') {
+      if (parsed.rcode === RCODE.NOTIMP) c.notimp++;
+      else c.formerr++;
+      return buildErrorResponse(parsed.id, parsed.flags, parsed.rcode);
+    }
+    const query = parsed.query;
+    const limit = viaTcp ? 65_535 : udpLimit(query);
+    if (query.qclass === DNS_CLASS_IN) {
+      const local = this.table.lookup(query.name, query.qtype);
+      if (local) {
+        c.local++;
+        return buildResponse(raw, query, RCODE.NOERROR, local.records, local.count, {
+          authoritative: true,
+          limit,
+        });
+      }
+    }
+    c.forwarded++;
+    const servfail = () => {
+      c.servfail++;
+      return buildResponse(raw, query, RCODE.SERVFAIL, null, 0, { authoritative: false, limit });
+    };
+    return this.forwarder.forward(raw, query, viaTcp).then(
+      response => {
+        if (!response) return servfail();
+        return viaTcp ? response : truncateResponse(response, limit) ?? servfail();
+      },
+      () => servfail(),
+    );
+  }
+
+  /** Binds UDP and TCP on `port` (0: one free port for both). Returns the port. */
+  async start(port: number, host = '0.0.0.0'): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const udp = await this.bindUdp(port, host);
+      const bound = udp.address().port;
+      try {
+        this.tcp = await this.listenTcp(bound, host);
+        this.udp = udp;
+        return bound;
+      } catch (e) {
+        udp.close();
+        // With port 0 the UDP port may be taken for TCP; pick another. A fixed port fails.
+        if (port !== 0 || attempt >= 10) throw e;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    for (const s of this.connections) s.destroy();
+    this.connections.clear();
+    await Promise.all([
+      udp ? new Promise<void>(r => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>(r => tcp.close(() => r())) : undefined,
+    ]);
+  }
+
+  private bindUdp(port: number, host: string): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+      udp.once('error', reject);
+      udp.bind(port, host, () => {
+        udp.removeListener('error', reject);
+        udp.on('error', err => {
+          // send() failures (e.g. EPERM, ENOBUFS) are per datagram; keep serving.
+          this.counters.errors++;
+          this.log?.warn('dns udp error', { error: err.message });
+        });
+        try {
+          udp.setRecvBufferSize(4 * 1024 * 1024); // absorbs bursts; the kernel may cap it
+        } catch {
+          // keep the default
+        }
+        udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
+        resolve(udp);
+      });
+    });
+  }
+
+  private onDatagram(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.counters.udpQueries++;
+    let out: Buffer | null | Promise<Buffer | null>;
+    try {
+      out = this.answer(msg, false);
+    } catch (e) {
+      this.counters.errors++;
+      this.log?.warn('dns query failed', { error: (e as Error).message });
+      return;
+    }
+    if (out === null) return;
+    if (Buffer.isBuffer(out)) {
+      udp.send(out, rinfo.port, rinfo.address);
+      return;
+    }
+    out.then(
+      buf => {
+        if (buf && this.udp === udp) udp.send(buf, rinfo.port, rinfo.address);
+      },
+      () => {
+        this.counters.errors++;
+      },
+    );
+  }
+
+  private listenTcp(port: number, host: string): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, socket =>
+        this.onConnection(socket),
+      );
+      server.maxConnections = this.limits.maxTcpConnections;
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.removeListener('error', reject);
+        server.on('error', err => {
+          this.counters.errors++;
+          this.log?.warn('dns tcp error', { error: err.message });
+        });
+        resolve(server);
+      });
+    });
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const limits = this.limits;
+    this.counters.tcpConnections++;
+    this.connections.add(socket);
+    let buffered = Buffer.alloc(0);
+    let inflight = 0;
+    let peerEnded = false;
+    const close = () => {
+      if (!socket.destroyed) socket.destroy();
+    };
+    const finishIfDone = () => {
+      if (peerEnded && inflight === 0 && !socket.destroyed) socket.end();
+    };
+    const write = (out: Buffer) => {
+      if (socket.destroyed || !socket.writable) return;
+      const frame = Buffer.allocUnsafe(out.length + 2);
+      frame.writeUInt16BE(out.length, 0);
+      out.copy(frame, 2);
+      socket.write(frame);
+      if (socket.writableLength > limits.maxTcpWriteBufferBytes) close();
+    };
+    const pump = () => {
+      while (!socket.destroyed && buffered.length >= 2 && inflight < limits.maxTcpInflightPerConnection) {
+        const need = buffered.readUInt16BE(0);
+        if (need > limits.maxQueryBytes) {
+          // Oversized: the framing cannot be trusted past it; drop the connection.
+          this.counters.dropped++;
+          close();
+          return;
+        }
+        if (buffered.length < need + 2) break;
+        const msg = Buffer.from(buffered.subarray(2, need + 2));
+        buffered = buffered.subarray(need + 2);
+        this.counters.tcpQueries++;
+        let out: Buffer | null | Promise<Buffer | null>;
+        try {
+          out = this.answer(msg, true);
+        } catch (e) {
+          this.counters.errors++;
+          this.log?.warn('dns query failed', { error: (e as Error).message });
+          close();
+          return;
+        }
+        if (out === null) continue;
+        if (Buffer.isBuffer(out)) {
+          write(out);
+          continue;
+        }
+        inflight++;
+        out.then(
+          buf => {
+            inflight--;
+            if (buf) write(buf);
+            pump();
+            finishIfDone();
+          },
+          () => {
+            inflight--;
+            this.counters.errors++;
+            close();
+          },
+        );
+      }
+      // Pipelined queries beyond the in-flight cap wait in the socket, not in memory.
+      if (inflight >= limits.maxTcpInflightPerConnection) socket.pause();
+      else if (socket.isPaused()) socket.resume();
+    };
+    socket.setTimeout(limits.tcpIdleTimeoutMs, close);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      if (buffered.length > limits.maxQueryBytes * 2 + 65_536) {
+        this.counters.dropped++;
+        close();
+        return;
+      }
+      pump();
+    });
+    socket.on('end', () => {
+      peerEnded = true;
+      finishIfDone();
+    });
+    socket.on('error', close);
+    socket.on('close', () => this.connections.delete(socket));
+  }
+}
