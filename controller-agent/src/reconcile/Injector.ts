@@ -1,0 +1,153 @@
+import { backoffDelay, sleep } from '../cluster/backoff';
+import type { Logger } from '../log/logger';
+import { ApiErrorLike, classifyInjectError } from './injectErrors';
+import { InjectAction, injectKey } from './plan';
+import type { InstanceReason } from '@spider/backstage-plugin-spider-common';
+
+/** The two calls an injection needs (implemented over the Kubernetes API in kube/). */
+export interface EphemeralPodApi {
+  /** The live pod's uid and ephemeral container names, or null when the pod is gone. */
+  readEphemeral(namespace: string, name: string): Promise<{ uid: string; names: string[] } | null>;
+  /** Strategic-merge PATCH of pods/{name}/ephemeralcontainers adding `container`. Throws ApiErrorLike. */
+  patchEphemeral(namespace: string, name: string, container: Record<string, unknown>): Promise<void>;
+}
+
+export type InjectOutcomeKind = 'injected' | 'exists' | 'podGone' | 'stale' | 'rejected' | 'gaveUp';
+export interface InjectResult {
+  action: InjectAction;
+  outcome: InjectOutcomeKind;
+  reason?: InstanceReason;
+  message?: string;
+  attempts: number;
+  durationMs: number;
+}
+
+export interface InjectorOptions {
+  concurrency: number;
+  maxAttempts: number;
+  backoff: { baseMs: number; maxMs: number };
+}
+
+/** Bounded concurrency without a dependency. */
+class Semaphore {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>(resolve => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * Applies inject actions. Never a duplicate container:
+ * - one serial queue per pod, so two events for a pod never patch at once;
+ * - the live pod (not the cache) is read before patching: present means done;
+ * - the container name is deterministic, and 409/422 "already exists" counts as done.
+ * Transient failures retry with backoff inside the pod's queue; rejections are returned
+ * for the plan to show and to hold off retrying.
+ */
+export class Injector {
+  private readonly semaphore: Semaphore;
+  private readonly podQueues = new Map<string, Promise<void>>();
+  private readonly running = new Set<string>();
+  private stopping = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly api: EphemeralPodApi,
+    private readonly options: InjectorOptions,
+    private readonly onResult: (r: InjectResult) => void,
+    private readonly log: Logger,
+  ) {
+    this.semaphore = new Semaphore(options.concurrency);
+  }
+
+  /** Keys (`injectKey`) of injections queued or running. */
+  get inFlight(): ReadonlySet<string> {
+    return this.running;
+  }
+
+  /** Queues an injection; false when the same one is already queued or running. */
+  submit(action: InjectAction, container: Record<string, unknown>): boolean {
+    const key = injectKey(action.podUid, action.container);
+    if (this.stopping || this.running.has(key)) return false;
+    this.running.add(key);
+    const podKey = `${action.namespace}/${action.pod}`;
+    const prev = this.podQueues.get(podKey) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.run(action, container))
+      .then(
+        result => {
+          this.running.delete(key);
+          this.onResult(result);
+        },
+        err => {
+          this.running.delete(key);
+          this.log.error('injection crashed', { pod: podKey, error: err });
+        },
+      )
+      .finally(() => {
+        if (this.podQueues.get(podKey) === next) this.podQueues.delete(podKey);
+      });
+    this.podQueues.set(podKey, next);
+    return true;
+  }
+
+  /** Resolves when nothing is queued (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.podQueues.size) await Promise.all([...this.podQueues.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.idle();
+  }
+
+  private async run(action: InjectAction, container: Record<string, unknown>): Promise<InjectResult> {
+    const started = Date.now();
+    const pod = { namespace: action.namespace, name: action.pod };
+    let lastMessage = '';
+    let attempt = 0;
+    while (attempt < this.options.maxAttempts && !this.abort.signal.aborted) {
+      attempt++;
+      const done = (outcome: InjectOutcomeKind, extra: Partial<InjectResult> = {}): InjectResult => ({
+        action, outcome, attempts: attempt, durationMs: Date.now() - started, ...extra,
+      });
+      await this.semaphore.acquire();
+      try {
+        const live = await this.api.readEphemeral(action.namespace, action.pod);
+        if (!live) return done('podGone');
+        // Same name, new pod (a StatefulSet replica recreated): its own event plans it.
+        if (live.uid !== action.podUid) return done('stale');
+        if (live.names.includes(action.container)) return done('exists');
+        await this.api.patchEphemeral(action.namespace, action.pod, container);
+        return done('injected');
+      } catch (err) {
+        const outcome = classifyInjectError(err as ApiErrorLike, pod);
+        if (outcome.kind === 'exists') return done('exists');
+        if (outcome.kind === 'podGone') return done('podGone');
+        if (outcome.kind === 'rejected') {
+          return done('rejected', { reason: outcome.reason, message: outcome.message });
+        }
+        lastMessage = outcome.message;
+      } finally {
+        this.semaphore.release();
+      }
+      const delay = backoffDelay(attempt, this.options.backoff.baseMs, this.options.backoff.maxMs);
+      this.log.warn('injection failed; retrying', { pod: `${pod.namespace}/${pod.name}`, container: action.container, attempt, retryInMs: delay, error: lastMessage });
+      await sleep(delay, this.abort.signal);
+    }
+    return {
+      action, outcome: 'gaveUp', reason: 'InjectionFailed', message: lastMessage || 'stopped', attempts: attempt, durationMs: Date.now() - started,
+    };
+  }
+}
