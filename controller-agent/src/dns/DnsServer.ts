@@ -43,6 +43,9 @@ export interface DnsStats {
   notimp: number;
   dropped: number;
   errors: number;
+  /** Gauges: TCP connections open now, forwarded queries awaiting an upstream now. */
+  tcpOpen: number;
+  forwardInflight: number;
 }
 
 export interface DnsServerLog {
@@ -58,7 +61,7 @@ export class DnsServer {
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
   private readonly connections = new Set<net.Socket>();
-  private readonly counters: DnsStats = {
+  private readonly counters: Omit<DnsStats, 'tcpOpen' | 'forwardInflight'> = {
     udpQueries: 0,
     tcpQueries: 0,
     tcpConnections: 0,
@@ -79,7 +82,11 @@ export class DnsServer {
   ) {}
 
   stats(): DnsStats {
-    return { ...this.counters };
+    return {
+      ...this.counters,
+      tcpOpen: this.connections.size,
+      forwardInflight: this.forwarder.inflight,
+    };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import { AnswerTable, HostAlias } from './AnswerTable';
 import { DEFAULT_DNS_LIMITS, DnsServer, DnsServerLimits, DnsStats } from './DnsServer';
@@ -106,7 +106,7 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
 
 /** Exposes the DNS counters as `spider_dns_*_total` on a prom-client registry. */
 export function registerDnsMetrics(registry: Registry, stats: () => DnsStats): void {
-  const names: Array<[keyof DnsStats, string]> = [
+  const names: Array<[Exclude<keyof DnsStats, 'tcpOpen' | 'forwardInflight'>, string]> = [
     ['udpQueries', 'UDP queries received'],
     ['tcpQueries', 'TCP queries received'],
     ['tcpConnections', 'TCP connections accepted'],
@@ -132,4 +132,22 @@ export function registerDnsMetrics(registry: Registry, stats: () => DnsStats): v
       },
     });
   }
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'spider_dns_tcp_connections_open',
+    help: 'TCP connections open now',
+    registers: [registry],
+    collect() {
+      this.set(stats().tcpOpen);
+    },
+  });
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'spider_dns_forward_inflight',
+    help: 'forwarded queries waiting for an upstream now',
+    registers: [registry],
+    collect() {
+      this.set(stats().forwardInflight);
+    },
+  });
 }
