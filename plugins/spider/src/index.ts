@@ -1,1 +1,32 @@
-export {};
+/**
+ * Spider for Backstage: attach traffic-capture whisperers to Kubernetes workloads
+ * from the portal. This entry point is for the legacy frontend system; the new one
+ * is under `/alpha`.
+ *
+ * @packageDocumentation
+ */
+export {
+  spiderPlugin,
+  SpiderPage,
+  EntityTrafficCaptureContent,
+  EntityTrafficCaptureCard,
+} from './plugin';
+export { isSpiderAvailable } from './components/EntityTrafficCapture/conditions';
+export {
+  rootRouteRef,
+  controllerRouteRef,
+  whispererRouteRef,
+  attachmentRouteRef,
+} from './routes';
+export { spiderApiRef } from './api/SpiderApi';
+export type {
+  SpiderApi,
+  AttachmentQuery,
+  WorkloadQuery,
+  InstallQuery,
+  InstallInstructions,
+  NamespaceList,
+} from './api/SpiderApi';
+export { SpiderClient } from './api/SpiderClient';
+export { AttachDialog } from './components/AttachDialog/AttachDialog';
+export type { AttachDialogInitial } from './components/AttachDialog/AttachDialog';

@@ -1,0 +1,106 @@
+import { createApiRef } from '@backstage/frontend-plugin-api';
+import type {
+  Attachment,
+  AttachmentStatus,
+  Controller,
+  ControllerStatus,
+  ControllerWithToken,
+  CreateAttachmentRequest,
+  CreateControllerRequest,
+  CreateWhispererRequest,
+  EntityWorkload,
+  Grant,
+  ListResponse,
+  UpdateControllerRequest,
+  UpdateWhispererRequest,
+  Whisperer,
+  Workload,
+  WorkloadKind,
+} from '@spider/backstage-plugin-spider-common';
+
+/** Query of `GET /attachments`. @public */
+export interface AttachmentQuery {
+  controllerId?: string;
+  whispererId?: string;
+  status?: AttachmentStatus | AttachmentStatus[];
+  entityRef?: string;
+  namespace?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** Query of `GET /controllers/:id/workloads`. @public */
+export interface WorkloadQuery {
+  namespace?: string;
+  kind?: WorkloadKind;
+  q?: string;
+  limit?: number;
+}
+
+/** Query of `GET /controllers/:id/install`. @public */
+export interface InstallQuery {
+  format: 'command' | 'values' | 'manifest';
+  namespace?: string;
+  include?: string[];
+  exclude?: string[];
+}
+
+/** @public */
+export interface InstallInstructions {
+  format: 'command' | 'values' | 'manifest';
+  content: string;
+  fileName: string;
+}
+
+/** @public */
+export interface NamespaceList {
+  items: string[];
+  /** True when the caller may target every namespace of the Controller. */
+  all: boolean;
+}
+
+/**
+ * The Controls service as the frontend sees it. Components only talk to this
+ * interface; tests give them a fake implementation.
+ *
+ * @public
+ */
+export interface SpiderApi {
+  listControllers(): Promise<ListResponse<Controller>>;
+  getController(id: string): Promise<Controller>;
+  createController(req: CreateControllerRequest): Promise<ControllerWithToken>;
+  updateController(
+    id: string,
+    req: UpdateControllerRequest,
+  ): Promise<Controller>;
+  deleteController(id: string): Promise<void>;
+  rotateToken(id: string): Promise<ControllerWithToken>;
+  getControllerStatus(id: string): Promise<ControllerStatus>;
+  getInstall(id: string, query: InstallQuery): Promise<InstallInstructions>;
+  listWorkloads(
+    id: string,
+    query?: WorkloadQuery,
+  ): Promise<{ items: Workload[]; truncated: boolean }>;
+  listNamespaces(id: string): Promise<NamespaceList>;
+  getShares(id: string): Promise<{ items: Grant[] }>;
+  putShares(id: string, items: Grant[]): Promise<{ items: Grant[] }>;
+
+  listWhisperers(): Promise<ListResponse<Whisperer>>;
+  getWhisperer(id: string): Promise<Whisperer>;
+  createWhisperer(req: CreateWhispererRequest): Promise<Whisperer>;
+  updateWhisperer(id: string, req: UpdateWhispererRequest): Promise<Whisperer>;
+  deleteWhisperer(id: string): Promise<void>;
+
+  listAttachments(query?: AttachmentQuery): Promise<ListResponse<Attachment>>;
+  getAttachment(id: string): Promise<Attachment>;
+  createAttachment(req: CreateAttachmentRequest): Promise<Attachment>;
+  detach(id: string): Promise<Attachment>;
+
+  listEntityWorkloads(entityRef: string): Promise<{ items: EntityWorkload[] }>;
+}
+
+/** @public */
+export const spiderApiRef = createApiRef<SpiderApi>().with({
+  id: 'plugin.spider.api',
+  pluginId: 'spider',
+});

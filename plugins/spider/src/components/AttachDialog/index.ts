@@ -1,0 +1,3 @@
+export * from './AttachDialog';
+export * from './AttachButton';
+export * from './WorkloadPicker';

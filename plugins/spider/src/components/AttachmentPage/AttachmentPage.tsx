@@ -1,0 +1,135 @@
+import Box from '@material-ui/core/Box';
+import Chip from '@material-ui/core/Chip';
+import Grid from '@material-ui/core/Grid';
+import Typography from '@material-ui/core/Typography';
+import { useParams, useSearchParams } from 'react-router-dom';
+import {
+  ContentHeader,
+  InfoCard,
+  Link,
+  Progress,
+  StructuredMetadataTable,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { spiderApiRef } from '../../api/SpiderApi';
+import { errorStatus } from '../../api/errors';
+import { useLiveData } from '../../hooks/useLiveData';
+import { DetachButton, isLive } from '../AttachmentsTable/AttachmentsTable';
+import { InstancesTable } from '../AttachmentsTable/InstancesTable';
+import {
+  AttachmentStatusView,
+  Countdown,
+  ErrorView,
+  formatDateTime,
+  TargetView,
+  useSpiderPaths,
+} from '../common';
+
+/** One attachment with its instances and TTL countdown; `?instance=<pod>` selects one. */
+export function AttachmentPage(props: { attachmentId?: string }) {
+  const params = useParams();
+  const [search, setSearch] = useSearchParams();
+  const id = props.attachmentId ?? params.attachmentId ?? '';
+  const selectedPod = search.get('instance') ?? undefined;
+  const api = useApi(spiderApiRef);
+  const paths = useSpiderPaths();
+  const data = useLiveData(() => api.getAttachment(id), [api, id], {
+    filter: s => s.kind === 'attachment' && s.id === id,
+  });
+  const controller = useLiveData(
+    () => (data.value ? api.getController(data.value.controllerId) : Promise.resolve(undefined)),
+    [api, data.value?.controllerId],
+    { filter: s => s.kind === 'controller' && s.id === data.value?.controllerId },
+  );
+
+  if (data.loading) return <Progress />;
+  if (data.error)
+    return (
+      <ErrorView
+        title={errorStatus(data.error) === 404 ? 'Attachment not found' : undefined}
+        error={data.error}
+        retry={data.retry}
+      />
+    );
+  const a = data.value!;
+  const c = controller.value;
+  const instances = selectedPod ? a.instances.filter(i => i.pod === selectedPod) : a.instances;
+  const canDetach = !!c?.rights.includes('use');
+  const controllerTo = paths.controller(a.controllerId);
+  const whispererTo = paths.whisperer(a.whispererId);
+  return (
+    <>
+      <ContentHeader title={`${a.whispererName} on ${a.target.name}`}>
+        <DetachButton
+          attachment={a}
+          allowed={canDetach}
+          reason={c ? 'You need the "use" right on its Controller to detach' : undefined}
+          onDetached={data.set}
+          size="medium"
+        />
+      </ContentHeader>
+      <Grid container spacing={3}>
+        <Grid item xs={12} md={5}>
+          <InfoCard title="Attachment">
+            <StructuredMetadataTable
+              metadata={{
+                Status: <AttachmentStatusView status={a.status} />,
+                Target: <TargetView target={a.target} />,
+                Whisperer: whispererTo ? <Link to={whispererTo}>{a.whispererName}</Link> : a.whispererName,
+                Controller: controllerTo ? <Link to={controllerTo}>{c?.name ?? 'Controller'}</Link> : c?.name ?? a.controllerId,
+                'Created by': `${a.createdBy}, ${formatDateTime(a.createdAt)}`,
+                Expires: (
+                  <span>
+                    {a.expiresAt ? formatDateTime(a.expiresAt) : 'never'}{' '}
+                    {isLive(a) && a.expiresAt && (
+                      <>
+                        (<Countdown expiresAt={a.expiresAt} />)
+                      </>
+                    )}
+                  </span>
+                ),
+                ...(a.detachedAt
+                  ? {
+                      Detached: `${formatDateTime(a.detachedAt)}${a.detachedBy ? ` by ${a.detachedBy}` : ''}${
+                        a.detachReason ? ` (${a.detachReason})` : ''
+                      }`,
+                    }
+                  : {}),
+                ...(a.message ? { Message: a.message } : {}),
+              }}
+            />
+          </InfoCard>
+        </Grid>
+        <Grid item xs={12} md={7}>
+          <InfoCard
+            title={`Whisperer instances (${a.instances.length})`}
+            subheader="One per pod; a restarted whisperer shows as a new generation"
+          >
+            {selectedPod && (
+              <Box mb={1}>
+                <Typography variant="body2" component="span">
+                  Showing the instance in pod{' '}
+                </Typography>
+                <Chip
+                  size="small"
+                  label={selectedPod}
+                  onDelete={() => {
+                    search.delete('instance');
+                    setSearch(search, { replace: true });
+                  }}
+                  aria-label={`Stop filtering on ${selectedPod}`}
+                />
+              </Box>
+            )}
+            <InstancesTable
+              attachmentId={a.id}
+              instances={instances}
+              selectedPod={selectedPod}
+              showFilterLink={!selectedPod}
+            />
+          </InfoCard>
+        </Grid>
+      </Grid>
+    </>
+  );
+}

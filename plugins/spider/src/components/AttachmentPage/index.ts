@@ -1,0 +1,2 @@
+export * from './AttachmentPage';
+export * from './AttachmentsPage';

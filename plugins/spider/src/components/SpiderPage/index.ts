@@ -1,0 +1,2 @@
+export * from './SpiderRoutes';
+export * from './SpiderPage';

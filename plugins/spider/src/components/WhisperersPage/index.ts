@@ -1,0 +1,4 @@
+export * from './WhisperersPage';
+export * from './WhispererPage';
+export * from './WhispererFormDialog';
+export * from './ttl';

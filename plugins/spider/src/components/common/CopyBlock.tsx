@@ -1,0 +1,42 @@
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import GetAppIcon from '@material-ui/icons/GetApp';
+import { CodeSnippet } from '@backstage/core-components';
+
+export function downloadText(fileName: string, content: string) {
+  const blob = new Blob([content], { type: 'text/plain;charset=utf-8' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A block of text with copy and (optionally) download buttons. */
+export function CopyBlock(props: {
+  text: string;
+  language: string;
+  fileName?: string;
+  label: string;
+}) {
+  return (
+    <Box aria-label={props.label} role="group">
+      <CodeSnippet text={props.text} language={props.language} showCopyCodeButton />
+      {props.fileName && (
+        <Box mt={1}>
+          <Button
+            size="small"
+            variant="outlined"
+            startIcon={<GetAppIcon />}
+            onClick={() => downloadText(props.fileName!, props.text)}
+          >
+            Download {props.fileName}
+          </Button>
+        </Box>
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,27 @@
+import Button from '@material-ui/core/Button';
+import { WarningPanel } from '@backstage/core-components';
+import { describeError } from '../../api/errors';
+
+/** An error in plain words, with a retry. */
+export function ErrorView(props: {
+  error: unknown;
+  title?: string;
+  retry?: () => void;
+}) {
+  const message = describeError(props.error);
+  return (
+    <div role="alert">
+      <WarningPanel
+        severity="error"
+        title={props.title ?? message}
+        message={props.title ? message : undefined}
+      >
+        {props.retry && (
+          <Button variant="outlined" size="small" onClick={props.retry}>
+            Try again
+          </Button>
+        )}
+      </WarningPanel>
+    </div>
+  );
+}

@@ -1,0 +1,58 @@
+import { useEffect, useRef, useState } from 'react';
+import { useSignal } from '@backstage/plugin-signals-react';
+
+/** A change notice the Controls service publishes on the `spider` signal channel. */
+export interface SpiderSignal {
+  kind: 'controller' | 'attachment' | 'whisperer';
+  id: string;
+  controllerId?: string;
+}
+
+/** How often views refresh themselves when the signals API is not available. */
+export const POLL_INTERVAL_MS = 10_000;
+/** Signals arriving in a burst cause one refresh, this long after the first. */
+const SIGNAL_COALESCE_MS = 300;
+
+/**
+ * A number that changes whenever the data behind a view may have changed: on each
+ * relevant `spider` signal (coalesced), or every {@link POLL_INTERVAL_MS} when the
+ * app has no signals API.
+ */
+export function useSpiderLive(
+  filter?: (signal: SpiderSignal) => boolean,
+): number {
+  const { lastSignal: raw, isSignalsAvailable } = useSignal('spider');
+  const lastSignal = raw as unknown as SpiderSignal | null;
+  const [tick, setTick] = useState(0);
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>();
+
+  useEffect(() => {
+    if (!lastSignal) return;
+    if (filterRef.current && !filterRef.current(lastSignal)) return;
+    if (pending.current) return;
+    pending.current = setTimeout(() => {
+      pending.current = undefined;
+      setTick(t => t + 1);
+    }, SIGNAL_COALESCE_MS);
+  }, [lastSignal]);
+
+  useEffect(() => {
+    if (isSignalsAvailable) return undefined;
+    const timer = setInterval(() => {
+      if (typeof document !== 'undefined' && document.hidden) return;
+      setTick(t => t + 1);
+    }, POLL_INTERVAL_MS);
+    return () => clearInterval(timer);
+  }, [isSignalsAvailable]);
+
+  useEffect(
+    () => () => {
+      if (pending.current) clearTimeout(pending.current);
+    },
+    [],
+  );
+
+  return tick;
+}
