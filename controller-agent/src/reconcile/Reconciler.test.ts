@@ -1,0 +1,171 @@
+import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
+import { whispererContainerName } from '@spider/backstage-plugin-spider-common';
+import { ClusterCache } from '../cluster/ClusterCache';
+import { leanPod, leanWorkload } from '../cluster/lean';
+import { silentLogger } from '../log/logger';
+import { EphemeralPodApi, Injector } from './Injector';
+import { Reconciler } from './Reconciler';
+
+/** A tiny API server: pods with ephemeral containers; patches feed back into the cache like a watch would. */
+class World implements EphemeralPodApi {
+  cache = new ClusterCache({ include: '*', exclude: [] });
+  pods = new Map<string, any>();
+  patches: string[] = [];
+  addPod(name: string, rs = 'web-1', phase = 'Running') {
+    const obj = {
+      metadata: { name, namespace: 'shop', uid: `uid-${name}`, ownerReferences: [{ kind: 'ReplicaSet', name: rs, controller: true }] },
+      spec: { containers: [{ name: 'app' }], ephemeralContainers: [] as any[] },
+      status: { phase, podIP: `10.0.0.${this.pods.size + 1}` },
+    };
+    this.pods.set(name, obj);
+    this.cache.apply('Pod', 'ADDED', leanPod(obj));
+  }
+  deletePod(name: string) {
+    const obj = this.pods.get(name);
+    this.pods.delete(name);
+    this.cache.apply('Pod', 'DELETED', leanPod(obj));
+  }
+  async readEphemeral(_ns: string, name: string) {
+    const p = this.pods.get(name);
+    return p ? { uid: p.metadata.uid, names: p.spec.ephemeralContainers.map((c: any) => c.name) } : null;
+  }
+  async patchEphemeral(_ns: string, name: string, c: any) {
+    const p = this.pods.get(name);
+    p.spec.ephemeralContainers.push(c);
+    this.patches.push(`${name}/${c.name}`);
+    setTimeout(() => this.cache.apply('Pod', 'MODIFIED', leanPod(p)), 1);
+  }
+  count(name: string) {
+    return this.pods.get(name)?.spec.ephemeralContainers.length ?? 0;
+  }
+}
+
+const attachment = (over: Partial<DesiredAttachment> = {}): DesiredAttachment => ({
+  id: 'att-1',
+  target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
+  whisperer: { id: 'w', name: 'w', image: null, captureFilter: 'tcp', env: {} },
+  expiresAt: null,
+  ...over,
+});
+
+function setup(now = () => Date.now()) {
+  const world = new World();
+  world.cache.apply('Deployment', 'ADDED', leanWorkload('Deployment', { metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3 } }));
+  world.cache.apply('ReplicaSet', 'ADDED', leanWorkload('ReplicaSet', { metadata: { name: 'web-1', namespace: 'shop', ownerReferences: [{ kind: 'Deployment', name: 'web', controller: true }] } }));
+  let reconciler: Reconciler;
+  const injector = new Injector(world, { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } }, r => reconciler.onInjectResult(r), silentLogger);
+  reconciler = new Reconciler(world.cache, injector, {
+    scope: { include: '*', exclude: [] }, defaultImage: 'img:1', endpoints: { agentUrl: 'http://a:1', dns: 'a:2' },
+    resyncMs: 60_000, debounceMs: 5, rejectionHoldMs: 60_000, transientHoldMs: 1000,
+  }, silentLogger, undefined, now);
+  return { world, injector, reconciler };
+}
+
+const settle = async (injector: Injector) => {
+  for (let i = 0; i < 5; i++) {
+    await new Promise(r => setTimeout(r, 20));
+    await injector.idle();
+  }
+};
+
+describe('Reconciler', () => {
+  let ctx: ReturnType<typeof setup>;
+  afterEach(() => ctx?.reconciler.stop());
+
+  it('injects into every pod once, follows new pods, survives replays and resyncs', async () => {
+    ctx = setup();
+    const { world, injector, reconciler } = ctx;
+    ['a', 'b', 'c'].forEach(n => world.addPod(n));
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await settle(injector);
+    expect(['a', 'b', 'c'].map(n => world.count(n))).toEqual([1, 1, 1]);
+
+    // Replays of the same desired set and attach, resyncs, a second agent start.
+    reconciler.attach(1, attachment());
+    reconciler.setDesired(1, [attachment()]);
+    reconciler.resync();
+    await settle(injector);
+    world.addPod('d');
+    world.addPod('e', 'web-1', 'Pending');
+    await settle(injector);
+    expect(['a', 'b', 'c', 'd', 'e'].map(n => world.count(n))).toEqual([1, 1, 1, 1, 0]);
+    expect(world.patches).toHaveLength(4);
+    expect(world.patches.every(p => p.endsWith(`/${whispererContainerName('att-1')}`))).toBe(true);
+
+    const view = reconciler.allViews()[0];
+    expect(view.phase).toBe('active');
+    expect(view.instances.map(i => `${i.pod}:${i.reason}`)).toContain('e:PodNotRunning');
+
+    // Registry: the whisperer's config and stop signal.
+    expect(reconciler.configFor('shop', 'a', whispererContainerName('att-1'))).toMatchObject({ attachmentId: 'att-1', stop: false });
+    expect(reconciler.configFor('shop', 'a', 'spider-unknown')).toBeUndefined();
+  });
+
+  it('detach tells whisperers to stop and never injects again', async () => {
+    ctx = setup();
+    const { world, injector, reconciler } = ctx;
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await settle(injector);
+    const stops: string[] = [];
+    reconciler.onStop((id, reason) => stops.push(`${id}:${reason}`));
+    expect(reconciler.detach(2, 'att-1', 'detached')).toBe(true);
+    expect(stops).toEqual(['att-1:detached']);
+    expect(reconciler.isStopped('att-1')).toBe(true);
+    expect(reconciler.configFor('shop', 'a', whispererContainerName('att-1'))).toMatchObject({ stop: true, stopReason: 'detached' });
+    world.addPod('b');
+    reconciler.attach(1, attachment()); // a replayed old attach
+    reconciler.resync();
+    await settle(injector);
+    expect(world.count('b')).toBe(0);
+    expect(reconciler.allViews()[0]).toMatchObject({ phase: 'stopped', instances: [{ pod: 'a', state: 'stopping', reason: 'Detached' }] });
+  });
+
+  it('enforces expiry locally with its own clock', async () => {
+    let now = Date.parse('2026-05-01T12:00:00Z');
+    ctx = setup(() => now);
+    const { world, injector, reconciler } = ctx;
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment({ expiresAt: '2026-05-01T12:00:30Z' })]);
+    await settle(injector);
+    expect(world.count('a')).toBe(1);
+    const stops: string[] = [];
+    reconciler.onStop((id, reason) => stops.push(`${id}:${reason}`));
+    now += 31_000;
+    reconciler.resync();
+    world.addPod('b');
+    await settle(injector);
+    expect(stops).toEqual(['att-1:expired']);
+    expect(world.count('b')).toBe(0);
+    expect(reconciler.allViews()[0].phase).toBe('expired');
+  });
+
+  it('re-injects into a replacement pod and not twice into one with a pending patch', async () => {
+    ctx = setup();
+    const { world, injector, reconciler } = ctx;
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await settle(injector);
+    world.deletePod('a');
+    world.addPod('a2');
+    await settle(injector);
+    expect(world.count('a2')).toBe(1);
+    expect(world.patches).toEqual([`a/${whispererContainerName('att-1')}`, `a2/${whispererContainerName('att-1')}`]);
+  });
+
+  it('reports an attachment outside the scope as failed without touching pods', async () => {
+    ctx = setup();
+    const { world, injector, reconciler } = ctx;
+    (reconciler as any).options.scope = { include: ['other'], exclude: [] };
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await settle(injector);
+    expect(world.patches).toEqual([]);
+    expect(reconciler.allViews()[0]).toMatchObject({ phase: 'failed', message: expect.stringMatching(/^NamespaceOutOfScope/) });
+  });
+});
