@@ -1,1 +1,15 @@
-export {};
+/**
+ * The Spider Controls service backend plugin.
+ *
+ * @packageDocumentation
+ */
+export { spiderPlugin as default } from './plugin';
+export {
+  SpiderDefaultPermissionPolicy,
+  spiderPolicyDecision,
+} from './access/SpiderDefaultPermissionPolicy';
+export {
+  spiderControllerConditions,
+  createSpiderControllerConditionalDecision,
+  controllerResourceRef,
+} from './access/rules';

@@ -1,0 +1,38 @@
+import { HumanDuration } from '@backstage/types';
+
+export interface Config {
+  /** Spider for Backstage: the Controls service. */
+  spider?: {
+    attachments?: {
+      /**
+       * Longest an attachment may live, as an ISO-8601 duration (e.g. PT8H) or a
+       * HumanDuration object. A Whisperer's timeToLive is capped by it, and a Whisperer
+       * without a timeToLive gets it. Unset: no cap.
+       */
+      maxTimeToLive?: string | HumanDuration;
+      /** How often expired attachments are looked for, in milliseconds. Default 1000. */
+      expiryCheckIntervalMs?: number;
+    };
+    agents?: {
+      /**
+       * Base URL agents dial (the Controls service as seen from clusters), used in the
+       * install instructions. Default: backend.baseUrl + /api/spider.
+       */
+      externalUrl?: string;
+      /** Time to wait for an agent's reply to a request (list workloads), in ms. Default 10000. */
+      requestTimeoutMs?: number;
+      /** Most agent sockets one backend process accepts. Default 5000. */
+      maxConnections?: number;
+    };
+    install?: {
+      /** Helm chart reference used in the one-line install (a repo/chart name, OCI reference or path). */
+      chart?: string;
+      /** Chart version for the one-line install; unset: latest. */
+      chartVersion?: string;
+      /** Agent image repository and tag written into the rendered values. */
+      image?: { repository?: string; tag?: string };
+      /** Default whisperer image written into the rendered values. */
+      whispererImage?: string;
+    };
+  };
+}

@@ -1,0 +1,271 @@
+import { IncomingMessage } from 'node:http';
+import { Duplex } from 'node:stream';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { WebSocketServer } from 'ws';
+import {
+  AGENT_CLOSE_CODES,
+  AGENT_PROTOCOL_LIMITS,
+  AGENT_PROTOCOL_VERSION,
+  AgentMessage,
+  DesiredAttachment,
+  HelloMessage,
+  ListWorkloadsParams,
+  ListWorkloadsResult,
+} from '@spider/backstage-plugin-spider-common';
+import { ControllersStore, hashAgentToken } from '../store/ControllersStore';
+import { AttachmentsStore } from '../store/AttachmentsStore';
+import { InventoryStore } from '../store/InventoryStore';
+import { SpiderEvents } from '../events/SpiderEvents';
+import { AgentSession, AgentUnavailableError } from './AgentSession';
+import { FailedAuthLimiter } from './FailedAuthLimiter';
+
+export interface AgentGatewayOptions {
+  logger: LoggerService;
+  controllers: ControllersStore;
+  attachments: AttachmentsStore;
+  inventory: InventoryStore;
+  events: SpiderEvents;
+  maxConnections: number;
+  /** How often held sockets are checked against the database (revision, token). */
+  syncIntervalMs?: number;
+}
+
+/**
+ * The agent side of the Controls service: authenticates agents by Controller token,
+ * holds their sockets, keeps each agent converged on its desired set, and routes
+ * requests to it. Desired state lives in the database, so a change made on another
+ * backend replica reaches the agent through the revision check.
+ */
+export class AgentGateway {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: AGENT_PROTOCOL_LIMITS.maxMessageBytes,
+    perMessageDeflate: false,
+  });
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly limiter = new FailedAuthLimiter();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing = false;
+  private upgrading = 0;
+
+  constructor(private readonly options: AgentGatewayOptions) {}
+
+  start() {
+    this.syncTimer = setInterval(() => {
+      this.sync().catch(err => this.options.logger.warn(`Agent sync failed: ${err}`));
+    }, this.options.syncIntervalMs ?? 1000);
+    this.syncTimer.unref?.();
+  }
+
+  async stop() {
+    clearInterval(this.syncTimer);
+    const all = [...this.sessions.values()];
+    for (const s of all) s.close(AGENT_CLOSE_CODES.goingAway, 'backend shutting down');
+    await Promise.all(all.map(s => this.options.controllers.markDisconnected(s.controllerId, s.sessionId).catch(() => {})));
+    this.wss.close();
+  }
+
+  get connectionCount() {
+    return this.sessions.size;
+  }
+
+  isConnectedHere(controllerId: string): boolean {
+    return this.sessions.get(controllerId)?.isAlive ?? false;
+  }
+
+  /** Handles the raw upgrade handed over by the httpRouter. */
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const ip = request.socket.remoteAddress ?? 'unknown';
+    if (this.limiter.isBlocked(ip)) {
+      return rejectUpgrade(socket, 429, 'Too many failed attempts; wait a minute');
+    }
+    if (this.sessions.size + this.upgrading >= this.options.maxConnections) {
+      return rejectUpgrade(socket, 503, 'This backend holds its maximum number of agent connections');
+    }
+    const auth = request.headers.authorization ?? '';
+    const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(auth);
+    if (!match) {
+      this.limiter.fail(ip);
+      return rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
+    }
+    const tokenHash = hashAgentToken(match[1]);
+    this.upgrading += 1;
+    try {
+      const controllerId = await this.options.controllers.findIdByTokenHash(tokenHash);
+      if (!controllerId) {
+        this.limiter.fail(ip);
+        return rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+      }
+      await new Promise<void>(resolve => {
+        this.wss.handleUpgrade(request, socket, head, ws => {
+          const session = new AgentSession(
+            ws,
+            controllerId,
+            tokenHash,
+            {
+              onHello: (s, hello) => this.onHello(s, hello),
+              onMessage: (s, m) => this.onMessage(s, m),
+              onClose: s => this.onClose(s),
+            },
+            this.options.logger,
+          );
+          void session;
+          resolve();
+        });
+      });
+    } finally {
+      this.upgrading -= 1;
+    }
+  }
+
+  private async onHello(session: AgentSession, hello: HelloMessage) {
+    const previous = this.sessions.get(session.controllerId);
+    if (previous && previous !== session) {
+      previous.close(AGENT_CLOSE_CODES.replaced, 'a newer connection of this Controller took over');
+    }
+    this.sessions.set(session.controllerId, session);
+    await this.options.controllers.markConnected(session.controllerId, session.sessionId, hello);
+    await this.sendWelcome(session);
+    this.options.logger.info(
+      `Agent ${hello.agentVersion} of Controller ${session.controllerId} connected (cluster ${hello.clusterVersion ?? 'unknown'})`,
+    );
+    this.options.events.publish({ kind: 'controller', id: session.controllerId });
+  }
+
+  private async sendWelcome(session: AgentSession) {
+    const state = await this.options.controllers.syncState([session.controllerId]);
+    const revision = state.get(session.controllerId)?.revision ?? 0;
+    const attachments = await this.options.attachments.desiredFor(session.controllerId);
+    session.send({
+      type: 'welcome',
+      protocol: AGENT_PROTOCOL_VERSION,
+      controllerId: session.controllerId,
+      revision,
+      attachments,
+    });
+    session.sentRevision = revision;
+  }
+
+  private async onMessage(session: AgentSession, message: AgentMessage) {
+    const id = session.controllerId;
+    switch (message.type) {
+      case 'inventory':
+        if (message.mode === 'snapshot' && message.first) await this.options.inventory.clear(id);
+        await this.options.inventory.apply(id, message.upserts, message.removed);
+        if (message.mode === 'delta' || message.last) {
+          this.options.events.publish({ kind: 'controller', id });
+        }
+        break;
+      case 'instances': {
+        const changed = await this.options.attachments.applyAgentReport(id, message.attachments);
+        for (const attachmentId of changed) {
+          this.options.events.publish({ kind: 'attachment', id: attachmentId, controllerId: id });
+        }
+        break;
+      }
+      case 'status':
+        await this.options.controllers.saveStatus(id, message.status);
+        this.options.events.publish({ kind: 'controller', id });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async onClose(session: AgentSession) {
+    if (this.sessions.get(session.controllerId) === session) {
+      this.sessions.delete(session.controllerId);
+    }
+    if (session.hello) {
+      await this.options.controllers.markDisconnected(session.controllerId, session.sessionId);
+      this.options.events.publish({ kind: 'controller', id: session.controllerId });
+    }
+  }
+
+  /** Pushes one attach to the agent right away when it is connected here. */
+  pushAttach(controllerId: string, revision: number, attachment: DesiredAttachment) {
+    const s = this.sessions.get(controllerId);
+    if (!s?.isAlive) return;
+    if (s.sentRevision !== revision - 1) {
+      // Missed an intermediate change: the sync loop will send the full set.
+      return;
+    }
+    if (s.send({ type: 'attach', revision, attachment })) s.sentRevision = revision;
+  }
+
+  /** Pushes one detach to the agent right away when it is connected here. */
+  pushDetach(
+    controllerId: string,
+    revision: number,
+    attachmentId: string,
+    reason: 'detached' | 'expired' | 'deleted',
+  ) {
+    const s = this.sessions.get(controllerId);
+    if (!s?.isAlive) return;
+    if (s.send({ type: 'detach', revision, attachmentId, reason })) {
+      if (s.sentRevision === revision - 1) s.sentRevision = revision;
+    }
+  }
+
+  /** Closes the agent's socket at once (token rotated, Controller deleted). */
+  revoke(controllerId: string, reason: string) {
+    this.sessions.get(controllerId)?.close(AGENT_CLOSE_CODES.revoked, reason);
+  }
+
+  async request(
+    controllerId: string,
+    params: ListWorkloadsParams,
+    timeoutMs: number,
+  ): Promise<ListWorkloadsResult> {
+    const s = this.sessions.get(controllerId);
+    if (!s?.isAlive || !s.hello) {
+      throw new AgentUnavailableError('The agent of this Controller is not connected to this backend');
+    }
+    return s.request(params, timeoutMs);
+  }
+
+  /**
+   * For every socket held here: refresh its heartbeat, close it if its token changed or
+   * its Controller is gone, and send the full desired set when the revision moved on
+   * (a change made on another replica, or a push that was skipped).
+   */
+  async sync() {
+    if (this.syncing || this.sessions.size === 0) return;
+    this.syncing = true;
+    try {
+      const held = new Map<string, string>();
+      for (const [id, s] of this.sessions) if (s.hello && s.isAlive) held.set(id, s.sessionId);
+      if (held.size === 0) return;
+      await this.options.controllers.touch(held);
+      const state = await this.options.controllers.syncState([...held.keys()]);
+      for (const [id] of held) {
+        const s = this.sessions.get(id);
+        if (!s) continue;
+        const row = state.get(id);
+        if (!row) {
+          s.close(AGENT_CLOSE_CODES.revoked, 'the Controller was deleted');
+        } else if (row.tokenHash !== s.tokenHash) {
+          s.close(AGENT_CLOSE_CODES.revoked, 'the Controller token was rotated');
+        } else if (row.revision !== s.sentRevision) {
+          await this.sendWelcome(s);
+        }
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, message: string) {
+  const body = JSON.stringify({
+    error: { name: status === 401 ? 'AuthenticationError' : 'Error', message },
+    response: { statusCode: status },
+  });
+  const text = { 401: 'Unauthorized', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.write(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+export { AgentUnavailableError };

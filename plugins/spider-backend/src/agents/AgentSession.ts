@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { LoggerService } from '@backstage/backend-plugin-api';
+import WebSocket from 'ws';
+import {
+  AGENT_CLOSE_CODES,
+  AGENT_PROTOCOL_LIMITS,
+  AGENT_PROTOCOL_VERSION,
+  AgentMessage,
+  agentMessageSchema,
+  BackendMessage,
+  HelloMessage,
+  ListWorkloadsParams,
+  ListWorkloadsResult,
+  listWorkloadsResultSchema,
+  parseProtocolMessage,
+} from '@spider/backstage-plugin-spider-common';
+
+export class AgentRequestTimeoutError extends Error {
+  name = 'GatewayTimeoutError';
+}
+export class AgentUnavailableError extends Error {
+  name = 'ServiceUnavailableError';
+}
+
+export interface AgentSessionHandlers {
+  onHello(session: AgentSession, hello: HelloMessage): Promise<void>;
+  onMessage(session: AgentSession, message: AgentMessage): Promise<void>;
+  onClose(session: AgentSession): Promise<void>;
+}
+
+/**
+ * One agent's socket: the hello handshake, ping/pong liveness, ordered handling of its
+ * messages and request/reply with timeouts.
+ */
+export class AgentSession {
+  readonly sessionId = randomUUID();
+  /** Revision of the desired set last sent to the agent. */
+  sentRevision = -1;
+  hello: HelloMessage | undefined;
+  private alive = true;
+  private missedPongs = 0;
+  private readonly pending = new Map<
+    string,
+    { resolve(v: ListWorkloadsResult): void; reject(e: Error): void; timer: NodeJS.Timeout }
+  >();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pingTimer: NodeJS.Timeout;
+  private readonly helloTimer: NodeJS.Timeout;
+  closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly controllerId: string,
+    readonly tokenHash: string,
+    private readonly handlers: AgentSessionHandlers,
+    private readonly logger: LoggerService,
+  ) {
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+      this.missedPongs = 0;
+    });
+    ws.on('close', () => this.handleClose());
+    ws.on('error', err => {
+      this.logger.warn(`Agent socket error for Controller ${controllerId}: ${err.message}`);
+    });
+    this.pingTimer = setInterval(() => this.ping(), AGENT_PROTOCOL_LIMITS.pingIntervalMs);
+    this.pingTimer.unref?.();
+    this.helloTimer = setTimeout(() => {
+      if (!this.hello) this.close(AGENT_CLOSE_CODES.helloTimeout, 'no hello received in time');
+    }, AGENT_PROTOCOL_LIMITS.helloTimeoutMs);
+    this.helloTimer.unref?.();
+  }
+
+  get isAlive() {
+    return !this.closed && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  private ping() {
+    if (!this.alive) {
+      this.missedPongs += 1;
+      if (this.missedPongs >= 2) {
+        this.logger.info(`Agent of Controller ${this.controllerId} stopped answering pings; dropping it`);
+        this.ws.terminate();
+        return;
+      }
+    }
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch {
+      /* socket already closing */
+    }
+  }
+
+  private receive(data: Buffer, isBinary: boolean) {
+    if (isBinary) {
+      this.close(AGENT_CLOSE_CODES.unsupportedData, 'binary frames are not part of the protocol');
+      return;
+    }
+    const parsed = parseProtocolMessage(agentMessageSchema, data.toString('utf8'));
+    if (!parsed.ok) {
+      this.logger.warn(`Agent of Controller ${this.controllerId} sent a bad message: ${parsed.error}`);
+      this.close(AGENT_CLOSE_CODES.invalidMessage, parsed.error);
+      return;
+    }
+    const message = parsed.message;
+    if (!this.hello && message.type !== 'hello') {
+      this.close(AGENT_CLOSE_CODES.protocolError, 'the first message must be hello');
+      return;
+    }
+    if (message.type === 'reply') {
+      this.settle(message.id, message);
+      return;
+    }
+    // Messages touch the database in order; a slow write must not reorder them.
+    this.queue = this.queue
+      .then(async () => {
+        if (this.closed) return;
+        if (message.type === 'hello') {
+          if (this.hello) {
+            this.close(AGENT_CLOSE_CODES.protocolError, 'hello was already received');
+            return;
+          }
+          if (message.protocol !== AGENT_PROTOCOL_VERSION) {
+            this.close(
+              AGENT_CLOSE_CODES.unsupportedProtocol,
+              `protocol ${message.protocol} is not supported; this backend speaks ${AGENT_PROTOCOL_VERSION}`,
+            );
+            return;
+          }
+          this.hello = message;
+          clearTimeout(this.helloTimer);
+          await this.handlers.onHello(this, message);
+        } else {
+          await this.handlers.onMessage(this, message);
+        }
+      })
+      .catch(err => {
+        this.logger.error(`Failed to handle a ${message.type} from Controller ${this.controllerId}`, err);
+      });
+  }
+
+  send(message: BackendMessage): boolean {
+    if (!this.isAlive) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  request(params: ListWorkloadsParams, timeoutMs: number): Promise<ListWorkloadsResult> {
+    const id = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AgentRequestTimeoutError(`The agent did not answer within ${Math.round(timeoutMs / 1000)} s; try again, or check the agent's health`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      const sent = this.send({ type: 'request', id, method: 'listWorkloads', timeoutMs, params });
+      if (!sent) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new AgentUnavailableError('The agent is not connected'));
+      }
+    });
+  }
+
+  private settle(id: string, reply: Extract<AgentMessage, { type: 'reply' }>) {
+    const entry = this.pending.get(id);
+    if (!entry) return; // late reply after a timeout
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    if (!reply.ok) {
+      entry.reject(new Error(`The agent could not list workloads: ${reply.error?.message ?? 'unknown error'}`));
+      return;
+    }
+    const parsed = listWorkloadsResultSchema.safeParse(reply.result);
+    if (!parsed.success) entry.reject(new Error('The agent answered with an invalid workload list'));
+    else entry.resolve(parsed.data);
+  }
+
+  close(code: number, reason: string) {
+    if (this.closed) return;
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    // A peer that never completes the closing handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref?.();
+    this.handleClose();
+  }
+
+  private handleClose() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.helloTimer);
+    for (const [id, entry] of this.pending) {
+      clearTimeout(entry.timer);
+      entry.reject(new AgentUnavailableError('The agent disconnected before answering'));
+      this.pending.delete(id);
+    }
+    this.queue = this.queue.then(() => this.handlers.onClose(this)).catch(err =>
+      this.logger.error(`Failed to record disconnect of Controller ${this.controllerId}`, err),
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { SignalsService } from '@backstage/plugin-signals-node';
+
+export type SpiderChange = {
+  kind: 'controller' | 'attachment' | 'whisperer';
+  id: string;
+  controllerId?: string;
+};
+
+/**
+ * Tells open portals that something changed, through Backstage signals. Only ids travel:
+ * each client refetches with its own credentials, so nothing leaks past permissions.
+ */
+export class SpiderEvents {
+  constructor(
+    private readonly signals: SignalsService | undefined,
+    private readonly logger: LoggerService,
+  ) {}
+
+  publish(change: SpiderChange): void {
+    if (!this.signals) return;
+    this.signals
+      .publish({
+        recipients: { type: 'broadcast' },
+        channel: 'spider',
+        message: { ...change },
+      })
+      .catch(err => this.logger.debug(`Could not publish a signal: ${err}`));
+  }
+}

@@ -1,0 +1,139 @@
+import {
+  coreServices,
+  createBackendPlugin,
+} from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
+import {
+  AGENT_WEBSOCKET_PATH,
+  spiderPermissions,
+} from '@spider/backstage-plugin-spider-common';
+import { applyDatabaseMigrations } from './store/migrations';
+import { ControllersStore } from './store/ControllersStore';
+import { WhisperersStore } from './store/WhisperersStore';
+import { AttachmentsStore } from './store/AttachmentsStore';
+import { SharesStore } from './store/SharesStore';
+import { InventoryStore } from './store/InventoryStore';
+import { controllerPermissionRules, controllerResourceRef } from './access/rules';
+import { ControllerAccess } from './access/ControllerAccess';
+import { AgentGateway } from './agents/AgentGateway';
+import { AuditLog } from './audit/AuditLog';
+import { SpiderEvents } from './events/SpiderEvents';
+import { ExpiryLoop } from './expiry/ExpiryLoop';
+import { createRouter } from './service/router';
+import { readSpiderConfig } from './config';
+
+/** The Spider Controls service. */
+export const spiderPlugin = createBackendPlugin({
+  pluginId: 'spider',
+  register(env) {
+    env.registerInit({
+      deps: {
+        config: coreServices.rootConfig,
+        logger: coreServices.logger,
+        database: coreServices.database,
+        httpRouter: coreServices.httpRouter,
+        httpAuth: coreServices.httpAuth,
+        userInfo: coreServices.userInfo,
+        permissions: coreServices.permissions,
+        permissionsRegistry: coreServices.permissionsRegistry,
+        auditor: coreServices.auditor,
+        lifecycle: coreServices.lifecycle,
+        discovery: coreServices.discovery,
+        signals: signalsServiceRef,
+        catalog: catalogServiceRef,
+      },
+      async init(deps) {
+        const settings = await readSpiderConfig(deps.config, deps.discovery);
+        const db = await applyDatabaseMigrations(deps.database);
+        const controllers = new ControllersStore(db);
+        const whisperers = new WhisperersStore(db);
+        const attachments = new AttachmentsStore(db);
+        const shares = new SharesStore(db);
+        const inventory = new InventoryStore(db);
+        const events = new SpiderEvents(deps.signals, deps.logger);
+
+        deps.permissionsRegistry.addPermissions(spiderPermissions);
+        deps.permissionsRegistry.addResourceType({
+          resourceRef: controllerResourceRef,
+          permissions: spiderPermissions.filter(p => 'resourceType' in p),
+          rules: Object.values(controllerPermissionRules),
+          async getResources(ids) {
+            const records = await controllers.getMany(ids);
+            const byId = new Map(records.map(r => [r.id, r]));
+            const out = [];
+            for (const id of ids) {
+              const r = byId.get(id);
+              out.push(r ? { ...r, grants: (await shares.list(id)).map(g => ({ principal: g.principal, rights: g.rights })) } : undefined);
+            }
+            return out;
+          },
+        });
+        const access = new ControllerAccess({
+          permissions: deps.permissions,
+          permissionsRegistry: deps.permissionsRegistry,
+          userInfo: deps.userInfo,
+          controllers,
+          shares,
+        });
+        const gateway = new AgentGateway({
+          logger: deps.logger.child({ component: 'agent-gateway' }),
+          controllers,
+          attachments,
+          inventory,
+          events,
+          maxConnections: settings.maxConnections,
+        });
+        const audit = new AuditLog(db, deps.auditor);
+        const expiry = new ExpiryLoop({
+          attachments,
+          logger: deps.logger.child({ component: 'expiry' }),
+          intervalMs: settings.expiryCheckIntervalMs,
+          onExpired: ({ id, controllerId, revision }) => {
+            gateway.pushDetach(controllerId, revision, id, 'expired');
+            events.publish({ kind: 'attachment', id, controllerId });
+            audit
+              .record({ action: 'attachment.expire', actor: 'system:spider/expiry', resourceType: 'attachment', resourceId: id })
+              .catch(err => deps.logger.warn(`Could not audit expiry of ${id}: ${err}`));
+          },
+        });
+
+        deps.httpRouter.use(
+          await createRouter({
+            logger: deps.logger,
+            httpAuth: deps.httpAuth,
+            permissions: deps.permissions,
+            catalog: deps.catalog,
+            controllers,
+            whisperers,
+            attachments,
+            shares,
+            inventory,
+            access,
+            gateway,
+            audit,
+            events,
+            expiry,
+            install: settings.install,
+            maxTimeToLiveMs: settings.maxTimeToLiveMs,
+            requestTimeoutMs: settings.requestTimeoutMs,
+          }),
+        );
+        deps.httpRouter.addWebSocketHandler({
+          path: AGENT_WEBSOCKET_PATH,
+          authPolicy: 'unauthenticated',
+          handler: ({ request, socket, head }) => gateway.handleUpgrade(request, socket, head),
+        });
+
+        deps.lifecycle.addStartupHook(() => {
+          gateway.start();
+          expiry.start();
+        });
+        deps.lifecycle.addShutdownHook(async () => {
+          expiry.stop();
+          await gateway.stop();
+        });
+      },
+    });
+  },
+});

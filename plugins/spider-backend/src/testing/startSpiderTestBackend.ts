@@ -1,0 +1,150 @@
+import { createServer } from 'node:net';
+import { createBackend } from '@backstage/backend-defaults';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
+import {
+  coreServices,
+  createBackendModule,
+  createServiceFactory,
+} from '@backstage/backend-plugin-api';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
+import { Entity } from '@backstage/catalog-model';
+import { Knex } from 'knex';
+import request from 'supertest';
+import { SpiderDefaultPermissionPolicy } from '../access/SpiderDefaultPermissionPolicy';
+import { spiderPlugin } from '../plugin';
+import permissionBackendPlugin from '@backstage/plugin-permission-backend';
+
+/** Who belongs to which group in tests (ownership refs the policy sees). */
+export const TEST_GROUPS: Record<string, string[]> = {
+  'user:default/owner': [],
+  'user:default/bob': ['group:default/team-b'],
+  'user:default/carol': ['group:default/team-c'],
+  'user:default/nobody': [],
+};
+
+const policyModule = createBackendModule({
+  pluginId: 'permission',
+  moduleId: 'spider-test-policy',
+  register(reg) {
+    reg.registerInit({
+      deps: { policy: policyExtensionPoint },
+      async init({ policy }) {
+        policy.setPolicy(new SpiderDefaultPermissionPolicy());
+      },
+    });
+  },
+});
+
+/**
+ * Mock identity, except that a plugin acting for a user sends a user token carrying an
+ * actor, as real Backstage does: the permission backend refuses conditional requests
+ * from users acting directly.
+ */
+const authFactory = createServiceFactory({
+  service: coreServices.auth,
+  deps: { plugin: coreServices.pluginMetadata },
+  factory: ({ plugin }) => {
+    const mock = mockServices.auth({ pluginId: plugin.getId() });
+    return Object.assign(Object.create(mock), {
+      authenticate: mock.authenticate.bind(mock),
+      isPrincipal: mock.isPrincipal.bind(mock),
+      getNoneCredentials: mock.getNoneCredentials.bind(mock),
+      getOwnServiceCredentials: mock.getOwnServiceCredentials.bind(mock),
+      getLimitedUserToken: mock.getLimitedUserToken.bind(mock),
+      listPublicServiceKeys: mock.listPublicServiceKeys.bind(mock),
+      async getPluginRequestToken(options: any) {
+        const p = options.onBehalfOf.principal;
+        if (p.type === 'user') {
+          return { token: mockCredentials.user.token(p.userEntityRef, { actor: { subject: `plugin:${plugin.getId()}` } }) };
+        }
+        return mock.getPluginRequestToken(options);
+      },
+    });
+  },
+});
+
+const userInfoFactory = createServiceFactory({
+  service: coreServices.userInfo,
+  deps: {},
+  factory: () => ({
+    async getUserInfo(credentials: any) {
+      const ref = credentials.principal.userEntityRef as string;
+      return { userEntityRef: ref, ownershipEntityRefs: [ref, ...(TEST_GROUPS[ref] ?? [])] };
+    },
+  }),
+});
+
+/**
+ * Starts a real backend (HTTP server, permission backend with Spider's default policy,
+ * the Spider plugin) on the given database.
+ */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * Starts a real Backstage backend (the production HTTP stack, so WebSocket upgrades go
+ * through httpRouter.addWebSocketHandler as in a portal) with the permission backend,
+ * Spider's default policy and the Spider plugin, on the given database. Only identity
+ * (mock user tokens), the catalog's content and logging are test doubles.
+ */
+export async function startSpiderTestBackend(options: {
+  knex: Knex;
+  config?: Record<string, unknown>;
+  entities?: Entity[];
+}) {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const backend = createBackend();
+  backend.add(
+    mockServices.rootConfig.factory({
+      data: {
+        backend: { baseUrl, listen: { port, host: '127.0.0.1' } },
+        permission: { enabled: true },
+        spider: {
+          attachments: { expiryCheckIntervalMs: 500 },
+          agents: { requestTimeoutMs: 1500 },
+          ...(options.config ?? {}),
+        },
+      },
+    }),
+  );
+  backend.add(mockServices.rootLogger.factory({ level: 'warn' }));
+  backend.add(authFactory);
+  backend.add(mockServices.httpAuth.factory());
+  backend.add(mockServices.database.factory({ knex: options.knex }));
+  backend.add(userInfoFactory);
+  backend.add(catalogServiceMock.factory({ entities: options.entities ?? [] }));
+  backend.add(permissionBackendPlugin);
+  backend.add(policyModule);
+  backend.add(spiderPlugin);
+  await backend.start();
+
+  const http = () => request(baseUrl);
+  const as = (user: string) => {
+    const auth = mockCredentials.user.header(user);
+    return {
+      get: (path: string) => http().get(`/api/spider${path}`).set('Authorization', auth),
+      post: (path: string, body?: unknown) => http().post(`/api/spider${path}`).set('Authorization', auth).send(body as any),
+      patch: (path: string, body?: unknown) => http().patch(`/api/spider${path}`).set('Authorization', auth).send(body as any),
+      put: (path: string, body?: unknown) => http().put(`/api/spider${path}`).set('Authorization', auth).send(body as any),
+      delete: (path: string) => http().delete(`/api/spider${path}`).set('Authorization', auth),
+    };
+  };
+  return {
+    backend,
+    port,
+    baseUrl,
+    agentUrl: `ws://127.0.0.1:${port}/api/spider/agent/v1`,
+    as,
+    stop: () => backend.stop(),
+  };
+}
