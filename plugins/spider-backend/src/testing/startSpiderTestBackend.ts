@@ -100,8 +100,11 @@ export async function startSpiderTestBackend(options: {
   knex: Knex;
   config?: Record<string, unknown>;
   entities?: Entity[];
+  /** Fixed port, e.g. to restart a backend where agents expect it. */
+  port?: number;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }) {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   const backend = createBackend();
   backend.add(
@@ -117,7 +120,7 @@ export async function startSpiderTestBackend(options: {
       },
     }),
   );
-  backend.add(mockServices.rootLogger.factory({ level: 'warn' }));
+  backend.add(mockServices.rootLogger.factory({ level: options.logLevel ?? 'warn' }));
   backend.add(authFactory);
   backend.add(mockServices.httpAuth.factory());
   backend.add(mockServices.database.factory({ knex: options.knex }));
