@@ -234,7 +234,7 @@ export class DnsServer {
     const limits = this.limits;
     this.counters.tcpConnections++;
     this.connections.add(socket);
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let inflight = 0;
     let peerEnded = false;
     const close = () => {

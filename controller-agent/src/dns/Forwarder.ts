@@ -163,7 +163,7 @@ export class Forwarder {
   private viaTcp(raw: Buffer, query: Query, upstream: Upstream, timeoutMs: number): Promise<Buffer | null> {
     return new Promise(resolve => {
       let done = false;
-      let buffered = Buffer.alloc(0);
+      let buffered: Buffer = Buffer.alloc(0);
       const socket = net.connect({ host: upstream.address, port: upstream.port });
       const finish = (response: Buffer | null) => {
         if (done) return;
@@ -186,7 +186,7 @@ export class Forwarder {
         len.writeUInt16BE(raw.length);
         socket.write(Buffer.concat([len, raw]));
       });
-      socket.on('data', chunk => {
+      socket.on('data', (chunk: Buffer) => {
         buffered = Buffer.concat([buffered, chunk]);
         if (buffered.length < 2) return;
         const need = buffered.readUInt16BE(0);

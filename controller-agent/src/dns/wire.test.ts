@@ -147,9 +147,9 @@ describe('responses from upstream', () => {
     const p = new Packet();
     p.header.id = 77;
     p.header.qr = 1;
-    p.questions.push({ name: 'big.example', type: DNS_TYPE.A, class: 1 });
+    p.questions.push({ name: 'big.example', type: DNS_TYPE.A, class: 1 } as any);
     for (let i = 0; i < answers; i++) {
-      p.answers.push({ name: 'big.example', type: DNS_TYPE.A, class: 1, ttl: 1, address: `10.0.${i >> 8}.${i & 255}` });
+      p.answers.push({ name: 'big.example', type: DNS_TYPE.A, class: 1, ttl: 1, address: `10.0.${i >> 8}.${i & 255}` } as any);
     }
     return p.toBuffer();
   }

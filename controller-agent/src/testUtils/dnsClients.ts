@@ -30,7 +30,7 @@ export function tcpExchange(
 ): Promise<{ replies: Buffer[]; closed: boolean }> {
   return new Promise(resolve => {
     const replies: Buffer[] = [];
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let closed = false;
     const socket = net.connect(port, '127.0.0.1');
     const done = () => {
@@ -50,7 +50,7 @@ export function tcpExchange(
         ),
       );
     });
-    socket.on('data', chunk => {
+    socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       while (buffered.length >= 2 && buffered.length >= buffered.readUInt16BE(0) + 2) {
         const n = buffered.readUInt16BE(0);

@@ -12,7 +12,7 @@ export function makeQuery(
   const p = new Packet();
   p.header.id = options.id ?? 0x1234;
   p.header.rd = options.rd === false ? 0 : 1;
-  p.questions.push({ name, type, class: Packet.CLASS.IN });
+  p.questions.push({ name, type, class: Packet.CLASS.IN } as any);
   if (options.edns) p.additionals.push(Packet.Resource.EDNS([]));
   return p.toBuffer();
 }

@@ -27,7 +27,7 @@ export async function startFakeUpstream(
     const ips = records[name];
     if (!ips) r.header.rcode = Packet.RCODE.NXDOMAIN;
     else if (options.truncateUdp && !viaTcp) r.header.tc = 1;
-    else for (const address of ips) r.answers.push({ name: q.questions[0].name, type: 1, class: 1, ttl: 60, address });
+    else for (const address of ips) r.answers.push({ name: q.questions[0].name, type: 1, class: 1, ttl: 60, address } as any);
     return r.toBuffer();
   };
   const udp = dgram.createSocket('udp4');
@@ -38,9 +38,9 @@ export async function startFakeUpstream(
   await new Promise<void>(r => udp.bind(0, '127.0.0.1', () => r()));
   const port = udp.address().port;
   const tcp = net.createServer(socket => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     socket.on('error', () => {});
-    socket.on('data', chunk => {
+    socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
         const n = buf.readUInt16BE(0);

@@ -1,0 +1,300 @@
+import http from 'node:http';
+import type { PodDirectory, PodIdentity } from '../cluster/PodDirectory';
+import type { WhispererRegistry, WhispererStopReason } from '../reconcile/WhispererRegistry';
+import { authorize } from './authorize';
+import { parseRoute } from './routes';
+import { MAX_STATE_BODY_BYTES, parseStateReport } from './stateReport';
+
+export interface WhispererEndpointLimits {
+  /** Long-polls held at once (each is an open connection). */
+  maxLongPolls: number;
+  /** Long-polls held at once per caller IP (a pod rarely runs more than a few whisperers). */
+  maxLongPollsPerIp: number;
+  /** How often held long-polls re-check their stop state besides stop events (expiry, late desired set). */
+  recheckMs: number;
+  /** Retry-After for "not known yet" (the agent has no desired set yet) and overload. */
+  retryAfterSeconds: number;
+}
+
+export const DEFAULT_ENDPOINT_LIMITS: WhispererEndpointLimits = {
+  maxLongPolls: 10_000,
+  maxLongPollsPerIp: 16,
+  recheckMs: 1000,
+  retryAfterSeconds: 5,
+};
+
+export interface EndpointStats {
+  served: number;
+  refused: number;
+  invalid: number;
+  stopsSent: number;
+  waiting: number;
+}
+
+export interface StopAnswer {
+  stop: boolean;
+  reason: WhispererStopReason | null;
+}
+
+interface Waiter {
+  pod: PodIdentity;
+  container: string;
+  ip: string;
+  finish(answer: StopAnswer | null): void;
+}
+
+/**
+ * HTTP for whisperers (docs/whisperer-contract.md): configuration, a long-poll that
+ * answers when the whisperer must stop, and state reports. Every request is checked
+ * against the PodDirectory first: its source IP must be a pod carrying that container.
+ */
+export class WhispererEndpoint {
+  private server: http.Server | undefined;
+  private readonly waiters = new Set<Waiter>();
+  private readonly perIp = new Map<string, number>();
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly counters = { served: 0, refused: 0, invalid: 0, stopsSent: 0 };
+
+  constructor(
+    private readonly directory: PodDirectory,
+    private readonly registry: WhispererRegistry,
+    private readonly limits: WhispererEndpointLimits = DEFAULT_ENDPOINT_LIMITS,
+    private readonly log?: { warn(msg: string, fields?: Record<string, unknown>): void },
+  ) {}
+
+  stats(): EndpointStats {
+    return { ...this.counters, waiting: this.waiters.size };
+  }
+
+  async start(port: number, host = '0.0.0.0'): Promise<number> {
+    const server = http.createServer(
+      { requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 },
+      (req, res) => this.handle(req, res),
+    );
+    server.maxConnections = this.limits.maxLongPolls + 1000;
+    server.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', err => this.log?.warn('whisperer endpoint error', { error: err.message }));
+    this.server = server;
+    this.unsubscribe = this.registry.onStop(() => this.recheck());
+    this.recheckTimer = setInterval(() => this.recheck(), this.limits.recheckMs);
+    this.recheckTimer.unref();
+    return (server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    for (const w of [...this.waiters]) w.finish(null);
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>(resolve => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Whether the whisperer `container` in `pod` must stop now. */
+  stopState(pod: Pick<PodIdentity, 'namespace' | 'name'>, container: string): StopAnswer {
+    const config = this.registry.configFor(pod.namespace, pod.name, container);
+    if (config) return { stop: config.stop, reason: config.stop ? config.stopReason ?? 'detached' : null };
+    // Unknown to a registry that has its desired set: its attachment is gone.
+    if (this.registry.hasDesiredSet()) return { stop: true, reason: 'deleted' };
+    return { stop: false, reason: null };
+  }
+
+  private recheck(): void {
+    for (const w of [...this.waiters]) {
+      const answer = this.stopState(w.pod, w.container);
+      if (answer.stop) w.finish(answer);
+    }
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const route = parseRoute(req.method, req.url);
+    if (!route.ok) {
+      this.counters.invalid++;
+      this.send(res, route.status, { error: route.message });
+      req.resume();
+      return;
+    }
+    const { container } = route.route;
+    const auth = authorize(this.directory, req.socket.remoteAddress, container);
+    if (!auth.ok) {
+      this.counters.refused++;
+      this.send(res, 403, { error: `forbidden: ${auth.reason}` });
+      req.resume();
+      return;
+    }
+    const pod = auth.pod;
+    try {
+      switch (route.route.kind) {
+        case 'config':
+          req.resume();
+          this.config(res, pod, container);
+          return;
+        case 'stop':
+          req.resume();
+          this.waitForStop(req, res, pod, container, route.route.waitSeconds);
+          return;
+        case 'state':
+          this.state(req, res, pod, container);
+          return;
+        default:
+          this.send(res, 404, { error: 'not found' });
+      }
+    } catch (e) {
+      this.log?.warn('whisperer endpoint request failed', { error: (e as Error).message });
+      if (!res.headersSent) this.send(res, 500, { error: 'internal error' });
+    }
+  }
+
+  private config(res: http.ServerResponse, pod: PodIdentity, container: string): void {
+    const config = this.registry.configFor(pod.namespace, pod.name, container);
+    if (config) {
+      this.counters.served++;
+      this.send(res, 200, config);
+    } else if (this.registry.hasDesiredSet()) {
+      this.counters.stopsSent++;
+      this.send(res, 410, { error: 'this whisperer has no attachment any more', stop: true, reason: 'deleted' });
+    } else {
+      this.send(res, 503, { error: 'the agent has not received its desired state yet' }, {
+        'Retry-After': String(this.limits.retryAfterSeconds),
+      });
+    }
+  }
+
+  private waitForStop(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    pod: PodIdentity,
+    container: string,
+    waitSeconds: number,
+  ): void {
+    const now = this.stopState(pod, container);
+    if (now.stop || waitSeconds === 0) {
+      this.answerStop(res, now);
+      return;
+    }
+    const ip = pod.ip;
+    if (this.waiters.size >= this.limits.maxLongPolls) {
+      this.send(res, 503, { error: 'too many waiting whisperers' }, { 'Retry-After': String(this.limits.retryAfterSeconds) });
+      return;
+    }
+    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxLongPollsPerIp) {
+      this.send(res, 429, { error: 'too many waiting requests from this pod' }, {
+        'Retry-After': String(this.limits.retryAfterSeconds),
+      });
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const waiter: Waiter = {
+      pod,
+      container,
+      ip,
+      finish: answer => {
+        if (!this.waiters.delete(waiter)) return;
+        clearTimeout(timer);
+        const left = (this.perIp.get(ip) ?? 1) - 1;
+        if (left > 0) this.perIp.set(ip, left);
+        else this.perIp.delete(ip);
+        if (res.writableEnded || res.destroyed) return;
+        if (answer) this.answerStop(res, answer);
+        else this.send(res, 503, { error: 'the agent is shutting down' }, { 'Retry-After': String(this.limits.retryAfterSeconds) });
+      },
+    };
+    this.waiters.add(waiter);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    timer = setTimeout(() => waiter.finish({ stop: false, reason: null }), waitSeconds * 1000);
+    // A caller that hangs up frees its slot at once.
+    res.on('close', () => waiter.finish(null));
+    req.on('error', () => waiter.finish(null));
+  }
+
+  private answerStop(res: http.ServerResponse, answer: StopAnswer): void {
+    this.counters.served++;
+    if (answer.stop) this.counters.stopsSent++;
+    this.send(res, 200, answer);
+  }
+
+  private state(req: http.IncomingMessage, res: http.ServerResponse, pod: PodIdentity, container: string): void {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      this.counters.invalid++;
+      this.send(res, 415, { error: 'send application/json' });
+      req.resume();
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_STATE_BODY_BYTES) {
+      this.counters.invalid++;
+      this.send(res, 413, { error: `body larger than ${MAX_STATE_BODY_BYTES} bytes` }, { Connection: 'close' });
+      req.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let aborted = false;
+    req.on('data', (chunk: Buffer) => {
+      if (aborted) return;
+      size += chunk.length;
+      if (size > MAX_STATE_BODY_BYTES) {
+        aborted = true;
+        this.counters.invalid++;
+        this.send(res, 413, { error: `body larger than ${MAX_STATE_BODY_BYTES} bytes` }, { Connection: 'close' });
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => {
+      aborted = true;
+    });
+    req.on('end', () => {
+      if (aborted) return;
+      let json: unknown;
+      try {
+        json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        this.counters.invalid++;
+        this.send(res, 400, { error: 'body is not JSON' });
+        return;
+      }
+      const parsed = parseStateReport(json);
+      if (!parsed.ok) {
+        this.counters.invalid++;
+        this.send(res, 400, { error: parsed.message });
+        return;
+      }
+      this.registry.reportState({
+        podNamespace: pod.namespace,
+        podName: pod.name,
+        container,
+        ...parsed.report,
+      });
+      this.counters.served++;
+      res.writeHead(204, { 'Cache-Control': 'no-store' });
+      res.end();
+    });
+  }
+
+  private send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      ...headers,
+    });
+    res.end(text);
+  }
+}

@@ -1,0 +1,80 @@
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import type { PodDirectory } from '../cluster/PodDirectory';
+import type { WhispererRegistry } from '../reconcile/WhispererRegistry';
+import {
+  DEFAULT_ENDPOINT_LIMITS,
+  EndpointStats,
+  WhispererEndpoint,
+  WhispererEndpointLimits,
+} from './WhispererEndpoint';
+
+export type { EndpointStats, WhispererEndpointLimits, StopAnswer } from './WhispererEndpoint';
+export { parseRoute, MAX_WAIT_SECONDS } from './routes';
+
+export interface WhispererEndpointOptions {
+  directory: PodDirectory;
+  registry: WhispererRegistry;
+  /** TCP port (AGENT_ENV.endpointPort); 0 picks a free one. */
+  port: number;
+  host?: string;
+  limits?: Partial<WhispererEndpointLimits>;
+  logger?: { warn(msg: string, fields?: Record<string, unknown>): void };
+}
+
+export interface AgentWhispererEndpoint {
+  start(): Promise<{ port: number }>;
+  /** Answers held long-polls with 503 + Retry-After, then closes. */
+  stop(): Promise<void>;
+  stats(): EndpointStats;
+}
+
+/** The whisperer endpoint (issue 6; contract in docs/whisperer-contract.md). */
+export function createWhispererEndpoint(options: WhispererEndpointOptions): AgentWhispererEndpoint {
+  const endpoint = new WhispererEndpoint(
+    options.directory,
+    options.registry,
+    { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits },
+    options.logger,
+  );
+  return {
+    async start() {
+      return { port: await endpoint.start(options.port, options.host) };
+    },
+    stop: () => endpoint.stop(),
+    stats: () => endpoint.stats(),
+  };
+}
+
+/** Exposes endpoint counters as `spider_whisperer_endpoint_*` on a prom-client registry. */
+export function registerEndpointMetrics(registry: Registry, stats: () => EndpointStats): void {
+  const counters: Array<[keyof Omit<EndpointStats, 'waiting'>, string]> = [
+    ['served', 'requests answered'],
+    ['refused', 'requests refused with 403 (caller is not a pod carrying that whisperer)'],
+    ['invalid', 'malformed requests (4xx other than 403)'],
+    ['stopsSent', 'stop answers sent'],
+  ];
+  for (const [key, help] of counters) {
+    let last = 0;
+    // eslint-disable-next-line no-new
+    new Counter({
+      name: `spider_whisperer_endpoint_${key.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)}_total`,
+      help,
+      registers: [registry],
+      collect() {
+        const now = stats()[key];
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  }
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'spider_whisperer_endpoint_waiting',
+    help: 'stop long-polls held now',
+    registers: [registry],
+    collect() {
+      this.set(stats().waiting);
+    },
+  });
+}
