@@ -1,1 +1,12 @@
-export {};
+/**
+ * Spider controller agent, as a library (tests, benchmarks). The process entry is main.ts.
+ */
+export { Agent, AGENT_VERSION, loadKubeConfig } from './agent';
+export type { AgentOptions } from './agent';
+export { loadConfig, ConfigError } from './config/config';
+export type { AgentConfig } from './config/config';
+export { createLogger } from './log/logger';
+export type { Logger } from './log/logger';
+export type { PodDirectory, PodIdentity } from './cluster/PodDirectory';
+export type { WhispererRegistry, WhispererConfig } from './reconcile/WhispererRegistry';
+export { planReconcile } from './reconcile/plan';

@@ -1,0 +1,382 @@
+import os from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  AGENT_PROTOCOL_VERSION,
+  AgentMessage,
+  BackendMessage,
+  InstancesMessage,
+  listWorkloadsResultSchema,
+  StatusMessage,
+} from '@spider/backstage-plugin-spider-common';
+import { ClusterCache } from './cluster/ClusterCache';
+import { inventoryOf, InventoryTracker, listWorkloads, snapshotMessages } from './cluster/inventory';
+import { leanPod, leanService, leanWorkload } from './cluster/lean';
+import { WATCHED_KINDS, WatchedKind } from './cluster/resources';
+import { DEFAULT_WATCHER_OPTIONS, Watcher, WatcherOptions } from './cluster/Watcher';
+import type { AgentConfig } from './config/config';
+import { ControlsClient } from './controls/ControlsClient';
+import { startHttpServer } from './http/server';
+import { EphemeralPods } from './kube/EphemeralPods';
+import { KubeHttp } from './kube/KubeHttp';
+import type { Logger } from './log/logger';
+import { Injector } from './reconcile/Injector';
+import type { AttachmentView } from './reconcile/plan';
+import { Reconciler } from './reconcile/Reconciler';
+import { createMetrics } from './status/metrics';
+import { ProcessSampler } from './status/resources';
+import { createDnsServer, registerDnsMetrics } from './dns';
+import { createWhispererEndpoint, registerEndpointMetrics } from './whisperers';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  /** Defaults to the config's kubeconfig, then in-cluster, then ~/.kube/config. */
+  kubeConfig?: KubeConfig;
+  /** false: run without the Controls service (tests drive the desired set directly). */
+  connectControls?: boolean;
+  /** false: do not start the DNS proxy and the whisperer endpoint. */
+  serveWhisperers?: boolean;
+  /** Host the HTTP listeners bind to (default all interfaces). */
+  bindHost?: string;
+  watcherOptions?: Partial<WatcherOptions>;
+  statusIntervalMs?: number;
+  debounceMs?: number;
+}
+
+export function loadKubeConfig(path: string | null): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** The IP whisperers reach the agent at: its pod IP, else the first external IPv4. */
+export function advertiseAddress(podIp: string | null): string {
+  if (podIp) return podIp;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
+  }
+  return '127.0.0.1';
+}
+
+/**
+ * The controller agent: watches the cluster, keeps whisperers attached, talks to the
+ * Controls service and serves its own endpoints. `start()` then `stop()`.
+ */
+export class Agent {
+  readonly cache: ClusterCache;
+  readonly reconciler: Reconciler;
+  readonly injector: Injector;
+  readonly metrics = createMetrics();
+  readonly controls: ControlsClient | undefined;
+  private readonly watchers: Watcher<any>[] = [];
+  private readonly kubeHttp: KubeHttp;
+  private readonly inventory = new InventoryTracker();
+  private readonly sampler = new ProcessSampler();
+  private readonly startedAt = new Date().toISOString();
+  private readonly stoppers: Array<() => Promise<void> | void> = [];
+  private clusterVersion: string | null = null;
+  private syncedResolve!: () => void;
+  readonly synced = new Promise<void>(r => (this.syncedResolve = r));
+  private inventoryTimer: NodeJS.Timeout | undefined;
+  private instancesTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private pendingViews = new Map<string, AttachmentView>();
+  private httpPort = 0;
+  private ports = { dns: 0, endpoint: 0 };
+
+  constructor(private readonly options: AgentOptions) {
+    const { config, log } = options;
+    const kc = options.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+    this.kubeHttp = new KubeHttp(kc);
+    this.cache = new ClusterCache(config.scope);
+    let reconciler: Reconciler | undefined;
+    this.injector = new Injector(
+      new EphemeralPods(kc, this.kubeHttp),
+      { concurrency: 16, maxAttempts: 5, backoff: { baseMs: 200, maxMs: 5000 } },
+      r => reconciler?.onInjectResult(r),
+      log.child({ component: 'injector' }),
+    );
+    const ip = advertiseAddress(config.pod.ip);
+    reconciler = new Reconciler(
+      this.cache,
+      this.injector,
+      {
+        scope: config.scope,
+        defaultImage: config.whispererImage,
+        endpoints: { agentUrl: `http://${ip}:${config.endpointPort}`, dns: `${ip}:${config.dnsPort}` },
+        resyncMs: config.resyncSeconds * 1000,
+        debounceMs: options.debounceMs ?? 50,
+        rejectionHoldMs: 5 * 60_000,
+        transientHoldMs: 30_000,
+      },
+      log.child({ component: 'reconciler' }),
+      this.metrics.reconciler,
+    );
+    this.reconciler = reconciler;
+    if (options.connectControls !== false) {
+      this.controls = new ControlsClient({
+        url: config.controlsUrl,
+        token: config.token,
+        hello: () => ({
+          type: 'hello',
+          protocol: AGENT_PROTOCOL_VERSION,
+          agentVersion: AGENT_VERSION,
+          clusterVersion: this.clusterVersion,
+          scope: config.scope,
+        }),
+        onConnected: () => this.onConnected(),
+        onDisconnected: () => this.metrics.connected.set(0),
+        onMessage: m => this.onMessage(m),
+        log: log.child({ component: 'controls' }),
+      });
+    }
+  }
+
+  get ready(): boolean {
+    return this.watchers.length > 0 && this.watchers.every(w => w.synced);
+  }
+
+  /** Ports actually bound (0 in the config picks free ones). */
+  get boundPorts() {
+    return { http: this.httpPort, ...this.ports };
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.options;
+    const bindHost = this.options.bindHost;
+    const http = await startHttpServer({
+      port: config.httpPort,
+      host: bindHost,
+      registry: this.metrics.registry,
+      ready: () => ({
+        ready: this.ready,
+        detail: {
+          synced: Object.fromEntries(this.watchers.map(w => [`${w.kind}${w.namespace ? `/${w.namespace}` : ''}`, w.synced])),
+          controlsConnected: this.controls?.connected ?? null,
+        },
+      }),
+    });
+    this.httpPort = http.port;
+    this.stoppers.push(() => http.close());
+
+    this.kubeHttp
+      .json('GET', '/version', { timeoutMs: 10_000 })
+      .then(v => {
+        this.clusterVersion = typeof v?.gitVersion === 'string' ? v.gitVersion.slice(0, 64) : null;
+      })
+      .catch(e => log.warn('cannot read the cluster version', { error: (e as Error).message }));
+
+    // One watcher per kind, cluster-wide or per included namespace.
+    const namespaces =
+      config.scope.include === '*' ? [null] : config.scope.include.filter(n => !config.scope.exclude.includes(n));
+    const lean = (kind: WatchedKind) =>
+      kind === 'Pod' ? leanPod : kind === 'Service' ? leanService : (o: any) => leanWorkload(kind as any, o);
+    for (const kind of WATCHED_KINDS) {
+      for (const ns of namespaces) {
+        this.watchers.push(
+          new Watcher(this.kubeHttp, kind, ns, lean(kind), this.cache, log.child({ component: 'watch' }), this.metrics.watcher, {
+            ...DEFAULT_WATCHER_OPTIONS,
+            ...this.options.watcherOptions,
+          }),
+        );
+      }
+    }
+    for (const w of this.watchers) w.start();
+    const syncPoll = setInterval(() => {
+      if (this.ready) {
+        clearInterval(syncPoll);
+        log.info('caches synced', { counts: this.cache.counts() });
+        this.syncedResolve();
+      }
+    }, 50);
+    this.stoppers.push(() => clearInterval(syncPoll));
+
+    if (this.options.serveWhisperers !== false) {
+      const dns = createDnsServer({
+        directory: this.cache,
+        port: config.dnsPort,
+        host: bindHost,
+        hostAliases: config.hostAliases,
+        logger: log.child({ component: 'dns' }),
+      });
+      this.ports.dns = (await dns.start()).port;
+      registerDnsMetrics(this.metrics.registry, () => dns.stats());
+      this.stoppers.push(() => dns.stop());
+      const endpoint = createWhispererEndpoint({
+        directory: this.cache,
+        registry: this.reconciler,
+        port: config.endpointPort,
+        host: bindHost,
+        logger: log.child({ component: 'whisperer-endpoint' }),
+      });
+      this.ports.endpoint = (await endpoint.start()).port;
+      registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
+      this.stoppers.push(() => endpoint.stop());
+    }
+
+    // The reconciler plans only once the caches are complete: a partial cache would
+    // report pods as missing (nothing would be injected twice, but views would lie).
+    this.synced.then(() => this.reconciler.start());
+    this.reconciler.onViews(changed => this.queueViews(changed));
+    this.cache.onInventory(() => this.queueInventory());
+    this.controls?.start();
+
+    const statusEvery = this.options.statusIntervalMs ?? 30_000;
+    this.statusTimer = setInterval(() => this.sendStatus(), statusEvery);
+    this.statusTimer.unref?.();
+    log.info('agent started', {
+      version: AGENT_VERSION,
+      scope: config.scope,
+      ports: this.boundPorts,
+      watchers: this.watchers.length,
+    });
+  }
+
+  async stop(): Promise<void> {
+    const { log } = this.options;
+    log.info('agent stopping');
+    clearInterval(this.statusTimer);
+    clearTimeout(this.inventoryTimer);
+    clearTimeout(this.instancesTimer);
+    this.reconciler.stop();
+    await this.controls?.stop();
+    await Promise.all(this.watchers.map(w => w.stop()));
+    await this.injector.stop();
+    for (const s of this.stoppers.reverse()) await s();
+    log.info('agent stopped');
+  }
+
+  // ---- Controls service ---------------------------------------------------
+
+  private send(m: AgentMessage): boolean {
+    return this.controls?.send(m) ?? false;
+  }
+
+  private onConnected(): void {
+    this.metrics.connected.set(1);
+    // Snapshot once the caches are complete; the backend replaces its inventory with it.
+    this.synced.then(() => {
+      if (!this.controls?.connected) return;
+      const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
+      for (const m of snapshotMessages(items)) this.send(m);
+      this.inventory.reset(items);
+      this.sendInstances(this.reconciler.allViews());
+      this.sendStatus();
+    });
+  }
+
+  private onMessage(m: BackendMessage): void {
+    const { log } = this.options;
+    switch (m.type) {
+      case 'welcome':
+        log.info('welcome from the Controls service', { controllerId: m.controllerId, revision: m.revision, attachments: m.attachments.length });
+        this.reconciler.setDesired(m.revision, m.attachments);
+        break;
+      case 'attach':
+        log.info('attach', { attachmentId: m.attachment.id, target: m.attachment.target, revision: m.revision });
+        this.reconciler.attach(m.revision, m.attachment);
+        break;
+      case 'detach':
+        log.info('detach', { attachmentId: m.attachmentId, reason: m.reason, revision: m.revision });
+        this.reconciler.detach(m.revision, m.attachmentId, m.reason);
+        break;
+      case 'request': {
+        const answer = () => {
+          const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
+          const result = listWorkloadsResultSchema.parse(listWorkloads(items, m.params));
+          this.send({ type: 'reply', id: m.id, ok: true, result });
+        };
+        try {
+          if (this.ready) answer();
+          else {
+            const timer = setTimeout(() => this.send({ type: 'reply', id: m.id, ok: false, error: { code: 'NotReady', message: 'The agent is still loading the cluster state.' } }), Math.max(0, m.timeoutMs - 500));
+            this.synced.then(() => {
+              clearTimeout(timer);
+              answer();
+            });
+          }
+        } catch (e) {
+          this.send({ type: 'reply', id: m.id, ok: false, error: { code: 'Internal', message: (e as Error).message.slice(0, 2000) } });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private queueInventory(): void {
+    if (this.inventoryTimer || !this.controls) return;
+    this.inventoryTimer = setTimeout(() => {
+      this.inventoryTimer = undefined;
+      if (!this.controls?.connected || !this.ready) return;
+      const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
+      for (const m of this.inventory.delta(items)) this.send(m);
+    }, 1000);
+  }
+
+  private queueViews(changed: AttachmentView[]): void {
+    for (const v of changed) this.pendingViews.set(v.attachmentId, v);
+    this.updateAttachmentMetrics();
+    if (this.instancesTimer) return;
+    this.instancesTimer = setTimeout(() => {
+      this.instancesTimer = undefined;
+      const views = [...this.pendingViews.values()];
+      this.pendingViews.clear();
+      if (!this.sendInstances(views)) return;
+      this.sendStatus();
+    }, 200);
+  }
+
+  private updateAttachmentMetrics() {
+    const phases: Record<string, number> = { active: 0, failed: 0, stopped: 0, expired: 0 };
+    const states: Record<string, number> = { pending: 0, running: 0, stopping: 0, terminated: 0, failed: 0 };
+    for (const v of this.reconciler.allViews()) {
+      phases[v.phase]++;
+      for (const i of v.instances) states[i.state]++;
+    }
+    for (const [phase, n] of Object.entries(phases)) this.metrics.attachments.set({ phase }, n);
+    for (const [state, n] of Object.entries(states)) this.metrics.instances.set({ state }, n);
+  }
+
+  private sendInstances(views: AttachmentView[]): boolean {
+    if (!views.length) return true;
+    const message: InstancesMessage = {
+      type: 'instances',
+      attachments: views.slice(0, 5000).map(v => ({
+        attachmentId: v.attachmentId,
+        phase: v.phase,
+        message: v.message ? v.message.slice(0, 2048) : null,
+        instances: v.instances.slice(0, 5000),
+      })),
+    };
+    return this.send(message);
+  }
+
+  statusReport(): StatusMessage['status'] {
+    const counts = this.cache.counts();
+    for (const [kind, n] of Object.entries(counts)) this.metrics.watched.set({ kind }, n);
+    const sample = this.sampler.sample();
+    return {
+      agentVersion: AGENT_VERSION,
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      clusterVersion: this.clusterVersion,
+      scope: this.options.config.scope,
+      cpuCores: sample.cpuCores,
+      rssBytes: sample.rssBytes,
+      heapUsedBytes: sample.heapUsedBytes,
+      watched: counts,
+      attachments: this.reconciler.allViews().slice(0, 5000).map(v => ({ id: v.attachmentId, instances: v.instances.slice(0, 5000) })),
+      reportedAt: new Date().toISOString(),
+      startedAt: this.startedAt,
+    };
+  }
+
+  private sendStatus(): void {
+    const status = this.statusReport();
+    this.send({ type: 'status', status });
+  }
+}

@@ -1,0 +1,112 @@
+import { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { BackendMessage } from '@spider/backstage-plugin-spider-common';
+import { silentLogger } from '../log/logger';
+import { agentSocketUrl, ControlsClient } from './ControlsClient';
+
+const hello = () => ({
+  type: 'hello' as const, protocol: 1, agentVersion: '0.1.0', clusterVersion: null, scope: { include: '*' as const, exclude: [] },
+});
+
+async function until(check: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise(r => setTimeout(r, 10));
+  }
+}
+
+describe('agentSocketUrl', () => {
+  it.each([
+    ['https://portal.example.com/api/spider', 'wss://portal.example.com/api/spider/agent/v1'],
+    ['http://localhost:7007/api/spider/', 'ws://localhost:7007/api/spider/agent/v1'],
+  ])('%s', (base, expected) => expect(agentSocketUrl(base)).toBe(expected));
+});
+
+describe('ControlsClient against a local ws server', () => {
+  let wss: WebSocketServer;
+  let client: ControlsClient | undefined;
+  const frames: any[] = [];
+  const headers: string[] = [];
+  const sockets: WebSocket[] = [];
+  let token = 'secret';
+  let base: string;
+
+  beforeEach(async () => {
+    frames.length = 0;
+    headers.length = 0;
+    sockets.length = 0;
+    wss = new WebSocketServer({
+      port: 0,
+      path: '/api/spider/agent/v1',
+      verifyClient: (info, cb) => {
+        headers.push(String(info.req.headers.authorization));
+        cb(info.req.headers.authorization === 'Bearer secret', 401);
+      },
+    });
+    await new Promise(r => wss.once('listening', r));
+    base = `http://127.0.0.1:${(wss.address() as AddressInfo).port}/api/spider`;
+    wss.on('connection', s => {
+      sockets.push(s);
+      s.on('message', d => frames.push(JSON.parse(d.toString())));
+    });
+  });
+  afterEach(async () => {
+    await client?.stop();
+    client = undefined;
+    await new Promise(r => wss.close(r));
+  });
+
+  function connect(received: BackendMessage[], onConnected = () => {}) {
+    client = new ControlsClient({
+      url: base, token: () => token, hello, onConnected, onMessage: m => received.push(m),
+      backoff: { baseMs: 20, maxMs: 50 }, log: silentLogger, silenceMs: 2000,
+    });
+    client.start();
+    return client;
+  }
+
+  it('authenticates, says hello first, validates incoming messages and reconnects', async () => {
+    const received: BackendMessage[] = [];
+    let connects = 0;
+    const c = connect(received, () => {
+      connects++;
+      c.send({ type: 'reply', id: 'x', ok: true });
+    });
+    await until(() => frames.length >= 2);
+    expect(headers[0]).toBe('Bearer secret');
+    expect(frames[0].type).toBe('hello');
+    expect(frames[1].type).toBe('reply');
+
+    sockets[0].send(JSON.stringify({ type: 'welcome', protocol: 1, controllerId: 'c', revision: 3, attachments: [] }));
+    sockets[0].send(JSON.stringify({ type: 'attach', revision: 'nope' }));
+    sockets[0].send('not json');
+    sockets[0].send(JSON.stringify({ type: 'detach', revision: 4, attachmentId: 'a', reason: 'detached' }));
+    await until(() => received.length >= 2);
+    expect(received.map(m => m.type)).toEqual(['welcome', 'detach']);
+
+    // The backend restarts: the client comes back and says hello again.
+    sockets[0].terminate();
+    await until(() => connects >= 2 && frames.filter(f => f.type === 'hello').length >= 2);
+    expect(c.connected).toBe(true);
+  });
+
+  it('keeps retrying while the token is rejected, and connects once it is good', async () => {
+    token = 'wrong';
+    const c = connect([]);
+    await until(() => headers.length >= 2);
+    expect(c.connected).toBe(false);
+    token = 'secret';
+    (c as any).options.backoff = { baseMs: 10, maxMs: 20 };
+    await until(() => c.connected, 8000);
+  });
+
+  it('drops a silent connection', async () => {
+    const received: BackendMessage[] = [];
+    const c = connect(received);
+    (c as any).options.silenceMs = 200;
+    await until(() => sockets.length >= 1);
+    // ws servers answer pings automatically, but never ping by themselves: silence.
+    await until(() => sockets.length >= 2, 5000);
+  });
+});

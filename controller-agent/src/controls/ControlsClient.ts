@@ -1,0 +1,186 @@
+import WebSocket from 'ws';
+import {
+  AGENT_CLOSE_CODES,
+  AGENT_PROTOCOL_LIMITS,
+  AGENT_WEBSOCKET_PATH,
+  AgentMessage,
+  BackendMessage,
+  backendMessageSchema,
+  HelloMessage,
+  parseProtocolMessage,
+} from '@spider/backstage-plugin-spider-common';
+import { backoffDelay, sleep } from '../cluster/backoff';
+import type { Logger } from '../log/logger';
+
+export interface ControlsClientOptions {
+  /** Base URL of the Controls service (…/api/spider); the socket goes to `<url>/agent/v1`. */
+  url: string;
+  token: () => string;
+  hello: () => HelloMessage;
+  /** After hello went out: send the inventory snapshot, instances, status. */
+  onConnected: () => void;
+  onMessage: (message: BackendMessage) => void;
+  onDisconnected?: () => void;
+  backoff?: { baseMs: number; maxMs: number };
+  /** No frame (ping or message) from the backend for this long = dead connection. */
+  silenceMs?: number;
+  log: Logger;
+}
+
+/** `http(s)://host/api/spider` → `ws(s)://host/api/spider/agent/v1`. */
+export function agentSocketUrl(base: string): string {
+  const u = new URL(base.replace(/\/+$/, '') + AGENT_WEBSOCKET_PATH);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  return u.toString();
+}
+
+const CLOSE_NAMES = new Map<number, string>(
+  Object.entries(AGENT_CLOSE_CODES).map(([name, code]) => [code, name]),
+);
+
+/**
+ * The agent's connection to the Controls service: dials out, says hello, then hands
+ * messages over; reconnects forever with jittered exponential backoff. The agent keeps
+ * working on its last desired set while this is down.
+ */
+export class ControlsClient {
+  private socket: WebSocket | undefined;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private isOpen = false;
+  private failures = 0;
+
+  constructor(private readonly options: ControlsClientOptions) {}
+
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.socket?.close(AGENT_CLOSE_CODES.goingAway, 'agent shutting down');
+    await this.loop;
+  }
+
+  /** Sends when connected; false (dropped) otherwise or when too big. */
+  send(message: AgentMessage): boolean {
+    const s = this.socket;
+    if (!s || !this.isOpen || s.readyState !== WebSocket.OPEN) return false;
+    const text = JSON.stringify(message);
+    if (Buffer.byteLength(text) > AGENT_PROTOCOL_LIMITS.maxMessageBytes) {
+      this.options.log.error('message too big for the protocol; dropped', { type: message.type, bytes: Buffer.byteLength(text) });
+      return false;
+    }
+    s.send(text);
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    const { log } = this.options;
+    const backoff = this.options.backoff ?? { baseMs: 1000, maxMs: 60_000 };
+    while (!this.abort.signal.aborted) {
+      const started = Date.now();
+      const outcome = await this.connectOnce();
+      if (this.abort.signal.aborted) break;
+      // A connection that lived a while resets the backoff.
+      if (Date.now() - started > 30_000 && outcome.welcomed) this.failures = 0;
+      this.failures++;
+      let delay = backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
+      if (outcome.code === AGENT_CLOSE_CODES.revoked || outcome.httpStatus === 401) {
+        // Retrying a revoked token quickly is pointless; keep trying slowly (a new token file may appear).
+        delay = Math.max(delay, backoff.maxMs);
+      }
+      log.warn('disconnected from the Controls service; reconnecting', {
+        code: outcome.code,
+        closeReason: outcome.reason || CLOSE_NAMES.get(outcome.code ?? 0),
+        httpStatus: outcome.httpStatus,
+        error: outcome.error,
+        retryInMs: delay,
+        attempt: this.failures,
+      });
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  private connectOnce(): Promise<{ code?: number; reason?: string; httpStatus?: number; error?: string; welcomed: boolean }> {
+    const { log } = this.options;
+    const url = agentSocketUrl(this.options.url);
+    return new Promise(resolve => {
+      let welcomed = false;
+      let settled = false;
+      let silence: NodeJS.Timeout | undefined;
+      const socket = new WebSocket(url, {
+        headers: { Authorization: `Bearer ${this.options.token()}` },
+        maxPayload: AGENT_PROTOCOL_LIMITS.maxMessageBytes,
+        handshakeTimeout: 15_000,
+      });
+      this.socket = socket;
+      const silenceMs = this.options.silenceMs ?? AGENT_PROTOCOL_LIMITS.pingIntervalMs * 4;
+      const alive = () => {
+        clearTimeout(silence);
+        silence = setTimeout(() => {
+          log.warn('no ping from the Controls service; dropping the connection', { silenceMs });
+          socket.terminate();
+        }, silenceMs);
+      };
+      const done = (r: { code?: number; reason?: string; httpStatus?: number; error?: string }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(silence);
+        const wasOpen = this.isOpen;
+        this.isOpen = false;
+        if (wasOpen) this.options.onDisconnected?.();
+        resolve({ ...r, welcomed });
+      };
+      socket.on('unexpected-response', (_req, res) => {
+        const status = res.statusCode;
+        log.error(status === 401 || status === 403 ? 'the Controls service rejected the agent token' : 'the Controls service refused the connection', { httpStatus: status });
+        res.resume();
+        socket.terminate();
+        done({ httpStatus: status });
+      });
+      socket.on('open', () => {
+        this.isOpen = true;
+        alive();
+        socket.send(JSON.stringify(this.options.hello()));
+        log.info('connected to the Controls service', { url });
+        try {
+          this.options.onConnected();
+        } catch (e) {
+          log.error('on-connect handler failed', { error: e });
+        }
+      });
+      socket.on('ping', alive);
+      socket.on('pong', alive);
+      socket.on('message', (data, isBinary) => {
+        alive();
+        if (isBinary) {
+          socket.close(AGENT_CLOSE_CODES.unsupportedData, 'binary frames are not supported');
+          return;
+        }
+        const parsed = parseProtocolMessage(backendMessageSchema, data.toString());
+        if (!parsed.ok) {
+          // One bad message is logged and skipped; the backend validates its own output.
+          log.warn('invalid message from the Controls service ignored', { error: parsed.error });
+          return;
+        }
+        if (parsed.message.type === 'welcome') welcomed = true;
+        try {
+          this.options.onMessage(parsed.message);
+        } catch (e) {
+          log.error('handling a Controls message failed', { type: parsed.message.type, error: e });
+        }
+      });
+      socket.on('close', (code, reason) => done({ code, reason: reason.toString() }));
+      socket.on('error', err => {
+        done({ error: err.message });
+        socket.terminate();
+      });
+    });
+  }
+}
