@@ -155,6 +155,8 @@ export class KubeHttp {
       res.on('error', e => finish(new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`)));
       res.on('aborted', () => finish(new KubeApiError(undefined, undefined, `watch ${path}: aborted`)));
       const lines = createInterface({ input: res, crlfDelay: Infinity });
+      // readline re-emits stream errors (abort at shutdown, reset); they end this watch.
+      lines.on('error', e => finish(new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`)));
       lines.on('line', line => {
         if (!line || settled) return;
         let event: WatchEvent;
