@@ -1,0 +1,237 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+
+/** Directory holding build.sh, plane and the kwok stages. */
+export const CLUSTER_DIR = resolve(__dirname, '..', '..', 'cluster');
+const PLANE_SCRIPT = join(CLUSTER_DIR, 'plane');
+const BUILD_SCRIPT = join(CLUSTER_DIR, 'build.sh');
+
+/**
+ * Where a plane comes from:
+ * - `external`: SPIDER_TEST_KUBECONFIG names an existing cluster (kind, minikube, real)
+ * - `reused`:   SPIDER_PLANE_STATE names a plane someone else started (CI, cluster/with-plane)
+ * - `started`:  this process started a private plane and stops it in `stop()`
+ */
+export type PlaneSource = 'external' | 'reused' | 'started';
+
+export interface ControlPlane {
+  readonly source: PlaneSource;
+  /** Admin KubeConfig for the plane. */
+  readonly kubeConfig: KubeConfig;
+  /** Path of that kubeconfig on disk (helm and other tools take it). */
+  readonly kubeconfigPath: string;
+  /** State directory of a local plane (undefined for `external`). */
+  readonly statePath?: string;
+  /** apiserver port of a local plane. */
+  readonly port?: number;
+  /** Directory of the cached binaries (etcd, kube-*, kwok, helm), if known. */
+  readonly binDir?: string;
+  /** helm binary to use: the cached one, or `helm` from PATH for external clusters. */
+  readonly helmBinary: string;
+  /** Stops the plane if this process started it; otherwise does nothing. */
+  stop(): Promise<void>;
+}
+
+export interface EnsurePlaneOptions {
+  /** Fake nodes for a started plane (default 3). */
+  nodes?: number;
+  /** Time allowed for `plane up`, including a first build (default 45 min). */
+  upTimeoutMs?: number;
+  /** Environment to read SPIDER_* variables from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface ExecResult {
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  file: string,
+  args: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ExecResult> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      file,
+      args,
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env },
+      (error, stdout, stderr) => {
+        if (error) {
+          const detail = `${stderr}`.trim().split('\n').slice(-40).join('\n');
+          reject(
+            new Error(
+              `${file} ${args.join(' ')} failed (${
+                error.killed ? `killed after ${timeoutMs} ms` : error.message
+              }):\n${detail}`,
+            ),
+          );
+          return;
+        }
+        resolvePromise({ stdout: `${stdout}`, stderr: `${stderr}` });
+      },
+    );
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise(res => {
+    const server = createServer();
+    server.once('error', () => res(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
+      server.close(() => res(true));
+    });
+  });
+}
+
+/** A base port with the 5 ports a plane uses (base..base+4) free right now. */
+export async function findFreeBasePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    let ok = true;
+    for (let p = base; p < base + 5 && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('found no 5 consecutive free ports for a control plane');
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+function parseEnvFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** Builds the plane's binaries if they are not cached; returns their directory. */
+export async function buildPlane(timeoutMs = 45 * 60_000): Promise<string> {
+  const { stdout } = await run(BUILD_SCRIPT, ['--print-bin'], timeoutMs);
+  return stdout.trim().split('\n').pop()!;
+}
+
+function localPlane(
+  source: PlaneSource,
+  statePath: string,
+  stop: () => Promise<void>,
+): ControlPlane {
+  const envFile = parseEnvFile(join(statePath, 'plane.env'));
+  const kubeconfigPath = join(statePath, 'kubeconfig');
+  const binDir = envFile.SPIDER_PLANE_BIN;
+  return {
+    source,
+    kubeConfig: loadKubeConfig(kubeconfigPath),
+    kubeconfigPath,
+    statePath,
+    port: Number(envFile.SPIDER_PLANE_PORT),
+    binDir,
+    helmBinary: binDir ? join(binDir, 'helm') : 'helm',
+    stop,
+  };
+}
+
+/**
+ * Starts a private plane on free ports. The plane watches this process: if it
+ * dies without calling stop(), the plane takes itself down.
+ */
+export async function startPlane(
+  options: EnsurePlaneOptions = {},
+): Promise<ControlPlane> {
+  const upTimeout = options.upTimeoutMs ?? 45 * 60_000;
+  // Build first (outside the port race), so a slow first build does not hold ports.
+  await buildPlane(upTimeout);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await findFreeBasePort();
+    const statePath = join(tmpdir(), `spider-plane-${port}-${process.pid}`);
+    const args = ['--state', statePath, '--port', String(port)];
+    try {
+      await run(
+        PLANE_SCRIPT,
+        [
+          ...args,
+          '--nodes',
+          String(options.nodes ?? 3),
+          '--watch-pid',
+          String(process.pid),
+          'up',
+        ],
+        upTimeout,
+      );
+    } catch (e) {
+      lastError = e;
+      if (/port \d+ is in use/.test(String(e))) continue; // lost a port race
+      throw e;
+    }
+    let stopped = false;
+    return localPlane('started', statePath, async () => {
+      if (stopped) return;
+      stopped = true;
+      await run(PLANE_SCRIPT, [...args, 'down'], 60_000);
+    });
+  }
+  throw lastError;
+}
+
+/**
+ * The plane for a test file:
+ * 1. SPIDER_TEST_KUBECONFIG set: use that existing cluster; nothing is built.
+ *    (A plain KUBECONFIG is ignored on purpose, so a developer's cluster never
+ *    gets test objects by accident.)
+ * 2. SPIDER_PLANE_STATE set (CI, or `cluster/with-plane`): reuse that running plane.
+ * 3. Otherwise start a private plane on free ports; call stop() in afterAll.
+ */
+export async function ensurePlane(
+  options: EnsurePlaneOptions = {},
+): Promise<ControlPlane> {
+  const env = options.env ?? process.env;
+  const external = env.SPIDER_TEST_KUBECONFIG;
+  if (external) {
+    if (!existsSync(external)) {
+      throw new Error(`SPIDER_TEST_KUBECONFIG=${external} does not exist`);
+    }
+    return {
+      source: 'external',
+      kubeConfig: loadKubeConfig(external),
+      kubeconfigPath: external,
+      helmBinary: env.SPIDER_HELM ?? 'helm',
+      stop: async () => {},
+    };
+  }
+  const shared = env.SPIDER_PLANE_STATE;
+  if (shared) {
+    if (!existsSync(join(shared, 'plane.env'))) {
+      throw new Error(
+        `SPIDER_PLANE_STATE=${shared} holds no running plane (run: e2e/cluster/plane --state ${shared} up)`,
+      );
+    }
+    return localPlane('reused', shared, async () => {});
+  }
+  return startPlane(options);
+}
+
+/** Output of `plane status` for a local plane (for diagnostics in failing tests). */
+export async function planeStatus(plane: ControlPlane): Promise<string> {
+  if (!plane.statePath) return `external cluster (${plane.kubeconfigPath})`;
+  try {
+    const { stdout } = await run(
+      PLANE_SCRIPT,
+      ['--state', plane.statePath, '--port', String(plane.port), 'status'],
+      30_000,
+    );
+    return stdout;
+  } catch (e) {
+    return String(e);
+  }
+}
