@@ -263,6 +263,7 @@ export function AttachDialog(props: {
         <Grid container spacing={2}>
           <Grid item xs={12} sm={4}>
             <TextField
+            id="spider-attachdialog-controller"
               select
               fullWidth
               variant="outlined"
@@ -319,6 +320,7 @@ export function AttachDialog(props: {
           </Grid>
           <Grid item xs={12} sm={4}>
             <TextField
+            id="spider-attachdialog-whisperer"
               select
               fullWidth
               variant="outlined"

@@ -136,6 +136,7 @@ export function WorkloadPicker(props: {
           fullWidth
           size="small"
           variant="outlined"
+          id="spider-workload-search"
           label="Search workloads"
           value={text}
           disabled={props.disabled}
@@ -150,6 +151,7 @@ export function WorkloadPicker(props: {
           inputProps={{ 'data-testid': 'workload-search' }}
         />
         <TextField
+            id="spider-workloadpicker-kind"
           select
           size="small"
           variant="outlined"

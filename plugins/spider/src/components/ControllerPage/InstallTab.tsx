@@ -132,6 +132,7 @@ export function InstallTab(props: { controller: Controller }) {
           <Grid container spacing={2}>
             <Grid item xs={12} md={4}>
               <TextField
+            id="spider-installtab-agent-namespace"
                 fullWidth
                 variant="outlined"
                 size="small"
@@ -158,6 +159,7 @@ export function InstallTab(props: { controller: Controller }) {
                   fullWidth
                   variant="outlined"
                   size="small"
+                  id="spider-installtab-scope-list"
                   label={scope === 'include' ? 'Only these namespaces' : 'All namespaces except'}
                   placeholder="payments, checkout"
                   value={listText}

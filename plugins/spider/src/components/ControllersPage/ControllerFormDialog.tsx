@@ -117,6 +117,7 @@ export function ControllerFormDialog(props: {
             }}
           >
             <TextField
+            id="spider-controllerformdialog-name"
               autoFocus
               required
               fullWidth
@@ -132,6 +133,7 @@ export function ControllerFormDialog(props: {
               }
             />
             <TextField
+            id="spider-controllerformdialog-description"
               fullWidth
               multiline
               minRows={2}

@@ -117,6 +117,7 @@ export function WhispererFormDialog(props: {
           }}
         >
           <TextField
+            id="spider-whispererformdialog-name"
             autoFocus
             required
             fullWidth
@@ -128,6 +129,7 @@ export function WhispererFormDialog(props: {
             helperText={sentence('Name', errors.name)}
           />
           <TextField
+            id="spider-whispererformdialog-description"
             fullWidth
             margin="dense"
             label="Description"
@@ -137,6 +139,7 @@ export function WhispererFormDialog(props: {
             helperText={sentence('Description', errors.description)}
           />
           <TextField
+            id="spider-whispererformdialog-image"
             fullWidth
             margin="dense"
             label="Image"
@@ -147,6 +150,7 @@ export function WhispererFormDialog(props: {
             helperText={sentence('Image', errors.image) ?? 'Leave empty for the agent\'s default image'}
           />
           <TextField
+            id="spider-whispererformdialog-capture-filter"
             fullWidth
             margin="dense"
             label="Capture filter"
@@ -161,12 +165,16 @@ export function WhispererFormDialog(props: {
             InputProps={{ style: { fontFamily: 'monospace' } }}
           />
           <TextField
+            id="spider-whispererformdialog-time-to-live"
             fullWidth
             margin="dense"
             label="Time to live"
             placeholder="e.g. 30 minutes, 2h, 1 day"
             value={ttl}
-            onChange={e => setTtl(e.target.value)}
+            onChange={e => {
+              setTtl(e.target.value);
+              setErrors(({ timeToLive: _drop, ...rest }) => rest);
+            }}
             error={!!errors.timeToLive || (!!ttl.trim() && !iso)}
             helperText={
               errors.timeToLive ??
@@ -179,6 +187,7 @@ export function WhispererFormDialog(props: {
             inputProps={{ 'data-testid': 'ttl-input' }}
           />
           <TextField
+            id="spider-whispererformdialog-environment"
             fullWidth
             multiline
             minRows={2}

@@ -1,3 +1,4 @@
+import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import { WarningPanel } from '@backstage/core-components';
 import { describeError } from '../../api/errors';
@@ -15,13 +16,14 @@ export function ErrorView(props: {
         severity="error"
         title={props.title ?? message}
         message={props.title ? message : undefined}
-      >
-        {props.retry && (
+      />
+      {props.retry && (
+        <Box mt={1}>
           <Button variant="outlined" size="small" onClick={props.retry}>
             Try again
           </Button>
-        )}
-      </WarningPanel>
+        </Box>
+      )}
     </div>
   );
 }

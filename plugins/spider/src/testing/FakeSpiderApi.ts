@@ -1,0 +1,327 @@
+import { ResponseError } from '@backstage/errors';
+import type {
+  Attachment,
+  Controller,
+  ControllerStatus,
+  ControllerWithToken,
+  CreateAttachmentRequest,
+  CreateControllerRequest,
+  CreateWhispererRequest,
+  EntityWorkload,
+  Grant,
+  ListResponse,
+  UpdateControllerRequest,
+  UpdateWhispererRequest,
+  Whisperer,
+  Workload,
+} from '@spider/backstage-plugin-spider-common';
+import { parseDuration } from '@spider/backstage-plugin-spider-common';
+import type {
+  AttachmentQuery,
+  InstallInstructions,
+  InstallQuery,
+  NamespaceList,
+  SpiderApi,
+  WorkloadQuery,
+} from '../api/SpiderApi';
+
+/** A real ResponseError, as SpiderClient would throw it, for a status and message. */
+export async function httpError(status: number, message: string, name = 'Error') {
+  const body = JSON.stringify({ error: { name, message }, response: { statusCode: status } });
+  return ResponseError.fromResponse({
+    ok: false,
+    status,
+    statusText: { 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? 'Error',
+    url: 'http://localhost/api/spider',
+    headers: new Map([['content-type', 'application/json']]) as any,
+    text: async () => body,
+  } as any);
+}
+
+let seq = 0;
+export function uuid(n?: number) {
+  const x = (n ?? ++seq).toString(16).padStart(12, '0');
+  return `00000000-0000-4000-8000-${x}`;
+}
+
+const NOW = () => new Date().toISOString();
+
+export function makeController(p: Partial<Controller> = {}): Controller {
+  return {
+    id: uuid(),
+    name: 'prod-eu-1',
+    description: '',
+    owner: 'user:default/guest',
+    createdAt: '2026-11-01T10:00:00.000Z',
+    updatedAt: '2026-11-01T10:00:00.000Z',
+    connected: true,
+    lastSeenAt: NOW(),
+    agentVersion: '0.1.0',
+    clusterVersion: 'v1.34.1',
+    scope: { include: '*', exclude: [] },
+    activeAttachments: 0,
+    rights: ['read', 'use', 'update', 'delete', 'share', 'install'],
+    ...p,
+  };
+}
+
+export function makeWhisperer(p: Partial<Whisperer> = {}): Whisperer {
+  return {
+    id: uuid(),
+    name: 'http-capture',
+    description: '',
+    image: null,
+    captureFilter: 'tcp port 80',
+    timeToLive: 'PT2M',
+    env: {},
+    owner: 'user:default/guest',
+    createdAt: '2026-11-01T10:00:00.000Z',
+    updatedAt: '2026-11-01T10:00:00.000Z',
+    ...p,
+  };
+}
+
+export function makeWorkload(p: Partial<Workload> = {}): Workload {
+  return {
+    namespace: 'payments',
+    kind: 'Deployment',
+    name: 'payments',
+    labels: {},
+    replicas: 2,
+    pods: 2,
+    ...p,
+  };
+}
+
+export function makeAttachment(p: Partial<Attachment> = {}): Attachment {
+  return {
+    id: uuid(),
+    controllerId: uuid(9999),
+    whispererId: uuid(9998),
+    whispererName: 'http-capture',
+    target: { namespace: 'payments', kind: 'Deployment', name: 'payments' },
+    createdBy: 'user:default/guest',
+    createdAt: NOW(),
+    expiresAt: new Date(Date.now() + 120_000).toISOString(),
+    status: 'active',
+    message: null,
+    detachedAt: null,
+    detachedBy: null,
+    detachReason: null,
+    instances: [
+      {
+        pod: 'payments-7c9d-abcde',
+        container: 'spider-x',
+        node: 'node-1',
+        podIp: '10.0.0.12',
+        state: 'running',
+        reason: 'Running',
+        message: null,
+        startedAt: NOW(),
+        finishedAt: null,
+        exitCode: null,
+        generation: 0,
+      },
+    ],
+    ...p,
+  };
+}
+
+type Method = keyof SpiderApi;
+
+/**
+ * An in-memory SpiderApi: the client boundary, faked. Tests seed it, make any
+ * method fail with `failWith`, and read `calls`.
+ */
+export class FakeSpiderApi implements SpiderApi {
+  controllers: Controller[] = [];
+  whisperers: Whisperer[] = [];
+  attachments: Attachment[] = [];
+  workloads = new Map<string, Workload[]>();
+  namespaces = new Map<string, NamespaceList>();
+  shares = new Map<string, Grant[]>();
+  statuses = new Map<string, ControllerStatus>();
+  entityWorkloads: EntityWorkload[] = [];
+  workloadsTruncated = false;
+  calls: Array<{ method: Method; args: unknown[] }> = [];
+  private failures = new Map<Method, () => Promise<Error>>();
+  private delays = new Map<Method, Promise<void>>();
+
+  constructor(seed: Partial<Pick<FakeSpiderApi, 'controllers' | 'whisperers' | 'attachments' | 'entityWorkloads'>> = {}) {
+    Object.assign(this, seed);
+  }
+
+  failWith(method: Method, status: number, message = 'failed') {
+    this.failures.set(method, () => httpError(status, message));
+    return this;
+  }
+  clearFailure(method: Method) {
+    this.failures.delete(method);
+  }
+  /** Hold a method until the returned function is called. */
+  hold(method: Method) {
+    let release!: () => void;
+    this.delays.set(method, new Promise<void>(r => (release = r)));
+    return () => {
+      this.delays.delete(method);
+      release();
+    };
+  }
+  callsOf(method: Method) {
+    return this.calls.filter(c => c.method === method).map(c => c.args);
+  }
+
+  private async enter(method: Method, args: unknown[]) {
+    this.calls.push({ method, args });
+    const delay = this.delays.get(method);
+    if (delay) await delay;
+    const fail = this.failures.get(method);
+    if (fail) throw await fail();
+  }
+  private controller(id: string) {
+    const c = this.controllers.find(x => x.id === id);
+    if (!c) throw new Error('not found');
+    return c;
+  }
+
+  async listControllers(): Promise<ListResponse<Controller>> {
+    await this.enter('listControllers', []);
+    return { items: [...this.controllers] };
+  }
+  async getController(id: string) {
+    await this.enter('getController', [id]);
+    const c = this.controllers.find(x => x.id === id);
+    if (!c) throw await httpError(404, `Controller ${id} not found`, 'NotFoundError');
+    return c;
+  }
+  async createController(req: CreateControllerRequest): Promise<ControllerWithToken> {
+    await this.enter('createController', [req]);
+    const c = makeController({ name: req.name, description: req.description ?? '', connected: false, lastSeenAt: null, agentVersion: null });
+    this.controllers.push(c);
+    return { ...c, token: 'spdr_secret_token_1234567890' };
+  }
+  async updateController(id: string, req: UpdateControllerRequest) {
+    await this.enter('updateController', [id, req]);
+    const c = this.controller(id);
+    Object.assign(c, req);
+    return c;
+  }
+  async deleteController(id: string) {
+    await this.enter('deleteController', [id]);
+    this.controllers = this.controllers.filter(c => c.id !== id);
+  }
+  async rotateToken(id: string): Promise<ControllerWithToken> {
+    await this.enter('rotateToken', [id]);
+    return { ...this.controller(id), token: 'spdr_rotated_token_abcdef' };
+  }
+  async getControllerStatus(id: string): Promise<ControllerStatus> {
+    await this.enter('getControllerStatus', [id]);
+    return this.statuses.get(id) ?? { controllerId: id, connected: false, lastSeenAt: null, status: null };
+  }
+  async getInstall(id: string, query: InstallQuery): Promise<InstallInstructions> {
+    await this.enter('getInstall', [id, query]);
+    const ns = query.namespace ?? 'spider-system';
+    if (query.format === 'command')
+      return { format: 'command', content: `helm upgrade --install spider-agent spider/agent -n ${ns} --set token=$SPIDER_TOKEN`, fileName: 'install.sh' };
+    if (query.format === 'values')
+      return { format: 'values', content: `controller:\n  id: ${id}\nnamespace: ${ns}\n`, fileName: 'values.yaml' };
+    return { format: 'manifest', content: 'apiVersion: v1\nkind: Namespace\n', fileName: 'spider-agent.yaml' };
+  }
+  async listWorkloads(id: string, query: WorkloadQuery = {}) {
+    await this.enter('listWorkloads', [id, query]);
+    let items = this.workloads.get(id) ?? [];
+    if (query.namespace) items = items.filter(w => w.namespace === query.namespace);
+    if (query.q) items = items.filter(w => w.name.includes(query.q!));
+    return { items, truncated: this.workloadsTruncated };
+  }
+  async listNamespaces(id: string) {
+    await this.enter('listNamespaces', [id]);
+    return this.namespaces.get(id) ?? { items: ['payments', 'checkout'], all: true };
+  }
+  async getShares(id: string) {
+    await this.enter('getShares', [id]);
+    return { items: this.shares.get(id) ?? [] };
+  }
+  async putShares(id: string, items: Grant[]) {
+    await this.enter('putShares', [id, items]);
+    this.shares.set(id, items);
+    return { items };
+  }
+  async listWhisperers() {
+    await this.enter('listWhisperers', []);
+    return { items: [...this.whisperers] };
+  }
+  async getWhisperer(id: string) {
+    await this.enter('getWhisperer', [id]);
+    const w = this.whisperers.find(x => x.id === id);
+    if (!w) throw await httpError(404, 'not found', 'NotFoundError');
+    return w;
+  }
+  async createWhisperer(req: CreateWhispererRequest) {
+    await this.enter('createWhisperer', [req]);
+    const w = makeWhisperer({ ...req, description: req.description ?? '', image: req.image ?? null, captureFilter: req.captureFilter ?? '', timeToLive: req.timeToLive ?? null, env: req.env ?? {} });
+    this.whisperers.push(w);
+    return w;
+  }
+  async updateWhisperer(id: string, req: UpdateWhispererRequest) {
+    await this.enter('updateWhisperer', [id, req]);
+    const w = this.whisperers.find(x => x.id === id)!;
+    Object.assign(w, req);
+    return w;
+  }
+  async deleteWhisperer(id: string) {
+    await this.enter('deleteWhisperer', [id]);
+    this.whisperers = this.whisperers.filter(w => w.id !== id);
+  }
+  async listAttachments(query: AttachmentQuery = {}) {
+    await this.enter('listAttachments', [query]);
+    const statuses = query.status === undefined ? undefined : ([] as string[]).concat(query.status);
+    const all = this.attachments.filter(
+      a =>
+        (!query.controllerId || a.controllerId === query.controllerId) &&
+        (!query.whispererId || a.whispererId === query.whispererId) &&
+        (!query.namespace || a.target.namespace === query.namespace) &&
+        (!statuses || statuses.includes(a.status)),
+    );
+    const start = query.cursor ? Number(query.cursor) : 0;
+    const limit = query.limit ?? 100;
+    const items = all.slice(start, start + limit);
+    return {
+      items,
+      totalCount: all.length,
+      ...(start + limit < all.length ? { nextCursor: String(start + limit) } : {}),
+    };
+  }
+  async getAttachment(id: string) {
+    await this.enter('getAttachment', [id]);
+    const a = this.attachments.find(x => x.id === id);
+    if (!a) throw await httpError(404, 'not found', 'NotFoundError');
+    return a;
+  }
+  async createAttachment(req: CreateAttachmentRequest) {
+    await this.enter('createAttachment', [req]);
+    const w = this.whisperers.find(x => x.id === req.whispererId);
+    const ttl = w?.timeToLive ? parseDuration(w.timeToLive) : undefined;
+    const a = makeAttachment({
+      controllerId: req.controllerId,
+      whispererId: req.whispererId,
+      whispererName: w?.name ?? 'whisperer',
+      target: req.target,
+      status: 'pending',
+      instances: [],
+      expiresAt: ttl ? new Date(Date.now() + ttl).toISOString() : null,
+    });
+    this.attachments.push(a);
+    return a;
+  }
+  async detach(id: string) {
+    await this.enter('detach', [id]);
+    const a = this.attachments.find(x => x.id === id)!;
+    a.status = 'detaching';
+    return { ...a };
+  }
+  async listEntityWorkloads(entityRef: string) {
+    await this.enter('listEntityWorkloads', [entityRef]);
+    return { items: this.entityWorkloads };
+  }
+}

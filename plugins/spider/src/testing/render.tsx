@@ -1,0 +1,55 @@
+import { ReactElement } from 'react';
+import { SWRConfig } from 'swr';
+import { identityApiRef } from '@backstage/core-plugin-api';
+import { mockApis, renderInTestApp, TestApiProvider } from '@backstage/test-utils';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { catalogApiRef } from '@backstage/plugin-catalog-react';
+import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
+import type { Entity } from '@backstage/catalog-model';
+import { spiderApiRef } from '../api/SpiderApi';
+import { rootRouteRef } from '../routes';
+import { FakeSpiderApi } from './FakeSpiderApi';
+
+export const CATALOG_PRINCIPALS: Entity[] = [
+  { apiVersion: 'backstage.io/v1alpha1', kind: 'User', metadata: { name: 'jane', namespace: 'default' }, spec: { profile: { displayName: 'Jane Doe' } } },
+  { apiVersion: 'backstage.io/v1alpha1', kind: 'Group', metadata: { name: 'team-b', namespace: 'default' }, spec: {} },
+];
+
+export interface RenderOptions {
+  api?: FakeSpiderApi;
+  /** Names of basic permissions to deny (e.g. 'spider.controller.create'); all else is allowed. */
+  deny?: string[];
+  routeEntries?: string[];
+  user?: string;
+}
+
+/** Renders a Spider component in a legacy test app with the client boundary faked. */
+export async function renderSpider(element: ReactElement, options: RenderOptions = {}) {
+  const api = options.api ?? new FakeSpiderApi();
+  const deny = new Set(options.deny ?? []);
+  const result = await renderInTestApp(
+    <TestApiProvider
+      apis={[
+        [spiderApiRef, api],
+        [
+          permissionApiRef,
+          mockApis.permission({
+            authorize: req =>
+              deny.has(req.permission.name) ? AuthorizeResult.DENY : AuthorizeResult.ALLOW,
+          }),
+        ],
+        [identityApiRef, mockApis.identity({ userEntityRef: options.user ?? 'user:default/guest' })],
+        [catalogApiRef, catalogApiMock({ entities: CATALOG_PRINCIPALS })],
+      ]}
+    >
+      {/* usePermission caches answers in SWR: give each render its own cache */}
+      <SWRConfig value={{ provider: () => new Map() }}>{element}</SWRConfig>
+    </TestApiProvider>,
+    {
+      mountedRoutes: { '/spider': rootRouteRef },
+      routeEntries: options.routeEntries,
+    },
+  );
+  return { ...result, api };
+}
