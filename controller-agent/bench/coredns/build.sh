@@ -4,7 +4,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version="$(grep -oE "github.com/coredns/coredns v[0-9][^ ]*" "$here/go.mod" | head -1 | cut -d" " -f2)"
-out="${SPIDER_CACHE:-$HOME/.cache/spider}/coredns/$version"
+# The plugin list is part of the build: key the cache on main.go too.
+key="$(sha256sum "$here/main.go" | cut -c1-8)"
+out="${SPIDER_CACHE:-$HOME/.cache/spider}/coredns/$version/$key"
 if [[ ! -x "$out/coredns" ]]; then
   mkdir -p "$out"
   (cd "$here" && go build -trimpath -o "$out/coredns.partial" .) >&2

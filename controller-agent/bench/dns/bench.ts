@@ -1,0 +1,172 @@
+/**
+ * `yarn bench:dns` — PTR-from-cache throughput and latency of the agent's DNS server
+ * against CoreDNS serving the same names from a hosts file (and against a plain dns2
+ * server, the floor the agent's fast path replaced), all under dnsperf on this machine.
+ *
+ *   --pods 10000      pods (PTR names) served
+ *   --seconds 10      length of each dnsperf run
+ *   --rate 10000      queries/s of the latency run (p99 is measured there)
+ *   --impls agent,coredns,dns2
+ *
+ * Two runs per server: unlimited rate (throughput: qps), then a fixed rate with
+ * per-query latencies (p50/p99/max). Prints a table and the agent/CoreDNS ratios.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchPods, hostsFile, queryFile } from './fixture';
+import { reverseNameOf } from '../../src/dns/reverse';
+import { encodeName } from '../../src/dns/wire';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+const PODS = Number(arg('pods', '10000'));
+const SECONDS = Number(arg('seconds', '10'));
+const RATE = Number(arg('rate', '10000'));
+const IMPLS = arg('impls', 'agent,coredns,dns2').split(',');
+const here = __dirname;
+
+interface Result {
+  impl: string;
+  qps: number;
+  avgMs: number;
+  lostPct: number;
+  rateQps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  rateLostPct: number;
+}
+
+function probe(port: number): Promise<boolean> {
+  const q = Buffer.concat([
+    Buffer.from('abcd01000001000000000000', 'hex'),
+    encodeName(reverseNameOf('10.244.0.0')!),
+    Buffer.from([0, 12, 0, 1]),
+  ]);
+  return new Promise(resolve => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      resolve(false);
+    }, 300);
+    s.on('message', () => {
+      clearTimeout(t);
+      s.close();
+      resolve(true);
+    });
+    s.send(q, port, '127.0.0.1');
+  });
+}
+
+async function waitReady(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await probe(port)) return;
+    await new Promise(r => setTimeout(r, 200));
+  }
+  throw new Error(`server on ${port} did not answer`);
+}
+
+function dnsperf(args: string[]): string {
+  return execFileSync('dnsperf', args, { maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' });
+}
+
+function num(text: string, re: RegExp): number {
+  const m = re.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function measure(impl: string, port: number, queries: string): Promise<Result> {
+  await waitReady(port);
+  const base = ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-c', '4', '-T', '1'];
+  dnsperf([...base, '-l', '2', '-q', '200']); // warm-up (JIT, caches)
+  const tp = dnsperf([...base, '-l', String(SECONDS), '-q', '200']);
+  const lat = dnsperf([...base, '-l', String(SECONDS), '-q', '200', '-Q', String(RATE), '-v']);
+  const latencies = lat
+    .split('\n')
+    .filter(l => l.startsWith('> NOERROR'))
+    .map(l => Number(l.trim().split(/\s+/).pop()) * 1000)
+    .sort((a, b) => a - b);
+  return {
+    impl,
+    qps: num(tp, /Queries per second:\s+([\d.]+)/),
+    avgMs: num(tp, /Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    lostPct: num(tp, /Queries lost:\s+\d+ \(([\d.]+)%\)/),
+    rateQps: num(lat, /Queries per second:\s+([\d.]+)/),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1],
+    rateLostPct: num(lat, /Queries lost:\s+\d+ \(([\d.]+)%\)/),
+  };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise(resolve => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+async function main() {
+  const startLoad = os.loadavg().map(l => l.toFixed(1)).join(' ');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spider-bench-dns-'));
+  const pods = benchPods(PODS);
+  const queries = path.join(dir, 'queries.txt');
+  fs.writeFileSync(queries, queryFile(pods));
+  const results: Result[] = [];
+  let port = 15300;
+  for (const impl of IMPLS) {
+    port++;
+    let child: ChildProcess;
+    if (impl === 'coredns') {
+      const bin = execFileSync(path.join(here, '..', 'coredns', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+      fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(pods));
+      // hosts answers PTR for every entry; ttl like the agent's PTR TTL.
+      fs.writeFileSync(path.join(dir, 'Corefile'), `.:${port} {\n  bind 127.0.0.1\n  hosts ${path.join(dir, 'hosts')} {\n    ttl 5\n    reload 0\n  }\n}\n`);
+      child = spawn(bin, ['-conf', path.join(dir, 'Corefile'), '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    } else {
+      child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.ts'), '--impl', impl, '--port', String(port), '--pods', String(PODS)], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    }
+    try {
+      process.stderr.write(`bench:dns ${impl} on 127.0.0.1:${port} ...\n`);
+      results.push(await measure(impl, port, queries));
+    } finally {
+      await stop(child);
+    }
+  }
+  const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const lines = [
+    `PTR from cache, ${PODS} names, dnsperf -c 4 -q 200, ${SECONDS} s runs, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average before ${startLoad}, after ${os.loadavg().map(l => l.toFixed(1)).join(' ')}`,
+    '',
+    `| server | max qps | avg ms | lost % | p50 ms @${RATE} qps | p99 ms @${RATE} qps | max ms | lost % @${RATE} |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(r => `| ${r.impl} | ${f(r.qps)} | ${f(r.avgMs, 2)} | ${f(r.lostPct, 2)} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(r.rateLostPct, 2)} |`),
+  ];
+  const agent = results.find(r => r.impl === 'agent');
+  const core = results.find(r => r.impl === 'coredns');
+  if (agent && core) {
+    lines.push('', `agent/CoreDNS: throughput ×${f(agent.qps / core.qps, 2)}, p99 @${RATE} qps ×${f(agent.p99Ms / core.p99Ms, 2)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results, null, 2));
+  process.stderr.write(`raw results: ${path.join(dir, 'results.json')}\n`);
+}
+
+main().catch(e => {
+  process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+});
