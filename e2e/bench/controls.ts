@@ -1,0 +1,124 @@
+/*
+ * bench:controls — how far one Controls service process goes.
+ *   1. N agent sockets (protocol v1, hello + welcome) held by one backend process, its RSS
+ *   2. attach-to-agent latency (POST /attachments → the agent holds it) p50/p99 under that load
+ *   3. GET /attachments p99 with 10,000 rows (PostgreSQL when SPIDER_BENCH_PG is set)
+ * Usage: yarn bench:controls [sockets=1000] [attaches=200]
+ */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import request from 'supertest';
+import { mockCredentials } from '@backstage/backend-test-utils';
+import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/testing/TestAgent';
+
+const SOCKETS = Number(process.argv[2] ?? 1000);
+const ATTACHES = Number(process.argv[3] ?? 200);
+const ROWS = 10_000;
+const OWNER = 'user:default/owner';
+
+function pct(values: number[], p: number) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function main() {
+  const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: process.env,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.stdout!.on('data', (d: Buffer) => {
+      const m = /READY (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', code => reject(new Error(`server exited ${code}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const auth = mockCredentials.user.header(OWNER);
+  const api = {
+    post: (p: string, body: unknown) => request(base).post(`/api/spider${p}`).set('Authorization', auth).send(body as any),
+    get: (p: string) => request(base).get(`/api/spider${p}`).set('Authorization', auth),
+  };
+  const rss = () =>
+    new Promise<number>(resolve => {
+      server.once('message', (m: any) => resolve(m.rss));
+      server.send('rss');
+    });
+
+  try {
+    const rssIdle = await rss();
+    // 1. Many agents, one Controller each.
+    const agents: TestAgent[] = [];
+    const started = Date.now();
+    const tokens: Array<{ id: string; token: string }> = [];
+    for (let i = 0; i < SOCKETS; i++) {
+      const c = await api.post('/controllers', { name: `bench-${i}` });
+      tokens.push({ id: c.body.id, token: c.body.token });
+    }
+    for (let i = 0; i < SOCKETS; i += 50) {
+      await Promise.all(
+        tokens.slice(i, i + 50).map(async (t, j) => {
+          const a = new TestAgent({ url: `ws://127.0.0.1:${port}/api/spider/agent/v1`, token: t.token, podsPerWorkload: 1 });
+          await a.connect();
+          agents[i + j] = a;
+        }),
+      );
+    }
+    const connectSeconds = (Date.now() - started) / 1000;
+    await new Promise(r => setTimeout(r, 3000));
+    server.send('gc');
+    const rssLoaded = await rss();
+    console.log(`agent sockets held: ${agents.length} (connected in ${connectSeconds.toFixed(1)} s)`);
+    console.log(`backend RSS: idle ${(rssIdle / 1e6).toFixed(0)} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(0)} MB (goal < 500 MB)`);
+
+    // 2. Attach latency to a random agent under that load.
+    const w = await api.post('/whisperers', { name: 'bench' });
+    const lat: number[] = [];
+    for (let i = 0; i < ATTACHES; i++) {
+      const k = Math.floor(Math.random() * agents.length);
+      const t0 = performance.now();
+      const res = await api.post('/attachments', {
+        controllerId: tokens[k].id,
+        whispererId: w.body.id,
+        target: { namespace: 'bench', kind: 'Deployment', name: `w-${i}` },
+      });
+      await agents[k].waitFor(() => agents[k].desired.has(res.body.id), 'attach', 10_000);
+      lat.push(performance.now() - t0);
+    }
+    console.log(`attach → agent latency over ${ATTACHES}: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))} (goal p99 < 100 ms)`);
+    agents.forEach(a => a.close());
+
+    // 3. Listing with 10,000 rows.
+    const existing = ATTACHES;
+    const c0 = tokens[0].id;
+    const batch = 50;
+    for (let i = existing; i < ROWS; i += batch) {
+      await Promise.all(
+        Array.from({ length: Math.min(batch, ROWS - i) }, (_, j) =>
+          api.post('/attachments', { controllerId: c0, whispererId: w.body.id, target: { namespace: `ns-${(i + j) % 50}`, kind: 'Pod', name: `p-${i + j}` } }),
+        ),
+      );
+    }
+    const list: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t0 = performance.now();
+      const r = await api.get('/attachments?limit=100');
+      if (r.status !== 200) throw new Error(`list failed ${r.status}`);
+      list.push(performance.now() - t0);
+    }
+    const db = process.env.SPIDER_BENCH_PG ? 'PostgreSQL' : 'SQLite';
+    console.log(`GET /attachments?limit=100 with ${ROWS} rows on ${db}: p50 ${ms(pct(list, 50))}, p99 ${ms(pct(list, 99))}`);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  err => {
+    console.error(err);
+    process.exit(1);
+  },
+);
