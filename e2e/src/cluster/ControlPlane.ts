@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 
 /** Directory holding build.sh, plane and the kwok stages. */
@@ -89,10 +89,14 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with the 5 ports a plane uses (base..base+4) free right now. */
+/**
+ * A base port with the 5 ports a plane uses (base..base+4) free right now. Drawn
+ * from 20000-32000, below Linux's ephemeral range (32768+) where outgoing
+ * connections take local ports that would block a listener later.
+ */
 export async function findFreeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
+    const base = 20000 + Math.floor(Math.random() * 12000);
     let ok = true;
     for (let p = base; p < base + 5 && ok; p++) ok = await portFree(p);
     if (ok) return base;
@@ -113,6 +117,18 @@ function parseEnvFile(path: string): Record<string, string> {
     if (m) out[m[1]] = m[2];
   }
   return out;
+}
+
+/** The cached helm binary, if build.sh has built it (no build is started). */
+export function cachedHelm(): string | undefined {
+  try {
+    const bin = execFileSync('bash', ['-c', `source "${join(CLUSTER_DIR, 'versions.sh')}" && echo "$PLANE_BIN"`], {
+      encoding: 'utf8',
+    }).trim();
+    return existsSync(join(bin, 'helm')) ? join(bin, 'helm') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Builds the plane's binaries if they are not cached; returns their directory. */
@@ -201,11 +217,16 @@ export async function ensurePlane(
     if (!existsSync(external)) {
       throw new Error(`SPIDER_TEST_KUBECONFIG=${external} does not exist`);
     }
+    // The kubeconfig of a plane started by `plane up` (as CI does): reuse it fully.
+    const dir = dirname(resolve(external));
+    if (existsSync(join(dir, 'plane.env')) && existsSync(join(dir, '.spider-plane'))) {
+      return localPlane('reused', dir, async () => {});
+    }
     return {
       source: 'external',
       kubeConfig: loadKubeConfig(external),
       kubeconfigPath: external,
-      helmBinary: env.SPIDER_HELM ?? 'helm',
+      helmBinary: env.SPIDER_HELM ?? cachedHelm() ?? 'helm',
       stop: async () => {},
     };
   }
