@@ -46,6 +46,8 @@ export const AGENT_ENV = {
   dnsPort: 'SPIDER_DNS_PORT',
   endpointPort: 'SPIDER_ENDPOINT_PORT',
   hostAliases: 'SPIDER_HOST_ALIASES',
+  /** DNS resolvers the agent forwards to (`ip`, `ip:port`, `[ipv6]:port`, comma-separated); default: /etc/resolv.conf. */
+  dnsUpstreams: 'SPIDER_DNS_UPSTREAMS',
   podName: 'SPIDER_POD_NAME',
   podNamespace: 'SPIDER_POD_NAMESPACE',
   podIp: 'SPIDER_POD_IP',
@@ -76,6 +78,25 @@ export const AGENT_RBAC_RULES = [
     resources: ['jobs', 'cronjobs'],
     verbs: ['get', 'list', 'watch'],
   },
+] as const;
+
+/**
+ * The rules of a namespace-scoped install, carried by a Role in each included namespace.
+ * Namespaces are cluster-scoped: a Role cannot let the agent list or watch them, only
+ * `get` the namespace it is bound in. Everything else is AGENT_RBAC_RULES as is.
+ */
+export const AGENT_NAMESPACED_RBAC_RULES = [
+  {
+    apiGroups: [''],
+    resources: ['pods', 'services'],
+    verbs: ['get', 'list', 'watch'],
+  },
+  {
+    apiGroups: [''],
+    resources: ['namespaces'],
+    verbs: ['get'],
+  },
+  ...AGENT_RBAC_RULES.slice(1),
 ] as const;
 
 /** Values a portal renders for one Controller (the rest keep the chart defaults). */

@@ -1,0 +1,48 @@
+{{/* Names, labels and derived values shared by the templates. */}}
+
+{{- define "spider-agent.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spider-agent.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "spider-agent.labels" -}}
+{{ include "spider-agent.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* Namespaces a scoped install gets Roles in: include minus exclude. */}}
+{{- define "spider-agent.scopedNamespaces" -}}
+{{- $out := list -}}
+{{- range .Values.namespaces.include -}}
+{{- if not (has . $.Values.namespaces.exclude) -}}
+{{- $out = append $out . -}}
+{{- end -}}
+{{- end -}}
+{{- $out | uniq | toJson -}}
+{{- end -}}
+
+{{- define "spider-agent.tokenSecretName" -}}
+{{- if .Values.controls.existingSecret.name -}}
+{{- .Values.controls.existingSecret.name -}}
+{{- else -}}
+{{- printf "%s-token" (include "spider-agent.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spider-agent.tokenSecretKey" -}}
+{{- if .Values.controls.existingSecret.name -}}
+{{- .Values.controls.existingSecret.key | default "token" -}}
+{{- else -}}
+token
+{{- end -}}
+{{- end -}}
