@@ -148,5 +148,15 @@ describe('DNS forwarding failures', () => {
     expect(() =>
       createDnsServer({ directory: new MemoryPodDirectory(), port: 0, upstreams: ['dns.example'] }),
     ).toThrow(/invalid DNS upstreams/);
+    const fromEnv = createDnsServer({
+      directory: new MemoryPodDirectory(),
+      port: 0,
+      resolvConfPath: file,
+      env: { SPIDER_DNS_UPSTREAMS: '127.0.0.1:5300, [::1]:5301' },
+    });
+    expect(fromEnv.upstreams).toEqual([
+      { address: '127.0.0.1', port: 5300, family: 4 },
+      { address: '::1', port: 5301, family: 6 },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
+import { AGENT_ENV } from '@spider/backstage-plugin-spider-common';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import { AnswerTable, HostAlias } from './AnswerTable';
 import { DEFAULT_DNS_LIMITS, DnsServer, DnsServerLimits, DnsStats } from './DnsServer';
@@ -21,8 +22,13 @@ export interface DnsServerOptions {
   port: number;
   host?: string;
   hostAliases?: HostAlias[];
-  /** `ip`, `ip:port` or `[ipv6]:port`; default: the nameservers of `resolvConfPath`. */
+  /**
+   * `ip`, `ip:port` or `[ipv6]:port`. Default: the list in the environment variable
+   * AGENT_ENV.dnsUpstreams (the chart's `dns.upstreams`), else the nameservers of
+   * `resolvConfPath`.
+   */
   upstreams?: string[];
+  env?: Record<string, string | undefined>;
   resolvConfPath?: string;
   /** Zone of PTR targets (docs/dns.md); default `cluster.local`. */
   zone?: string;
@@ -56,8 +62,12 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
     return n;
   };
   let upstreams: Upstream[];
-  if (options.upstreams && options.upstreams.length) {
-    upstreams = parseUpstreamList(options.upstreams);
+  const fromEnv = (options.env ?? process.env)[AGENT_ENV.dnsUpstreams]
+    ?.split(/[,\s]+/)
+    .filter(Boolean);
+  const configured = options.upstreams?.length ? options.upstreams : fromEnv;
+  if (configured && configured.length) {
+    upstreams = parseUpstreamList(configured);
   } else {
     const path = options.resolvConfPath ?? '/etc/resolv.conf';
     try {
