@@ -269,7 +269,7 @@ export function AttachDialog(props: {
               variant="outlined"
               size="small"
               label="Controller"
-              value={controllerId}
+              value={usable.some(c => c.id === controllerId) ? controllerId : ''}
               disabled={lockTarget || noUsable}
               error={!!errors.controllerId}
               helperText={errors.controllerId}
@@ -326,7 +326,7 @@ export function AttachDialog(props: {
               variant="outlined"
               size="small"
               label="Whisperer"
-              value={whispererId}
+              value={whisperers.value?.some(w => w.id === whispererId) ? whispererId : ''}
               error={!!errors.whispererId}
               helperText={errors.whispererId}
               onChange={e => setWhispererId(e.target.value)}

@@ -1,0 +1,64 @@
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { AttachmentPage } from './AttachmentPage';
+import { AttachmentsPage } from './AttachmentsPage';
+import { FakeSpiderApi, makeAttachment, makeController } from '../../testing/FakeSpiderApi';
+import { renderSpider } from '../../testing/render';
+
+function setup() {
+  const c = makeController({ name: 'prod-eu-1' });
+  const base = makeAttachment({ controllerId: c.id }).instances[0];
+  const a = makeAttachment({
+    controllerId: c.id,
+    instances: [
+      base,
+      { ...base, pod: 'payments-7c9d-fghij', state: 'failed', reason: 'PodSecurityRejected', exitCode: 1, message: null, finishedAt: new Date().toISOString() },
+    ],
+  });
+  return { api: new FakeSpiderApi({ controllers: [c], attachments: [a] }), a, c };
+}
+
+describe('AttachmentPage', () => {
+  it('shows instances, their reasons in words, and the countdown', async () => {
+    const { api, a } = setup();
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
+    expect(await screen.findByText('Whisperer instances (2)')).toBeInTheDocument();
+    expect(screen.getByText(/Rejected by Pod Security/)).toBeInTheDocument();
+    expect(screen.getByTestId('countdown')).toHaveTextContent(/left/);
+    expect(await screen.findByRole('link', { name: 'prod-eu-1' })).toBeInTheDocument();
+  });
+
+  it('selects the instance from ?instance=', async () => {
+    const { api, a } = setup();
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, {
+      api,
+      routeEntries: [`/spider/attachments/${a.id}?instance=payments-7c9d-fghij`],
+    });
+    expect(await screen.findByText('payments-7c9d-fghij', { selector: 'span.MuiChip-label' })).toBeInTheDocument();
+    expect(screen.queryByTestId('instance-payments-7c9d-abcde')).not.toBeInTheDocument();
+    expect(screen.getByTestId('instance-payments-7c9d-fghij')).toHaveClass('Mui-selected');
+  });
+
+  it('detaches and shows the new state', async () => {
+    const { api, a } = setup();
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
+    await userEvent.click(await screen.findByRole('button', { name: /Detach/ }));
+    await userEvent.click(await screen.findByRole('button', { name: 'Detach' }));
+    expect(await screen.findByText('Detaching')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('button', { name: /Detach http/ })).not.toBeInTheDocument());
+  });
+
+  it('says when the attachment does not exist', async () => {
+    await renderSpider(<AttachmentPage attachmentId="nope" />);
+    expect(await screen.findByText(/Attachment not found/)).toBeInTheDocument();
+  });
+});
+
+describe('AttachmentsPage', () => {
+  it('lists attachments across Controllers', async () => {
+    const { api, a } = setup();
+    await renderSpider(<AttachmentsPage />, { api });
+    expect(await screen.findByTestId(`attachment-${a.id}`)).toBeInTheDocument();
+    expect(await screen.findByRole('link', { name: 'prod-eu-1' })).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,140 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { Entity } from '@backstage/catalog-model';
+import { EntityProvider } from '@backstage/plugin-catalog-react';
+import { isSpiderAvailable } from './conditions';
+import { EntityTrafficCaptureContent } from './EntityTrafficCaptureContent';
+import { EntityTrafficCaptureCard } from './EntityTrafficCaptureCard';
+import {
+  FakeSpiderApi,
+  makeAttachment,
+  makeController,
+  makeWhisperer,
+  makeWorkload,
+} from '../../testing/FakeSpiderApi';
+import { renderSpider } from '../../testing/render';
+
+const entity: Entity = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Component',
+  metadata: {
+    name: 'payments',
+    namespace: 'default',
+    annotations: { 'backstage.io/kubernetes-id': 'payments' },
+  },
+  spec: { type: 'service', owner: 'group:default/team-b', lifecycle: 'production' },
+};
+
+describe('isSpiderAvailable', () => {
+  it('needs a component with the kubernetes annotations', () => {
+    expect(isSpiderAvailable(entity)).toBe(true);
+    expect(
+      isSpiderAvailable({ ...entity, metadata: { name: 'x', annotations: { 'backstage.io/kubernetes-label-selector': 'app=x' } } }),
+    ).toBe(true);
+    expect(isSpiderAvailable({ ...entity, metadata: { name: 'x' } })).toBe(false);
+    expect(isSpiderAvailable({ ...entity, kind: 'API' })).toBe(false);
+  });
+});
+
+function setup() {
+  const c = makeController({ name: 'prod-eu-1' });
+  const other = makeController({ name: 'shared-ro', rights: ['read'] });
+  const w = makeWhisperer({ name: 'http-capture' });
+  const a = makeAttachment({ controllerId: c.id, whispererId: w.id, target: { namespace: 'payments', kind: 'Deployment', name: 'payments' } });
+  const api = new FakeSpiderApi({
+    controllers: [c, other],
+    whisperers: [w],
+    attachments: [a],
+    entityWorkloads: [
+      { ...makeWorkload({ name: 'payments', replicas: 2, pods: 2 }), controllerId: c.id, controllerName: 'prod-eu-1' },
+      { ...makeWorkload({ name: 'payments', namespace: 'payments', replicas: 1, pods: 1 }), controllerId: other.id, controllerName: 'shared-ro' },
+    ],
+  });
+  return { api, c, other, a, w };
+}
+
+describe('EntityTrafficCaptureContent', () => {
+  it('lists the entity\'s workloads across Controllers with live attachments, countdown, attach and detach', async () => {
+    const { api, a } = setup();
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+      { api },
+    );
+    expect(await screen.findByText('prod-eu-1')).toBeInTheDocument();
+    expect(screen.getByText('shared-ro')).toBeInTheDocument();
+    expect(api.callsOf('listEntityWorkloads')).toEqual([['component:default/payments']]);
+    const line = await screen.findByTestId(`entity-attachment-${a.id}`);
+    expect(within(line).getByText(/left$/)).toBeInTheDocument();
+    expect(within(line).getByRole('link', { name: '1/1 instance running' })).toHaveAttribute('href', `/spider/attachments/${a.id}`);
+
+    // Attach on the read-only Controller's workload is disabled with the reason.
+    const buttons = screen.getAllByRole('button', { name: /^Attach$/ });
+    expect(buttons.some(b => (b as HTMLButtonElement).disabled)).toBe(true);
+
+    await userEvent.click(within(line).getByRole('button', { name: /Detach/ }));
+    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Detach' }));
+    await waitFor(() => expect(api.callsOf('detach')).toEqual([[a.id]]));
+  });
+
+  it('attaches from a workload row with the target fixed', async () => {
+    const { api, c, w } = setup();
+    api.attachments = [];
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+      { api },
+    );
+    await screen.findByText('prod-eu-1');
+    const row = screen.getAllByTestId('entity-workload-payments')[0];
+    await userEvent.click(within(row).getByRole('button', { name: /Attach/ }));
+    const dialog = await screen.findByRole('dialog');
+    expect(within(dialog).getByText(/Workload:/)).toBeInTheDocument();
+    const { fireEvent } = await import('@testing-library/react');
+    fireEvent.mouseDown(within(dialog).getByLabelText('Whisperer'));
+    await userEvent.click(within(await screen.findByRole('listbox')).getByText(/http-capture/));
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Attach' }));
+    await waitFor(() =>
+      expect(api.callsOf('createAttachment')).toEqual([
+        [{ controllerId: c.id, whispererId: w.id, target: { namespace: 'payments', kind: 'Deployment', name: 'payments' }, entityRef: 'component:default/payments' }],
+      ]),
+    );
+  });
+
+  it('explains when no workload is found', async () => {
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+    );
+    expect(await screen.findByText('No workloads found')).toBeInTheDocument();
+  });
+
+  it('shows errors in plain words', async () => {
+    const api = new FakeSpiderApi().failWith('listEntityWorkloads', 503, 'no agent');
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+      { api },
+    );
+    expect(await screen.findByText(/agent is offline/)).toBeInTheDocument();
+  });
+});
+
+describe('EntityTrafficCaptureCard', () => {
+  it('summarizes and offers catalog-driven attach', async () => {
+    const { api } = setup();
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureCard />
+      </EntityProvider>,
+      { api },
+    );
+    expect(await screen.findByText('2 workloads visible; 1 live capture.')).toBeInTheDocument();
+    await userEvent.click(screen.getByRole('button', { name: /Capture traffic/ }));
+    expect(await screen.findByRole('dialog', { name: 'Attach a whisperer' })).toBeInTheDocument();
+  });
+});
