@@ -1,0 +1,17 @@
+// Bundles the agent (src/main.ts with spider-common and its production dependencies)
+// into one file for the image: the runtime stage then needs Node and nothing else.
+// esbuild comes with tsx (a devDependency) in the build stage.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/agent.cjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  minify: false,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
