@@ -1,11 +1,8 @@
 {{/* Names, labels and derived values shared by the templates. */}}
 
+{{/* The release name, as the portal's plain manifests name everything (spider-agent). */}}
 {{- define "spider-agent.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
+{{- .Values.fullnameOverride | default .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "spider-agent.selectorLabels" -}}

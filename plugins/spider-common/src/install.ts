@@ -81,20 +81,15 @@ export const AGENT_RBAC_RULES = [
 ] as const;
 
 /**
- * The rules of a namespace-scoped install, carried by a Role in each included namespace.
- * Namespaces are cluster-scoped: a Role cannot let the agent list or watch them, only
- * `get` the namespace it is bound in. Everything else is AGENT_RBAC_RULES as is.
+ * The rules of a namespace-scoped install, carried by a Role in each included namespace:
+ * AGENT_RBAC_RULES without `namespaces`. Namespaces are cluster-scoped, so a Role cannot
+ * let the agent list or watch them; a scoped agent must not try (it would get 403).
  */
 export const AGENT_NAMESPACED_RBAC_RULES = [
   {
     apiGroups: [''],
     resources: ['pods', 'services'],
     verbs: ['get', 'list', 'watch'],
-  },
-  {
-    apiGroups: [''],
-    resources: ['namespaces'],
-    verbs: ['get'],
   },
   ...AGENT_RBAC_RULES.slice(1),
 ] as const;
