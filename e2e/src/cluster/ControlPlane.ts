@@ -122,9 +122,16 @@ function parseEnvFile(path: string): Record<string, string> {
 /** The cached helm binary, if build.sh has built it (no build is started). */
 export function cachedHelm(): string | undefined {
   try {
-    const bin = execFileSync('bash', ['-c', `source "${join(CLUSTER_DIR, 'versions.sh')}" && echo "$PLANE_BIN"`], {
-      encoding: 'utf8',
-    }).trim();
+    const bin = execFileSync(
+      'bash',
+      [
+        '-c',
+        `source "${join(CLUSTER_DIR, 'versions.sh')}" && echo "$PLANE_BIN"`,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
     return existsSync(join(bin, 'helm')) ? join(bin, 'helm') : undefined;
   } catch {
     return undefined;
@@ -201,17 +208,11 @@ export async function startPlane(
 }
 
 /**
- * The plane for a test file:
- * 1. SPIDER_TEST_KUBECONFIG set: use that existing cluster; nothing is built.
- *    (A plain KUBECONFIG is ignored on purpose, so a developer's cluster never
- *    gets test objects by accident.)
- * 2. SPIDER_PLANE_STATE set (CI, or `cluster/with-plane`): reuse that running plane.
- * 3. Otherwise start a private plane on free ports; call stop() in afterAll.
+ * The cluster named by the environment, if any (see ensurePlane); never starts one.
  */
-export async function ensurePlane(
-  options: EnsurePlaneOptions = {},
-): Promise<ControlPlane> {
-  const env = options.env ?? process.env;
+export function findSharedPlane(
+  env: NodeJS.ProcessEnv = process.env,
+): ControlPlane | undefined {
   const external = env.SPIDER_TEST_KUBECONFIG;
   if (external) {
     if (!existsSync(external)) {
@@ -219,7 +220,10 @@ export async function ensurePlane(
     }
     // The kubeconfig of a plane started by `plane up` (as CI does): reuse it fully.
     const dir = dirname(resolve(external));
-    if (existsSync(join(dir, 'plane.env')) && existsSync(join(dir, '.spider-plane'))) {
+    if (
+      existsSync(join(dir, 'plane.env')) &&
+      existsSync(join(dir, '.spider-plane'))
+    ) {
       return localPlane('reused', dir, async () => {});
     }
     return {
@@ -239,7 +243,21 @@ export async function ensurePlane(
     }
     return localPlane('reused', shared, async () => {});
   }
-  return startPlane(options);
+  return undefined;
+}
+
+/**
+ * The plane for a test file:
+ * 1. SPIDER_TEST_KUBECONFIG set: use that existing cluster; nothing is built.
+ *    (A plain KUBECONFIG is ignored on purpose, so a developer's cluster never
+ *    gets test objects by accident.)
+ * 2. SPIDER_PLANE_STATE set (CI, or `cluster/with-plane`): reuse that running plane.
+ * 3. Otherwise start a private plane on free ports; call stop() in afterAll.
+ */
+export async function ensurePlane(
+  options: EnsurePlaneOptions = {},
+): Promise<ControlPlane> {
+  return findSharedPlane(options.env ?? process.env) ?? startPlane(options);
 }
 
 /** Output of `plane status` for a local plane (for diagnostics in failing tests). */

@@ -50,9 +50,9 @@ export class WaitTimeoutError extends Error {
     readonly lastSeen: unknown,
   ) {
     super(
-      `Timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}; last seen: ${describe(
-        lastSeen,
-      )}`,
+      `Timed out after ${(timeoutMs / 1000).toFixed(
+        1,
+      )} s waiting for ${what}; last seen: ${describe(lastSeen)}`,
     );
     this.name = 'WaitTimeoutError';
   }
@@ -91,13 +91,16 @@ export async function waitFor<T>(
     } catch (e) {
       lastSeen = e;
     }
-    if (Date.now() >= deadline) throw new WaitTimeoutError(what, timeoutMs, lastSeen);
+    if (Date.now() >= deadline)
+      throw new WaitTimeoutError(what, timeoutMs, lastSeen);
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
 }
 
 /** Status code and message of a failed Kubernetes API call (or undefined if it was not one). */
-export function apiError(e: unknown): { code: number; message: string; reason?: string } | undefined {
+export function apiError(
+  e: unknown,
+): { code: number; message: string; reason?: string } | undefined {
   if (!(e instanceof ApiException)) return undefined;
   let body: any = e.body;
   if (typeof body === 'string') {
@@ -107,12 +110,22 @@ export function apiError(e: unknown): { code: number; message: string; reason?: 
       // keep the text
     }
   }
-  const message = typeof body === 'object' && body?.message ? body.message : `${e.body ?? e.message}`;
-  return { code: e.code, message, reason: typeof body === 'object' ? body?.reason : undefined };
+  const message =
+    typeof body === 'object' && body?.message
+      ? body.message
+      : `${e.body ?? e.message}`;
+  return {
+    code: e.code,
+    message,
+    reason: typeof body === 'object' ? body?.reason : undefined,
+  };
 }
 
 /** Awaits a call that must fail with `code`; returns the API's message. */
-export async function expectApiFailure(call: Promise<unknown>, code: number): Promise<string> {
+export async function expectApiFailure(
+  call: Promise<unknown>,
+  code: number,
+): Promise<string> {
   try {
     await call;
   } catch (e) {
@@ -138,7 +151,9 @@ export function podSummary(pod: V1Pod) {
 }
 
 export const isRunning = (pod: V1Pod) =>
-  pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && Boolean(pod.status?.podIP);
+  pod.status?.phase === 'Running' &&
+  !pod.metadata?.deletionTimestamp &&
+  Boolean(pod.status?.podIP);
 
 const DEFAULT_IMAGE = 'registry.invalid/spider/e2e-app:1';
 
@@ -195,10 +210,19 @@ export class KubeFixtures {
    */
   async createNamespace(
     base = 'ns',
-    options: { podSecurity?: PodSecurityLevel; labels?: Record<string, string>; waitForDefaultServiceAccount?: boolean } = {},
+    options: {
+      podSecurity?: PodSecurityLevel;
+      labels?: Record<string, string>;
+      waitForDefaultServiceAccount?: boolean;
+    } = {},
   ): Promise<string> {
-    const name = this.uniqueName(`${this.options.namespacePrefix ?? 'spider-e2e'}-${base}`);
-    const labels: Record<string, string> = { 'spider.dev/e2e': 'true', ...options.labels };
+    const name = this.uniqueName(
+      `${this.options.namespacePrefix ?? 'spider-e2e'}-${base}`,
+    );
+    const labels: Record<string, string> = {
+      'spider.dev/e2e': 'true',
+      ...options.labels,
+    };
     if (options.podSecurity) {
       for (const mode of ['enforce', 'warn', 'audit']) {
         labels[`pod-security.kubernetes.io/${mode}`] = options.podSecurity;
@@ -210,7 +234,12 @@ export class KubeFixtures {
     this.namespaces.push(name);
     if (options.waitForDefaultServiceAccount ?? true) {
       await waitFor(`ServiceAccount ${name}/default`, async () => ({
-        done: Boolean(await this.core.readNamespacedServiceAccount({ name: 'default', namespace: name })),
+        done: Boolean(
+          await this.core.readNamespacedServiceAccount({
+            name: 'default',
+            namespace: name,
+          }),
+        ),
       }));
     }
     return name;
@@ -234,23 +263,42 @@ export class KubeFixtures {
 
   private podTemplate(name: string, options: WorkloadOptions) {
     const labels = { app: name, ...options.labels };
-    const container: V1Container = { name: 'app', image: options.image ?? DEFAULT_IMAGE };
-    const spec: V1PodSpec = { containers: [container], terminationGracePeriodSeconds: 0, ...options.podSpec };
+    const container: V1Container = {
+      name: 'app',
+      image: options.image ?? DEFAULT_IMAGE,
+    };
+    const spec: V1PodSpec = {
+      containers: [container],
+      terminationGracePeriodSeconds: 0,
+      ...options.podSpec,
+    };
     return { labels, template: { metadata: { labels }, spec } };
   }
 
-  async createDeployment(namespace: string, name: string, options: WorkloadOptions = {}): Promise<V1Deployment> {
+  async createDeployment(
+    namespace: string,
+    name: string,
+    options: WorkloadOptions = {},
+  ): Promise<V1Deployment> {
     const { labels, template } = this.podTemplate(name, options);
     return this.apps.createNamespacedDeployment({
       namespace,
       body: {
         metadata: { name, labels },
-        spec: { replicas: options.replicas ?? 1, selector: { matchLabels: labels }, template },
+        spec: {
+          replicas: options.replicas ?? 1,
+          selector: { matchLabels: labels },
+          template,
+        },
       },
     });
   }
 
-  async createStatefulSet(namespace: string, name: string, options: WorkloadOptions = {}): Promise<V1StatefulSet> {
+  async createStatefulSet(
+    namespace: string,
+    name: string,
+    options: WorkloadOptions = {},
+  ): Promise<V1StatefulSet> {
     const { labels, template } = this.podTemplate(name, options);
     return this.apps.createNamespacedStatefulSet({
       namespace,
@@ -267,11 +315,18 @@ export class KubeFixtures {
     });
   }
 
-  async createDaemonSet(namespace: string, name: string, options: Omit<WorkloadOptions, 'replicas'> = {}): Promise<V1DaemonSet> {
+  async createDaemonSet(
+    namespace: string,
+    name: string,
+    options: Omit<WorkloadOptions, 'replicas'> = {},
+  ): Promise<V1DaemonSet> {
     const { labels, template } = this.podTemplate(name, options);
     return this.apps.createNamespacedDaemonSet({
       namespace,
-      body: { metadata: { name, labels }, spec: { selector: { matchLabels: labels }, template } },
+      body: {
+        metadata: { name, labels },
+        spec: { selector: { matchLabels: labels }, template },
+      },
     });
   }
 
@@ -299,7 +354,10 @@ export class KubeFixtures {
 
   /** Creates a Job from a CronJob's template now, as `kubectl create job --from=cronjob/…` does. */
   async triggerCronJob(namespace: string, cronJobName: string): Promise<V1Job> {
-    const cron = await this.batch.readNamespacedCronJob({ name: cronJobName, namespace });
+    const cron = await this.batch.readNamespacedCronJob({
+      name: cronJobName,
+      namespace,
+    });
     return this.batch.createNamespacedJob({
       namespace,
       body: {
@@ -308,7 +366,13 @@ export class KubeFixtures {
           labels: cron.spec?.jobTemplate.metadata?.labels,
           annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
           ownerReferences: [
-            { apiVersion: 'batch/v1', kind: 'CronJob', name: cronJobName, uid: cron.metadata!.uid!, controller: true },
+            {
+              apiVersion: 'batch/v1',
+              kind: 'CronJob',
+              name: cronJobName,
+              uid: cron.metadata!.uid!,
+              controller: true,
+            },
           ],
         },
         spec: cron.spec!.jobTemplate.spec,
@@ -317,12 +381,23 @@ export class KubeFixtures {
   }
 
   /** A bare Pod (no controller). */
-  async createPod(namespace: string, name: string, options: Omit<WorkloadOptions, 'replicas'> = {}): Promise<V1Pod> {
+  async createPod(
+    namespace: string,
+    name: string,
+    options: Omit<WorkloadOptions, 'replicas'> = {},
+  ): Promise<V1Pod> {
     const { labels, template } = this.podTemplate(name, options);
-    return this.core.createNamespacedPod({ namespace, body: { metadata: { name, labels }, spec: template.spec } });
+    return this.core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name, labels }, spec: template.spec },
+    });
   }
 
-  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
+  async scaleDeployment(
+    namespace: string,
+    name: string,
+    replicas: number,
+  ): Promise<void> {
     await this.apps.patchNamespacedDeploymentScale(
       { name, namespace, body: { spec: { replicas } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -334,7 +409,8 @@ export class KubeFixtures {
   }
 
   async listPods(namespace: string, labelSelector?: string): Promise<V1Pod[]> {
-    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+    return (await this.core.listNamespacedPod({ namespace, labelSelector }))
+      .items;
   }
 
   // ------------------------------------------------------------ waits
@@ -349,26 +425,44 @@ export class KubeFixtures {
     return waitFor(
       `${count} Running pods with IPs in ${namespace} matching "${labelSelector}"`,
       async () => {
-        const pods = (await this.listPods(namespace, labelSelector)).filter(p => !p.metadata?.deletionTimestamp);
+        const pods = (await this.listPods(namespace, labelSelector)).filter(
+          p => !p.metadata?.deletionTimestamp,
+        );
         const running = pods.filter(isRunning);
-        return { done: running.length === count && pods.length === count, value: running, seen: pods.map(podSummary) };
+        return {
+          done: running.length === count && pods.length === count,
+          value: running,
+          seen: pods.map(podSummary),
+        };
       },
       options,
     );
   }
 
-  async waitForPodRunning(namespace: string, name: string, options?: WaitOptions): Promise<V1Pod> {
+  async waitForPodRunning(
+    namespace: string,
+    name: string,
+    options?: WaitOptions,
+  ): Promise<V1Pod> {
     return waitFor(
       `pod ${namespace}/${name} Running with an IP`,
       async () => {
         const pod = await this.core.readNamespacedPod({ name, namespace });
-        return { done: isRunning(pod), value: pod, seen: { ...podSummary(pod), conditions: pod.status?.conditions } };
+        return {
+          done: isRunning(pod),
+          value: pod,
+          seen: { ...podSummary(pod), conditions: pod.status?.conditions },
+        };
       },
       options,
     );
   }
 
-  async waitForDeploymentAvailable(namespace: string, name: string, options?: WaitOptions): Promise<V1Deployment> {
+  async waitForDeploymentAvailable(
+    namespace: string,
+    name: string,
+    options?: WaitOptions,
+  ): Promise<V1Deployment> {
     return waitFor(
       `deployment ${namespace}/${name} to have all replicas available`,
       async () => {
@@ -376,7 +470,10 @@ export class KubeFixtures {
         const want = d.spec?.replicas ?? 1;
         const s = d.status ?? {};
         return {
-          done: s.observedGeneration === d.metadata?.generation && s.availableReplicas === want && s.updatedReplicas === want,
+          done:
+            s.observedGeneration === d.metadata?.generation &&
+            s.availableReplicas === want &&
+            s.updatedReplicas === want,
           value: d,
           seen: s,
         };
@@ -385,25 +482,44 @@ export class KubeFixtures {
     );
   }
 
-  async waitForStatefulSetReady(namespace: string, name: string, options?: WaitOptions): Promise<V1StatefulSet> {
+  async waitForStatefulSetReady(
+    namespace: string,
+    name: string,
+    options?: WaitOptions,
+  ): Promise<V1StatefulSet> {
     return waitFor(
       `statefulset ${namespace}/${name} to have all replicas ready`,
       async () => {
-        const s = await this.apps.readNamespacedStatefulSet({ name, namespace });
-        return { done: (s.status?.readyReplicas ?? 0) === (s.spec?.replicas ?? 1), value: s, seen: s.status };
+        const s = await this.apps.readNamespacedStatefulSet({
+          name,
+          namespace,
+        });
+        return {
+          done: (s.status?.readyReplicas ?? 0) === (s.spec?.replicas ?? 1),
+          value: s,
+          seen: s.status,
+        };
       },
       options,
     );
   }
 
-  async waitForDaemonSetReady(namespace: string, name: string, options?: WaitOptions): Promise<V1DaemonSet> {
+  async waitForDaemonSetReady(
+    namespace: string,
+    name: string,
+    options?: WaitOptions,
+  ): Promise<V1DaemonSet> {
     return waitFor(
       `daemonset ${namespace}/${name} ready on every node`,
       async () => {
         const d = await this.apps.readNamespacedDaemonSet({ name, namespace });
         const s = d.status;
         return {
-          done: Boolean(s && s.desiredNumberScheduled > 0 && s.numberReady === s.desiredNumberScheduled),
+          done: Boolean(
+            s &&
+              s.desiredNumberScheduled > 0 &&
+              s.numberReady === s.desiredNumberScheduled,
+          ),
           value: d,
           seen: s,
         };
@@ -413,15 +529,27 @@ export class KubeFixtures {
   }
 
   /** Waits for a Job owned by the CronJob to succeed; returns it. */
-  async waitForCronJobRun(namespace: string, cronJobName: string, options?: WaitOptions): Promise<V1Job> {
+  async waitForCronJobRun(
+    namespace: string,
+    cronJobName: string,
+    options?: WaitOptions,
+  ): Promise<V1Job> {
     return waitFor(
       `a Job of cronjob ${namespace}/${cronJobName} to succeed`,
       async () => {
-        const jobs = (await this.batch.listNamespacedJob({ namespace })).items.filter(j =>
-          j.metadata?.ownerReferences?.some(o => o.kind === 'CronJob' && o.name === cronJobName),
+        const jobs = (
+          await this.batch.listNamespacedJob({ namespace })
+        ).items.filter(j =>
+          j.metadata?.ownerReferences?.some(
+            o => o.kind === 'CronJob' && o.name === cronJobName,
+          ),
         );
         const done = jobs.find(j => (j.status?.succeeded ?? 0) > 0);
-        return { done: Boolean(done), value: done, seen: jobs.map(j => ({ name: j.metadata?.name, status: j.status })) };
+        return {
+          done: Boolean(done),
+          value: done,
+          seen: jobs.map(j => ({ name: j.metadata?.name, status: j.status })),
+        };
       },
       options,
     );
@@ -442,19 +570,34 @@ export class KubeFixtures {
   ): Promise<V1Pod> {
     const core = as ? as.makeApiClient(CoreV1Api) : this.core;
     return core.patchNamespacedPodEphemeralcontainers(
-      { name: pod, namespace, body: { spec: { ephemeralContainers: [container] } } },
+      {
+        name: pod,
+        namespace,
+        body: { spec: { ephemeralContainers: [container] } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
   }
 
   /** Waits until status.ephemeralContainerStatuses reports `container` running. */
-  async waitForEphemeralContainerRunning(namespace: string, pod: string, container: string, options?: WaitOptions) {
+  async waitForEphemeralContainerRunning(
+    namespace: string,
+    pod: string,
+    container: string,
+    options?: WaitOptions,
+  ) {
     return waitFor(
       `ephemeral container ${container} running in pod ${namespace}/${pod}`,
       async () => {
         const p = await this.core.readNamespacedPod({ name: pod, namespace });
-        const status = p.status?.ephemeralContainerStatuses?.find(s => s.name === container);
-        return { done: Boolean(status?.state?.running), value: status, seen: p.status?.ephemeralContainerStatuses ?? [] };
+        const status = p.status?.ephemeralContainerStatuses?.find(
+          s => s.name === container,
+        );
+        return {
+          done: Boolean(status?.state?.running),
+          value: status,
+          seen: p.status?.ephemeralContainerStatuses ?? [],
+        };
       },
       options,
     );
@@ -463,29 +606,55 @@ export class KubeFixtures {
   // ------------------------------------------------------------ identities
 
   async createServiceAccount(namespace: string, name: string): Promise<void> {
-    await this.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+    await this.core.createNamespacedServiceAccount({
+      namespace,
+      body: { metadata: { name } },
+    });
   }
 
   /** A Role with `rules`, bound to the ServiceAccount `serviceAccount` of the namespace. */
-  async grantRole(namespace: string, serviceAccount: string, roleName: string, rules: V1PolicyRule[]): Promise<void> {
-    await this.rbac.createNamespacedRole({ namespace, body: { metadata: { name: roleName }, rules } });
+  async grantRole(
+    namespace: string,
+    serviceAccount: string,
+    roleName: string,
+    rules: V1PolicyRule[],
+  ): Promise<void> {
+    await this.rbac.createNamespacedRole({
+      namespace,
+      body: { metadata: { name: roleName }, rules },
+    });
     await this.rbac.createNamespacedRoleBinding({
       namespace,
       body: {
         metadata: { name: roleName },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'Role',
+          name: roleName,
+        },
         subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
       },
     });
   }
 
   /** A ClusterRole with `rules`, bound cluster-wide to the ServiceAccount. */
-  async grantClusterRole(namespace: string, serviceAccount: string, roleName: string, rules: V1PolicyRule[]): Promise<void> {
-    await this.rbac.createClusterRole({ body: { metadata: { name: roleName }, rules } });
+  async grantClusterRole(
+    namespace: string,
+    serviceAccount: string,
+    roleName: string,
+    rules: V1PolicyRule[],
+  ): Promise<void> {
+    await this.rbac.createClusterRole({
+      body: { metadata: { name: roleName }, rules },
+    });
     await this.rbac.createClusterRoleBinding({
       body: {
         metadata: { name: roleName },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: roleName,
+        },
         subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
       },
     });
@@ -500,10 +669,18 @@ export class KubeFixtures {
     const tr = await this.core.createNamespacedServiceAccountToken({
       name: serviceAccount,
       namespace,
-      body: { spec: { expirationSeconds: options.expirationSeconds ?? 3600, audiences: options.audiences ?? [] } },
+      body: {
+        spec: {
+          expirationSeconds: options.expirationSeconds ?? 3600,
+          audiences: options.audiences ?? [],
+        },
+      },
     });
     const token = tr.status?.token;
-    if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+    if (!token)
+      throw new Error(
+        `TokenRequest for ${namespace}/${serviceAccount} returned no token`,
+      );
     return token;
   }
 
@@ -522,9 +699,15 @@ export class KubeFixtures {
   }
 
   /** KubeConfig acting as the ServiceAccount (token minted via TokenRequest). */
-  async kubeConfigAsServiceAccount(namespace: string, serviceAccount: string): Promise<KubeConfig> {
+  async kubeConfigAsServiceAccount(
+    namespace: string,
+    serviceAccount: string,
+  ): Promise<KubeConfig> {
     const token = await this.mintServiceAccountToken(namespace, serviceAccount);
-    return this.kubeConfigForToken(token, `system:serviceaccount:${namespace}:${serviceAccount}`);
+    return this.kubeConfigForToken(
+      token,
+      `system:serviceaccount:${namespace}:${serviceAccount}`,
+    );
   }
 
   // ------------------------------------------------------------ helm
@@ -540,7 +723,9 @@ export class KubeFixtures {
   /** Runs helm against this cluster; returns stdout. */
   async helm(args: string[], timeoutMs = 120_000): Promise<string> {
     const helm = this.options.helmBinary ?? 'helm';
-    const home = (this.tempDir ??= mkdtempSync(join(tmpdir(), 'spider-fixtures-')));
+    const home = (this.tempDir ??= mkdtempSync(
+      join(tmpdir(), 'spider-fixtures-'),
+    ));
     const env = {
       ...process.env,
       HELM_CACHE_HOME: join(home, 'helm-cache'),
@@ -553,7 +738,12 @@ export class KubeFixtures {
         ['--kubeconfig', this.kubeconfigFile(), ...args],
         { timeout: timeoutMs, env, maxBuffer: 16 * 1024 * 1024 },
         (error, stdout, stderr) => {
-          if (error) rej(new Error(`helm ${args.join(' ')} failed: ${error.message}\n${stderr}`));
+          if (error)
+            rej(
+              new Error(
+                `helm ${args.join(' ')} failed: ${error.message}\n${stderr}`,
+              ),
+            );
           else res(`${stdout}`);
         },
       );
@@ -565,11 +755,17 @@ export class KubeFixtures {
     release: string,
     chart: string,
     namespace: string,
-    options: { values?: Record<string, string | number | boolean>; wait?: boolean; timeoutSeconds?: number } = {},
+    options: {
+      values?: Record<string, string | number | boolean>;
+      wait?: boolean;
+      timeoutSeconds?: number;
+    } = {},
   ): Promise<string> {
     const args = ['install', release, chart, '--namespace', namespace];
-    for (const [k, v] of Object.entries(options.values ?? {})) args.push('--set', `${k}=${v}`);
-    if (options.wait ?? true) args.push('--wait', '--timeout', `${options.timeoutSeconds ?? 90}s`);
+    for (const [k, v] of Object.entries(options.values ?? {}))
+      args.push('--set', `${k}=${v}`);
+    if (options.wait ?? true)
+      args.push('--wait', '--timeout', `${options.timeoutSeconds ?? 90}s`);
     return this.helm(args, ((options.timeoutSeconds ?? 90) + 30) * 1000);
   }
 }

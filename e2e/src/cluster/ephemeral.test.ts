@@ -1,4 +1,8 @@
-import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { ControlPlane, ensurePlane } from './ControlPlane';
 import { KubeFixtures, expectApiFailure, waitFor } from './KubeFixtures';
 
@@ -6,12 +10,19 @@ jest.setTimeout(180_000);
 
 /** A pod spec that passes the `restricted` PodSecurity level. */
 const restrictedPodSpec = {
-  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+  securityContext: {
+    runAsNonRoot: true,
+    runAsUser: 1000,
+    seccompProfile: { type: 'RuntimeDefault' },
+  },
   containers: [
     {
       name: 'app',
       image: 'registry.invalid/spider/e2e-app:1',
-      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      },
     },
   ],
 };
@@ -22,7 +33,10 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
 
   beforeAll(async () => {
     plane = await ensurePlane();
-    k = new KubeFixtures(plane.kubeConfig, { kubeconfigPath: plane.kubeconfigPath, helmBinary: plane.helmBinary });
+    k = new KubeFixtures(plane.kubeConfig, {
+      kubeconfigPath: plane.kubeconfigPath,
+      helmBinary: plane.helmBinary,
+    });
   }, 45 * 60_000);
 
   afterAll(async () => {
@@ -43,16 +57,27 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
       stdin: true,
       tty: true,
     });
-    expect(patched.spec?.ephemeralContainers?.map(c => c.name)).toEqual(['spider-debug']);
-    expect(patched.spec?.ephemeralContainers?.[0].targetContainerName).toBe('app');
+    expect(patched.spec?.ephemeralContainers?.map(c => c.name)).toEqual([
+      'spider-debug',
+    ]);
+    expect(patched.spec?.ephemeralContainers?.[0].targetContainerName).toBe(
+      'app',
+    );
 
-    const status = await k.waitForEphemeralContainerRunning(ns, 'target', 'spider-debug');
+    const status = await k.waitForEphemeralContainerRunning(
+      ns,
+      'target',
+      'spider-debug',
+    );
     expect(status?.state?.running?.startedAt).toBeTruthy();
     expect(status?.image).toBe('registry.invalid/spider/debug:1');
 
     // Same name, different container: the API refuses to change an existing one.
     const message = await expectApiFailure(
-      k.addEphemeralContainer(ns, 'target', { name: 'spider-debug', image: 'registry.invalid/spider/other:2' }),
+      k.addEphemeralContainer(ns, 'target', {
+        name: 'spider-debug',
+        image: 'registry.invalid/spider/other:2',
+      }),
       422,
     );
     expect(message).toMatch(/spider-debug/);
@@ -62,7 +87,13 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
         {
           name: 'target',
           namespace: ns,
-          body: [{ op: 'add', path: '/spec/ephemeralContainers/-', value: { name: 'spider-debug', image: 'x/y:1' } }],
+          body: [
+            {
+              op: 'add',
+              path: '/spec/ephemeralContainers/-',
+              value: { name: 'spider-debug', image: 'x/y:1' },
+            },
+          ],
         },
         setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
       ),
@@ -70,15 +101,24 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
     );
     expect(dup).toMatch(/Duplicate value.*spider-debug/);
 
-    const pod = await k.core.readNamespacedPod({ name: 'target', namespace: ns });
+    const pod = await k.core.readNamespacedPod({
+      name: 'target',
+      namespace: ns,
+    });
     expect(pod.spec?.ephemeralContainers).toHaveLength(1);
-    expect(pod.spec?.ephemeralContainers?.[0].image).toBe('registry.invalid/spider/debug:1');
+    expect(pod.spec?.ephemeralContainers?.[0].image).toBe(
+      'registry.invalid/spider/debug:1',
+    );
   });
 
   it('rejects, in a namespace enforcing the restricted PodSecurity level, an ephemeral container that adds NET_RAW', async () => {
-    const ns = await k.createNamespace('restricted', { podSecurity: 'restricted' });
+    const ns = await k.createNamespace('restricted', {
+      podSecurity: 'restricted',
+    });
     const ownNs = await k.core.readNamespace({ name: ns });
-    expect(ownNs.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(ownNs.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe(
+      'restricted',
+    );
 
     // A non-compliant pod is refused outright (admission is really on) ...
     await expectApiFailure(k.createPod(ns, 'root-pod'), 403);
@@ -104,9 +144,14 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
     const ok = await k.addEphemeralContainer(ns, 'locked', {
       name: 'debugger',
       image: 'registry.invalid/spider/debug:1',
-      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      },
     });
-    expect(ok.spec?.ephemeralContainers?.map(c => c.name)).toEqual(['debugger']);
+    expect(ok.spec?.ephemeralContainers?.map(c => c.name)).toEqual([
+      'debugger',
+    ]);
   });
 
   it('gives a ServiceAccount without patch on pods/ephemeralcontainers 403, and success once a Role grants it', async () => {
@@ -121,26 +166,52 @@ describe('control plane: ephemeral containers, PodSecurity and RBAC', () => {
 
     // The token is real: the agent can read pods but not patch ephemeral containers.
     const agentCore = asAgent.makeApiClient(CoreV1Api);
-    await waitFor('the agent token to read pods', async () => ({
-      done: Boolean(await agentCore.readNamespacedPod({ name: 'target', namespace: ns })),
-    }), { timeoutMs: 15_000 });
+    await waitFor(
+      'the agent token to read pods',
+      async () => ({
+        done: Boolean(
+          await agentCore.readNamespacedPod({ name: 'target', namespace: ns }),
+        ),
+      }),
+      { timeoutMs: 15_000 },
+    );
     const denied = await expectApiFailure(
-      k.addEphemeralContainer(ns, 'target', { name: 'dbg', image: 'registry.invalid/spider/debug:1' }, asAgent),
+      k.addEphemeralContainer(
+        ns,
+        'target',
+        { name: 'dbg', image: 'registry.invalid/spider/debug:1' },
+        asAgent,
+      ),
       403,
     );
-    expect(denied).toMatch(/system:serviceaccount:.*:spider-agent.*cannot patch resource "pods\/ephemeralcontainers"/);
+    expect(denied).toMatch(
+      /system:serviceaccount:.*:spider-agent.*cannot patch resource "pods\/ephemeralcontainers"/,
+    );
 
     await k.grantRole(ns, 'spider-agent', 'spider-agent-debug', [
-      { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['patch'] },
+      {
+        apiGroups: [''],
+        resources: ['pods/ephemeralcontainers'],
+        verbs: ['patch'],
+      },
     ]);
-    const pod = await waitFor('the agent to be allowed to patch pods/ephemeralcontainers', async () => {
-      try {
-        const p = await k.addEphemeralContainer(ns, 'target', { name: 'dbg', image: 'registry.invalid/spider/debug:1' }, asAgent);
-        return { done: true, value: p };
-      } catch (e) {
-        return { done: false, seen: e };
-      }
-    }, { timeoutMs: 15_000 });
+    const pod = await waitFor(
+      'the agent to be allowed to patch pods/ephemeralcontainers',
+      async () => {
+        try {
+          const p = await k.addEphemeralContainer(
+            ns,
+            'target',
+            { name: 'dbg', image: 'registry.invalid/spider/debug:1' },
+            asAgent,
+          );
+          return { done: true, value: p };
+        } catch (e) {
+          return { done: false, seen: e };
+        }
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(pod.spec?.ephemeralContainers?.map(c => c.name)).toEqual(['dbg']);
     await k.waitForEphemeralContainerRunning(ns, 'target', 'dbg');
   });

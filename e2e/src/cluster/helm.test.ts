@@ -10,7 +10,10 @@ describe('control plane: helm', () => {
 
   beforeAll(async () => {
     plane = await ensurePlane();
-    k = new KubeFixtures(plane.kubeConfig, { kubeconfigPath: plane.kubeconfigPath, helmBinary: plane.helmBinary });
+    k = new KubeFixtures(plane.kubeConfig, {
+      kubeconfigPath: plane.kubeconfigPath,
+      helmBinary: plane.helmBinary,
+    });
   }, 45 * 60_000);
 
   afterAll(async () => {
@@ -20,21 +23,45 @@ describe('control plane: helm', () => {
 
   it('helm installs a small chart into the plane and waits for it', async () => {
     const ns = await k.createNamespace('helm', { podSecurity: 'baseline' });
-    const out = await k.helmInstall('hello', join(__dirname, 'testdata', 'hello-chart'), ns, {
-      values: { replicaCount: 3, greeting: 'hi-spider' },
-    });
+    const out = await k.helmInstall(
+      'hello',
+      join(__dirname, 'testdata', 'hello-chart'),
+      ns,
+      {
+        values: { replicaCount: 3, greeting: 'hi-spider' },
+      },
+    );
     expect(out).toMatch(/STATUS: deployed/);
 
-    const cm = await k.core.readNamespacedConfigMap({ name: 'hello-greeting', namespace: ns });
+    const cm = await k.core.readNamespacedConfigMap({
+      name: 'hello-greeting',
+      namespace: ns,
+    });
     expect(cm.data?.greeting).toBe('hi-spider');
-    const pods = await k.waitForRunningPods(ns, 'app.kubernetes.io/instance=hello', 3);
+    const pods = await k.waitForRunningPods(
+      ns,
+      'app.kubernetes.io/instance=hello',
+      3,
+    );
     expect(new Set(pods.map(p => p.status!.podIP)).size).toBe(3);
-    const svc = await k.core.readNamespacedService({ name: 'hello', namespace: ns });
+    const svc = await k.core.readNamespacedService({
+      name: 'hello',
+      namespace: ns,
+    });
     expect(svc.spec?.clusterIP).toBeTruthy();
-    if (plane.source !== 'external') expect(svc.spec?.clusterIP).toMatch(/^10\.96\./);
+    if (plane.source !== 'external')
+      expect(svc.spec?.clusterIP).toMatch(/^10\.96\./);
 
-    const list = JSON.parse(await k.helm(['list', '--namespace', ns, '--output', 'json']));
-    expect(list).toEqual([expect.objectContaining({ name: 'hello', status: 'deployed', chart: 'spider-e2e-hello-0.1.0' })]);
+    const list = JSON.parse(
+      await k.helm(['list', '--namespace', ns, '--output', 'json']),
+    );
+    expect(list).toEqual([
+      expect.objectContaining({
+        name: 'hello',
+        status: 'deployed',
+        chart: 'spider-e2e-hello-0.1.0',
+      }),
+    ]);
     await k.helm(['uninstall', 'hello', '--namespace', ns, '--wait']);
   });
 });

@@ -11,7 +11,10 @@ describe('control plane: workloads', () => {
 
   beforeAll(async () => {
     plane = await ensurePlane();
-    k = new KubeFixtures(plane.kubeConfig, { kubeconfigPath: plane.kubeconfigPath, helmBinary: plane.helmBinary });
+    k = new KubeFixtures(plane.kubeConfig, {
+      kubeconfigPath: plane.kubeconfigPath,
+      helmBinary: plane.helmBinary,
+    });
     ns = await k.createNamespace('workloads');
     // Create the CronJob first: the controller runs it at the next minute boundary,
     // which then overlaps with the other tests.
@@ -51,7 +54,9 @@ describe('control plane: workloads', () => {
     const after = await k.waitForRunningPods(ns, 'app=web', 5);
     const names = after.map(p => p.metadata!.name!);
     expect(names).not.toContain(victim);
-    expect(after.filter(p => !five.some(f => f.metadata!.name === p.metadata!.name))).toHaveLength(1);
+    expect(
+      after.filter(p => !five.some(f => f.metadata!.name === p.metadata!.name)),
+    ).toHaveLength(1);
     expect(new Set(after.map(p => p.status!.podIP!)).size).toBe(5);
   });
 
@@ -64,11 +69,17 @@ describe('control plane: workloads', () => {
     expect(db.map(p => p.metadata!.name).sort()).toEqual(['db-0', 'db-1']);
     await k.waitForStatefulSetReady(ns, 'db');
 
-    const nodes = (await k.core.listNode()).items.filter(n => n.metadata?.annotations?.['kwok.x-k8s.io/node'] === 'fake');
+    const nodes = (await k.core.listNode()).items.filter(
+      n => n.metadata?.annotations?.['kwok.x-k8s.io/node'] === 'fake',
+    );
     expect(nodes.length).toBeGreaterThanOrEqual(3);
     const ds = await k.waitForDaemonSetReady(ns, 'node-agent');
     expect(ds.status?.numberReady).toBe(nodes.length);
-    const dsPods = await k.waitForRunningPods(ns, 'app=node-agent', nodes.length);
+    const dsPods = await k.waitForRunningPods(
+      ns,
+      'app=node-agent',
+      nodes.length,
+    );
     expect(new Set(dsPods.map(p => p.spec!.nodeName)).size).toBe(nodes.length);
 
     const bare = await k.waitForPodRunning(ns, 'bare');
@@ -77,12 +88,21 @@ describe('control plane: workloads', () => {
   });
 
   it('runs a CronJob on schedule: the controller creates a Job, the Job a pod that completes', async () => {
-    const job = await k.waitForCronJobRun(ns, 'tick', { timeoutMs: 150_000, intervalMs: 1000 });
-    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'CronJob', name: 'tick' });
+    const job = await k.waitForCronJobRun(ns, 'tick', {
+      timeoutMs: 150_000,
+      intervalMs: 1000,
+    });
+    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'CronJob',
+      name: 'tick',
+    });
     const pods = await k.listPods(ns, `job-name=${job.metadata!.name}`);
     expect(pods.length).toBeGreaterThanOrEqual(1);
     expect(pods.some(p => p.status?.phase === 'Succeeded')).toBe(true);
-    const cron = await k.batch.readNamespacedCronJob({ name: 'tick', namespace: ns });
+    const cron = await k.batch.readNamespacedCronJob({
+      name: 'tick',
+      namespace: ns,
+    });
     expect(cron.status?.lastScheduleTime).toBeTruthy();
   }, 200_000);
 });
