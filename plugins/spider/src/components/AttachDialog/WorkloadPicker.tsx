@@ -177,7 +177,7 @@ export function WorkloadPicker(props: {
       </Typography>
       <Paper variant="outlined">
         {filtered.length === 0 ? (
-          <Box p={2} height={LIST_HEIGHT / 2}>
+          <Box p={2} height={LIST_HEIGHT / 2} data-query={deferred}>
             <Typography variant="body2" color="textSecondary">
               {props.workloads.length === 0
                 ? 'No workloads in this namespace.'
@@ -185,7 +185,7 @@ export function WorkloadPicker(props: {
             </Typography>
           </Box>
         ) : (
-          <div role="listbox" aria-label="Workloads">
+          <div role="listbox" aria-label="Workloads" data-query={deferred}>
             <FixedSizeList
               height={Math.min(LIST_HEIGHT, filtered.length * ROW_HEIGHT)}
               width="100%"

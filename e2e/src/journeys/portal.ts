@@ -1,0 +1,130 @@
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+const APP_DIR = path.join(REPO_ROOT, 'packages/app');
+
+export interface Portal {
+  baseUrl: string;
+  /** A Backstage user token for the guest user (for seeding through the REST API). */
+  guestToken(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'dist') continue;
+    const p = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds packages/app when its dist is missing or older than the app's or the Spider
+ * plugin's sources (a production build takes minutes on a small machine; a dev server
+ * would recompile on every run).
+ */
+export function ensureAppBuilt(log: (s: string) => void) {
+  const index = path.join(APP_DIR, 'dist/index.html');
+  const sources = Math.max(
+    newestMtime(path.join(APP_DIR, 'src')),
+    newestMtime(path.join(REPO_ROOT, 'plugins/spider/src')),
+    newestMtime(path.join(REPO_ROOT, 'plugins/spider-common/src')),
+  );
+  if (!process.env.SPIDER_JOURNEY_REBUILD && fs.existsSync(index) && fs.statSync(index).mtimeMs > sources) {
+    log('app: using the existing build in packages/app/dist');
+    return;
+  }
+  log('app: building packages/app (production build) …');
+  const started = Date.now();
+  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], { cwd: APP_DIR, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`app build failed (exit ${r.status})`);
+  log(`app: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`the backend exited with ${child.exitCode} before it was ready`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise(r => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * The dev portal for the journey. With SPIDER_PORTAL_URL it uses a running one (e.g.
+ * `yarn start`); otherwise it builds the app if needed and starts the backend, which
+ * serves the app, on port 7007 with a fresh in-memory database.
+ */
+export async function startPortal(log: (s: string) => void = console.log): Promise<Portal> {
+  const external = process.env.SPIDER_PORTAL_URL;
+  const baseUrl = (external ?? 'http://localhost:7007').replace(/\/$/, '');
+  const guestToken = async () => {
+    const r = await fetch(`${baseUrl}/api/auth/guest/refresh`, {
+      headers: { 'X-Requested-With': 'XMLHttpRequest' },
+    });
+    if (!r.ok) throw new Error(`guest sign-in failed: ${r.status}`);
+    const body: any = await r.json();
+    return body.backstageIdentity.token as string;
+  };
+  if (external) {
+    await waitForHttp(`${baseUrl}/.backstage/health/v1/readiness`, 30_000);
+    return { baseUrl, guestToken, stop: async () => {} };
+  }
+
+  ensureAppBuilt(log);
+  const logFile = path.join(REPO_ROOT, 'e2e/output/backend.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = fs.openSync(logFile, 'w');
+  log(`backend: starting (log in ${path.relative(process.cwd(), logFile)}) …`);
+  const started = Date.now();
+  const child = spawn(
+    'yarn',
+    [
+      'backstage-cli',
+      'package',
+      'start',
+      '--config',
+      path.join(REPO_ROOT, 'app-config.yaml'),
+      '--config',
+      path.join(__dirname, 'app-config.journey.yaml'),
+    ],
+    { cwd: path.join(REPO_ROOT, 'packages/backend'), stdio: ['ignore', out, out], detached: true },
+  );
+  const stop = async () => {
+    if (child.exitCode !== null || !child.pid) return;
+    const exited = new Promise(r => child.once('exit', r));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const t = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, 10_000);
+    await exited;
+    clearTimeout(t);
+  };
+  try {
+    await waitForHttp(`${baseUrl}/.backstage/health/v1/readiness`, 300_000, child);
+    await waitForHttp(`${baseUrl}/`, 30_000, child);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  log(`backend: ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return { baseUrl, guestToken, stop };
+}
