@@ -45,7 +45,7 @@ if [ -n "${SPIDER_TEST_KUBECONFIG:-}" ]; then
   echo "› Using the cluster of SPIDER_TEST_KUBECONFIG=$SPIDER_TEST_KUBECONFIG"
 else
   e2e/cluster/build.sh
-  plane_port="${SPIDER_PLANE_PORT:-36443}"
+  plane_port="${SPIDER_PLANE_PORT:-26443}"
   plane_state="$(mktemp -d /tmp/spider-plane.XXXXXX)"
   e2e/cluster/plane --state "$plane_state" --port "$plane_port" --watch-pid $$ up
   export SPIDER_TEST_KUBECONFIG="$plane_state/kubeconfig"

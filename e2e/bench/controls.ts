@@ -43,7 +43,10 @@ async function main() {
   };
   const rss = () =>
     new Promise<number>(resolve => {
-      server.once('message', (m: any) => resolve(m.rss));
+      server.once('message', (m: any) => {
+        if (process.env.SPIDER_BENCH_VERBOSE) console.log(JSON.stringify(m.mem));
+        resolve(m.rss);
+      });
       server.send('rss');
     });
 
@@ -57,6 +60,8 @@ async function main() {
       const c = await api.post('/controllers', { name: `bench-${i}` });
       tokens.push({ id: c.body.id, token: c.body.token });
     }
+    server.send('gc');
+    const rssBefore = await rss();
     for (let i = 0; i < SOCKETS; i += 50) {
       await Promise.all(
         tokens.slice(i, i + 50).map(async (t, j) => {
@@ -71,7 +76,9 @@ async function main() {
     server.send('gc');
     const rssLoaded = await rss();
     console.log(`agent sockets held: ${agents.length} (connected in ${connectSeconds.toFixed(1)} s)`);
-    console.log(`backend RSS: idle ${(rssIdle / 1e6).toFixed(0)} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(0)} MB (goal < 500 MB)`);
+    console.log(
+      `backend RSS: at start ${(rssIdle / 1e6).toFixed(0)} MB, with ${SOCKETS} Controllers registered ${(rssBefore / 1e6).toFixed(0)} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(0)} MB (goal < 500 MB; sockets add ${((rssLoaded - rssBefore) / 1e3 / agents.length).toFixed(0)} kB each)`,
+    );
 
     // 2. Attach latency to a random agent under that load.
     const w = await api.post('/whisperers', { name: 'bench' });

@@ -15,7 +15,7 @@ async function main() {
   process.stdout.write(`READY ${app.port}\n`);
   process.on('message', (m: any) => {
     if (m === 'gc') (globalThis as any).gc?.();
-    if (m === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+    if (m === 'rss') process.send?.({ rss: process.memoryUsage().rss, mem: process.memoryUsage() });
   });
   process.on('SIGTERM', async () => {
     await app.stop();

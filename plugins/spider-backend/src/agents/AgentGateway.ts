@@ -46,6 +46,7 @@ export class AgentGateway {
   private readonly limiter = new FailedAuthLimiter();
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing = false;
+  private syncTicks = 0;
   private upgrading = 0;
 
   constructor(private readonly options: AgentGatewayOptions) {}
@@ -236,7 +237,9 @@ export class AgentGateway {
       const held = new Map<string, string>();
       for (const [id, s] of this.sessions) if (s.hello && s.isAlive) held.set(id, s.sessionId);
       if (held.size === 0) return;
-      await this.options.controllers.touch(held);
+      // Heartbeats every 5 s are plenty against the 15 s connected grace, and keep the
+      // per-second check a read.
+      if (this.syncTicks++ % 5 === 0) await this.options.controllers.touch(held);
       const state = await this.options.controllers.syncState([...held.keys()]);
       for (const [id] of held) {
         const s = this.sessions.get(id);

@@ -154,8 +154,12 @@ export class AttachmentsStore {
   async list(filter: AttachmentFilter): Promise<{ items: Attachment[]; nextCursor?: string; totalCount: number }> {
     if (filter.scopes.length === 0) return { items: [], totalCount: 0 };
     const base = () => {
+      // Controllers seen in full collapse into one IN list; the rest get a clause each.
+      const full = filter.scopes.filter(s => s.access.include === '*' && s.access.exclude.length === 0);
+      const partial = filter.scopes.filter(s => !full.includes(s));
       const qb = this.db('spider_attachments').where(outer => {
-        for (const s of filter.scopes) {
+        if (full.length) outer.orWhereIn('controller_id', full.map(s => s.controllerId));
+        for (const s of partial) {
           outer.orWhere(inner => {
             inner.where('controller_id', s.controllerId);
             if (s.access.include !== '*') inner.whereIn('target_namespace', s.access.include);
