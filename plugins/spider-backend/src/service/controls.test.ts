@@ -219,6 +219,30 @@ describe.each(databases.eachSupportedId())('Controls service on %p', (databaseId
     expect(agent.desired.has(a.body.id)).toBe(false);
   });
 
+  it('reaches an agent held by another backend replica (shared PostgreSQL)', async () => {
+    if (databaseId === 'SQLITE_3') return; // an in-memory SQLite cannot be shared by two processes
+    const { controller, token, whisperer } = await setup();
+    const other = await startSpiderTestBackend({ knex });
+    try {
+      const agent = newAgent(token);
+      await agent.connect(); // held by `app`
+      const res = await other.as(OWNER).post('/attachments', { controllerId: controller.id, whispererId: whisperer.id, target: { namespace: 'team-a', kind: 'Deployment', name: 'web' } });
+      expect(res.status).toBe(201);
+      await agent.waitFor(() => agent.desired.has(res.body.id), 'attach made on the other replica', 5000);
+      expect((await other.as(OWNER).get(`/controllers/${controller.id}`)).body.connected).toBe(true);
+      // The other replica answers workload lists from the inventory the agent reported.
+      const wl = await other.as(OWNER).get(`/controllers/${controller.id}/workloads?namespace=team-b`);
+      expect(wl.status).toBe(200);
+      expect(wl.body.items.map((w: any) => w.name).sort()).toEqual(['api', 'db']);
+      await other.as(OWNER).delete(`/attachments/${res.body.id}`);
+      await agent.waitFor(() => !agent.desired.has(res.body.id), 'detach made on the other replica', 5000);
+      await other.as(OWNER).post(`/controllers/${controller.id}/token`);
+      await agent.waitFor(() => agent.closeCode === 4001, 'socket closed after rotation on the other replica', 5000);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('answers bad input with clear errors and keeps serving', async () => {
     const { controller, whisperer } = await setup();
     const malformed = await app.as(OWNER).post('/whisperers').set('Content-Type', 'application/json').send('{"name":');
