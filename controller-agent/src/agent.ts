@@ -1,5 +1,4 @@
 import os from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   AGENT_PROTOCOL_VERSION,
   AgentMessage,
@@ -18,6 +17,7 @@ import { ControlsClient } from './controls/ControlsClient';
 import { startHttpServer } from './http/server';
 import { EphemeralPods } from './kube/EphemeralPods';
 import { KubeHttp } from './kube/KubeHttp';
+import { KubeTarget, loadKubeTarget } from './kube/kubeTarget';
 import type { Logger } from './log/logger';
 import { Injector } from './reconcile/Injector';
 import type { AttachmentView } from './reconcile/plan';
@@ -33,7 +33,7 @@ export interface AgentOptions {
   config: AgentConfig;
   log: Logger;
   /** Defaults to the config's kubeconfig, then in-cluster, then ~/.kube/config. */
-  kubeConfig?: KubeConfig;
+  kubeTarget?: KubeTarget;
   /** false: run without the Controls service (tests drive the desired set directly). */
   connectControls?: boolean;
   /** false: do not start the DNS proxy and the whisperer endpoint. */
@@ -43,13 +43,6 @@ export interface AgentOptions {
   watcherOptions?: Partial<WatcherOptions>;
   statusIntervalMs?: number;
   debounceMs?: number;
-}
-
-export function loadKubeConfig(path: string | null): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 /** The IP whisperers reach the agent at: its pod IP, else the first external IPv4. */
@@ -89,12 +82,13 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     const { config, log } = options;
-    const kc = options.kubeConfig ?? loadKubeConfig(config.kubeconfig);
-    this.kubeHttp = new KubeHttp(kc);
+    const target = options.kubeTarget ?? loadKubeTarget(config.kubeconfig);
+    log.info('kubernetes API', { server: target.server, via: target.source });
+    this.kubeHttp = new KubeHttp(target);
     this.cache = new ClusterCache(config.scope);
     let reconciler: Reconciler | undefined;
     this.injector = new Injector(
-      new EphemeralPods(kc, this.kubeHttp),
+      new EphemeralPods(this.kubeHttp),
       { concurrency: 16, maxAttempts: 5, backoff: { baseMs: 200, maxMs: 5000 } },
       r => reconciler?.onInjectResult(r),
       log.child({ component: 'injector' }),
@@ -200,6 +194,7 @@ export class Agent {
         port: config.dnsPort,
         host: bindHost,
         hostAliases: config.hostAliases,
+        upstreams: config.dnsUpstreams.length ? config.dnsUpstreams : undefined,
         logger: log.child({ component: 'dns' }),
       });
       this.ports.dns = (await dns.start()).port;
@@ -245,6 +240,7 @@ export class Agent {
     await this.controls?.stop();
     await Promise.all(this.watchers.map(w => w.stop()));
     await this.injector.stop();
+    this.kubeHttp.close();
     for (const s of this.stoppers.reverse()) await s();
     log.info('agent stopped');
   }

@@ -1,7 +1,8 @@
 /**
  * Spider controller agent, as a library (tests, benchmarks). The process entry is main.ts.
  */
-export { Agent, AGENT_VERSION, loadKubeConfig } from './agent';
+export { Agent, AGENT_VERSION } from './agent';
+export { loadKubeTarget } from './kube/kubeTarget';
 export type { AgentOptions } from './agent';
 export { loadConfig, ConfigError } from './config/config';
 export type { AgentConfig } from './config/config';

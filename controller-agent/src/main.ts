@@ -23,7 +23,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const agent = new Agent({ config, log });
+  let agent: Agent;
+  try {
+    agent = new Agent({ config, log });
+  } catch (e) {
+    log.error('the agent cannot start', { error: (e as Error).message });
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

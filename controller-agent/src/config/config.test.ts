@@ -59,6 +59,7 @@ describe('loadConfig', () => {
     [{ SPIDER_WHISPERER_IMAGE: 'no spaces allowed' }, /SPIDER_WHISPERER_IMAGE .*not an image/],
     [{ SPIDER_HOST_ALIASES: '{"ip":1}' }, /SPIDER_HOST_ALIASES .*must be JSON/],
     [{ SPIDER_POD_IP: '999.1.1.1' }, /SPIDER_POD_IP .*not an IP/],
+    [{ SPIDER_DNS_UPSTREAMS: '10.0.0.10,dns.example' }, /SPIDER_DNS_UPSTREAMS .*"dns.example"/],
     [{ SPIDER_TOKEN_FILE: '/nope' }, /set one of them, not both/],
     [{ SPIDER_HTTP_PORT: '9000', SPIDER_ENDPOINT_PORT: '9000' }, /must differ/],
   ])('rejects %j', (extra, message) => {

@@ -29,6 +29,8 @@ export interface AgentConfig {
   dnsPort: number;
   endpointPort: number;
   hostAliases: HostAlias[];
+  /** DNS upstreams (`ip`, `ip:port`); empty = the nameservers of /etc/resolv.conf. */
+  dnsUpstreams: string[];
   /** The agent's own pod (set by the chart from the downward API); null when run outside a pod. */
   pod: { name: string | null; namespace: string | null; ip: string | null };
   /** A kubeconfig file; null uses in-cluster config or $KUBECONFIG / ~/.kube/config. */
@@ -319,6 +321,13 @@ export function loadConfig(
     }
   }
 
+  const upstreamsRaw = get('dnsUpstreams');
+  const dnsUpstreams = upstreamsRaw ? parseList(upstreamsRaw) : [];
+  const badUpstreams = dnsUpstreams.filter(u => !/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$|^[0-9a-fA-F:]+$/.test(u));
+  if (badUpstreams.length) {
+    problems.push(`${label('dnsUpstreams')}: not "ip", "ip:port" or "[ipv6]:port": ${badUpstreams.map(b => `"${b}"`).join(', ')}`);
+  }
+
   const podIp = get('podIp') ?? null;
   if (podIp && !isIp(podIp)) {
     problems.push(`${label('podIp')}: not an IP address: "${podIp}"`);
@@ -337,6 +346,7 @@ export function loadConfig(
     dnsPort,
     endpointPort,
     hostAliases,
+    dnsUpstreams,
     pod: {
       name: get('podName') ?? null,
       namespace: get('podNamespace') ?? null,

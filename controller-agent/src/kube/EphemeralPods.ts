@@ -1,30 +1,21 @@
-import {
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
 import type { EphemeralPodApi } from '../reconcile/Injector';
-import { KubeApiError, KubeHttp } from './KubeHttp';
 import { ephemeralContainerPatch } from '../reconcile/whispererContainer';
+import { KubeApiError, KubeHttp } from './KubeHttp';
 
 /**
- * EphemeralPodApi over the Kubernetes API. The PATCH goes through client-node with an
- * explicit strategic-merge content type: its default would be JSON Patch, which cannot
- * add to ephemeralContainers by name.
+ * Strategic merge patch: ephemeralContainers merge by name, so the patch only adds.
+ * (@kubernetes/client-node's PatchStrategy.StrategicMergePatch; its default for patch
+ * calls is JSON Patch, which cannot do this.)
  */
-export class EphemeralPods implements EphemeralPodApi {
-  private readonly core: CoreV1Api;
-  private readonly patchOptions = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+export const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
 
-  constructor(kc: KubeConfig, private readonly http: KubeHttp) {
-    this.core = kc.makeApiClient(CoreV1Api);
-  }
+/** EphemeralPodApi over the Kubernetes API. */
+export class EphemeralPods implements EphemeralPodApi {
+  constructor(private readonly http: KubeHttp) {}
 
   async readEphemeral(namespace: string, name: string) {
     try {
-      const pod = await this.http.json('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+      const pod = await this.http.json('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
       return {
         uid: String(pod.metadata?.uid ?? ''),
         names: (pod.spec?.ephemeralContainers ?? []).map((c: any) => String(c.name)),
@@ -36,16 +27,10 @@ export class EphemeralPods implements EphemeralPodApi {
   }
 
   async patchEphemeral(namespace: string, name: string, container: Record<string, unknown>) {
-    try {
-      await this.core.patchNamespacedPodEphemeralcontainers(
-        { name, namespace, body: ephemeralContainerPatch(container), fieldManager: 'spider-agent' },
-        this.patchOptions,
-      );
-    } catch (e) {
-      if (e instanceof ApiException) {
-        throw new KubeApiError(e.code, e.body, `PATCH pods/${name}/ephemeralcontainers: ${e.code}`);
-      }
-      throw new KubeApiError(undefined, undefined, (e as Error).message);
-    }
+    await this.http.json(
+      'PATCH',
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/ephemeralcontainers`,
+      { body: ephemeralContainerPatch(container), contentType: STRATEGIC_MERGE_PATCH, query: { fieldManager: 'spider-agent' } },
+    );
   }
 }

@@ -15,6 +15,8 @@ import { AGENT_ENV, AGENT_RBAC_RULES } from '@spider/backstage-plugin-spider-com
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 export const AGENT_MAIN = join(REPO_ROOT, 'controller-agent', 'src', 'main.ts');
+/** The bundle the image runs (controller-agent/bundle.mjs builds it). */
+export const AGENT_BUNDLE = join(REPO_ROOT, 'controller-agent', 'dist', 'agent.cjs');
 
 export function apis(kc: KubeConfig) {
   return {
@@ -82,8 +84,9 @@ export interface AgentProcess {
 }
 
 /** Runs the agent as a host process, exactly the code the image runs. */
-export function startAgentProcess(env: Record<string, string>): AgentProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', AGENT_MAIN], {
+export function startAgentProcess(env: Record<string, string>, opts: { bundle?: boolean } = {}): AgentProcess {
+  const args = opts.bundle ? [AGENT_BUNDLE] : ['--import', 'tsx', AGENT_MAIN];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, [AGENT_ENV.logLevel]: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
