@@ -1,7 +1,7 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import WebSocket from 'ws';
 import { startSpiderTestBackend } from '../testing/startSpiderTestBackend';
-import { TestAgent } from '../testing/TestAgent';
+import { TestAgent, TestAgentOptions } from '../testing/TestAgent';
 
 jest.setTimeout(60_000);
 
@@ -11,7 +11,7 @@ const OWNER = 'user:default/owner';
 const BOB = 'user:default/bob'; // member of group:default/team-b
 const NOBODY = 'user:default/nobody';
 
-const workloads = [
+const workloads: NonNullable<TestAgentOptions['workloads']> = [
   { namespace: 'team-a', kind: 'Deployment', name: 'web', labels: { 'backstage.io/kubernetes-id': 'payments' }, replicas: 3, pods: 3 },
   { namespace: 'team-b', kind: 'Deployment', name: 'api', labels: { 'backstage.io/kubernetes-id': 'payments' }, replicas: 2, pods: 2 },
   { namespace: 'team-b', kind: 'StatefulSet', name: 'db', labels: {}, replicas: 1, pods: 1 },
