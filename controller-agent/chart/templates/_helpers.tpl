@@ -5,6 +5,14 @@
 {{- .Values.fullnameOverride | default .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/*
+RBAC objects outside the release namespace (ClusterRole, Roles in target namespaces)
+carry the release namespace too, so two installs (say, two scoped agents) never collide.
+*/}}
+{{- define "spider-agent.rbacName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "spider-agent.fullname" .) -}}
+{{- end -}}
+
 {{- define "spider-agent.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}

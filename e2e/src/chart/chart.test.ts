@@ -51,7 +51,8 @@ describe('controller-agent chart', () => {
     const bindings = byKind(objects, 'RoleBinding');
     expect(bindings.map(b => b.metadata.namespace).sort()).toEqual(['pay', 'shop']);
     for (const b of bindings) {
-      expect(b.roleRef).toMatchObject({ kind: 'Role', name: 'spider-agent' });
+      expect(b.roleRef).toMatchObject({ kind: 'Role', name: 'spider-system-spider-agent' });
+      expect(b.metadata.name).toBe('spider-system-spider-agent');
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'spider-agent', namespace: 'spider-system' }]);
     }
     // The namespaced rules are the shared ones minus what a Role cannot grant.
