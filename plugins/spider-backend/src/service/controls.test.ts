@@ -1,11 +1,12 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import WebSocket from 'ws';
 import { startSpiderTestBackend } from '../testing/startSpiderTestBackend';
+import { testDatabaseIds } from '../testing/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../testing/TestAgent';
 
 jest.setTimeout(60_000);
 
-const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_17', 'POSTGRES_15'] });
+const databases = TestDatabases.create({ ids: testDatabaseIds() });
 
 const OWNER = 'user:default/owner';
 const BOB = 'user:default/bob'; // member of group:default/team-b

@@ -1,9 +1,10 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { migrationsDir } from './migrations';
+import { testDatabaseIds } from '../testing/testDatabaseIds';
 
 jest.setTimeout(60_000);
 
-const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_17', 'POSTGRES_15'] });
+const databases = TestDatabases.create({ ids: testDatabaseIds() });
 
 describe.each(databases.eachSupportedId())('migrations on %p', (id: TestDatabaseId) => {
   it('go up and down, one at a time, and the live-attachment index refuses a duplicate', async () => {
