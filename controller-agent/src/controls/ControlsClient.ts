@@ -17,7 +17,11 @@ export interface ControlsClientOptions {
   url: string;
   token: () => string;
   hello: () => HelloMessage;
-  /** After hello went out: send the inventory snapshot, instances, status. */
+  /**
+   * After the backend answered hello with its first welcome (handed to onMessage
+   * first): send the inventory snapshot, instances, status. Nothing but hello goes out
+   * before: a backend still processing the hello must not see other messages.
+   */
   onConnected: () => void;
   onMessage: (message: BackendMessage) => void;
   onDisconnected?: () => void;
@@ -53,9 +57,11 @@ export class ControlsClient {
 
   constructor(private readonly options: ControlsClientOptions) {}
 
+  /** True once the current connection got its welcome. */
   get connected(): boolean {
-    return this.isOpen;
+    return this.isOpen && this.established;
   }
+  private established = false;
 
   start(): void {
     this.loop ??= this.run();
@@ -70,7 +76,7 @@ export class ControlsClient {
   /** Sends when connected; false (dropped) otherwise or when too big. */
   send(message: AgentMessage): boolean {
     const s = this.socket;
-    if (!s || !this.isOpen || s.readyState !== WebSocket.OPEN) return false;
+    if (!s || !this.connected || s.readyState !== WebSocket.OPEN) return false;
     const text = JSON.stringify(message);
     if (Buffer.byteLength(text) > AGENT_PROTOCOL_LIMITS.maxMessageBytes) {
       this.options.log.error('message too big for the protocol; dropped', { type: message.type, bytes: Buffer.byteLength(text) });
@@ -82,7 +88,9 @@ export class ControlsClient {
 
   private async run(): Promise<void> {
     const { log } = this.options;
-    const backoff = this.options.backoff ?? { baseMs: 1000, maxMs: 60_000 };
+    // Capped at 15 s: after a backend restart agents are back within seconds, and the
+    // jitter (half to full delay) keeps a fleet of agents from arriving at once.
+    const backoff = this.options.backoff ?? { baseMs: 1000, maxMs: 15_000 };
     while (!this.abort.signal.aborted) {
       const started = Date.now();
       const outcome = await this.connectOnce();
@@ -132,9 +140,10 @@ export class ControlsClient {
         if (settled) return;
         settled = true;
         clearTimeout(silence);
-        const wasOpen = this.isOpen;
+        const wasConnected = this.connected;
         this.isOpen = false;
-        if (wasOpen) this.options.onDisconnected?.();
+        this.established = false;
+        if (wasConnected) this.options.onDisconnected?.();
         resolve({ ...r, welcomed });
       };
       socket.on('unexpected-response', (_req, res) => {
@@ -146,14 +155,10 @@ export class ControlsClient {
       });
       socket.on('open', () => {
         this.isOpen = true;
+        this.established = false;
         alive();
         socket.send(JSON.stringify(this.options.hello()));
-        log.info('connected to the Controls service', { url });
-        try {
-          this.options.onConnected();
-        } catch (e) {
-          log.error('on-connect handler failed', { error: e });
-        }
+        log.info('connected to the Controls service; hello sent', { url });
       });
       socket.on('ping', alive);
       socket.on('pong', alive);
@@ -169,11 +174,22 @@ export class ControlsClient {
           log.warn('invalid message from the Controls service ignored', { error: parsed.error });
           return;
         }
-        if (parsed.message.type === 'welcome') welcomed = true;
+        const first = parsed.message.type === 'welcome' && !this.established;
+        if (first) {
+          welcomed = true;
+          this.established = true;
+        }
         try {
           this.options.onMessage(parsed.message);
         } catch (e) {
           log.error('handling a Controls message failed', { type: parsed.message.type, error: e });
+        }
+        if (first) {
+          try {
+            this.options.onConnected();
+          } catch (e) {
+            log.error('on-connect handler failed', { error: e });
+          }
         }
       });
       socket.on('close', (code, reason) => done({ code, reason: reason.toString() }));
