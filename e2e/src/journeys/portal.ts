@@ -40,8 +40,12 @@ export function ensureAppBuilt(log: (s: string) => void) {
   }
   log('app: building packages/app (production build) …');
   const started = Date.now();
-  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], { cwd: APP_DIR, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`app build failed (exit ${r.status})`);
+  const logFile = path.join(REPO_ROOT, 'e2e/output/app-build.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = fs.openSync(logFile, 'w');
+  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], { cwd: APP_DIR, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  if (r.status !== 0) throw new Error(`app build failed (exit ${r.status}); see ${logFile}`);
   log(`app: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
@@ -67,7 +71,8 @@ async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess)
  */
 export async function startPortal(log: (s: string) => void = console.log): Promise<Portal> {
   const external = process.env.SPIDER_PORTAL_URL;
-  const baseUrl = (external ?? 'http://localhost:7007').replace(/\/$/, '');
+  const port = Number(process.env.SPIDER_JOURNEY_PORT ?? 7007);
+  const baseUrl = (external ?? `http://localhost:${port}`).replace(/\/$/, '');
   const guestToken = async () => {
     const r = await fetch(`${baseUrl}/api/auth/guest/refresh`, {
       headers: { 'X-Requested-With': 'XMLHttpRequest' },
@@ -85,6 +90,22 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
   const logFile = path.join(REPO_ROOT, 'e2e/output/backend.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
+  // The built app is served by the backend (plugin-app-backend): one process, one port.
+  const journeyConfig = path.join(REPO_ROOT, 'e2e/output/app-config.journey.yaml');
+  fs.writeFileSync(
+    journeyConfig,
+    [
+      'app:',
+      `  baseUrl: ${baseUrl}`,
+      'backend:',
+      `  baseUrl: ${baseUrl}`,
+      '  listen:',
+      `    port: ${port}`,
+      '  cors:',
+      `    origin: ${baseUrl}`,
+      '',
+    ].join('\n'),
+  );
   log(`backend: starting (log in ${path.relative(process.cwd(), logFile)}) …`);
   const started = Date.now();
   const child = spawn(
@@ -96,7 +117,7 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
       '--config',
       path.join(REPO_ROOT, 'app-config.yaml'),
       '--config',
-      path.join(__dirname, 'app-config.journey.yaml'),
+      journeyConfig,
     ],
     { cwd: path.join(REPO_ROOT, 'packages/backend'), stdio: ['ignore', out, out], detached: true },
   );

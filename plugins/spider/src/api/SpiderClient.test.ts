@@ -20,7 +20,7 @@ function client(respond: (url: string, init: RequestInit) => { status: number; b
     }),
   };
   const discoveryApi = { getBaseUrl: jest.fn(async () => 'http://backend/api/spider') };
-  return { api: new SpiderClient({ discoveryApi, fetchApi }), calls };
+  return { api: new SpiderClient({ discoveryApi, fetchApi: fetchApi as any }), calls };
 }
 
 describe('SpiderClient', () => {
