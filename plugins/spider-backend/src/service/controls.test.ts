@@ -303,12 +303,17 @@ describe.each(databases.eachSupportedId())('Controls service on %p', (databaseId
     expect((await app.as(NOBODY).get(`/controllers/${controller.id}/install`)).status).toBe(404);
   });
 
-  it('records who did what in the audit table', async () => {
-    const { controller, whisperer } = await setup();
+  it('records who did what in the audit table; deleting a Controller closes its agent at once', async () => {
+    const { controller, whisperer, token } = await setup();
+    const agent = newAgent(token);
+    await agent.connect();
     await app.as(OWNER).patch(`/controllers/${controller.id}`, { name: 'prod-eu-1' });
     const a = await app.as(OWNER).post('/attachments', { controllerId: controller.id, whispererId: whisperer.id, target: { namespace: 'team-a', kind: 'Pod', name: 'p' } });
     await app.as(OWNER).delete(`/attachments/${a.body.id}`);
-    await app.as(OWNER).delete(`/controllers/${controller.id}`);
+    expect((await app.as(OWNER).delete(`/controllers/${controller.id}`)).status).toBe(204);
+    await agent.waitFor(() => agent.closeCode === 4001, 'socket closed on delete', 3000);
+    await expect(newAgent(token).connect()).rejects.toThrow(/401/);
+    expect((await app.as(OWNER).get(`/controllers/${controller.id}`)).status).toBe(404);
     const rows = await knex('spider_audit').orderBy('id');
     expect(rows.map((r: any) => r.action)).toEqual([
       'controller.create', 'whisperer.create', 'controller.rename', 'attachment.attach', 'attachment.detach', 'controller.delete',
