@@ -85,6 +85,19 @@ describe('parseQuery', () => {
     expect(parseQuery(long)).toMatchObject({ rcode: RCODE.FORMERR });
   });
 
+  it('accepts a name of exactly 255 octets and refuses 256', () => {
+    const name = (last: number) => [63, 63, 63, last].map((n, i) => String.fromCharCode(97 + i).repeat(n)).join('.');
+    const ok = mustParse(makeQuery(name(61), DNS_TYPE.A));
+    expect(ok.name).toBe(name(61));
+    const header = makeQuery('x', DNS_TYPE.A).subarray(0, 12);
+    const tooLong = Buffer.concat([
+      header,
+      ...[63, 63, 63, 62].map((n, i) => Buffer.concat([Buffer.from([n]), Buffer.alloc(n, 97 + i)])),
+      Buffer.from('0000010001', 'hex'),
+    ]);
+    expect(parseQuery(tooLong)).toMatchObject({ kind: 'error', rcode: RCODE.FORMERR });
+  });
+
   it('rejects two OPT records', () => {
     const raw = makeQuery('example.org', DNS_TYPE.A, { edns: true });
     const opt = raw.subarray(raw.length - 11);

@@ -114,6 +114,46 @@ function labelText(msg: Buffer, start: number, end: number): string {
   return out;
 }
 
+/** Scratch space for the question name: one string allocation per query, no concatenation. */
+const nameScratch = Buffer.alloc(MAX_NAME_BYTES);
+
+/**
+ * Reads the uncompressed question name at offset 12 into its lower-cased dotted text.
+ * Returns an error text when it is cut, has a bad label or is too long.
+ */
+function readQuestionName(msg: Buffer): { name: string; end: number } | string {
+  let offset = HEADER_BYTES;
+  let out = 0;
+  let wire = 1; // the root label
+  let plain = true;
+  for (;;) {
+    if (offset >= msg.length) return 'question cut short';
+    const len = msg[offset];
+    if (len === 0) break;
+    if (len > MAX_LABEL_BYTES) return 'bad label in question';
+    wire += len + 1;
+    if (wire > MAX_NAME_BYTES) return 'question name too long';
+    if (offset + 1 + len > msg.length) return 'question cut short';
+    if (out > 0) nameScratch[out++] = 0x2e;
+    for (let i = offset + 1; i <= offset + len; i++) {
+      let c = msg[i];
+      if (c >= 0x41 && c <= 0x5a) c += 0x20; // ASCII case folding only (RFC 4343)
+      else if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
+      nameScratch[out++] = c;
+    }
+    offset += len + 1;
+  }
+  if (plain) return { name: nameScratch.toString('latin1', 0, out), end: offset + 1 };
+  // Rare: bytes that need escaping; rebuild label by label.
+  const labels: string[] = [];
+  for (let o = HEADER_BYTES; msg[o] !== 0; o += msg[o] + 1) labels.push(labelText(msg, o + 1, o + 1 + msg[o]));
+  return { name: labels.join('.'), end: offset + 1 };
+}
+
+function rejected(id: number, flags: number, rcode: number, reason: string): ParsedQuery {
+  return { kind: 'error', id, flags, rcode, reason };
+}
+
 /**
  * Parses a query strictly: one question, no compression in it (nothing precedes it to
  * point at), well-formed records after it, at most one OPT, no trailing bytes.
@@ -123,42 +163,20 @@ export function parseQuery(msg: Buffer): ParsedQuery {
   const id = msg.readUInt16BE(0);
   const flags = msg.readUInt16BE(2);
   if (flags & FLAG_QR) return { kind: 'drop', reason: 'response' };
-  const fail = (rcode: number, reason: string): ParsedQuery => ({
-    kind: 'error',
-    id,
-    flags,
-    rcode,
-    reason,
-  });
   const opcode = (flags >> 11) & 0xf;
-  if (opcode !== 0) return fail(RCODE.NOTIMP, `opcode ${opcode}`);
+  if (opcode !== 0) return rejected(id, flags, RCODE.NOTIMP, `opcode ${opcode}`);
   const qdcount = msg.readUInt16BE(4);
   const ancount = msg.readUInt16BE(6);
   const nscount = msg.readUInt16BE(8);
   const arcount = msg.readUInt16BE(10);
-  if (qdcount !== 1) return fail(RCODE.FORMERR, `${qdcount} questions`);
+  if (qdcount !== 1) return rejected(id, flags, RCODE.FORMERR, `${qdcount} questions`);
 
   // Question name.
-  let offset = HEADER_BYTES;
-  let name = '';
-  let wireLength = 0;
-  for (;;) {
-    if (offset >= msg.length) return fail(RCODE.FORMERR, 'question cut short');
-    const len = msg[offset];
-    if (len === 0) {
-      offset += 1;
-      wireLength += 1;
-      break;
-    }
-    if (len > MAX_LABEL_BYTES) return fail(RCODE.FORMERR, 'bad label in question');
-    wireLength += len + 1;
-    if (wireLength >= MAX_NAME_BYTES) return fail(RCODE.FORMERR, 'question name too long');
-    if (offset + 1 + len > msg.length) return fail(RCODE.FORMERR, 'question cut short');
-    const text = labelText(msg, offset + 1, offset + 1 + len);
-    name = name ? `${name}.${text}` : text;
-    offset += len + 1;
-  }
-  if (offset + 4 > msg.length) return fail(RCODE.FORMERR, 'question cut short');
+  const qname = readQuestionName(msg);
+  if (typeof qname === 'string') return rejected(id, flags, RCODE.FORMERR, qname);
+  const name = qname.name;
+  let offset = qname.end;
+  if (offset + 4 > msg.length) return rejected(id, flags, RCODE.FORMERR, 'question cut short');
   const qtype = msg.readUInt16BE(offset);
   const qclass = msg.readUInt16BE(offset + 2);
   offset += 4;
@@ -167,21 +185,21 @@ export function parseQuery(msg: Buffer): ParsedQuery {
   // Answer and authority records: unusual in a query but legal; skip them.
   for (let i = 0; i < ancount + nscount; i++) {
     offset = skipRecord(msg, offset);
-    if (offset < 0) return fail(RCODE.FORMERR, 'record cut short');
+    if (offset < 0) return rejected(id, flags, RCODE.FORMERR, 'record cut short');
   }
   let edns: Edns | null = null;
   for (let i = 0; i < arcount; i++) {
     const nameEnd = skipName(msg, offset);
     if (nameEnd < 0 || nameEnd + 10 > msg.length) {
-      return fail(RCODE.FORMERR, 'record cut short');
+      return rejected(id, flags, RCODE.FORMERR, 'record cut short');
     }
     const type = msg.readUInt16BE(nameEnd);
     const rdlength = msg.readUInt16BE(nameEnd + 8);
     const end = nameEnd + 10 + rdlength;
-    if (end > msg.length) return fail(RCODE.FORMERR, 'record cut short');
+    if (end > msg.length) return rejected(id, flags, RCODE.FORMERR, 'record cut short');
     if (type === DNS_TYPE.OPT) {
       // RFC 6891 §6.1.1: one OPT, owned by the root.
-      if (edns || nameEnd !== offset + 1) return fail(RCODE.FORMERR, 'bad OPT');
+      if (edns || nameEnd !== offset + 1) return rejected(id, flags, RCODE.FORMERR, 'bad OPT');
       edns = {
         udpSize: Math.max(UDP_CLASSIC_LIMIT, msg.readUInt16BE(nameEnd + 2)),
         version: msg[nameEnd + 5],
@@ -189,9 +207,9 @@ export function parseQuery(msg: Buffer): ParsedQuery {
     }
     offset = end;
   }
-  if (offset !== msg.length) return fail(RCODE.FORMERR, 'trailing bytes');
+  if (offset !== msg.length) return rejected(id, flags, RCODE.FORMERR, 'trailing bytes');
   if (qclass !== DNS_CLASS_IN && qclass !== DNS_CLASS_ANY && qclass !== 3 && qclass !== 4) {
-    return fail(RCODE.NOTIMP, `class ${qclass}`);
+    return rejected(id, flags, RCODE.NOTIMP, `class ${qclass}`);
   }
   return {
     kind: 'query',
