@@ -84,7 +84,13 @@ describe('controller-agent chart', () => {
     // Everything the agent reads is set, the token through the mounted Secret file.
     expect(names.sort()).toEqual([...known].filter(n => n !== AGENT_ENV.token).sort());
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
-    expect(env).toMatchObject({ SPIDER_CONTROLS_URL: URL, SPIDER_NAMESPACES: '*', SPIDER_DNS_PORT: '5353', SPIDER_TOKEN_FILE: '/var/run/spider/token/token' });
+    expect(env).toMatchObject({
+      SPIDER_CONTROLS_URL: URL,
+      SPIDER_NAMESPACES: '*',
+      SPIDER_DNS_PORT: '5353',
+      SPIDER_TOKEN_FILE: '/var/run/spider/token/token',
+      SPIDER_SERVICE_HOST: 'spider-agent.spider-system.svc',
+    });
     expect(pod.volumes.find((v: any) => v.name === 'token').secret.secretName).toBe('spider-agent-token');
     const [secret] = byKind(objects, 'Secret');
     expect(secret.stringData).toEqual({ token: 't' });

@@ -48,6 +48,12 @@ export const AGENT_ENV = {
   hostAliases: 'SPIDER_HOST_ALIASES',
   /** DNS resolvers the agent forwards to (`ip`, `ip:port`, `[ipv6]:port`, comma-separated); default: /etc/resolv.conf. */
   dnsUpstreams: 'SPIDER_DNS_UPSTREAMS',
+  /**
+   * DNS name of the agent's Service (`<name>.<namespace>.svc`), set by the chart: the
+   * address whisperers should be given (it outlives the agent pod's IP); the Service
+   * serves DNS on 53 and the whisperer endpoint on the endpoint port.
+   */
+  serviceHost: 'SPIDER_SERVICE_HOST',
   podName: 'SPIDER_POD_NAME',
   podNamespace: 'SPIDER_POD_NAMESPACE',
   podIp: 'SPIDER_POD_IP',
