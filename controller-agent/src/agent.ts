@@ -210,6 +210,9 @@ export class Agent {
       this.ports.endpoint = (await endpoint.start()).port;
       registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
       this.stoppers.push(() => endpoint.stop());
+      // With port 0 in the config the real ports are known only now.
+      const ip = advertiseAddress(config.pod.ip);
+      this.reconciler.setEndpoints({ agentUrl: `http://${ip}:${this.ports.endpoint}`, dns: `${ip}:${this.ports.dns}` });
     }
 
     // The reconciler plans only once the caches are complete: a partial cache would

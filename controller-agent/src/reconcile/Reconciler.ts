@@ -94,6 +94,11 @@ export class Reconciler implements WhispererRegistry {
     this.resync();
   }
 
+  /** Where new whisperers reach the agent (known only once the listeners are bound). */
+  setEndpoints(endpoints: AgentEndpoints): void {
+    this.options.endpoints = endpoints;
+  }
+
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
