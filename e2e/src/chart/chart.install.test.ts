@@ -286,5 +286,26 @@ describe('agent chart installed in the real control plane', () => {
     expect(await statusOf(sa.core.listPodForAllNamespaces())).toBe(403);
     expect(await statusOf(sa.core.listNamespace())).toBe(403);
     expect(await statusOf(sa.core.listNamespacedPod({ namespace: AGENT_NS }))).toBe(403);
+
+    // And that is enough for an agent scoped the same way: it syncs without a single 403.
+    const scopedSeed = await controls.seed(OWNER, { name: `scoped-${RUN}` });
+    const { path } = await serviceAccountKubeconfig(admin, SCOPED_NS, 'spider-agent');
+    const scoped = startAgentProcess({
+      [AGENT_ENV.controlsUrl]: controls.controlsUrl,
+      [AGENT_ENV.token]: scopedSeed.token,
+      [AGENT_ENV.namespacesInclude]: APP_NS,
+      KUBECONFIG: path,
+      [AGENT_ENV.httpPort]: '0',
+      [AGENT_ENV.dnsPort]: '0',
+      [AGENT_ENV.endpointPort]: '0',
+      [AGENT_ENV.podIp]: '127.0.0.1',
+    });
+    try {
+      await scoped.waitForLog(l => l.msg === 'caches synced');
+      await scoped.waitForLog(l => l.msg === 'welcome from the Controls service');
+      expect(scoped.logs.filter(l => /forbidden|403/i.test(JSON.stringify(l)))).toEqual([]);
+    } finally {
+      await scoped.stop();
+    }
   });
 });
