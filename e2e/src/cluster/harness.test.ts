@@ -73,7 +73,7 @@ describe('harness: waitFor', () => {
         seen: [{ name: 'web-1', phase: 'Pending' }],
       }),
       { timeoutMs: 300, intervalMs: 50 },
-    ).catch(e => e);
+    ).catch((e: Error) => e);
     expect(err).toBeInstanceOf(WaitTimeoutError);
     expect(err.message).toBe(
       'Timed out after 0.3 s waiting for 5 Running pods in ns/x; last seen: [{"name":"web-1","phase":"Pending"}]',
@@ -87,7 +87,7 @@ describe('harness: waitFor', () => {
         throw new Error('connect ECONNREFUSED 127.0.0.1:1');
       },
       { timeoutMs: 100, intervalMs: 20 },
-    ).catch(e => e);
+    ).catch((e: Error) => e);
     expect(err.message).toMatch(
       /waiting for the apiserver; last seen: error: connect ECONNREFUSED/,
     );
