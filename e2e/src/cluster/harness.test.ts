@@ -75,7 +75,7 @@ describe('harness: waitFor', () => {
       { timeoutMs: 300, intervalMs: 50 },
     ).catch((e: Error) => e);
     expect(err).toBeInstanceOf(WaitTimeoutError);
-    expect(err.message).toBe(
+    expect((err as Error).message).toBe(
       'Timed out after 0.3 s waiting for 5 Running pods in ns/x; last seen: [{"name":"web-1","phase":"Pending"}]',
     );
   });
@@ -88,7 +88,7 @@ describe('harness: waitFor', () => {
       },
       { timeoutMs: 100, intervalMs: 20 },
     ).catch((e: Error) => e);
-    expect(err.message).toMatch(
+    expect((err as Error).message).toMatch(
       /waiting for the apiserver; last seen: error: connect ECONNREFUSED/,
     );
   });
