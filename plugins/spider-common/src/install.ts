@@ -122,3 +122,14 @@ export function renderAgentValues(input: {
       : {}),
   };
 }
+
+/** The chart's default values that the portal's plain manifests repeat. */
+export const AGENT_CHART_DEFAULTS = {
+  imageRepository: 'spider/controller-agent',
+  imageTag: '0.1.0',
+  whispererImage: 'spider/whisperer:0.1.0',
+  httpPort: 8080,
+  dnsPort: 5353,
+  endpointPort: 8081,
+  resyncPeriodSeconds: 60,
+} as const;

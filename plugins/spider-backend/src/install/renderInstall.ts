@@ -1,5 +1,8 @@
 import YAML from 'yaml';
 import {
+  AGENT_CHART_DEFAULTS,
+  AGENT_ENV,
+  AGENT_NAMESPACED_RBAC_RULES,
   AGENT_RBAC_RULES,
   AGENT_CHART_NAME,
   AGENT_DEFAULT_NAMESPACE,
@@ -88,18 +91,23 @@ export function renderInstall(settings: InstallSettings, req: InstallRequest): {
   };
 }
 
-/** Plain manifests for clusters without Helm; mirrors the chart's templates. */
+/**
+ * Plain manifests for clusters without Helm: what the chart renders with its defaults and
+ * these values (names, RBAC, env, ports, probes, token file). e2e/src/chart checks the
+ * two against each other with `helm template`, so they cannot drift apart unnoticed.
+ */
 function renderManifest(settings: InstallSettings, req: InstallRequest, namespace: string): string {
-  const labels = {
+  const name = AGENT_DEFAULT_RELEASE;
+  const rbacName = `${namespace}-${name}`;
+  const selector = {
     'app.kubernetes.io/name': AGENT_CHART_NAME,
     'app.kubernetes.io/instance': AGENT_DEFAULT_RELEASE,
-    'app.kubernetes.io/component': 'controller-agent',
-    'app.kubernetes.io/part-of': 'spider',
   };
-  const name = AGENT_DEFAULT_RELEASE;
-  const image = `${settings.image?.repository ?? 'spider/controller-agent'}:${settings.image?.tag ?? 'latest'}`;
-  const scoped = req.include.length > 0;
-  const rules = agentRules(scoped);
+  const labels = { ...selector, 'app.kubernetes.io/managed-by': 'spider-portal' };
+  const image = `${settings.image?.repository ?? AGENT_CHART_DEFAULTS.imageRepository}:${settings.image?.tag ?? AGENT_CHART_DEFAULTS.imageTag}`;
+  const exclude = new Set(req.exclude);
+  const scoped = [...new Set(req.include.filter(ns => !exclude.has(ns)))];
+  const ports = AGENT_CHART_DEFAULTS;
   const docs: unknown[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace, labels } },
@@ -111,31 +119,50 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
       stringData: { token: TOKEN_PLACEHOLDER },
     },
   ];
-  if (!scoped) {
+  const subjects = [{ kind: 'ServiceAccount', name, namespace }];
+  if (req.include.length === 0) {
     docs.push(
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: rbacName, labels }, rules: rbacRules(AGENT_RBAC_RULES) },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRoleBinding',
-        metadata: { name, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-        subjects: [{ kind: 'ServiceAccount', name, namespace }],
+        metadata: { name: rbacName, labels },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: rbacName },
+        subjects,
       },
     );
   } else {
-    for (const ns of req.include) {
+    for (const ns of scoped) {
       docs.push(
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: ns, labels }, rules },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: rbacName, namespace: ns, labels }, rules: rbacRules(AGENT_NAMESPACED_RBAC_RULES) },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'RoleBinding',
-          metadata: { name, namespace: ns, labels },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-          subjects: [{ kind: 'ServiceAccount', name, namespace }],
+          metadata: { name: rbacName, namespace: ns, labels },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: rbacName },
+          subjects,
         },
       );
     }
   }
+  const env: Array<Record<string, unknown>> = [
+    { name: AGENT_ENV.controlsUrl, value: settings.controlsUrl },
+    { name: AGENT_ENV.tokenFile, value: '/var/run/spider/token/token' },
+    { name: AGENT_ENV.namespacesInclude, value: req.include.length ? req.include.join(',') : '*' },
+    { name: AGENT_ENV.namespacesExclude, value: req.exclude.join(',') },
+    { name: AGENT_ENV.whispererImage, value: settings.whispererImage ?? AGENT_CHART_DEFAULTS.whispererImage },
+    { name: AGENT_ENV.resyncSeconds, value: String(AGENT_CHART_DEFAULTS.resyncPeriodSeconds) },
+    { name: AGENT_ENV.logLevel, value: 'info' },
+    { name: AGENT_ENV.httpPort, value: String(ports.httpPort) },
+    { name: AGENT_ENV.dnsPort, value: String(ports.dnsPort) },
+    { name: AGENT_ENV.endpointPort, value: String(ports.endpointPort) },
+    { name: AGENT_ENV.hostAliases, value: '[]' },
+    { name: AGENT_ENV.dnsUpstreams, value: '' },
+    { name: AGENT_ENV.serviceHost, value: `${name}.${namespace}.svc` },
+    { name: AGENT_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: AGENT_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: AGENT_ENV.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+  ];
   docs.push(
     {
       apiVersion: 'apps/v1',
@@ -143,40 +170,46 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
       metadata: { name, namespace, labels },
       spec: {
         replicas: 1,
-        selector: { matchLabels: { 'app.kubernetes.io/name': AGENT_CHART_NAME, 'app.kubernetes.io/instance': AGENT_DEFAULT_RELEASE } },
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: selector },
         template: {
-          metadata: { labels },
+          metadata: { labels: selector },
           spec: {
             serviceAccountName: name,
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            automountServiceAccountToken: true,
+            enableServiceLinks: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
                 name: 'agent',
                 image,
-                env: [
-                  { name: 'SPIDER_CONTROLS_URL', value: settings.controlsUrl },
-                  { name: 'SPIDER_TOKEN', valueFrom: { secretKeyRef: { name: `${name}-token`, key: 'token' } } },
-                  { name: 'SPIDER_NAMESPACES', value: req.include.join(',') },
-                  { name: 'SPIDER_NAMESPACES_EXCLUDE', value: req.exclude.join(',') },
-                  { name: 'SPIDER_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                  { name: 'SPIDER_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                  { name: 'SPIDER_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-                  ...(settings.whispererImage ? [{ name: 'SPIDER_WHISPERER_IMAGE', value: settings.whispererImage }] : []),
-                ],
-                ports: [
-                  { name: 'http', containerPort: 8080 },
-                  { name: 'dns-udp', containerPort: 5353, protocol: 'UDP' },
-                  { name: 'dns-tcp', containerPort: 5353, protocol: 'TCP' },
-                  { name: 'whisperers', containerPort: 8081 },
-                ],
-                readinessProbe: { httpGet: { path: '/readyz', port: 'http' } },
-                livenessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+                imagePullPolicy: 'IfNotPresent',
                 securityContext: {
                   allowPrivilegeEscalation: false,
                   readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
                   capabilities: { drop: ['ALL'] },
                 },
+                env,
+                ports: [
+                  { name: 'http', containerPort: ports.httpPort, protocol: 'TCP' },
+                  { name: 'dns-udp', containerPort: ports.dnsPort, protocol: 'UDP' },
+                  { name: 'dns-tcp', containerPort: ports.dnsPort, protocol: 'TCP' },
+                  { name: 'endpoint', containerPort: ports.endpointPort, protocol: 'TCP' },
+                ],
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
+                startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
+                resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+                volumeMounts: [
+                  { name: 'token', mountPath: '/var/run/spider/token', readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
               },
+            ],
+            volumes: [
+              { name: 'token', secret: { secretName: `${name}-token`, items: [{ key: 'token', path: 'token' }] } },
+              { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             ],
           },
         },
@@ -187,11 +220,13 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
       kind: 'Service',
       metadata: { name, namespace, labels },
       spec: {
-        selector: { 'app.kubernetes.io/name': AGENT_CHART_NAME, 'app.kubernetes.io/instance': AGENT_DEFAULT_RELEASE },
+        type: 'ClusterIP',
+        selector,
         ports: [
-          { name: 'dns-udp', port: 53, targetPort: 'dns-udp', protocol: 'UDP' },
-          { name: 'dns-tcp', port: 53, targetPort: 'dns-tcp', protocol: 'TCP' },
-          { name: 'whisperers', port: 8081, targetPort: 'whisperers' },
+          { name: 'dns-udp', protocol: 'UDP', port: 53, targetPort: 'dns-udp' },
+          { name: 'dns-tcp', protocol: 'TCP', port: 53, targetPort: 'dns-tcp' },
+          { name: 'endpoint', protocol: 'TCP', port: ports.endpointPort, targetPort: 'endpoint' },
+          { name: 'http', protocol: 'TCP', port: ports.httpPort, targetPort: 'http' },
         ],
       },
     },
@@ -199,11 +234,6 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
   return docs.map(d => YAML.stringify(d)).join('---\n').replaceAll(`'${TOKEN_PLACEHOLDER}'`, TOKEN_PLACEHOLDER);
 }
 
-function agentRules(scoped: boolean) {
-  return AGENT_RBAC_RULES.map(r => ({
-    apiGroups: [...r.apiGroups],
-    // A namespaced Role cannot grant access to cluster-scoped namespaces.
-    resources: (r.resources as readonly string[]).filter(x => !scoped || x !== 'namespaces'),
-    verbs: [...r.verbs],
-  })).filter(r => r.resources.length > 0);
+function rbacRules(rules: ReadonlyArray<{ apiGroups: readonly string[]; resources: readonly string[]; verbs: readonly string[] }>) {
+  return rules.map(r => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] }));
 }
