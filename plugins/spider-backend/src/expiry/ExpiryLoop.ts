@@ -63,7 +63,8 @@ export class ExpiryLoop {
       this.running = false;
       if (!this.stopped) {
         const next = await this.deps.attachments.nextExpiry().catch(() => null);
-        const delay = next === null ? this.deps.intervalMs : Math.min(this.deps.intervalMs, Math.max(0, next - Date.now()));
+        // Never spin: a row that cannot be expired (or another replica's) waits a beat.
+        const delay = next === null ? this.deps.intervalMs : Math.min(this.deps.intervalMs, Math.max(100, next - Date.now()));
         this.schedule(delay);
       }
     }
