@@ -143,6 +143,8 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
   await page.goto(`${baseUrl}/spider/controllers/${controller.id}/attachments`);
   await page.getByRole('button', { name: 'Attach', exact: true }).first().click();
   const dialog = page.getByRole('dialog', { name: 'Attach a whisperer' });
+  await dialog.getByLabel('Controller').click();
+  await page.getByRole('option', { name: new RegExp(controller.name) }).click();
   await dialog.getByLabel('Namespace').click();
   const option = page.getByRole('option', { name: BENCH.namespace, exact: true });
   await option.waitFor();

@@ -108,18 +108,33 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
   );
   log(`backend: starting (log in ${path.relative(process.cwd(), logFile)}) …`);
   const started = Date.now();
+  // Run the backend the way `backstage-cli package start` does, minus its file watcher:
+  // other work on the repository must not restart it (and wipe its in-memory database)
+  // in the middle of a journey.
+  const backendDir = path.join(REPO_ROOT, 'packages/backend');
+  const transform = require.resolve('@backstage/cli-node/config/nodeTransform.cjs', { paths: [backendDir, REPO_ROOT] });
   const child = spawn(
-    'yarn',
+    process.execPath,
     [
-      'backstage-cli',
-      'package',
-      'start',
+      '--enable-source-maps',
+      '--require',
+      transform,
+      'src/index',
       '--config',
       path.join(REPO_ROOT, 'app-config.yaml'),
       '--config',
       journeyConfig,
     ],
-    { cwd: path.join(REPO_ROOT, 'packages/backend'), stdio: ['ignore', out, out], detached: true },
+    {
+      cwd: backendDir,
+      stdio: ['ignore', out, out],
+      detached: true,
+      env: {
+        ...process.env,
+        NODE_ENV: process.env.NODE_ENV ?? 'development',
+        ESBK_TSCONFIG_PATH: path.join(REPO_ROOT, 'tsconfig.json'),
+      },
+    },
   );
   const stop = async () => {
     if (child.exitCode !== null || !child.pid) return;

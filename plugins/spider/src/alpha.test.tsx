@@ -5,7 +5,7 @@ import { catalogApiRef } from '@backstage/plugin-catalog-react';
 import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
 import spiderPlugin, { isSpiderAvailable } from './alpha';
 import { spiderApiRef } from './api/SpiderApi';
-import { FakeSpiderApi, makeController } from './testing/FakeSpiderApi';
+import { FakeSpiderApi, makeController } from './__testUtils__/FakeSpiderApi';
 
 describe('new frontend system wiring', () => {
   it('declares the page, API, header action, entity content and card', () => {

@@ -2,8 +2,8 @@ import { screen } from '@testing-library/react';
 import { Route, Routes } from 'react-router-dom';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { EntityTrafficCaptureContent, SpiderPage, spiderPlugin } from './plugin';
-import { FakeSpiderApi, makeController } from './testing/FakeSpiderApi';
-import { renderSpider } from './testing/render';
+import { FakeSpiderApi, makeController } from './__testUtils__/FakeSpiderApi';
+import { renderSpider } from './__testUtils__/render';
 
 describe('legacy frontend system wiring', () => {
   it('exports the plugin with its routes', () => {

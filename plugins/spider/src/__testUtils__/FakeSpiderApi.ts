@@ -44,7 +44,7 @@ export function uuid(n?: number) {
   return `00000000-0000-4000-8000-${x}`;
 }
 
-const NOW = () => new Date().toISOString();
+const nowIso = () => new Date().toISOString();
 
 export function makeController(p: Partial<Controller> = {}): Controller {
   return {
@@ -55,7 +55,7 @@ export function makeController(p: Partial<Controller> = {}): Controller {
     createdAt: '2026-11-01T10:00:00.000Z',
     updatedAt: '2026-11-01T10:00:00.000Z',
     connected: true,
-    lastSeenAt: NOW(),
+    lastSeenAt: nowIso(),
     agentVersion: '0.1.0',
     clusterVersion: 'v1.34.1',
     scope: { include: '*', exclude: [] },
@@ -101,7 +101,7 @@ export function makeAttachment(p: Partial<Attachment> = {}): Attachment {
     whispererName: 'http-capture',
     target: { namespace: 'payments', kind: 'Deployment', name: 'payments' },
     createdBy: 'user:default/guest',
-    createdAt: NOW(),
+    createdAt: nowIso(),
     expiresAt: new Date(Date.now() + 120_000).toISOString(),
     status: 'active',
     message: null,
@@ -117,7 +117,7 @@ export function makeAttachment(p: Partial<Attachment> = {}): Attachment {
         state: 'running',
         reason: 'Running',
         message: null,
-        startedAt: NOW(),
+        startedAt: nowIso(),
         finishedAt: null,
         exitCode: null,
         generation: 0,

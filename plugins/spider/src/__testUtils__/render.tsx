@@ -1,5 +1,6 @@
 import { ReactElement } from 'react';
 import { SWRConfig } from 'swr';
+import type { RenderResult } from '@testing-library/react';
 import { identityApiRef } from '@backstage/core-plugin-api';
 import { mockApis, renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
@@ -25,7 +26,10 @@ export interface RenderOptions {
 }
 
 /** Renders a Spider component in a legacy test app with the client boundary faked. */
-export async function renderSpider(element: ReactElement, options: RenderOptions = {}) {
+export async function renderSpider(
+  element: ReactElement,
+  options: RenderOptions = {},
+): Promise<RenderResult & { api: FakeSpiderApi }> {
   const api = options.api ?? new FakeSpiderApi();
   const deny = new Set(options.deny ?? []);
   const result = await renderInTestApp(

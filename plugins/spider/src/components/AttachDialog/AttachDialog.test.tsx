@@ -6,9 +6,9 @@ import {
   makeController,
   makeWhisperer,
   makeWorkload,
-} from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
-import { fill } from '../../testing/fill';
+} from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
+import { fill } from '../../__testUtils__/fill';
 
 async function pick(label: string, option: RegExp | string) {
   const dialog = screen.getByRole('dialog');

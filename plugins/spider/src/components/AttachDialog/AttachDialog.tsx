@@ -232,6 +232,11 @@ export function AttachDialog(props: {
     }
   };
 
+  let namespaceHelp: string | undefined;
+  if (namespaces.error !== undefined) namespaceHelp = describeError(namespaces.error);
+  else if (namespaces.value && !namespaces.value.all)
+    namespaceHelp = 'Only the namespaces you were granted';
+
   const noUsable =
     !controllers.loading && !controllers.error && usable.length === 0;
   const lockTarget = !!initial?.target;
@@ -306,14 +311,7 @@ export function AttachDialog(props: {
                   size="small"
                   label="Namespace"
                   error={!!errors.namespace || namespaces.error !== undefined}
-                  helperText={
-                    errors.namespace ??
-                    (namespaces.error !== undefined
-                      ? describeError(namespaces.error)
-                      : namespaces.value && !namespaces.value.all
-                      ? 'Only the namespaces you were granted'
-                      : undefined)
-                  }
+                  helperText={errors.namespace ?? namespaceHelp}
                 />
               )}
             />
@@ -370,7 +368,7 @@ export function AttachDialog(props: {
                     onSearch={choices ? undefined : onSearch}
                   />
                 ) : (
-                  <Typography variant="body2" color="textSecondary">
+                  <Typography variant="body2">
                     Pick a Controller and a namespace to see its workloads.
                   </Typography>
                 )}

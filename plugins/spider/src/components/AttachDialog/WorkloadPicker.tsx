@@ -44,7 +44,7 @@ interface RowData {
   showNamespace: boolean;
 }
 
-const Row = memo(function Row(props: ListChildComponentProps<RowData>) {
+const Row = memo(function WorkloadRow(props: ListChildComponentProps<RowData>) {
   const { items, selected, onSelect, showNamespace } = props.data;
   const w = items[props.index];
   const key = workloadKey(w);
@@ -169,7 +169,7 @@ export function WorkloadPicker(props: {
           ))}
         </TextField>
       </Box>
-      <Typography variant="caption" color="textSecondary" aria-live="polite">
+      <Typography variant="caption" aria-live="polite">
         {filtered.length === props.workloads.length
           ? `${props.workloads.length} workload${props.workloads.length === 1 ? '' : 's'}`
           : `${filtered.length} of ${props.workloads.length} workloads`}
@@ -178,7 +178,7 @@ export function WorkloadPicker(props: {
       <Paper variant="outlined">
         {filtered.length === 0 ? (
           <Box p={2} height={LIST_HEIGHT / 2} data-query={deferred}>
-            <Typography variant="body2" color="textSecondary">
+            <Typography variant="body2">
               {props.workloads.length === 0
                 ? 'No workloads in this namespace.'
                 : 'No workload matches the search.'}

@@ -2,8 +2,8 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { AttachmentPage } from './AttachmentPage';
 import { AttachmentsPage } from './AttachmentsPage';
-import { FakeSpiderApi, makeAttachment, makeController } from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
+import { FakeSpiderApi, makeAttachment, makeController } from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
 
 function setup() {
   const c = makeController({ name: 'prod-eu-1' });

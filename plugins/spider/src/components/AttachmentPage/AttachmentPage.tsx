@@ -103,7 +103,7 @@ export function AttachmentPage(props: { attachmentId?: string }) {
         <Grid item xs={12} md={7}>
           <InfoCard
             title={`Whisperer instances (${a.instances.length})`}
-            subheader="One per pod; a restarted whisperer shows as a new generation"
+            subheader={<Typography variant="body2" color="textPrimary">One per pod; a restarted whisperer shows as a new generation</Typography>}
           >
             {selectedPod && (
               <Box mb={1}>

@@ -1,17 +1,15 @@
 import { Fragment, useEffect, useState } from 'react';
 import Box from '@material-ui/core/Box';
 import Collapse from '@material-ui/core/Collapse';
-import FormControl from '@material-ui/core/FormControl';
 import IconButton from '@material-ui/core/IconButton';
-import InputLabel from '@material-ui/core/InputLabel';
-import MenuItem from '@material-ui/core/MenuItem';
-import Select from '@material-ui/core/Select';
 import Table from '@material-ui/core/Table';
 import TableBody from '@material-ui/core/TableBody';
 import TableCell from '@material-ui/core/TableCell';
 import TableHead from '@material-ui/core/TableHead';
 import TableRow from '@material-ui/core/TableRow';
 import Button from '@material-ui/core/Button';
+import Paper from '@material-ui/core/Paper';
+import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import KeyboardArrowDownIcon from '@material-ui/icons/KeyboardArrowDown';
 import KeyboardArrowRightIcon from '@material-ui/icons/KeyboardArrowRight';
@@ -167,14 +165,14 @@ function AttachmentRow(props: {
         <TableCell>
           <AttachmentStatusView status={a.status} />
           {a.message && (
-            <Typography variant="caption" display="block" color="textSecondary">
+            <Typography variant="caption" display="block">
               {a.message}
             </Typography>
           )}
         </TableCell>
         <TableCell>
           {a.createdBy}
-          <Typography variant="caption" display="block" color="textSecondary">
+          <Typography variant="caption" display="block">
             <TimeAgo at={a.createdAt} />
           </Typography>
         </TableCell>
@@ -247,21 +245,23 @@ export function AttachmentsTable(props: {
   const page = cursors.length;
 
   const filterSelect = (
-    <FormControl size="small" variant="outlined" style={{ minWidth: 200 }}>
-      <InputLabel id="spider-status-filter">Status</InputLabel>
-      <Select
-        labelId="spider-status-filter"
-        label="Status"
-        value={filter}
-        onChange={e => setFilter(e.target.value as StatusFilter)}
-      >
-        {STATUS_FILTERS.map(([value, label]) => (
-          <MenuItem key={value} value={value}>
-            {label}
-          </MenuItem>
-        ))}
-      </Select>
-    </FormControl>
+    <TextField
+      select
+      id="spider-status-filter"
+      label="Status"
+      size="small"
+      variant="outlined"
+      style={{ minWidth: 200 }}
+      value={filter}
+      onChange={e => setFilter(e.target.value as StatusFilter)}
+      SelectProps={{ native: true }}
+    >
+      {STATUS_FILTERS.map(([value, label]) => (
+        <option key={value} value={value}>
+          {label}
+        </option>
+      ))}
+    </TextField>
   );
 
   let body;
@@ -339,7 +339,7 @@ export function AttachmentsTable(props: {
   }
 
   return (
-    <Box>
+    <Paper variant="outlined" style={{ padding: 16 }}>
       <Box display="flex" justifyContent="space-between" alignItems="center" mb={1}>
         {filterSelect}
         {data.error && data.value && (
@@ -349,6 +349,6 @@ export function AttachmentsTable(props: {
         )}
       </Box>
       {body}
-    </Box>
+    </Paper>
   );
 }

@@ -26,7 +26,7 @@ export function InstancesTable(props: {
   const paths = useSpiderPaths();
   if (props.instances.length === 0) {
     return (
-      <Typography variant="body2" color="textSecondary" style={{ padding: 8 }}>
+      <Typography variant="body2" style={{ padding: 8 }}>
         No whisperer instances yet: the agent has not injected any (the workload
         may have no running pods, or the agent is offline).
       </Typography>
@@ -58,13 +58,13 @@ export function InstancesTable(props: {
               <TableCell>
                 <span style={{ fontFamily: 'monospace' }}>{i.pod}</span>
                 {i.generation > 0 && (
-                  <Typography variant="caption" color="textSecondary">
+                  <Typography variant="caption">
                     {' '}
                     (restart {i.generation})
                   </Typography>
                 )}
                 {i.node && (
-                  <Typography variant="caption" display="block" color="textSecondary">
+                  <Typography variant="caption" display="block">
                     on {i.node}
                     {i.podIp ? ` · ${i.podIp}` : ''}
                   </Typography>

@@ -5,9 +5,9 @@ import {
   FakeSpiderApi,
   makeAttachment,
   makeController,
-} from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
-import { fill } from '../../testing/fill';
+} from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
+import { fill } from '../../__testUtils__/fill';
 
 function setup(rights = makeController().rights) {
   const c = makeController({ name: 'prod-eu-1', rights, activeAttachments: 1 });

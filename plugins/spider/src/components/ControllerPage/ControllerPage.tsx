@@ -128,7 +128,7 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
         <Typography variant="body2">
           {c.activeAttachments} active attachment{c.activeAttachments === 1 ? '' : 's'}
         </Typography>
-        <Typography variant="body2" color="textSecondary">
+        <Typography variant="body2">
           Owner {c.owner}
         </Typography>
       </Box>
@@ -144,7 +144,7 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
         ))}
       </Tabs>
       {hidden.length > 0 && (
-        <Typography variant="caption" color="textSecondary">
+        <Typography variant="caption">
           {hidden.map(t => TAB_LABEL[t]).join(' and ')}: only for people with the{' '}
           {hidden.map(t => `"${t}"`).join(' and ')} right on this Controller.
         </Typography>

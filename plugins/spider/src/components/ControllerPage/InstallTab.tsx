@@ -74,7 +74,7 @@ function InstallBlock(props: {
 }) {
   const { state } = props;
   return (
-    <InfoCard title={props.title} subheader={props.hint}>
+    <InfoCard title={props.title} subheader={<Typography variant="body2" color="textPrimary">{props.hint}</Typography>}>
       {state.loading && <LinearProgress />}
       {state.error !== undefined && (
         <Alert severity="error">{describeError(state.error)}</Alert>
@@ -106,6 +106,14 @@ export function InstallTab(props: { controller: Controller }) {
   const nsValid = namespaceNameSchema.safeParse(namespace).success;
   const scopeValid = scope === 'all' || (list.length > 0 && badList.length === 0);
   const valid = nsValid && scopeValid;
+
+  const scopeHelp = () => {
+    if (list.length === 0) return 'Give at least one namespace, separated by commas or spaces';
+    if (badList.length) return `Not namespace names: ${badList.join(', ')}`;
+    if (scope === 'include')
+      return 'The agent gets Roles in these namespaces only (no cluster-wide rights)';
+    return 'The agent ignores these namespaces';
+  };
 
   const base: Omit<InstallQuery, 'format'> = {
     namespace,
@@ -165,15 +173,7 @@ export function InstallTab(props: { controller: Controller }) {
                   value={listText}
                   onChange={e => setListText(e.target.value)}
                   error={!scopeValid}
-                  helperText={
-                    list.length === 0
-                      ? 'Give at least one namespace, separated by commas or spaces'
-                      : badList.length
-                      ? `Not namespace names: ${badList.join(', ')}`
-                      : scope === 'include'
-                      ? 'The agent gets Roles in these namespaces only (no cluster-wide rights)'
-                      : 'The agent ignores these namespaces'
-                  }
+                  helperText={scopeHelp()}
                 />
               )}
             </Grid>

@@ -290,7 +290,7 @@ export function ShareTab(props: { controller: Controller }) {
   return (
     <InfoCard
       title="Shared with"
-      subheader={`The owner (${props.controller.owner}) always has every right. Each grant gives a user or group some rights in some namespaces.`}
+      subheader={<Typography variant="body2" color="textPrimary">{`The owner (${props.controller.owner}) always has every right. Each grant gives a user or group some rights in some namespaces.`}</Typography>}
     >
       {principals.error !== undefined && (
         <Alert severity="warning">

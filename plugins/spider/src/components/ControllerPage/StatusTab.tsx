@@ -60,6 +60,7 @@ function StatusAttachmentRow(props: {
   const paths = useSpiderPaths();
   const to = paths.attachment(props.id);
   const running = props.instances.filter(i => i.state === 'running').length;
+  const label = props.known ? <TargetView target={props.known.target} /> : props.id;
   return (
     <Fragment>
       <TableRow>
@@ -73,23 +74,7 @@ function StatusAttachmentRow(props: {
             {open ? <KeyboardArrowDownIcon /> : <KeyboardArrowRightIcon />}
           </IconButton>
         </TableCell>
-        <TableCell>
-          {props.known ? (
-            <>
-              {to ? (
-                <Link to={to}>
-                  <TargetView target={props.known.target} />
-                </Link>
-              ) : (
-                <TargetView target={props.known.target} />
-              )}
-            </>
-          ) : to ? (
-            <Link to={to}>{props.id}</Link>
-          ) : (
-            props.id
-          )}
-        </TableCell>
+        <TableCell>{to ? <Link to={to}>{label}</Link> : label}</TableCell>
         <TableCell>{props.known?.whispererName ?? '—'}</TableCell>
         <TableCell align="right">
           {running} running of {props.instances.length}
@@ -217,7 +202,7 @@ export function StatusTab(props: { controller: Controller }) {
       <Grid item xs={12}>
         <InfoCard
           title={`Attachments the agent runs (${attachments.length})`}
-          subheader="As the agent reported them, with their whisperer instances"
+          subheader={<Typography variant="body2" color="textPrimary">As the agent reported them, with their whisperer instances</Typography>}
         >
           {attachments.length === 0 ? (
             <Typography variant="body2">

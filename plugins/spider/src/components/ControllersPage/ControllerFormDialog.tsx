@@ -89,6 +89,10 @@ export function ControllerFormDialog(props: {
     }
   };
 
+  let title = 'Register a Controller';
+  if (created) title = `Controller ${created.name} registered`;
+  else if (editing) title = `Rename ${editing.name}`;
+
   return (
     <Dialog
       open={props.open}
@@ -97,13 +101,7 @@ export function ControllerFormDialog(props: {
       maxWidth="sm"
       aria-labelledby="spider-controller-dialog-title"
     >
-      <DialogTitle id="spider-controller-dialog-title">
-        {created
-          ? `Controller ${created.name} registered`
-          : editing
-          ? `Rename ${editing.name}`
-          : 'Register a Controller'}
-      </DialogTitle>
+      <DialogTitle id="spider-controller-dialog-title">{title}</DialogTitle>
       <DialogContent>
         {created ? (
           <TokenReveal token={created.token} controllerName={created.name} />
@@ -118,7 +116,7 @@ export function ControllerFormDialog(props: {
           >
             <TextField
             id="spider-controllerformdialog-name"
-              autoFocus
+              autoFocus // eslint-disable-line jsx-a11y/no-autofocus -- focus the first field of a dialog the user just opened
               required
               fullWidth
               margin="normal"

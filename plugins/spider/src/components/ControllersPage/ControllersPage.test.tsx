@@ -1,9 +1,9 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ControllersPage } from './ControllersPage';
-import { FakeSpiderApi, makeController } from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
-import { fill } from '../../testing/fill';
+import { FakeSpiderApi, makeController } from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
+import { fill } from '../../__testUtils__/fill';
 
 describe('ControllersPage', () => {
   it('lists Controllers with live state, version, last seen and attachments', async () => {

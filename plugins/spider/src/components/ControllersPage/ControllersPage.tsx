@@ -31,7 +31,7 @@ import {
 } from '../common';
 import { ControllerFormDialog } from './ControllerFormDialog';
 
-const NO_RIGHT = (right: string) =>
+const noRight = (right: string) =>
   `You do not have the "${right}" right on this Controller`;
 
 function RowAction(props: {
@@ -95,7 +95,7 @@ export function ControllersPage() {
           <>
             {to ? <Link to={to}>{c.name}</Link> : c.name}
             {c.description && (
-              <Typography variant="body2" color="textSecondary">
+              <Typography variant="body2">
                 {c.description}
               </Typography>
             )}
@@ -133,7 +133,7 @@ export function ControllersPage() {
           <RowAction
             allowed={c.rights.includes('update')}
             title={`Rename ${c.name}`}
-            deniedReason={NO_RIGHT('update')}
+            deniedReason={noRight('update')}
             onClick={() => setRenaming(c)}
           >
             <EditIcon fontSize="small" />
@@ -141,7 +141,7 @@ export function ControllersPage() {
           <RowAction
             allowed={c.rights.includes('delete')}
             title={`Delete ${c.name}`}
-            deniedReason={NO_RIGHT('delete')}
+            deniedReason={noRight('delete')}
             onClick={() => setDeleting(c)}
           >
             <DeleteIcon fontSize="small" />
@@ -167,7 +167,7 @@ export function ControllersPage() {
     body = (
       <Table<Controller>
         title={`Controllers (${data.value.items.length})`}
-        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense' }}
+        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense', sorting: false /* sort labels nest focusable elements (axe nested-interactive) */ }}
         columns={columns}
         data={data.value.items}
       />

@@ -11,8 +11,8 @@ import {
   makeController,
   makeWhisperer,
   makeWorkload,
-} from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
+} from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
 
 const entity: Entity = {
   apiVersion: 'backstage.io/v1alpha1',

@@ -44,7 +44,7 @@ function AttachmentLine(props: {
           `${running}/${a.instances.length} instances running`
         )}
       </Typography>
-      <Typography variant="caption" color="textSecondary">
+      <Typography variant="caption">
         by {a.createdBy}
       </Typography>
       <DetachButton
@@ -81,7 +81,7 @@ export function EntityTrafficCaptureContent() {
   return (
     <InfoCard
       title="Traffic capture"
-      subheader="The workloads of this component in the clusters you may use. Attach a whisperer to capture their traffic without a restart."
+      subheader={<Typography variant="body2" color="textPrimary">The workloads of this component in the clusters you may use. Attach a whisperer to capture their traffic without a restart.</Typography>}
       action={<AttachButton initial={{ entityRef, choices: items }} navigateOnAttach={false} onAttached={refresh} />}
     >
       {attachments.error !== undefined && !attachments.value && (

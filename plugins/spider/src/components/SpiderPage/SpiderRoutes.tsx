@@ -23,11 +23,9 @@ function SpiderNav() {
   const rest = location.pathname.startsWith(root)
     ? location.pathname.slice(root.length)
     : location.pathname;
-  const section = rest.startsWith('/whisperers')
-    ? 'whisperers'
-    : rest.startsWith('/attachments')
-    ? 'attachments'
-    : 'controllers';
+  let section = 'controllers';
+  if (rest.startsWith('/whisperers')) section = 'whisperers';
+  else if (rest.startsWith('/attachments')) section = 'attachments';
   return (
     <Tabs
       value={section}

@@ -59,6 +59,11 @@ export function WhispererFormDialog(props: {
   const iso = ttl.trim() ? ttlToIso(ttl) : null;
   const ttlMs = iso ? parseDuration(iso) : undefined;
 
+  let ttlHelp = 'Not a duration yet: try "30 minutes", "2h", "1 day" or PT30M';
+  if (!ttl.trim()) ttlHelp = 'Empty: attachments run until someone detaches them';
+  else if (iso && ttlMs)
+    ttlHelp = `Attachments end by themselves after ${humanizeDuration(ttlMs)} (${iso})`;
+
   const submit = async () => {
     const errs: Record<string, string> = {};
     if (ttl.trim() && !iso)
@@ -118,7 +123,7 @@ export function WhispererFormDialog(props: {
         >
           <TextField
             id="spider-whispererformdialog-name"
-            autoFocus
+            autoFocus // eslint-disable-line jsx-a11y/no-autofocus -- focus the first field of a dialog the user just opened
             required
             fullWidth
             margin="dense"
@@ -176,14 +181,7 @@ export function WhispererFormDialog(props: {
               setErrors(({ timeToLive: _drop, ...rest }) => rest);
             }}
             error={!!errors.timeToLive || (!!ttl.trim() && !iso)}
-            helperText={
-              errors.timeToLive ??
-              (!ttl.trim()
-                ? 'Empty: attachments run until someone detaches them'
-                : iso && ttlMs
-                ? `Attachments end by themselves after ${humanizeDuration(ttlMs)} (${iso})`
-                : 'Not a duration yet: try "30 minutes", "2h", "1 day" or PT30M')
-            }
+            helperText={errors.timeToLive ?? ttlHelp}
             inputProps={{ 'data-testid': 'ttl-input' }}
           />
           <TextField

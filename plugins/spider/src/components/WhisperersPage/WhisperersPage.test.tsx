@@ -8,9 +8,9 @@ import {
   makeAttachment,
   makeController,
   makeWhisperer,
-} from '../../testing/FakeSpiderApi';
-import { renderSpider } from '../../testing/render';
-import { fill } from '../../testing/fill';
+} from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
+import { fill } from '../../__testUtils__/fill';
 
 describe('time to live in human terms', () => {
   it.each([

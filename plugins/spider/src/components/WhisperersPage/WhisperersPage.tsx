@@ -60,7 +60,7 @@ export function WhisperersPage() {
           <>
             {to ? <Link to={to}>{w.name}</Link> : w.name}
             {w.description && (
-              <Typography variant="body2" color="textSecondary">
+              <Typography variant="body2">
                 {w.description}
               </Typography>
             )}
@@ -120,7 +120,7 @@ export function WhisperersPage() {
     body = (
       <Table<Whisperer>
         title={`Whisperers (${data.value.items.length})`}
-        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense' }}
+        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense', sorting: false /* sort labels nest focusable elements (axe nested-interactive) */ }}
         columns={columns}
         data={data.value.items}
       />

@@ -23,9 +23,9 @@ export function parseHumanDuration(text: string): number | undefined {
   const re = /(\d+(?:\.\d+)?)\s*([a-z]+)/gi;
   let total = 0;
   let consumed = '';
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t))) {
-    const unit = UNIT_MS.find(([r]) => r.test(m![2].toLowerCase()));
+  for (const m of t.matchAll(re)) {
+    const word = m[2].toLowerCase();
+    const unit = UNIT_MS.find(([r]) => r.test(word));
     if (!unit) return undefined;
     total += Number(m[1]) * unit[1];
     consumed += m[0];

@@ -1,7 +1,8 @@
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import GetAppIcon from '@material-ui/icons/GetApp';
-import { CodeSnippet } from '@backstage/core-components';
+import Paper from '@material-ui/core/Paper';
+import { CopyTextButton } from '@backstage/core-components';
 
 export function downloadText(fileName: string, content: string) {
   const blob = new Blob([content], { type: 'text/plain;charset=utf-8' });
@@ -24,7 +25,20 @@ export function CopyBlock(props: {
 }) {
   return (
     <Box aria-label={props.label} role="group">
-      <CodeSnippet text={props.text} language={props.language} showCopyCodeButton />
+      <Paper variant="outlined" style={{ position: 'relative' }}>
+        <Box position="absolute" top={4} right={4}>
+          <CopyTextButton text={props.text} tooltipText="Copied" aria-label={`Copy ${props.label}`} />
+        </Box>
+        {/* Focusable so keyboard users can scroll long content. */}
+        <pre
+          tabIndex={0}
+          aria-label={props.label}
+          data-language={props.language}
+          style={{ margin: 0, padding: '12px 48px 12px 12px', overflowX: 'auto', fontSize: 13 }}
+        >
+          {props.text}
+        </pre>
+      </Paper>
       {props.fileName && (
         <Box mt={1}>
           <Button

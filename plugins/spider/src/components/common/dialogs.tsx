@@ -54,7 +54,7 @@ export function ConfirmDialog(props: {
         <DialogContentText component="div">{props.children}</DialogContentText>
         {props.typeToConfirm !== undefined && (
           <TextField
-            autoFocus
+            autoFocus // eslint-disable-line jsx-a11y/no-autofocus -- focus the first field of a dialog the user just opened
             fullWidth
             margin="dense"
             label={`Type "${props.typeToConfirm}" to confirm`}

@@ -70,7 +70,7 @@ export function Countdown(props: {
   const { expiresAt, live = true } = props;
   if (!expiresAt) {
     return (
-      <Typography variant="body2" component="span" color="textSecondary">
+      <Typography variant="body2" component="span">
         no expiry
       </Typography>
     );
@@ -78,7 +78,7 @@ export function Countdown(props: {
   const left = new Date(expiresAt).getTime() - now;
   if (!live) {
     return (
-      <Typography variant="body2" component="span" color="textSecondary">
+      <Typography variant="body2" component="span">
         —
       </Typography>
     );
