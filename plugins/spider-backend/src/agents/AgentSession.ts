@@ -105,7 +105,23 @@ export class AgentSession {
       return;
     }
     const message = parsed.message;
-    if (!this.hello && message.type !== 'hello') {
+    // The handshake is checked here, synchronously, so that messages an agent pipelines
+    // right after its hello are accepted and queued behind it.
+    if (message.type === 'hello') {
+      if (this.hello) {
+        this.close(AGENT_CLOSE_CODES.protocolError, 'hello was already received');
+        return;
+      }
+      if (message.protocol !== AGENT_PROTOCOL_VERSION) {
+        this.close(
+          AGENT_CLOSE_CODES.unsupportedProtocol,
+          `protocol ${message.protocol} is not supported; this backend speaks ${AGENT_PROTOCOL_VERSION}`,
+        );
+        return;
+      }
+      this.hello = message;
+      clearTimeout(this.helloTimer);
+    } else if (!this.hello) {
       this.close(AGENT_CLOSE_CODES.protocolError, 'the first message must be hello');
       return;
     }
@@ -117,24 +133,8 @@ export class AgentSession {
     this.queue = this.queue
       .then(async () => {
         if (this.closed) return;
-        if (message.type === 'hello') {
-          if (this.hello) {
-            this.close(AGENT_CLOSE_CODES.protocolError, 'hello was already received');
-            return;
-          }
-          if (message.protocol !== AGENT_PROTOCOL_VERSION) {
-            this.close(
-              AGENT_CLOSE_CODES.unsupportedProtocol,
-              `protocol ${message.protocol} is not supported; this backend speaks ${AGENT_PROTOCOL_VERSION}`,
-            );
-            return;
-          }
-          this.hello = message;
-          clearTimeout(this.helloTimer);
-          await this.handlers.onHello(this, message);
-        } else {
-          await this.handlers.onMessage(this, message);
-        }
+        if (message.type === 'hello') await this.handlers.onHello(this, message);
+        else await this.handlers.onMessage(this, message);
       })
       .catch(err => {
         this.logger.error(`Failed to handle a ${message.type} from Controller ${this.controllerId}`, err);

@@ -286,6 +286,16 @@ describe.each(databases.eachSupportedId())('Controls service on %p', (databaseId
 
     await newAgent(token).connect();
     expect((await app.as(OWNER).get('/controllers')).body.items[0].connected).toBe(true);
+
+    // An agent may pipeline its first messages right behind its hello.
+    const eager = await rawSocket(app.agentUrl, token);
+    const welcome = new Promise<any>(resolve => eager.on('message', d => resolve(JSON.parse(d.toString()))));
+    eager.send(JSON.stringify({ type: 'hello', protocol: 1, agentVersion: 'eager/1', clusterVersion: null, scope: { include: '*', exclude: [] } }));
+    eager.send(JSON.stringify({ type: 'inventory', mode: 'snapshot', first: true, last: true, upserts: [{ namespace: 'ns', kind: 'Pod', name: 'p', labels: {}, replicas: null, pods: 1 }], removed: [] }));
+    expect((await welcome).type).toBe('welcome');
+    await waitUntil(async () => (await app.as(OWNER).get('/controllers')).body.items[0].agentVersion === 'eager/1', 'eager agent registered');
+    expect(eager.readyState).toBe(WebSocket.OPEN);
+    eager.close();
   });
 
   it('renders install instructions without the token', async () => {
