@@ -131,7 +131,6 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
       a.click();
       return (window as any).__navStart as number;
     }, controller.name);
-    await page.goto; // keep the page
     const seen = await page
       .waitForFunction(() => (window as any).__firstSeen?.['table[aria-label="Attachments the agent runs"] tbody tr'], null, { timeout: 60_000, polling: 50 })
       .then(() => page.evaluate(() => (window as any).__firstSeen['table[aria-label="Attachments the agent runs"] tbody tr'] as number));
@@ -158,19 +157,21 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
   // Typing in the search: time from the input event to the next frame after the list
   // shows the filtered result for that text.
   const query = 'svc-04999';
-  const perKey: number[] = await page.evaluate(async q => {
-    const input = document.querySelector('[data-testid="workload-search"]') as HTMLInputElement;
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
-    const out: number[] = [];
+  // A string, not a function: the TypeScript runner would inject helpers the page lacks.
+  const perKey: number[] = await page.evaluate(`(async () => {
+    const q = ${JSON.stringify(query)};
+    const input = document.querySelector('[data-testid="workload-search"]');
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+    const out = [];
     input.focus();
     for (let i = 1; i <= q.length; i++) {
       const text = q.slice(0, i);
       const start = performance.now();
       setter.call(input, text);
       input.dispatchEvent(new Event('input', { bubbles: true }));
-      await new Promise<void>(resolve => {
+      await new Promise(resolve => {
         const check = () => {
-          if (document.querySelector(`[data-query="${text}"]`)) {
+          if (document.querySelector('[data-query="' + text + '"]')) {
             requestAnimationFrame(() => setTimeout(resolve, 0));
           } else {
             requestAnimationFrame(check);
@@ -181,7 +182,7 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
       out.push(performance.now() - start);
     }
     return out;
-  }, query);
+  })()`);
   figures.keystrokeMs = perKey.map(x => Math.round(x * 10) / 10);
   await dialog.getByText(`1 of ${BENCH.workloads} workloads`).waitFor();
   const optionsRendered = await page.getByTestId('workload-option').count();

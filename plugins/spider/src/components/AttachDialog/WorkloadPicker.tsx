@@ -60,7 +60,7 @@ const Row = memo(function WorkloadRow(props: ListChildComponentProps<RowData>) {
       data-testid="workload-option"
     >
       <ListItemIcon style={{ minWidth: 32 }}>
-        <KindIcon kind={w.kind} />
+        <KindIcon kind={w.kind} plain />
       </ListItemIcon>
       <ListItemText
         primary={w.name}
@@ -72,9 +72,82 @@ const Row = memo(function WorkloadRow(props: ListChildComponentProps<RowData>) {
   );
 });
 
+const KindFilter = memo(function KindFilterView(props: {
+  kind: WorkloadKind | '';
+  kinds: WorkloadKind[];
+  disabled?: boolean;
+  onChange: (k: WorkloadKind | '') => void;
+}) {
+  return (
+    <TextField
+      id="spider-workloadpicker-kind"
+      select
+      size="small"
+      variant="outlined"
+      label="Kind"
+      value={props.kind}
+      disabled={props.disabled}
+      onChange={e => props.onChange(e.target.value as WorkloadKind | '')}
+      style={{ minWidth: 150 }}
+    >
+      <MenuItem value="">All kinds</MenuItem>
+      {props.kinds.map(k => (
+        <MenuItem key={k} value={k}>
+          {k}
+        </MenuItem>
+      ))}
+    </TextField>
+  );
+});
+
+/** The result list; memoized so typing re-renders it only when the (deferred) result changes. */
+const WorkloadList = memo(function WorkloadListView(props: {
+  itemData: RowData;
+  total: number;
+  query: string;
+  truncated?: boolean;
+}) {
+  const { itemData, total, query } = props;
+  const count = itemData.items.length;
+  return (
+    <>
+      <Typography variant="caption" aria-live="polite">
+        {count === total
+          ? `${total} workload${total === 1 ? '' : 's'}`
+          : `${count} of ${total} workloads`}
+        {props.truncated ? ' (the agent sent the first ones only; type to search all)' : ''}
+      </Typography>
+      <Paper variant="outlined">
+        {count === 0 ? (
+          <Box p={2} height={LIST_HEIGHT / 2} data-query={query}>
+            <Typography variant="body2">
+              {total === 0 ? 'No workloads in this namespace.' : 'No workload matches the search.'}
+            </Typography>
+          </Box>
+        ) : (
+          <div role="listbox" aria-label="Workloads" data-query={query}>
+            <FixedSizeList
+              height={Math.min(LIST_HEIGHT, count * ROW_HEIGHT)}
+              width="100%"
+              itemCount={count}
+              itemSize={ROW_HEIGHT}
+              itemData={itemData}
+              itemKey={(index, data) => workloadKey(data.items[index])}
+              overscanCount={4}
+            >
+              {Row}
+            </FixedSizeList>
+          </div>
+        )}
+      </Paper>
+    </>
+  );
+});
+
 /**
  * A searchable, virtualized list of workloads: thousands of rows stay fast because
- * only the visible ones are rendered and the filter runs on precomputed keys.
+ * only the visible ones are rendered, the filter runs on precomputed keys at a lower
+ * priority than typing (useDeferredValue), and the list re-renders only with a new result.
  */
 export function WorkloadPicker(props: {
   workloads: Workload[];
@@ -133,10 +206,10 @@ export function WorkloadPicker(props: {
     <Box>
       <Box display="flex" style={{ gap: 8 }}>
         <TextField
+          id="spider-workload-search"
           fullWidth
           size="small"
           variant="outlined"
-          id="spider-workload-search"
           label="Search workloads"
           value={text}
           disabled={props.disabled}
@@ -150,56 +223,14 @@ export function WorkloadPicker(props: {
           }}
           inputProps={{ 'data-testid': 'workload-search' }}
         />
-        <TextField
-            id="spider-workloadpicker-kind"
-          select
-          size="small"
-          variant="outlined"
-          label="Kind"
-          value={kind}
-          disabled={props.disabled}
-          onChange={e => setKind(e.target.value as WorkloadKind | '')}
-          style={{ minWidth: 150 }}
-        >
-          <MenuItem value="">All kinds</MenuItem>
-          {kinds.map(k => (
-            <MenuItem key={k} value={k}>
-              {k}
-            </MenuItem>
-          ))}
-        </TextField>
+        <KindFilter kind={kind} kinds={kinds} disabled={props.disabled} onChange={setKind} />
       </Box>
-      <Typography variant="caption" aria-live="polite">
-        {filtered.length === props.workloads.length
-          ? `${props.workloads.length} workload${props.workloads.length === 1 ? '' : 's'}`
-          : `${filtered.length} of ${props.workloads.length} workloads`}
-        {props.truncated ? ' (the agent sent the first ones only; type to search all)' : ''}
-      </Typography>
-      <Paper variant="outlined">
-        {filtered.length === 0 ? (
-          <Box p={2} height={LIST_HEIGHT / 2} data-query={deferred}>
-            <Typography variant="body2">
-              {props.workloads.length === 0
-                ? 'No workloads in this namespace.'
-                : 'No workload matches the search.'}
-            </Typography>
-          </Box>
-        ) : (
-          <div role="listbox" aria-label="Workloads" data-query={deferred}>
-            <FixedSizeList
-              height={Math.min(LIST_HEIGHT, filtered.length * ROW_HEIGHT)}
-              width="100%"
-              itemCount={filtered.length}
-              itemSize={ROW_HEIGHT}
-              itemData={itemData}
-              itemKey={(index, data) => workloadKey(data.items[index])}
-              overscanCount={4}
-            >
-              {Row}
-            </FixedSizeList>
-          </div>
-        )}
-      </Paper>
+      <WorkloadList
+        itemData={itemData}
+        total={props.workloads.length}
+        query={deferred}
+        truncated={props.truncated}
+      />
     </Box>
   );
 }

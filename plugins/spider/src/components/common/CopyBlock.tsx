@@ -29,8 +29,9 @@ export function CopyBlock(props: {
         <Box position="absolute" top={4} right={4}>
           <CopyTextButton text={props.text} tooltipText="Copied" aria-label={`Copy ${props.label}`} />
         </Box>
-        {/* Focusable so keyboard users can scroll long content. */}
+        {/* Focusable so keyboard users can scroll long content (axe: scrollable-region-focusable). */}
         <pre
+          // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
           tabIndex={0}
           aria-label={props.label}
           data-language={props.language}

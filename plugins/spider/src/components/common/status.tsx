@@ -114,8 +114,22 @@ const KIND_ICONS: Record<WorkloadKind, typeof LayersIcon> = {
   Pod: MemoryIcon,
 };
 
-export function KindIcon(props: { kind: WorkloadKind; fontSize?: 'small' | 'inherit' }) {
+export function KindIcon(props: {
+  kind: WorkloadKind;
+  fontSize?: 'small' | 'inherit';
+  /** Without the tooltip (cheaper, for long virtualized lists that name the kind anyway). */
+  plain?: boolean;
+}) {
   const Icon = KIND_ICONS[props.kind] ?? LayersIcon;
+  if (props.plain) {
+    return (
+      <Icon
+        fontSize={props.fontSize ?? 'small'}
+        titleAccess={props.kind}
+        style={{ verticalAlign: 'middle', marginRight: 4 }}
+      />
+    );
+  }
   return (
     <Tooltip title={props.kind}>
       <Icon
