@@ -1,3 +1,4 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
 import os from 'node:os';
 import {
   AGENT_PROTOCOL_VERSION,
@@ -52,6 +53,29 @@ export function advertiseAddress(podIp: string | null): string {
     for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
   }
   return '127.0.0.1';
+}
+
+/**
+ * Where whisperers reach the agent. In a cluster the chart names the agent's Service:
+ * its name and ClusterIP outlive agent pods, so running whisperers keep reaching a
+ * replaced agent (the Service maps 53 to the DNS port and keeps the endpoint port).
+ * Outside a cluster, or when the name does not resolve, the pod (or host) IP.
+ */
+export async function whispererEndpoints(
+  config: Pick<AgentConfig, 'serviceHost' | 'pod' | 'endpointPort'>,
+  ports: { endpoint: number; dns: number },
+  log: { warn(msg: string): void },
+): Promise<{ agentUrl: string; dns: string }> {
+  if (config.serviceHost) {
+    try {
+      const { address } = await dnsLookup(config.serviceHost, { family: 4 });
+      return { agentUrl: `http://${config.serviceHost}:${config.endpointPort}`, dns: `${address}:53` };
+    } catch (err) {
+      log.warn(`Service ${config.serviceHost} does not resolve (${err}); giving whisperers the pod IP`);
+    }
+  }
+  const ip = advertiseAddress(config.pod.ip);
+  return { agentUrl: `http://${ip}:${ports.endpoint}`, dns: `${ip}:${ports.dns}` };
 }
 
 /**
@@ -211,8 +235,7 @@ export class Agent {
       registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
       this.stoppers.push(() => endpoint.stop());
       // With port 0 in the config the real ports are known only now.
-      const ip = advertiseAddress(config.pod.ip);
-      this.reconciler.setEndpoints({ agentUrl: `http://${ip}:${this.ports.endpoint}`, dns: `${ip}:${this.ports.dns}` });
+      this.reconciler.setEndpoints(await whispererEndpoints(config, this.ports, log));
     }
 
     // The reconciler plans only once the caches are complete: a partial cache would

@@ -35,6 +35,11 @@ export interface AgentConfig {
   pod: { name: string | null; namespace: string | null; ip: string | null };
   /** A kubeconfig file; null uses in-cluster config or $KUBECONFIG / ~/.kube/config. */
   kubeconfig: string | null;
+  /**
+   * The agent's Service name (`<svc>.<ns>.svc`, set by the chart). Whisperers are given
+   * this address, which outlives the agent pod, instead of the pod IP.
+   */
+  serviceHost: string | null;
 }
 
 /** Start-up refused: each problem names the setting (env and flag) and why. */
@@ -353,6 +358,7 @@ export function loadConfig(
       ip: podIp,
     },
     kubeconfig: get('kubeconfig') ?? null,
+    serviceHost: get('serviceHost') ?? null,
   };
 }
 
