@@ -55,4 +55,7 @@ step "Tests"
 # Two workers: the machines have two cores, and the control plane is shared.
 CI=true yarn backstage-cli repo test --maxWorkers=2 "$@"
 
+step "Browser journey (Debian Chromium against the built portal)"
+yarn workspace @spider/e2e journey
+
 step "All tests passed in $(( $(date +%s) - started )) s"

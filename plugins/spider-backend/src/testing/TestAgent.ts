@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import {
+  AGENT_PROTOCOL_LIMITS,
   AGENT_PROTOCOL_VERSION,
   BackendMessage,
   backendMessageSchema,
@@ -121,9 +122,21 @@ export class TestAgent {
     }
   }
 
+  /** Sends the workloads as a snapshot, in protocol-sized chunks. */
   sendInventory() {
-    const upserts = (this.options.workloads ?? []).map(w => ({ labels: {}, replicas: null, pods: 1, ...w }));
-    this.send({ type: 'inventory', mode: 'snapshot', first: true, last: true, upserts, removed: [] });
+    const all = (this.options.workloads ?? []).map(w => ({ labels: {}, replicas: null, pods: 1, ...w }));
+    const size = AGENT_PROTOCOL_LIMITS.inventoryChunk;
+    const chunks = Math.max(1, Math.ceil(all.length / size));
+    for (let i = 0; i < chunks; i++) {
+      this.send({
+        type: 'inventory',
+        mode: 'snapshot',
+        first: i === 0,
+        last: i === chunks - 1,
+        upserts: all.slice(i * size, (i + 1) * size),
+        removed: [],
+      });
+    }
   }
 
   private reportInstances(ids: string[], phase: 'active' | 'stopped' | 'expired') {
