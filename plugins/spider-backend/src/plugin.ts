@@ -59,14 +59,12 @@ export const spiderPlugin = createBackendPlugin({
           permissions: spiderPermissions.filter(p => 'resourceType' in p),
           rules: Object.values(controllerPermissionRules),
           async getResources(ids) {
-            const records = await controllers.getMany(ids);
-            const byId = new Map(records.map(r => [r.id, r]));
-            const out = [];
-            for (const id of ids) {
+            const byId = new Map((await controllers.getMany(ids)).map(r => [r.id, r]));
+            const grants = await shares.listMany(ids);
+            return ids.map(id => {
               const r = byId.get(id);
-              out.push(r ? { ...r, grants: (await shares.list(id)).map(g => ({ principal: g.principal, rights: g.rights })) } : undefined);
-            }
-            return out;
+              return r && { ...r, grants: (grants.get(id) ?? []).map(g => ({ principal: g.principal, rights: g.rights })) };
+            });
           },
         });
         const access = new ControllerAccess({

@@ -1,5 +1,7 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import WebSocket from 'ws';
+import request from 'supertest';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import { startSpiderTestBackend } from '../testing/startSpiderTestBackend';
 import { testDatabaseIds } from '../testing/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../testing/TestAgent';
@@ -242,6 +244,23 @@ describe.each(databases.eachSupportedId())('Controls service on %p', (databaseId
     } finally {
       await other.stop();
     }
+  });
+
+  it('applies its permission rules for other plugins (apply-conditions loads Controllers and grants)', async () => {
+    const { controller } = await setup();
+    await app.as(OWNER).put(`/controllers/${controller.id}/shares`, {
+      items: [{ principal: 'group:default/team-b', rights: ['read'], namespaces: ['team-b'] }],
+    });
+    const ask = (conditions: unknown) =>
+      request(app.baseUrl)
+        .post('/api/spider/.well-known/backstage/permissions/apply-conditions')
+        .set('Authorization', mockCredentials.service.header({ onBehalfOf: mockCredentials.service('plugin:permission'), targetPluginId: 'spider' }))
+        .send({ items: [{ id: '1', resourceRef: controller.id, resourceType: 'spider-controller', conditions }] });
+    const grant = (right: string) => ({ rule: 'HAS_CONTROLLER_GRANT', resourceType: 'spider-controller', params: { claims: ['group:default/team-b'], right } });
+    expect((await ask(grant('read'))).body.items[0].result).toBe('ALLOW');
+    expect((await ask(grant('use'))).body.items[0].result).toBe('DENY');
+    const owner = { rule: 'IS_CONTROLLER_OWNER', resourceType: 'spider-controller', params: { claims: [OWNER] } };
+    expect((await ask(owner)).body.items[0].result).toBe('ALLOW');
   });
 
   it('answers bad input with clear errors and keeps serving', async () => {

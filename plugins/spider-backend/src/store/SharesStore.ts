@@ -19,6 +19,16 @@ export class SharesStore {
     return rows.map(toGrant);
   }
 
+  /** Every grant of several Controllers, by Controller. */
+  async listMany(controllerIds: string[]): Promise<Map<string, Grant[]>> {
+    const out = new Map<string, Grant[]>();
+    for (let i = 0; i < controllerIds.length; i += 500) {
+      const rows = await this.db('spider_shares').whereIn('controller_id', controllerIds.slice(i, i + 500));
+      for (const r of rows) out.set(r.controller_id, [...(out.get(r.controller_id) ?? []), toGrant(r)]);
+    }
+    return out;
+  }
+
   /** Grants of several Controllers whose principal is one of `claims`. */
   async listForClaims(
     controllerIds: string[],
