@@ -24,7 +24,7 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function main() {
   const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.SPIDER_BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: process.env,
   });
