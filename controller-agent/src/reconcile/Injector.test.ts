@@ -13,19 +13,17 @@ class FakePods implements EphemeralPodApi {
   errors: any[] = [];
   active = 0;
   maxActive = 0;
-  async readEphemeral(_ns: string, name: string) {
-    await new Promise(r => setTimeout(r, 2));
-    const p = this.pods.get(name);
-    return p ? { uid: p.uid, names: [...p.names] } : null;
-  }
-  async patchEphemeral(_ns: string, name: string, c: any) {
+  /** Behaves as the API server does: 404 for a gone pod, 422 on a uid or name clash. */
+  async patchEphemeral(_ns: string, name: string, uid: string, c: any) {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
       await new Promise(r => setTimeout(r, 5));
       const err = this.errors.shift();
       if (err) throw err;
-      const p = this.pods.get(name)!;
+      const p = this.pods.get(name);
+      if (!p) throw { status: 404, body: { message: `pods "${name}" not found`, details: { name, kind: 'pods' } } };
+      if (p.uid !== uid) throw { status: 422, body: { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` } };
       if (p.names.includes(c.name)) throw { status: 422, body: { message: `Duplicate value: "${c.name}"` } };
       p.names.push(c.name);
       this.patches.push(`${name}/${c.name}`);
@@ -90,6 +88,17 @@ describe('Injector', () => {
     injector.submit(action('q'), { name: 'spider-a' });
     await injector.idle();
     expect(results[1]).toMatchObject({ outcome: 'gaveUp', reason: 'InjectionFailed', attempts: 3 });
+  });
+
+  it('never patches a new pod that took the planned pod\'s name, nor a gone pod', async () => {
+    const { api, results, injector } = setup();
+    api.pods.set('db-0', { uid: 'uid-new', names: [] });
+    injector.submit(action('db-0', 'spider-a', 'uid-old'), { name: 'spider-a' });
+    injector.submit(action('gone'), { name: 'spider-a' });
+    await injector.idle();
+    expect(results.map(r => r.outcome).sort()).toEqual(['podGone', 'stale']);
+    expect(api.pods.get('db-0')!.names).toEqual([]);
+    expect(api.patches).toEqual([]);
   });
 
   it('does not retry rejections and says why', async () => {

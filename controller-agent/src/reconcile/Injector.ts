@@ -6,10 +6,11 @@ import type { InstanceReason } from '@spider/backstage-plugin-spider-common';
 
 /** The two calls an injection needs (implemented over the Kubernetes API in kube/). */
 export interface EphemeralPodApi {
-  /** The live pod's uid and ephemeral container names, or null when the pod is gone. */
-  readEphemeral(namespace: string, name: string): Promise<{ uid: string; names: string[] } | null>;
-  /** Strategic-merge PATCH of pods/{name}/ephemeralcontainers adding `container`. Throws ApiErrorLike. */
-  patchEphemeral(namespace: string, name: string, container: Record<string, unknown>): Promise<void>;
+  /**
+   * Strategic-merge PATCH of pods/{name}/ephemeralcontainers adding `container`, refused
+   * (422 on metadata.uid) unless the pod's uid is `podUid`. Throws ApiErrorLike.
+   */
+  patchEphemeral(namespace: string, name: string, podUid: string, container: Record<string, unknown>): Promise<void>;
 }
 
 export type InjectOutcomeKind = 'injected' | 'exists' | 'podGone' | 'stale' | 'rejected' | 'gaveUp';
@@ -49,8 +50,10 @@ class Semaphore {
 /**
  * Applies inject actions. Never a duplicate container:
  * - one serial queue per pod, so two events for a pod never patch at once;
- * - the live pod (not the cache) is read before patching: present means done;
- * - the container name is deterministic, and 409/422 "already exists" counts as done.
+ * - the container name is deterministic, and the API server refuses a second container of
+ *   that name (422 "Duplicate value"), which counts as done;
+ * - the patch carries the planned pod's uid, so a new pod of the same name is never
+ *   patched on an old plan. One API call per injection, no read first.
  * Transient failures retry with backoff inside the pod's queue; rejections are returned
  * for the plan to show and to hold off retrying.
  */
@@ -124,17 +127,14 @@ export class Injector {
       });
       await this.semaphore.acquire();
       try {
-        const live = await this.api.readEphemeral(action.namespace, action.pod);
-        if (!live) return done('podGone');
-        // Same name, new pod (a StatefulSet replica recreated): its own event plans it.
-        if (live.uid !== action.podUid) return done('stale');
-        if (live.names.includes(action.container)) return done('exists');
-        await this.api.patchEphemeral(action.namespace, action.pod, container);
+        await this.api.patchEphemeral(action.namespace, action.pod, action.podUid, container);
         return done('injected');
       } catch (err) {
         const outcome = classifyInjectError(err as ApiErrorLike, pod);
         if (outcome.kind === 'exists') return done('exists');
         if (outcome.kind === 'podGone') return done('podGone');
+        // Same name, new pod (a StatefulSet replica recreated): its own event plans it.
+        if (outcome.kind === 'stale') return done('stale');
         if (outcome.kind === 'rejected') {
           return done('rejected', { reason: outcome.reason, message: outcome.message });
         }

@@ -25,12 +25,14 @@ class World implements EphemeralPodApi {
     this.pods.delete(name);
     this.cache.apply('Pod', 'DELETED', leanPod(obj));
   }
-  async readEphemeral(_ns: string, name: string) {
+  /** Behaves as the API server does: 404 for a gone pod, 422 on a uid or name clash. */
+  async patchEphemeral(_ns: string, name: string, uid: string, c: any) {
     const p = this.pods.get(name);
-    return p ? { uid: p.metadata.uid, names: p.spec.ephemeralContainers.map((c: any) => c.name) } : null;
-  }
-  async patchEphemeral(_ns: string, name: string, c: any) {
-    const p = this.pods.get(name);
+    if (!p) throw { status: 404, body: { message: `pods "${name}" not found`, details: { name, kind: 'pods' } } };
+    if (p.metadata.uid !== uid) throw { status: 422, body: { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` } };
+    if (p.spec.ephemeralContainers.some((e: any) => e.name === c.name)) {
+      throw { status: 422, body: { message: `Pod "${name}" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "${c.name}"` } };
+    }
     p.spec.ephemeralContainers.push(c);
     this.patches.push(`${name}/${c.name}`);
     setTimeout(() => this.cache.apply('Pod', 'MODIFIED', leanPod(p)), 1);

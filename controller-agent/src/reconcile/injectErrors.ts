@@ -6,6 +6,8 @@ export type InjectOutcome =
   | { kind: 'exists' }
   /** The pod is gone; the pod's deletion event re-plans. */
   | { kind: 'podGone' }
+  /** A new pod has the planned pod's name (its uid differs); its own event plans it. */
+  | { kind: 'stale' }
   /** Worth retrying soon (429, 5xx, network). */
   | { kind: 'transient'; message: string }
   /** Will not succeed by retrying now; shown to the user. */
@@ -54,6 +56,9 @@ export function classifyInjectError(
       reason: 'PodSecurityRejected',
       message: `The namespace "${pod.namespace}" enforces a PodSecurity level that forbids the whisperer: capturing needs the NET_RAW and NET_ADMIN capabilities, which the "restricted" and "baseline" levels reject. The API server said: ${text}`,
     };
+  }
+  if (status === 422 && /metadata\.uid/.test(text)) {
+    return { kind: 'stale' };
   }
   if ((status === 409 || status === 422) && /already exists|duplicate value|may not be changed/i.test(text)) {
     return { kind: 'exists' };

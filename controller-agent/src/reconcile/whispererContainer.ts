@@ -71,6 +71,8 @@ export function buildWhispererContainer(input: {
 }
 
 /** The strategic merge patch body: ephemeralContainers merge by name, so this only adds. */
-export function ephemeralContainerPatch(container: Record<string, unknown>) {
-  return { spec: { ephemeralContainers: [container] } };
+export function ephemeralContainerPatch(container: Record<string, unknown>, podUid: string) {
+  // metadata.uid is immutable, so the API server refuses the patch (422) when the pod of
+  // that name is no longer the one planned for: a precondition without a read first.
+  return { metadata: { uid: podUid }, spec: { ephemeralContainers: [container] } };
 }
