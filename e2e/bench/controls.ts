@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
-import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/testing/TestAgent';
+import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 
 const SOCKETS = Number(process.argv[2] ?? 1000);
 const ATTACHES = Number(process.argv[3] ?? 200);

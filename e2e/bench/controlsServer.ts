@@ -4,7 +4,7 @@
  * SPIDER_BENCH_PG is a connection string, else SQLite in memory.
  */
 import knexFactory from 'knex';
-import { startSpiderTestBackend } from '@spider/backstage-plugin-spider-backend/src/testing/startSpiderTestBackend';
+import { startSpiderTestBackend } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/startSpiderTestBackend';
 
 async function main() {
   const pg = process.env.SPIDER_BENCH_PG;

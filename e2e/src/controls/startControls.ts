@@ -1,7 +1,7 @@
 import knexFactory, { Knex } from 'knex';
 import { Entity } from '@backstage/catalog-model';
-import { startSpiderTestBackend } from '@spider/backstage-plugin-spider-backend/src/testing/startSpiderTestBackend';
-import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/testing/TestAgent';
+import { startSpiderTestBackend } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/startSpiderTestBackend';
+import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 
 export { TestAgent };
 

@@ -11,7 +11,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/testing/TestAgent';
+import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { AxeViolation, launchBrowser, OUTPUT, signIn } from './browser';
 import { startPortal } from './portal';
 import { runTrafficCaptureJourney } from './trafficCapture.journey';

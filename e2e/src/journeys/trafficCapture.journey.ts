@@ -1,7 +1,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Page } from 'playwright-core';
-import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/testing/TestAgent';
+import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { AxeViolation, capture, OUTPUT } from './browser';
 
 export interface JourneyContext {

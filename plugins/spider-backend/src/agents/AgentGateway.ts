@@ -78,16 +78,19 @@ export class AgentGateway {
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ip = request.socket.remoteAddress ?? 'unknown';
     if (this.limiter.isBlocked(ip)) {
-      return rejectUpgrade(socket, 429, 'Too many failed attempts; wait a minute');
+      rejectUpgrade(socket, 429, 'Too many failed attempts; wait a minute');
+      return;
     }
     if (this.sessions.size + this.upgrading >= this.options.maxConnections) {
-      return rejectUpgrade(socket, 503, 'This backend holds its maximum number of agent connections');
+      rejectUpgrade(socket, 503, 'This backend holds its maximum number of agent connections');
+      return;
     }
     const auth = request.headers.authorization ?? '';
     const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(auth);
     if (!match) {
       this.limiter.fail(ip);
-      return rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
+      rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
+      return;
     }
     const tokenHash = hashAgentToken(match[1]);
     this.upgrading += 1;
@@ -95,7 +98,8 @@ export class AgentGateway {
       const controllerId = await this.options.controllers.findIdByTokenHash(tokenHash);
       if (!controllerId) {
         this.limiter.fail(ip);
-        return rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+        rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+        return;
       }
       await new Promise<void>(resolve => {
         this.wss.handleUpgrade(request, socket, head, ws => {

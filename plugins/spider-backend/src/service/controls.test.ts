@@ -2,9 +2,9 @@ import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import WebSocket from 'ws';
 import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
-import { startSpiderTestBackend } from '../testing/startSpiderTestBackend';
-import { testDatabaseIds } from '../testing/testDatabaseIds';
-import { TestAgent, TestAgentOptions } from '../testing/TestAgent';
+import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
+import { TestAgent, TestAgentOptions } from '../__testUtils__/TestAgent';
 
 jest.setTimeout(60_000);
 
@@ -83,7 +83,7 @@ describe.each(databases.eachSupportedId())('Controls service on %p', (databaseId
 
   it('refuses a wrong token, and a rotated one; rotation closes the live socket', async () => {
     const { controller, token } = await setup();
-    await expect(newAgent('spd_' + 'x'.repeat(43)).connect()).rejects.toThrow(/401/);
+    await expect(newAgent(`spd_${'x'.repeat(43)}`).connect()).rejects.toThrow(/401/);
     const agent = newAgent(token);
     await agent.connect();
     const rotated = await app.as(OWNER).post(`/controllers/${controller.id}/token`);

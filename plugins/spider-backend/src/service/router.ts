@@ -347,7 +347,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const scopes = views
       .map(v => ({ controllerId: v.controller.id, access: v.namespaces('read') }))
       .filter(s => hasAnyNamespace(s.access));
-    const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status];
+    const statuses = query.status === undefined ? undefined : [query.status].flat();
     res.json(
       await attachments.list({
         scopes,

@@ -1,6 +1,6 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { migrationsDir } from './migrations';
-import { testDatabaseIds } from '../testing/testDatabaseIds';
+import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 
 jest.setTimeout(60_000);
 
@@ -16,8 +16,8 @@ describe.each(databases.eachSupportedId())('migrations on %p', (id: TestDatabase
 
     const now = Date.now();
     await knex('spider_controllers').insert({ id: 'c1', name: 'c', owner: 'user:default/a', token_hash: 'h', token_rotated_at: now, created_at: now, updated_at: now });
-    const row = (id: string, status: string) => ({
-      id, controller_id: 'c1', whisperer_id: 'w1', whisperer_name: 'w', whisperer_json: '{}',
+    const row = (attachmentId: string, status: string) => ({
+      id: attachmentId, controller_id: 'c1', whisperer_id: 'w1', whisperer_name: 'w', whisperer_json: '{}',
       target_namespace: 'ns', target_kind: 'Pod', target_name: 'p', created_by: 'user:default/a', created_at: now, status,
     });
     await knex('spider_attachments').insert(row('a1', 'active'));

@@ -29,6 +29,7 @@ const displayName = z
   .trim()
   .min(1, { message: 'must not be empty' })
   .max(REST_LIMITS.nameLength)
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .regex(/^[^\u0000-\u001f]*$/, { message: 'must not contain control characters' });
 
 const description = z.string().max(REST_LIMITS.descriptionLength);
@@ -99,6 +100,7 @@ const whispererFields = {
   captureFilter: z
     .string()
     .max(REST_LIMITS.captureFilterLength)
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
     .regex(/^[^\u0000-\u001f]*$/, { message: 'must be a single line' })
     .optional(),
   timeToLive: durationSchema.nullable().optional(),

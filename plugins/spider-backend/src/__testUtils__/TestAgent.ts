@@ -155,7 +155,7 @@ export class TestAgent {
           node: 'node-1',
           podIp: `10.0.0.${i + 1}`,
           state: phase === 'active' ? 'running' : 'terminated',
-          reason: phase === 'active' ? 'Running' : phase === 'expired' ? 'Expired' : 'Detached',
+          reason: ({ active: 'Running', expired: 'Expired', stopped: 'Detached' } as const)[phase],
           message: null,
           startedAt: now,
           finishedAt: phase === 'active' ? null : now,
