@@ -3,7 +3,7 @@
  * policy, signals, and the Spider Controls service.
  */
 import { createBackend } from '@backstage/backend-defaults';
-import { spiderPermissionPolicyModule } from './modules/spiderPermissionPolicy';
+import { spiderDefaultPolicyModule } from '@spider/backstage-plugin-spider-backend';
 
 const backend = createBackend();
 
@@ -13,7 +13,7 @@ backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 backend.add(import('@backstage/plugin-permission-backend'));
-backend.add(spiderPermissionPolicyModule);
+backend.add(spiderDefaultPolicyModule);
 backend.add(import('@backstage/plugin-signals-backend'));
 backend.add(import('@spider/backstage-plugin-spider-backend'));
 

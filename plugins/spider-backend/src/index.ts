@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { spiderPlugin as default } from './plugin';
+export { spiderDefaultPolicyModule } from './access/spiderDefaultPolicyModule';
 export {
   SpiderDefaultPermissionPolicy,
   spiderPolicyDecision,

@@ -3,15 +3,13 @@ import { createBackend } from '@backstage/backend-defaults';
 import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import {
   coreServices,
-  createBackendModule,
   createServiceFactory,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
 import { Entity } from '@backstage/catalog-model';
 import { Knex } from 'knex';
 import request from 'supertest';
-import { SpiderDefaultPermissionPolicy } from '../access/SpiderDefaultPermissionPolicy';
+import { spiderDefaultPolicyModule } from '../access/spiderDefaultPolicyModule';
 import { spiderPlugin } from '../plugin';
 import permissionBackendPlugin from '@backstage/plugin-permission-backend';
 
@@ -22,19 +20,6 @@ export const TEST_GROUPS: Record<string, string[]> = {
   'user:default/carol': ['group:default/team-c'],
   'user:default/nobody': [],
 };
-
-const policyModule = createBackendModule({
-  pluginId: 'permission',
-  moduleId: 'spider-test-policy',
-  register(reg) {
-    reg.registerInit({
-      deps: { policy: policyExtensionPoint },
-      async init({ policy }) {
-        policy.setPolicy(new SpiderDefaultPermissionPolicy());
-      },
-    });
-  },
-});
 
 /**
  * Mock identity, except that a plugin acting for a user sends a user token carrying an
@@ -75,10 +60,6 @@ const userInfoFactory = createServiceFactory({
   }),
 });
 
-/**
- * Starts a real backend (HTTP server, permission backend with Spider's default policy,
- * the Spider plugin) on the given database.
- */
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -127,7 +108,7 @@ export async function startSpiderTestBackend(options: {
   backend.add(userInfoFactory);
   backend.add(catalogServiceMock.factory({ entities: options.entities ?? [] }));
   backend.add(permissionBackendPlugin);
-  backend.add(policyModule);
+  backend.add(spiderDefaultPolicyModule);
   backend.add(spiderPlugin);
   await backend.start();
 

@@ -1,9 +1,12 @@
 import { createBackendModule } from '@backstage/backend-plugin-api';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
-import { SpiderDefaultPermissionPolicy } from '@spider/backstage-plugin-spider-backend';
+import { SpiderDefaultPermissionPolicy } from './SpiderDefaultPermissionPolicy';
 
-/** Installs Spider's default permission policy in the permission backend. */
-export const spiderPermissionPolicyModule = createBackendModule({
+/**
+ * Installs {@link SpiderDefaultPermissionPolicy} in the permission backend, for portals
+ * without a policy of their own: `backend.add(spiderDefaultPolicyModule)`.
+ */
+export const spiderDefaultPolicyModule = createBackendModule({
   pluginId: 'permission',
   moduleId: 'spider-default-policy',
   register(reg) {
