@@ -33,6 +33,7 @@ export interface AgentSessionHandlers {
  * messages and request/reply with timeouts.
  */
 export class AgentSession {
+  static readonly MAX_BACKLOG = 1000;
   readonly sessionId = randomUUID();
   /** Revision of the desired set last sent to the agent. */
   sentRevision = -1;
@@ -44,6 +45,8 @@ export class AgentSession {
     { resolve(v: ListWorkloadsResult): void; reject(e: Error): void; timer: NodeJS.Timeout }
   >();
   private queue: Promise<void> = Promise.resolve();
+  /** Messages received but not yet handled; an agent flooding faster than we write is cut off. */
+  private backlog = 0;
   private readonly pingTimer: NodeJS.Timeout;
   private readonly helloTimer: NodeJS.Timeout;
   closed = false;
@@ -129,6 +132,11 @@ export class AgentSession {
       this.settle(message.id, message);
       return;
     }
+    if (this.backlog >= AgentSession.MAX_BACKLOG) {
+      this.close(AGENT_CLOSE_CODES.policyViolation, 'too many messages waiting to be handled; slow down');
+      return;
+    }
+    this.backlog += 1;
     // Messages touch the database in order; a slow write must not reorder them.
     this.queue = this.queue
       .then(async () => {
@@ -138,6 +146,9 @@ export class AgentSession {
       })
       .catch(err => {
         this.logger.error(`Failed to handle a ${message.type} from Controller ${this.controllerId}`, err);
+      })
+      .finally(() => {
+        this.backlog -= 1;
       });
   }
 
