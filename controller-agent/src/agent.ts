@@ -110,15 +110,15 @@ export class Agent {
     log.info('kubernetes API', { server: target.server, via: target.source });
     this.kubeHttp = new KubeHttp(target);
     this.cache = new ClusterCache(config.scope);
-    let reconciler: Reconciler | undefined;
     this.injector = new Injector(
       new EphemeralPods(this.kubeHttp),
       { concurrency: 16, maxAttempts: 5, backoff: { baseMs: 200, maxMs: 5000 } },
-      r => reconciler?.onInjectResult(r),
+      // The reconciler is created right below; results cannot arrive before it exists.
+      r => this.reconciler?.onInjectResult(r),
       log.child({ component: 'injector' }),
     );
     const ip = advertiseAddress(config.pod.ip);
-    reconciler = new Reconciler(
+    this.reconciler = new Reconciler(
       this.cache,
       this.injector,
       {
@@ -133,7 +133,6 @@ export class Agent {
       log.child({ component: 'reconciler' }),
       this.metrics.reconciler,
     );
-    this.reconciler = reconciler;
     if (options.connectControls !== false) {
       this.controls = new ControlsClient({
         url: config.controlsUrl,
@@ -190,8 +189,11 @@ export class Agent {
     // One watcher per kind, cluster-wide or per included namespace.
     const namespaces =
       config.scope.include === '*' ? [null] : config.scope.include.filter(n => !config.scope.exclude.includes(n));
-    const lean = (kind: WatchedKind) =>
-      kind === 'Pod' ? leanPod : kind === 'Service' ? leanService : (o: any) => leanWorkload(kind as any, o);
+    const lean = (kind: WatchedKind) => {
+      if (kind === 'Pod') return leanPod;
+      if (kind === 'Service') return leanService;
+      return (o: any) => leanWorkload(kind as any, o);
+    };
     for (const kind of WATCHED_KINDS) {
       for (const ns of namespaces) {
         this.watchers.push(

@@ -9,6 +9,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
+// eslint-disable-next-line @backstage/no-forbidden-package-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 
 const SOCKETS = Number(process.argv[2] ?? 1000);

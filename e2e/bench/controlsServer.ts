@@ -4,6 +4,7 @@
  * SPIDER_BENCH_PG is a connection string, else SQLite in memory.
  */
 import knexFactory from 'knex';
+// eslint-disable-next-line @backstage/no-forbidden-package-imports -- e2e drives the backend's own test helpers
 import { startSpiderTestBackend } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/startSpiderTestBackend';
 
 async function main() {

@@ -42,8 +42,7 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
       keep.add(key(item.namespace, item.name));
       this.apply(kind, 'MODIFIED', item);
     }
-    const existing =
-      kind === 'Pod' ? this.pods : kind === 'Service' ? this.services : this.workloadMap(kind);
+    const existing = this.mapOf(kind);
     for (const [k, item] of [...existing.entries()]) {
       if ((namespace === null || item.namespace === namespace) && !keep.has(k)) {
         this.apply(kind, 'DELETED', item as Lean);
@@ -56,6 +55,13 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     if (kind === 'Pod') this.applyPod(type, item as LeanPod);
     else if (kind === 'Service') this.applyService(type, item as LeanService);
     else this.applyWorkload(type, item as LeanWorkload);
+  }
+
+  /** The cached objects of one kind. */
+  private mapOf(kind: WatchedKind): Map<string, LeanPod> | Map<string, LeanService> | Map<string, LeanWorkload> {
+    if (kind === 'Pod') return this.pods;
+    if (kind === 'Service') return this.services;
+    return this.workloadMap(kind);
   }
 
   private workloadMap(kind: WorkloadKindNoPod): Map<string, LeanWorkload> {
@@ -178,7 +184,7 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
 
   allWorkloads(): Iterable<LeanWorkload> {
     const maps = [...this.workloads.values()];
-    return (function* () {
+    return (function* allWorkloads() {
       for (const m of maps) yield* m.values();
     })();
   }

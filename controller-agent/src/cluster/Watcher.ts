@@ -23,6 +23,9 @@ export interface WatcherOptions {
   backoff: { baseMs: number; maxMs: number };
 }
 
+/** Thrown from the event handler to end a watch whose resourceVersion expired (410 Gone). */
+class GoneSignal extends Error {}
+
 export const DEFAULT_WATCHER_OPTIONS: WatcherOptions = {
   pageSize: 500,
   watchTimeoutSeconds: [240, 360],
@@ -90,13 +93,15 @@ export class Watcher<T> {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    let resourceVersion: string | null = null;
+    // An object (not a `let`) so the watch event handler below, created on each turn of
+    // the loop, updates the one cursor that the next turn and the error path read.
+    const cursor: { resourceVersion: string | null } = { resourceVersion: null };
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (resourceVersion === null) {
-          resourceVersion = await this.list();
-          this.log.debug('listed', { kind: this.kind, namespace: this.namespace, resourceVersion });
+        if (cursor.resourceVersion === null) {
+          cursor.resourceVersion = await this.list();
+          this.log.debug('listed', { kind: this.kind, namespace: this.namespace, resourceVersion: cursor.resourceVersion });
         }
         const [lo, hi] = this.options.watchTimeoutSeconds;
         const timeoutSeconds = lo + Math.floor(Math.random() * (hi - lo + 1));
@@ -104,7 +109,7 @@ export class Watcher<T> {
         let events = 0;
         await this.http.watch(
           this.path,
-          { resourceVersion: resourceVersion!, allowWatchBookmarks: true, timeoutSeconds },
+          { resourceVersion: cursor.resourceVersion!, allowWatchBookmarks: true, timeoutSeconds },
           (e: WatchEvent) => {
             if (e.type === 'ERROR') {
               if (e.object?.code === 410) {
@@ -114,7 +119,7 @@ export class Watcher<T> {
               throw new KubeApiError(e.object?.code, e.object, `watch ${this.path}: ${e.object?.message ?? 'error event'}`);
             }
             const rv = e.object?.metadata?.resourceVersion;
-            if (rv) resourceVersion = rv;
+            if (rv) cursor.resourceVersion = rv;
             if (e.type === 'BOOKMARK') return;
             events++;
             this.sink.apply(this.kind, e.type, this.toLean(e.object));
@@ -126,7 +131,7 @@ export class Watcher<T> {
         if (gone) {
           this.metrics.relist(this.kind, 'gone');
           this.log.info('watch expired (410 Gone); listing again', { kind: this.kind, namespace: this.namespace });
-          resourceVersion = null;
+          cursor.resourceVersion = null;
         }
         // A watch that ended normally (server timeout) simply resumes from its resourceVersion.
         if (events > 0 || !gone) failures = 0;
@@ -136,7 +141,7 @@ export class Watcher<T> {
         if (status === 410) {
           // A list `continue` token expired mid-paging: start the list again.
           this.metrics.relist(this.kind, 'gone');
-          resourceVersion = null;
+          cursor.resourceVersion = null;
           continue;
         }
         failures++;
@@ -155,5 +160,3 @@ export class Watcher<T> {
     }
   }
 }
-
-class GoneSignal extends Error {}

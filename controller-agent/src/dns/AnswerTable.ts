@@ -23,6 +23,8 @@ export interface AnswerTableOptions {
   maxMemo: number;
 }
 
+const NODATA: LocalAnswer = { records: null, count: 0 };
+
 export const HOST_ALIAS_LIMITS = { aliases: 1000, hostnamesPerAlias: 32, addressesPerName: 32 };
 
 interface Entry {
@@ -161,4 +163,3 @@ export class AnswerTable {
   }
 }
 
-const NODATA: LocalAnswer = { records: null, count: 0 };

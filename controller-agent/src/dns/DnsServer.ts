@@ -235,13 +235,15 @@ export class DnsServer {
     this.counters.tcpConnections++;
     this.connections.add(socket);
     let buffered: Buffer = Buffer.alloc(0);
-    let inflight = 0;
+    // Queries of this connection still being answered; an object so the answer callbacks
+    // created in pump's loop share the one count rather than capture a loop-modified `let`.
+    const pending = { inflight: 0 };
     let peerEnded = false;
     const close = () => {
       if (!socket.destroyed) socket.destroy();
     };
     const finishIfDone = () => {
-      if (peerEnded && inflight === 0 && !socket.destroyed) socket.end();
+      if (peerEnded && pending.inflight === 0 && !socket.destroyed) socket.end();
     };
     const write = (out: Buffer) => {
       if (socket.destroyed || !socket.writable) return;
@@ -252,7 +254,7 @@ export class DnsServer {
       if (socket.writableLength > limits.maxTcpWriteBufferBytes) close();
     };
     const pump = () => {
-      while (!socket.destroyed && buffered.length >= 2 && inflight < limits.maxTcpInflightPerConnection) {
+      while (!socket.destroyed && buffered.length >= 2 && pending.inflight < limits.maxTcpInflightPerConnection) {
         const need = buffered.readUInt16BE(0);
         if (need > limits.maxQueryBytes) {
           // Oversized: the framing cannot be trusted past it; drop the connection.
@@ -278,23 +280,23 @@ export class DnsServer {
           write(out);
           continue;
         }
-        inflight++;
+        pending.inflight++;
         out.then(
           buf => {
-            inflight--;
+            pending.inflight--;
             if (buf) write(buf);
             pump();
             finishIfDone();
           },
           () => {
-            inflight--;
+            pending.inflight--;
             this.counters.errors++;
             close();
           },
         );
       }
       // Pipelined queries beyond the in-flight cap wait in the socket, not in memory.
-      if (inflight >= limits.maxTcpInflightPerConnection) socket.pause();
+      if (pending.inflight >= limits.maxTcpInflightPerConnection) socket.pause();
       else if (socket.isPaused()) socket.resume();
     };
     socket.setTimeout(limits.tcpIdleTimeoutMs, close);

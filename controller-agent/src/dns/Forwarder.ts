@@ -108,16 +108,18 @@ export class Forwarder {
         resolve(null);
         return;
       }
+      const pending = this.pending;
       const timer = setTimeout(() => {
         this.options.onEvent?.('timeout');
         settle(null);
       }, timeoutMs);
-      const settle = (response: Buffer | null) => {
-        if (this.pending.get(id)?.settle !== settle) return;
-        this.pending.delete(id);
+      // A declaration (hoisted), as the timer above and settle refer to each other.
+      function settle(response: Buffer | null) {
+        if (pending.get(id)?.settle !== settle) return;
+        pending.delete(id);
         clearTimeout(timer);
         resolve(response);
-      };
+      }
       this.pending.set(id, {
         upstream,
         name: query.name,
@@ -165,17 +167,18 @@ export class Forwarder {
       let done = false;
       let buffered: Buffer = Buffer.alloc(0);
       const socket = net.connect({ host: upstream.address, port: upstream.port });
-      const finish = (response: Buffer | null) => {
+      const timer = setTimeout(() => {
+        this.options.onEvent?.('timeout');
+        finish(null);
+      }, timeoutMs);
+      // A declaration (hoisted), as the timer above and finish refer to each other.
+      function finish(response: Buffer | null) {
         if (done) return;
         done = true;
         clearTimeout(timer);
         socket.destroy();
         resolve(response);
-      };
-      const timer = setTimeout(() => {
-        this.options.onEvent?.('timeout');
-        finish(null);
-      }, timeoutMs);
+      }
       socket.on('error', () => {
         this.options.onEvent?.('error');
         finish(null);

@@ -83,7 +83,8 @@ export type ParsedQuery =
   | { kind: 'error'; id: number; flags: number; rcode: number; reason: string };
 
 /** Reads a name that may end in a compression pointer; returns the offset after it. */
-function skipName(msg: Buffer, offset: number): number {
+function skipName(msg: Buffer, start: number): number {
+  let offset = start;
   let total = 0;
   for (;;) {
     if (offset >= msg.length) return -1;

@@ -77,19 +77,19 @@ export function kubeconfigTarget(file: string, context?: string): KubeTarget {
   const user = ctx.user ? named<any>(doc.users, ctx.user, 'user', file).user ?? {} : {};
   const base = dirname(file);
   const path = (p: string) => (isAbsolute(p) ? p : join(base, p));
-  const material = (data: string | undefined, p: string | undefined) =>
-    data ? Buffer.from(data, 'base64') : p ? readFileSync(path(p)) : undefined;
+  const material = (data: string | undefined, p: string | undefined) => {
+    if (data) return Buffer.from(data, 'base64');
+    return p ? readFileSync(path(p)) : undefined;
+  };
   if (user.exec || user['auth-provider']) {
     throw new Error(
       `${file}: user "${ctx.user}" authenticates through an exec or auth-provider plugin, which the agent does not run; give it a kubeconfig with a token, token file or client certificate (in a cluster, it uses its ServiceAccount)`,
     );
   }
   if (!cluster.server) throw new Error(`${file}: cluster "${ctx.cluster}" has no server`);
-  const token: () => string | undefined = user.token
-    ? () => user.token
-    : user.tokenFile
-      ? tokenFromFile(path(user.tokenFile))
-      : () => undefined;
+  let token: () => string | undefined = () => undefined;
+  if (user.token) token = () => user.token;
+  else if (user.tokenFile) token = tokenFromFile(path(user.tokenFile));
   return {
     server: String(cluster.server).replace(/\/+$/, ''),
     ca: material(cluster['certificate-authority-data'], cluster['certificate-authority']),

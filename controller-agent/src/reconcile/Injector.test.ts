@@ -1,6 +1,7 @@
 import { silentLogger } from '../log/logger';
 import { EphemeralPodApi, InjectResult, Injector } from './Injector';
 import type { InjectAction } from './plan';
+import { kubeStatusError } from '../testUtils/kubeStatusError';
 
 const action = (pod: string, container = 'spider-a', podUid = `uid-${pod}`): InjectAction => ({
   type: 'inject', attachmentId: 'a', namespace: 'ns', pod, podUid, container, generation: 0, targetContainer: 'app',
@@ -22,9 +23,9 @@ class FakePods implements EphemeralPodApi {
       const err = this.errors.shift();
       if (err) throw err;
       const p = this.pods.get(name);
-      if (!p) throw { status: 404, body: { message: `pods "${name}" not found`, details: { name, kind: 'pods' } } };
-      if (p.uid !== uid) throw { status: 422, body: { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` } };
-      if (p.names.includes(c.name)) throw { status: 422, body: { message: `Duplicate value: "${c.name}"` } };
+      if (!p) throw kubeStatusError(404, { message: `pods "${name}" not found`, details: { name, kind: 'pods' } });
+      if (p.uid !== uid) throw kubeStatusError(422, { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` });
+      if (p.names.includes(c.name)) throw kubeStatusError(422, { message: `Duplicate value: "${c.name}"` });
       p.names.push(c.name);
       this.patches.push(`${name}/${c.name}`);
     } finally {

@@ -122,8 +122,9 @@ export class Injector {
     let attempt = 0;
     while (attempt < this.options.maxAttempts && !this.abort.signal.aborted) {
       attempt++;
+      const attempts = attempt;
       const done = (outcome: InjectOutcomeKind, extra: Partial<InjectResult> = {}): InjectResult => ({
-        action, outcome, attempts: attempt, durationMs: Date.now() - started, ...extra,
+        action, outcome, attempts, durationMs: Date.now() - started, ...extra,
       });
       await this.semaphore.acquire();
       try {

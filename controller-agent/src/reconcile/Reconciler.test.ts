@@ -5,6 +5,7 @@ import { leanPod, leanWorkload } from '../cluster/lean';
 import { silentLogger } from '../log/logger';
 import { EphemeralPodApi, Injector } from './Injector';
 import { Reconciler } from './Reconciler';
+import { kubeStatusError } from '../testUtils/kubeStatusError';
 
 /** A tiny API server: pods with ephemeral containers; patches feed back into the cache like a watch would. */
 class World implements EphemeralPodApi {
@@ -28,10 +29,10 @@ class World implements EphemeralPodApi {
   /** Behaves as the API server does: 404 for a gone pod, 422 on a uid or name clash. */
   async patchEphemeral(_ns: string, name: string, uid: string, c: any) {
     const p = this.pods.get(name);
-    if (!p) throw { status: 404, body: { message: `pods "${name}" not found`, details: { name, kind: 'pods' } } };
-    if (p.metadata.uid !== uid) throw { status: 422, body: { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` } };
+    if (!p) throw kubeStatusError(404, { message: `pods "${name}" not found`, details: { name, kind: 'pods' } });
+    if (p.metadata.uid !== uid) throw kubeStatusError(422, { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` });
     if (p.spec.ephemeralContainers.some((e: any) => e.name === c.name)) {
-      throw { status: 422, body: { message: `Pod "${name}" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "${c.name}"` } };
+      throw kubeStatusError(422, { message: `Pod "${name}" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "${c.name}"` });
     }
     p.spec.ephemeralContainers.push(c);
     this.patches.push(`${name}/${c.name}`);
@@ -54,12 +55,14 @@ function setup(now = () => Date.now()) {
   const world = new World();
   world.cache.apply('Deployment', 'ADDED', leanWorkload('Deployment', { metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3 } }));
   world.cache.apply('ReplicaSet', 'ADDED', leanWorkload('ReplicaSet', { metadata: { name: 'web-1', namespace: 'shop', ownerReferences: [{ kind: 'Deployment', name: 'web', controller: true }] } }));
-  let reconciler: Reconciler;
-  const injector = new Injector(world, { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } }, r => reconciler.onInjectResult(r), silentLogger);
-  reconciler = new Reconciler(world.cache, injector, {
+  // The injector reports to the reconciler, which is created after it.
+  const late: { reconciler?: Reconciler } = {};
+  const injector = new Injector(world, { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } }, r => late.reconciler!.onInjectResult(r), silentLogger);
+  const reconciler = new Reconciler(world.cache, injector, {
     scope: { include: '*', exclude: [] }, defaultImage: 'img:1', endpoints: { agentUrl: 'http://a:1', dns: 'a:2' },
     resyncMs: 60_000, debounceMs: 5, rejectionHoldMs: 60_000, transientHoldMs: 1000,
   }, silentLogger, undefined, now);
+  late.reconciler = reconciler;
   return { world, injector, reconciler };
 }
 

@@ -165,6 +165,12 @@ function existingInstance(
   }
 }
 
+/** Orders instances by pod name. */
+function byPod(x: WhispererInstance, y: WhispererInstance): number {
+  if (x.pod < y.pod) return -1;
+  return x.pod > y.pod ? 1 : 0;
+}
+
 function planLive(
   a: DesiredAttachment,
   pods: readonly LeanPod[],
@@ -253,7 +259,7 @@ function planLive(
       });
     }
   }
-  instances.sort((x, y) => (x.pod < y.pod ? -1 : x.pod > y.pod ? 1 : 0));
+  instances.sort(byPod);
   const failed = instances.filter(i => i.state === 'failed');
   let phase: AttachmentPhase = 'active';
   let message: string | null = null;
@@ -288,7 +294,7 @@ function planStopped(
         : 'The attachment was detached; the whisperer was told to stop.';
     instances.push(instance(pod, latest.name, latest.generation, done ? 'terminated' : 'stopping', STOP_REASON[reason], message, latest));
   }
-  instances.sort((x, y) => (x.pod < y.pod ? -1 : x.pod > y.pod ? 1 : 0));
+  instances.sort(byPod);
   return {
     attachmentId: a.id,
     phase: reason === 'expired' ? 'expired' : 'stopped',

@@ -30,8 +30,8 @@ export class MemoryPodDirectory implements PodDirectory {
     return this.listeners.size;
   }
 
-  setPod(pod: PodIdentity): this {
-    this.pods.set(pod.ip, pod);
+  setPod(identity: PodIdentity): this {
+    this.pods.set(identity.ip, identity);
     this.emit();
     return this;
   }

@@ -33,12 +33,12 @@ export function tcpExchange(
     let buffered: Buffer = Buffer.alloc(0);
     let closed = false;
     const socket = net.connect(port, '127.0.0.1');
-    const done = () => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
       clearTimeout(timer);
       socket.destroy();
       resolve({ replies, closed });
-    };
-    const timer = setTimeout(done, timeoutMs);
+    }
     socket.on('connect', () => {
       socket.write(
         Buffer.concat(

@@ -40,6 +40,8 @@ interface Waiter {
   pod: PodIdentity;
   container: string;
   ip: string;
+  /** Ends the long-poll with "keep going" once the wait is over. */
+  timer?: NodeJS.Timeout;
   finish(answer: StopAnswer | null): void;
 }
 
@@ -195,14 +197,13 @@ export class WhispererEndpoint {
       });
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
     const waiter: Waiter = {
       pod,
       container,
       ip,
       finish: answer => {
         if (!this.waiters.delete(waiter)) return;
-        clearTimeout(timer);
+        clearTimeout(waiter.timer);
         const left = (this.perIp.get(ip) ?? 1) - 1;
         if (left > 0) this.perIp.set(ip, left);
         else this.perIp.delete(ip);
@@ -213,7 +214,7 @@ export class WhispererEndpoint {
     };
     this.waiters.add(waiter);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    timer = setTimeout(() => waiter.finish({ stop: false, reason: null }), waitSeconds * 1000);
+    waiter.timer = setTimeout(() => waiter.finish({ stop: false, reason: null }), waitSeconds * 1000);
     // A caller that hangs up frees its slot at once.
     res.on('close', () => waiter.finish(null));
     req.on('error', () => waiter.finish(null));

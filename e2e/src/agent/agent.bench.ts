@@ -128,6 +128,9 @@ describe('agent benchmark', () => {
       const replaced = [...rec2.seen.entries()].filter(([n, r]) => !victims.includes(n) && r.added > t0Wall + attachAll && r.injected);
       const fromRunning = replaced.map(([, r]) => r.injected! - (r.running ?? r.added));
       const fromCreated = replaced.map(([, r]) => r.injected! - r.added);
+      // The figures below cover every pod they claim to.
+      expect(attachLat.length).toBeGreaterThanOrEqual(N);
+      expect(replaced.length).toBeGreaterThanOrEqual(REPLACE);
       rec2.stop();
 
       // 3. `kubectl debug`-equivalent loop over the same pods: for each, a fresh client

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   AppsV1Api,
@@ -12,8 +12,9 @@ import {
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { AGENT_ENV, AGENT_RBAC_RULES } from '@spider/backstage-plugin-spider-common';
+import { REPO_ROOT } from '../paths';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+export { REPO_ROOT };
 export const AGENT_MAIN = join(REPO_ROOT, 'controller-agent', 'src', 'main.ts');
 /** The bundle the image runs (controller-agent/bundle.mjs builds it). */
 export const AGENT_BUNDLE = join(REPO_ROOT, 'controller-agent', 'dist', 'agent.cjs');

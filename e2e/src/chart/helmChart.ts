@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import YAML from 'yaml';
 import { buildPlane, cachedHelm } from '../cluster/ControlPlane';
+import { REPO_ROOT } from '../paths';
 
 /** The agent's chart in this repository. */
-export const CHART_DIR = resolve(__dirname, '..', '..', '..', 'controller-agent', 'chart');
+export const CHART_DIR = join(REPO_ROOT, 'controller-agent', 'chart');
 
 /** The cached helm (built with the plane's binaries when missing), or $SPIDER_HELM. */
 export async function helmBinary(): Promise<string> {

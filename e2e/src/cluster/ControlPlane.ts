@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { CLUSTER_DIR } from '../paths';
 
-/** Directory holding build.sh, plane and the kwok stages. */
-export const CLUSTER_DIR = resolve(__dirname, '..', '..', 'cluster');
+export { CLUSTER_DIR };
 const PLANE_SCRIPT = join(CLUSTER_DIR, 'plane');
 const BUILD_SCRIPT = join(CLUSTER_DIR, 'build.sh');
 

@@ -110,10 +110,12 @@ describeLocal('control plane: the plane script', () => {
       expect({ name, alive: alive(pid) }).toEqual({ name, alive: true });
     expect((await coreB.listNode()).items.length).toBeGreaterThanOrEqual(3);
 
-    if (b.source === 'started') {
-      await b.stop();
-      for (const { pid } of pidsB) expect(alive(pid)).toBe(false);
-      expect(existsSync(b.statePath!)).toBe(false);
-    }
+    // Down B too when this test started it; a reused plane stays up for the other tests.
+    const stopB = b.source === 'started';
+    if (stopB) await b.stop();
+    expect(pidsB.map(({ name, pid }) => ({ name, alive: alive(pid) }))).toEqual(
+      pidsB.map(({ name }) => ({ name, alive: !stopB })),
+    );
+    expect(existsSync(b.statePath!)).toBe(!stopB);
   });
 });

@@ -1,8 +1,9 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+import { REPO_ROOT } from '../paths';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export { REPO_ROOT };
 const APP_DIR = path.join(REPO_ROOT, 'packages/app');
 
 export interface Portal {

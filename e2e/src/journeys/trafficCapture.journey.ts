@@ -1,6 +1,7 @@
 import fs from 'fs';
 import path from 'path';
 import { Page } from 'playwright-core';
+// eslint-disable-next-line @backstage/no-forbidden-package-imports, no-restricted-imports, @backstage/no-mixed-plugin-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { AxeViolation, capture, OUTPUT } from './browser';
 
