@@ -27,8 +27,9 @@ fi
 step "Install dependencies"
 yarn install --immutable
 
-step "Type check"
+step "Type check and lint"
 yarn tsc --noEmit
+yarn backstage-cli repo lint
 
 cleanup() {
   set +e
