@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
-import { Counter, Gauge } from 'prom-client';
+import { registerStatsMetrics } from '../status/metrics';
 import { AGENT_ENV } from '@spider/backstage-plugin-spider-common';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import { AnswerTable, HostAlias } from './AnswerTable';
@@ -116,48 +116,22 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
 
 /** Exposes the DNS counters as `spider_dns_*_total` on a prom-client registry. */
 export function registerDnsMetrics(registry: Registry, stats: () => DnsStats): void {
-  const names: Array<[Exclude<keyof DnsStats, 'tcpOpen' | 'forwardInflight'>, string]> = [
-    ['udpQueries', 'UDP queries received'],
-    ['tcpQueries', 'TCP queries received'],
-    ['tcpConnections', 'TCP connections accepted'],
-    ['local', 'queries answered from the agent (PTR, host aliases)'],
-    ['forwarded', 'queries forwarded upstream'],
-    ['servfail', 'SERVFAIL answers after upstream failure'],
-    ['formerr', 'FORMERR answers to malformed queries'],
-    ['notimp', 'NOTIMP answers (opcode or class not served)'],
-    ['dropped', 'datagrams or connections dropped (too short, too big, responses)'],
-    ['errors', 'socket and handler errors'],
-  ];
-  for (const [key, help] of names) {
-    let last = 0;
-    // eslint-disable-next-line no-new
-    new Counter({
-      name: `spider_dns_${key.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)}_total`,
-      help,
-      registers: [registry],
-      collect() {
-        const now = stats()[key];
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
-  }
-  // eslint-disable-next-line no-new
-  new Gauge({
-    name: 'spider_dns_tcp_connections_open',
-    help: 'TCP connections open now',
-    registers: [registry],
-    collect() {
-      this.set(stats().tcpOpen);
-    },
-  });
-  // eslint-disable-next-line no-new
-  new Gauge({
-    name: 'spider_dns_forward_inflight',
-    help: 'forwarded queries waiting for an upstream now',
-    registers: [registry],
-    collect() {
-      this.set(stats().forwardInflight);
-    },
+  registerStatsMetrics(registry, 'spider_dns', stats as () => DnsStats & Record<string, number>, {
+    counters: [
+      ['udpQueries', 'UDP queries received'],
+      ['tcpQueries', 'TCP queries received'],
+      ['tcpConnections', 'TCP connections accepted'],
+      ['local', 'queries answered from the agent (PTR, host aliases)'],
+      ['forwarded', 'queries forwarded upstream'],
+      ['servfail', 'SERVFAIL answers after upstream failure'],
+      ['formerr', 'FORMERR answers to malformed queries'],
+      ['notimp', 'NOTIMP answers (opcode or class not served)'],
+      ['dropped', 'datagrams or connections dropped (too short, too big, responses)'],
+      ['errors', 'socket and handler errors'],
+    ],
+    gauges: [
+      ['tcpOpen', 'tcp_connections_open', 'TCP connections open now'],
+      ['forwardInflight', 'forward_inflight', 'forwarded queries waiting for an upstream now'],
+    ],
   });
 }

@@ -54,3 +54,45 @@ export function createMetrics() {
   };
 }
 export type AgentMetrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Exposes a component's running totals and current levels (read from its `stats()`
+ * snapshot at scrape time) as `<prefix>_<name>_total` counters and `<prefix>_<name>`
+ * gauges. Counters advance by the growth since the last scrape.
+ */
+export function registerStatsMetrics<S extends Record<string, number>>(
+  registry: Registry,
+  prefix: string,
+  stats: () => S,
+  metrics: {
+    counters: Array<[keyof S & string, string]>;
+    gauges: Array<[keyof S & string, string, string]>;
+  },
+): void {
+  const snake = (key: string) => key.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`);
+  for (const [key, help] of metrics.counters) {
+    let last = 0;
+    // eslint-disable-next-line no-new
+    new Counter({
+      name: `${prefix}_${snake(key)}_total`,
+      help,
+      registers: [registry],
+      collect() {
+        const now = stats()[key];
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  }
+  for (const [key, name, help] of metrics.gauges) {
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: `${prefix}_${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(stats()[key]);
+      },
+    });
+  }
+}

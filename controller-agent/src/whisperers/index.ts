@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { Counter, Gauge } from 'prom-client';
+import { registerStatsMetrics } from '../status/metrics';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import type { WhispererRegistry } from '../reconcile/WhispererRegistry';
 import {
@@ -48,33 +48,13 @@ export function createWhispererEndpoint(options: WhispererEndpointOptions): Agen
 
 /** Exposes endpoint counters as `spider_whisperer_endpoint_*` on a prom-client registry. */
 export function registerEndpointMetrics(registry: Registry, stats: () => EndpointStats): void {
-  const counters: Array<[keyof Omit<EndpointStats, 'waiting'>, string]> = [
-    ['served', 'requests answered'],
-    ['refused', 'requests refused with 403 (caller is not a pod carrying that whisperer)'],
-    ['invalid', 'malformed requests (4xx other than 403)'],
-    ['stopsSent', 'stop answers sent'],
-  ];
-  for (const [key, help] of counters) {
-    let last = 0;
-    // eslint-disable-next-line no-new
-    new Counter({
-      name: `spider_whisperer_endpoint_${key.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`)}_total`,
-      help,
-      registers: [registry],
-      collect() {
-        const now = stats()[key];
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
-  }
-  // eslint-disable-next-line no-new
-  new Gauge({
-    name: 'spider_whisperer_endpoint_waiting',
-    help: 'stop long-polls held now',
-    registers: [registry],
-    collect() {
-      this.set(stats().waiting);
-    },
+  registerStatsMetrics(registry, 'spider_whisperer_endpoint', stats as () => EndpointStats & Record<string, number>, {
+    counters: [
+      ['served', 'requests answered'],
+      ['refused', 'requests refused with 403 (caller is not a pod carrying that whisperer)'],
+      ['invalid', 'malformed requests (4xx other than 403)'],
+      ['stopsSent', 'stop answers sent'],
+    ],
+    gauges: [['waiting', 'waiting', 'stop long-polls held now']],
   });
 }
