@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes control plane from the Go module proxy, once:
-#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes),
+#   kube-apiserver, kube-controller-manager, kube-scheduler, and for the real node
+#   kubelet, kube-proxy and kubectl (k8s.io/kubernetes),
 #   etcd (go.etcd.io/etcd/server/v3), kwok (sigs.k8s.io/kwok), helm (helm.sh/helm/v3).
 # Binaries are cached outside the checkout in
 #   ${SPIDER_CACHE_DIR:-$HOME/.cache/spider}/plane/<versions-key>/bin
@@ -78,7 +79,10 @@ build_k8s() {
   (cd "$HERE/go/kubernetes" && "$GO" build "${BUILD_FLAGS[@]}" -ldflags "$(k8s_ldflags)" -o "$STAGE/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy \
+    k8s.io/kubernetes/cmd/kubectl)
 }
 
 build_etcd() {

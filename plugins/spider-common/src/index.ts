@@ -9,5 +9,7 @@ export * from './model/kubernetes';
 export * from './model/resources';
 export * from './rest/schemas';
 export * from './protocol/v1';
+export * from './traffic/exchange';
+export * from './traffic/rest';
 export * from './permissions';
 export * from './install';

@@ -8,6 +8,13 @@ import {
   workloadRefSchema,
 } from '../model/kubernetes';
 import { whispererInstanceSchema } from '../model/resources';
+import {
+  TRAFFIC_LIMITS,
+  captureStatsSchema,
+  capturedExchangeSchema,
+  relayStatsSchema,
+  trafficFlowSchema,
+} from '../traffic/exchange';
 
 /**
  * Agent protocol v1: one WebSocket per agent at `/api/spider/agent/v1`, JSON text
@@ -25,7 +32,18 @@ export const AGENT_PROTOCOL_LIMITS = {
   pingIntervalMs: 5_000,
   /** An agent must say hello within this after the upgrade. */
   helloTimeoutMs: 10_000,
+  /** Largest `traffic` message; the agent chunks a whisperer's batch below it. */
+  maxTrafficMessageBytes: TRAFFIC_LIMITS.maxMessageBytes,
 } as const;
+
+/**
+ * Optional capabilities. The agent lists what it can send in `hello.features`; the
+ * backend lists what it accepts in `welcome.features`. A side sends a feature's messages
+ * only when the other announced it, so old and new peers keep working.
+ */
+export const AGENT_FEATURES = ['traffic'] as const;
+export type AgentFeature = (typeof AGENT_FEATURES)[number];
+const featuresSchema = z.array(z.string().max(32)).max(32).optional();
 
 /** WebSocket close codes used by the backend, with the reason sent along. */
 export const AGENT_CLOSE_CODES = {
@@ -87,6 +105,7 @@ export const helloMessageSchema = z.strictObject({
   agentVersion: z.string().min(1).max(64),
   clusterVersion: z.string().max(64).nullable(),
   scope: namespaceScopeSchema,
+  features: featuresSchema,
 });
 
 export const inventoryMessageSchema = z.strictObject({
@@ -152,12 +171,36 @@ export const replyMessageSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * Captured traffic of one whisperer instance, relayed as the whisperer sent it (chunked
+ * under maxTrafficMessageBytes, in order per instance). `seq` increases by one per message
+ * of an instance within one agent process (`agentRun`), so the backend sees gaps; replays
+ * after a reconnect carry the same exchange ids and are stored once.
+ */
+export const trafficMessageSchema = z.strictObject({
+  type: z.literal('traffic'),
+  agentRun: z.string().min(1).max(64),
+  seq: z.number().int().min(0),
+  attachmentId: z.string().min(1).max(64),
+  namespace: namespaceNameSchema,
+  pod: objectNameSchema,
+  container: z.string().min(1).max(63),
+  exchanges: z.array(capturedExchangeSchema).max(TRAFFIC_LIMITS.maxExchangesPerBatch),
+  flows: z.array(trafficFlowSchema).max(TRAFFIC_LIMITS.maxFlowsPerBatch),
+  /** The whisperer's cumulative counters, when this chunk carries them. */
+  stats: captureStatsSchema.nullable(),
+  /** What the agent lost of this instance's traffic (cumulative). */
+  relay: relayStatsSchema,
+});
+export type TrafficMessage = z.infer<typeof trafficMessageSchema>;
+
 export const agentMessageSchema = z.discriminatedUnion('type', [
   helloMessageSchema,
   inventoryMessageSchema,
   instancesMessageSchema,
   statusMessageSchema,
   replyMessageSchema,
+  trafficMessageSchema,
 ]);
 export type AgentMessage = z.infer<typeof agentMessageSchema>;
 export type HelloMessage = z.infer<typeof helloMessageSchema>;
@@ -174,6 +217,7 @@ export const welcomeMessageSchema = z.strictObject({
   controllerId: z.string().max(64),
   revision: z.number().int().min(0),
   attachments: z.array(desiredAttachmentSchema).max(10_000),
+  features: featuresSchema,
 });
 
 export const attachMessageSchema = z.strictObject({

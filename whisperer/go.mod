@@ -1,0 +1,3 @@
+module github.com/spider-backstage/spider/whisperer
+
+go 1.26
