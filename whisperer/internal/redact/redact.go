@@ -1,0 +1,56 @@
+// Package redact replaces the values of secret headers before an exchange leaves the
+// whisperer: exchange.AlwaysRedacted plus the names the Whisperer's settings add.
+package redact
+
+import (
+	"strings"
+
+	"github.com/spider-backstage/spider/whisperer/internal/exchange"
+)
+
+// Redactor knows which header names (case-insensitive) to redact. Safe for concurrent use.
+type Redactor struct {
+	names map[string]struct{}
+}
+
+// New redacts exchange.AlwaysRedacted plus extra (blank names are ignored).
+func New(extra []string) *Redactor {
+	r := &Redactor{names: make(map[string]struct{}, len(exchange.AlwaysRedacted)+len(extra))}
+	for _, n := range exchange.AlwaysRedacted {
+		r.names[n] = struct{}{}
+	}
+	for _, n := range extra {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+			r.names[n] = struct{}{}
+		}
+	}
+	return r
+}
+
+// None redacts nothing: for `read --no-redact` on a file the user already holds.
+func None() *Redactor { return &Redactor{} }
+
+// Redacts says whether values of the header name are redacted.
+func (r *Redactor) Redacts(name string) bool {
+	if len(r.names) == 0 {
+		return false
+	}
+	if _, ok := r.names[name]; ok {
+		return true
+	}
+	_, ok := r.names[strings.ToLower(name)]
+	return ok
+}
+
+// Headers returns a copy of h (never nil) with the values of redacted names replaced by
+// exchange.Redacted.
+func (r *Redactor) Headers(h []exchange.Header) []exchange.Header {
+	out := make([]exchange.Header, len(h))
+	copy(out, h)
+	for i := range out {
+		if r.Redacts(out[i][0]) {
+			out[i][1] = exchange.Redacted
+		}
+	}
+	return out
+}
