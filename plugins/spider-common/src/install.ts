@@ -21,6 +21,8 @@ export interface AgentChartValues {
     exclude: string[];
   };
   whisperer: { image: string };
+  /** What injected whisperers may do (admin decisions); absent = the chart defaults. */
+  whisperers?: { allowProcessAccess: boolean };
   image: { repository: string; tag: string; pullPolicy: string };
   dns: { port: number };
   endpoint: { port: number };
@@ -57,6 +59,13 @@ export const AGENT_ENV = {
   podName: 'SPIDER_POD_NAME',
   podNamespace: 'SPIDER_POD_NAMESPACE',
   podIp: 'SPIDER_POD_IP',
+  /** Bytes of traffic the agent holds for the Controls service (relay buffer); oldest dropped beyond. */
+  trafficBufferBytes: 'SPIDER_TRAFFIC_BUFFER_BYTES',
+  /**
+   * `true` lets a Whisperer that asks for process access (its env `SPIDER_PROCESS_ACCESS=true`)
+   * share the target container's process namespace; chart value `whisperers.allowProcessAccess`.
+   */
+  allowProcessAccess: 'SPIDER_ALLOW_PROCESS_ACCESS',
 } as const;
 
 /**

@@ -56,6 +56,8 @@ export const INSTANCE_REASONS = [
   'StaticPod',
   'ContainerNotFound',
   'InjectionFailed',
+  /** The whisperer reported `failed` (e.g. an invalid capture filter); never re-injected. */
+  'WhispererFailed',
 ] as const;
 export type InstanceReason = (typeof INSTANCE_REASONS)[number];
 

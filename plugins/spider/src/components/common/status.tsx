@@ -89,6 +89,7 @@ export const REASON_TEXT: Record<InstanceReason, string> = {
   StaticPod: 'Static pods cannot get ephemeral containers',
   ContainerNotFound: 'The whisperer container is gone from the pod',
   InjectionFailed: 'Injecting the whisperer failed',
+  WhispererFailed: 'The whisperer reported a failure; it is not restarted',
 };
 
 export function ReasonView(props: { reason: InstanceReason | null }) {
