@@ -1,0 +1,260 @@
+package http1
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/spider-backstage/spider/whisperer/internal/exchange"
+)
+
+// MaxHeaderBytes bounds a start line plus header block (and a chunked trailer block).
+const MaxHeaderBytes = 64 * 1024
+
+var (
+	errNotHTTP       = errors.New("not an HTTP/1 start line")
+	errHeaderTooBig  = errors.New("header block over 64 KiB")
+	errBadHeader     = errors.New("malformed header line")
+	errBadLength     = errors.New("invalid Content-Length")
+	errBadChunk      = errors.New("invalid chunk size")
+	errUnknownCoding = errors.New("unsupported Transfer-Encoding")
+)
+
+// head is a parsed start line and header block.
+type head struct {
+	// request
+	method, target string
+	// response
+	status int
+	reason string
+
+	minor         int // HTTP/1.<minor>
+	headers       []exchange.Header
+	contentLength int64 // -1: absent
+	chunked       bool
+	closeConn     bool
+	upgradeH2C    bool
+	upgrade       bool
+	host          string
+	encoding      string // Content-Encoding
+	ctype         string // Content-Type
+}
+
+// isTokenChar reports an RFC 9110 tchar.
+func isTokenChar(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// LooksLikeRequest says whether p starts like an HTTP/1 request line ("METHOD /"), used to
+// classify a connection and to find a message start after a gap.
+func LooksLikeRequest(p []byte) bool {
+	n := 0
+	for n < len(p) && n <= 24 && isTokenChar(p[n]) {
+		if p[n] < 'A' || p[n] > 'Z' {
+			return false // methods in use are upper case; anything else is not worth a guess
+		}
+		n++
+	}
+	if n == 0 || n > 24 {
+		return false
+	}
+	if n == len(p) {
+		return true // a prefix: cannot tell yet, the first packet is rarely this short
+	}
+	if p[n] != ' ' {
+		return false
+	}
+	rest := p[n+1:]
+	return len(rest) == 0 || rest[0] == '/' || rest[0] == '*' || bytes.HasPrefix(rest, []byte("http")) || isTokenChar(rest[0])
+}
+
+// LooksLikeResponse says whether p starts like a status line.
+func LooksLikeResponse(p []byte) bool {
+	const v = "HTTP/1."
+	if len(p) < len(v) {
+		return bytes.HasPrefix([]byte(v), p)
+	}
+	return bytes.HasPrefix(p, []byte(v))
+}
+
+// parseHead parses a complete start line + header block (without the final empty line).
+func parseHead(block []byte, request bool) (*head, error) {
+	h := &head{contentLength: -1}
+	line, rest := cutLine(block)
+	if request {
+		m, after, ok := bytes.Cut(line, []byte(" "))
+		if !ok || len(m) == 0 || len(m) > 64 {
+			return nil, errNotHTTP
+		}
+		for _, c := range m {
+			if !isTokenChar(c) {
+				return nil, errNotHTTP
+			}
+		}
+		i := bytes.LastIndexByte(after, ' ')
+		if i < 0 {
+			return nil, errNotHTTP
+		}
+		minor, ok := version(after[i+1:])
+		if !ok {
+			return nil, errNotHTTP
+		}
+		h.method, h.target, h.minor = string(m), string(bytes.TrimSpace(after[:i])), minor
+	} else {
+		v, after, _ := bytes.Cut(line, []byte(" "))
+		minor, ok := version(v)
+		if !ok {
+			return nil, errNotHTTP
+		}
+		code, reason, _ := bytes.Cut(after, []byte(" "))
+		if len(code) != 3 {
+			return nil, errNotHTTP
+		}
+		status, err := strconv.Atoi(string(code))
+		if err != nil || status < 100 || status > 999 {
+			return nil, errNotHTTP
+		}
+		h.status, h.reason, h.minor = status, string(reason), minor
+	}
+	var bad error
+	for len(rest) > 0 {
+		line, rest = cutLine(rest)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// obs-fold: a continuation of the previous value
+			if n := len(h.headers); n > 0 {
+				h.headers[n-1][1] += " " + string(bytes.TrimSpace(line))
+			}
+			continue
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(name) == 0 {
+			bad = errBadHeader
+			continue
+		}
+		h.add(string(bytes.TrimRight(name, " \t")), string(bytes.TrimSpace(value)))
+		if bad == nil && h.contentLength == -2 {
+			bad = errBadLength
+		}
+	}
+	if h.contentLength == -2 {
+		h.contentLength = -1
+	}
+	return h, bad
+}
+
+func (h *head) add(name, value string) {
+	if len(h.headers) < exchange.MaxHeaders {
+		h.headers = append(h.headers, exchange.Header{clip(name, exchange.MaxHeaderNameChars), clip(value, exchange.MaxHeaderValueChars)})
+	}
+	switch {
+	case strings.EqualFold(name, "content-length"):
+		n, err := strconv.ParseInt(value, 10, 64)
+		switch {
+		case err != nil || n < 0, h.contentLength >= 0 && h.contentLength != n:
+			h.contentLength = -2 // invalid or conflicting: the framing cannot be trusted
+		case h.contentLength != -2:
+			h.contentLength = n
+		}
+	case strings.EqualFold(name, "transfer-encoding"):
+		codings := strings.Split(value, ",")
+		h.chunked = strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
+		if !h.chunked && strings.TrimSpace(value) != "" && !strings.EqualFold(strings.TrimSpace(value), "identity") {
+			// a non-chunked transfer coding: a response runs until close
+			h.contentLength = -1
+		}
+	case strings.EqualFold(name, "connection"):
+		if hasToken(value, "close") {
+			h.closeConn = true
+		}
+	case strings.EqualFold(name, "upgrade"):
+		h.upgrade = true
+		if hasToken(value, "h2c") {
+			h.upgradeH2C = true
+		}
+	case strings.EqualFold(name, "host"):
+		h.host = value
+	case strings.EqualFold(name, "content-encoding"):
+		h.encoding = value
+	case strings.EqualFold(name, "content-type"):
+		h.ctype = value
+	}
+}
+
+func hasToken(v, token string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}
+
+func version(v []byte) (minor int, ok bool) {
+	if len(v) != 8 || !bytes.HasPrefix(v, []byte("HTTP/1.")) || v[7] < '0' || v[7] > '9' {
+		return 0, false
+	}
+	return int(v[7] - '0'), true
+}
+
+func cutLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return bytes.TrimSuffix(b, []byte("\r")), nil
+	}
+	return bytes.TrimSuffix(b[:i], []byte("\r")), b[i+1:]
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// headerEnd finds the end of a header block in b (the index just past the empty line),
+// searching from `from`; -1 when not yet complete.
+func headerEnd(b []byte, from int) int {
+	if from < 0 {
+		from = 0
+	}
+	for i := from; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		// "\n\n" or "\n\r\n"
+		if i+1 < len(b) && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n' {
+			return i + 3
+		}
+	}
+	return -1
+}
+
+// parseChunkSize parses a chunk-size line (hex, optional extensions).
+func parseChunkSize(line []byte) (int64, error) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, errBadChunk
+	}
+	n, err := strconv.ParseInt(string(line), 16, 64)
+	if err != nil || n < 0 {
+		return 0, errBadChunk
+	}
+	return n, nil
+}
