@@ -129,6 +129,7 @@ export class Agent {
         debounceMs: options.debounceMs ?? 50,
         rejectionHoldMs: 5 * 60_000,
         transientHoldMs: 30_000,
+        allowProcessAccess: config.allowProcessAccess,
       },
       log.child({ component: 'reconciler' }),
       this.metrics.reconciler,

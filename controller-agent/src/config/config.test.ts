@@ -91,6 +91,20 @@ describe('loadConfig', () => {
     expect(c.token()).toBe('second');
   });
 
+  it('bounds the traffic buffer and reads the process-access switch, naming the variable', () => {
+    const c = loadConfig(base, []);
+    expect(c.trafficBufferBytes).toBe(64 * 1024 * 1024);
+    expect(c.allowProcessAccess).toBe(false);
+    expect(loadConfig({ ...base, SPIDER_TRAFFIC_BUFFER_BYTES: '8388608', SPIDER_ALLOW_PROCESS_ACCESS: 'TRUE' }, []))
+      .toMatchObject({ trafficBufferBytes: 8388608, allowProcessAccess: true });
+    expect(problems({ ...base, SPIDER_TRAFFIC_BUFFER_BYTES: '1000' })).toEqual([
+      expect.stringMatching(/^SPIDER_TRAFFIC_BUFFER_BYTES \(--traffic-buffer-bytes\): must be a whole number from 4194304/),
+    ]);
+    expect(problems({ ...base, SPIDER_ALLOW_PROCESS_ACCESS: 'yes' })).toEqual([
+      'SPIDER_ALLOW_PROCESS_ACCESS (--allow-process-access): must be "true" or "false", got "yes"',
+    ]);
+  });
+
   it('parses host aliases', () => {
     const c = loadConfig(
       { ...base, SPIDER_HOST_ALIASES: '[{"ip":"10.0.0.5","hostnames":["db.internal"]}]' },

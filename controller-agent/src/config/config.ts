@@ -40,6 +40,10 @@ export interface AgentConfig {
    * this address, which outlives the agent pod, instead of the pod IP.
    */
   serviceHost: string | null;
+  /** Bytes of traffic held for the Controls service while it is away or slow (oldest dropped beyond). */
+  trafficBufferBytes: number;
+  /** Whether a Whisperer may ask for the target container's process namespace (admin decision). */
+  allowProcessAccess: boolean;
 }
 
 /** Start-up refused: each problem names the setting (env and flag) and why. */
@@ -59,7 +63,12 @@ export const DEFAULTS = {
   httpPort: 8080,
   dnsPort: 5353,
   endpointPort: 8081,
+  trafficBufferBytes: 64 * 1024 * 1024,
+  allowProcessAccess: false,
 };
+
+/** The relay buffer must hold at least a few protocol messages (1.5 MiB each) to make progress. */
+export const TRAFFIC_BUFFER_BOUNDS = { min: 4 * 1024 * 1024, max: 4 * 1024 * 1024 * 1024 };
 
 type Setting = keyof typeof AGENT_ENV | 'kubeconfig';
 
@@ -333,6 +342,22 @@ export function loadConfig(
     problems.push(`${label('dnsUpstreams')}: not "ip", "ip:port" or "[ipv6]:port": ${badUpstreams.map(b => `"${b}"`).join(', ')}`);
   }
 
+  const trafficBufferBytes = parseInteger(
+    'trafficBufferBytes',
+    get('trafficBufferBytes'),
+    DEFAULTS.trafficBufferBytes,
+    TRAFFIC_BUFFER_BOUNDS.min,
+    TRAFFIC_BUFFER_BOUNDS.max,
+    problems,
+  );
+
+  let allowProcessAccess = DEFAULTS.allowProcessAccess;
+  const processRaw = get('allowProcessAccess')?.toLowerCase();
+  if (processRaw === 'true') allowProcessAccess = true;
+  else if (processRaw !== undefined && processRaw !== 'false') {
+    problems.push(`${label('allowProcessAccess')}: must be "true" or "false", got "${processRaw}"`);
+  }
+
   const podIp = get('podIp') ?? null;
   if (podIp && !isIp(podIp)) {
     problems.push(`${label('podIp')}: not an IP address: "${podIp}"`);
@@ -359,6 +384,8 @@ export function loadConfig(
     },
     kubeconfig: get('kubeconfig') ?? null,
     serviceHost: get('serviceHost') ?? null,
+    trafficBufferBytes,
+    allowProcessAccess,
   };
 }
 

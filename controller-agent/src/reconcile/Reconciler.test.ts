@@ -107,6 +107,30 @@ describe('Reconciler', () => {
     expect(reconciler.configFor('shop', 'a', 'spider-unknown')).toBeUndefined();
   });
 
+  it('a whisperer that reported failed is never re-injected, even after its container exits non-zero', async () => {
+    ctx = setup();
+    const { world, injector, reconciler } = ctx;
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment({ whisperer: { id: 'w', name: 'w', image: null, captureFilter: 'tcp prot 80', env: { SPIDER_BODY_CAP_BYTES: '1024', SPIDER_MAX_CPU_CORES: 'many' } } })]);
+    await settle(injector);
+    const c0 = whispererContainerName('att-1');
+    // The configuration carries the capture settings; the bad entry keeps its default.
+    expect(reconciler.configFor('shop', 'a', c0)?.capture).toMatchObject({ bodyCapBytes: 1024, maxCpuCores: 0.5 });
+    reconciler.reportState({ podNamespace: 'shop', podName: 'a', container: c0, state: 'failed', message: 'capture filter "tcp prot 80": syntax error', exitCode: 2 });
+    // The kubelet then reports the container terminated with exit code 2.
+    const p = world.pods.get('a');
+    p.status.ephemeralContainerStatuses = [{ name: c0, state: { terminated: { exitCode: 2, reason: 'Error', finishedAt: new Date().toISOString() } } }];
+    world.cache.apply('Pod', 'MODIFIED', leanPod(p));
+    reconciler.resync();
+    await settle(injector);
+    expect(world.count('a')).toBe(1);
+    expect(reconciler.allViews()[0]).toMatchObject({
+      phase: 'failed',
+      instances: [{ pod: 'a', state: 'failed', reason: 'WhispererFailed', message: 'capture filter "tcp prot 80": syntax error' }],
+    });
+  });
+
   it('detach tells whisperers to stop and never injects again', async () => {
     ctx = setup();
     const { world, injector, reconciler } = ctx;

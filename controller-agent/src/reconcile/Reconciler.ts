@@ -1,4 +1,5 @@
 import {
+  CaptureSettings,
   DesiredAttachment,
   NamespaceScope,
   parseWhispererContainerName,
@@ -7,6 +8,7 @@ import {
 import type { ClusterCache } from '../cluster/ClusterCache';
 import type { LeanPod } from '../cluster/lean';
 import type { Logger } from '../log/logger';
+import { captureSettingsFromEnv } from './captureSettings';
 import { DesiredSet } from './DesiredSet';
 import { nextExpiry } from './expiry';
 import type { InjectResult, Injector } from './Injector';
@@ -38,6 +40,8 @@ export interface ReconcilerOptions {
   rejectionHoldMs: number;
   /** How long after giving up on transient errors before trying again. */
   transientHoldMs: number;
+  /** The admin allows Whisperers that ask for it the target's process namespace. */
+  allowProcessAccess?: boolean;
 }
 
 export interface ReconcilerMetrics {
@@ -65,6 +69,8 @@ export class Reconciler implements WhispererRegistry {
   private readonly targetTimers = new Map<string, NodeJS.Timeout>();
   private readonly stopListeners = new Set<(id: string, reason: WhispererStopReason) => void>();
   private readonly viewListeners = new Set<(changed: AttachmentView[]) => void>();
+  /** Capture settings by attachment id, with the env they came from (parsed and warned about once). */
+  private readonly captureByAttachment = new Map<string, { env: string; settings: CaptureSettings }>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -215,6 +221,7 @@ export class Reconciler implements WhispererRegistry {
       failures: this.failures,
       inFlight,
       reports: this.reports,
+      allowProcessAccess: this.options.allowProcessAccess ?? false,
     }, now);
 
     let expired = false;
@@ -233,6 +240,7 @@ export class Reconciler implements WhispererRegistry {
         container: action.container,
         generation: action.generation,
         targetContainer: action.targetContainer,
+        processAccess: action.processAccess,
         defaultImage: this.options.defaultImage,
         endpoints: this.options.endpoints,
       });
@@ -326,7 +334,21 @@ export class Reconciler implements WhispererRegistry {
       expiresAt: a.expiresAt,
       stop: entry.stopped !== null,
       stopReason: entry.stopped?.reason ?? null,
+      capture: this.captureSettings(a),
     };
+  }
+
+  private captureSettings(a: DesiredAttachment): CaptureSettings {
+    const env = JSON.stringify(a.whisperer.env);
+    const known = this.captureByAttachment.get(a.id);
+    if (known?.env === env) return known.settings;
+    const { settings, problems } = captureSettingsFromEnv(a.whisperer.env);
+    for (const problem of problems) {
+      this.log.warn('invalid capture setting in the Whisperer; using the default', { attachmentId: a.id, whisperer: a.whisperer.name, problem });
+    }
+    if (this.captureByAttachment.size > 10_000) this.captureByAttachment.clear();
+    this.captureByAttachment.set(a.id, { env, settings });
+    return settings;
   }
 
   hasDesiredSet(): boolean {

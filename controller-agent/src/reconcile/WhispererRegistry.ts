@@ -1,4 +1,5 @@
 import type {
+  CaptureSettings,
   DesiredAttachment,
   InstanceState,
   WorkloadRef,
@@ -23,6 +24,8 @@ export interface WhispererConfig {
   stop: boolean;
   /** Why it must stop (`detached`, `expired`, `deleted`), null while it runs. */
   stopReason: WhispererStopReason | null;
+  /** Capture settings (contract v1.1): the defaults overridden by the Whisperer's env. */
+  capture: CaptureSettings;
 }
 
 export type WhispererStopReason = 'detached' | 'expired' | 'deleted';

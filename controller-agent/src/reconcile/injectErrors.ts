@@ -54,7 +54,7 @@ export function classifyInjectError(
     return {
       kind: 'rejected',
       reason: 'PodSecurityRejected',
-      message: `The namespace "${pod.namespace}" enforces a PodSecurity level that forbids the whisperer: capturing needs the NET_RAW and NET_ADMIN capabilities, which the "restricted" and "baseline" levels reject. The API server said: ${text}`,
+      message: `The namespace "${pod.namespace}" enforces a PodSecurity level that forbids the whisperer: capturing needs the NET_RAW capability (as root), which the "restricted" and "baseline" levels reject. The API server said: ${text}`,
     };
   }
   if (status === 422 && /metadata\.uid/.test(text)) {

@@ -243,12 +243,30 @@ const rows: Row[] = [
     message: /cannot be pulled/,
   },
   {
-    name: 'whisperer reports failure while running → failed Crashed',
+    name: 'whisperer reports failure while running → failed WhispererFailed',
     pods: [pod('a', { whisperers: [w(C0)] })],
     observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'no such interface' }]]) },
     actions: [],
     phase: 'failed',
-    instances: ['a:failed:Crashed'],
+    instances: ['a:failed:WhispererFailed'],
+    message: /WhispererFailed: no such interface/,
+  },
+  {
+    name: 'whisperer reported failure and exited non-zero → never re-injected (no generation 1)',
+    pods: [pod('a', { whisperers: [crashed(C0, 1000, 2)] })],
+    observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'capture filter "tcp prot 80": syntax error' }]]) },
+    actions: [],
+    phase: 'failed',
+    instances: ['a:failed:WhispererFailed'],
+    message: /capture filter "tcp prot 80"/,
+  },
+  {
+    name: 'a failure report of an older generation does not hold back the newest',
+    pods: [pod('a', { whisperers: [crashed(C0, 400_000), w(C1)] })],
+    observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'old' }]]) },
+    actions: [],
+    phase: 'active',
+    instances: ['a:running:Running'],
   },
   {
     name: "other attachments' and foreign ephemeral containers are not ours",
@@ -323,8 +341,23 @@ describe('planReconcile', () => {
   it('inject actions carry the pod uid and generation', () => {
     const plan = planReconcile(live(), observed([pod('a', { whisperers: [crashed(C0, 10_000)] })]), NOW);
     expect(plan.actions).toEqual([
-      { type: 'inject', attachmentId: 'att-1', namespace: 'shop', pod: 'a', podUid: 'uid-a', container: C1, generation: 1, targetContainer: 'app' },
+      { type: 'inject', attachmentId: 'att-1', namespace: 'shop', pod: 'a', podUid: 'uid-a', container: C1, generation: 1, targetContainer: 'app', processAccess: false },
     ]);
+  });
+
+  it('grants process access only when the Whisperer asks and the admin allows it; says so otherwise', () => {
+    const asking = live(attachment({ whisperer: { id: 'w1', name: 'http', image: null, captureFilter: '', env: { SPIDER_PROCESS_ACCESS: 'true' } } }));
+    const pods = [pod('a'), pod('b', { whisperers: [w(C0)] })];
+    const allowed = planReconcile(asking, observed(pods, { allowProcessAccess: true }), NOW);
+    expect(allowed.actions).toMatchObject([{ pod: 'a', processAccess: true }]);
+    expect(allowed.attachments[0].instances.map(i => i.message)).toEqual([null, null]);
+
+    const refused = planReconcile(asking, observed(pods), NOW);
+    expect(refused.actions).toMatchObject([{ pod: 'a', processAccess: false }]);
+    for (const i of refused.attachments[0].instances) expect(i.message).toMatch(/asks for process access .* does not allow it/);
+
+    const notAsking = planReconcile(live(), observed(pods, { allowProcessAccess: true }), NOW);
+    expect(notAsking.actions).toMatchObject([{ pod: 'a', processAccess: false }]);
   });
 
   it('is deterministic and leaves its inputs alone', () => {

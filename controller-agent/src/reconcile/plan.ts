@@ -12,6 +12,7 @@ import { podFinished } from '../cluster/lean';
 import { namespaceInScope } from '../config/config';
 import { crashLoopGuard, CRASH_LOOP_WINDOW_MS, hasFailed } from './crashLoop';
 import { isExpired } from './expiry';
+import { processAccessOf } from './processAccess';
 import type { WhispererStateReport, WhispererStopReason } from './WhispererRegistry';
 
 /**
@@ -45,6 +46,8 @@ export interface Observed {
   inFlight: ReadonlySet<string>;
   /** What whisperers said about themselves, by `reportKey(namespace, pod, container)`. */
   reports: ReadonlyMap<string, WhispererStateReport>;
+  /** The admin allows process access (chart value whisperers.allowProcessAccess); default no. */
+  allowProcessAccess?: boolean;
 }
 
 export interface InjectAction {
@@ -56,6 +59,8 @@ export interface InjectAction {
   container: string;
   generation: number;
   targetContainer: string;
+  /** Share the target container's process namespace (`targetContainerName`): asked and allowed. */
+  processAccess: boolean;
 }
 export interface ExpireAction {
   type: 'expire';
@@ -147,11 +152,13 @@ function existingInstance(
   w: LeanWhisperer & { generation: number },
   report: WhispererStateReport | undefined,
 ): WhispererInstance {
+  // A whisperer that said it failed (an invalid capture filter, say) stays failed, whatever
+  // its container does next: it is not re-injected (docs/whisperer-contract.md).
+  if (report?.state === 'failed' && w.state !== 'unknown' && w.state !== 'waiting') {
+    return instance(pod, w.name, w.generation, 'failed', 'WhispererFailed', report.message ?? 'The whisperer reported a failure.', w);
+  }
   switch (w.state) {
     case 'running':
-      if (report?.state === 'failed') {
-        return instance(pod, w.name, w.generation, 'failed', 'Crashed', report.message ?? 'The whisperer reported a failure.', w);
-      }
       return instance(pod, w.name, w.generation, 'running', 'Running', report?.message ?? null, w);
     case 'terminated':
       return w.exitCode === 0
@@ -189,6 +196,7 @@ function planLive(
     };
   }
   const instances: WhispererInstance[] = [];
+  const access = processAccessOf(a, observed.allowProcessAccess ?? false);
   for (const pod of pods) {
     const mine = whisperersOf(pod, a.id);
     const latest = mine[mine.length - 1];
@@ -216,7 +224,7 @@ function planLive(
     let restartNote: string | null = null;
     if (latest) {
       const current = existingInstance(pod, latest, report);
-      if (!hasFailed(latest)) {
+      if (!hasFailed(latest) || current.reason === 'WhispererFailed') {
         instances.push(current);
         continue;
       }
@@ -256,7 +264,13 @@ function planLive(
         container,
         generation,
         targetContainer: target.name,
+        processAccess: access.granted,
       });
+    }
+  }
+  if (access.note) {
+    for (const [n, i] of instances.entries()) {
+      if (i.message === null && (i.state === 'running' || i.state === 'pending')) instances[n] = { ...i, message: access.note };
     }
   }
   instances.sort(byPod);

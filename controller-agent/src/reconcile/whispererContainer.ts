@@ -25,6 +25,20 @@ export interface AgentEndpoints {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
+ * Least privilege for code running inside someone else's pod: raw sockets to capture
+ * (NET_RAW, which needs root) and nothing else — no escalation, no writes to its own
+ * image, the runtime's default seccomp profile.
+ */
+export const WHISPERER_SECURITY_CONTEXT = {
+  capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: false,
+  runAsUser: 0,
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+/**
  * The ephemeral container for one whisperer. Ephemeral containers may not have ports,
  * resources, probes or lifecycle hooks, so it has none. Everything here is a function of
  * the attachment, so re-sending it for an existing container is a no-op, not a change.
@@ -34,6 +48,8 @@ export function buildWhispererContainer(input: {
   container: string;
   generation: number;
   targetContainer: string;
+  /** Share the target's process namespace (`targetContainerName`); only when asked and allowed. */
+  processAccess: boolean;
   defaultImage: string;
   endpoints: AgentEndpoints;
 }): Record<string, unknown> {
@@ -61,11 +77,11 @@ export function buildWhispererContainer(input: {
     name: input.container,
     image: a.whisperer.image ?? input.defaultImage,
     imagePullPolicy: 'IfNotPresent',
-    targetContainerName: input.targetContainer,
+    // Without it the whisperer shares only the pod's network namespace: it cannot see
+    // the application's processes, files or environment through /proc.
+    ...(input.processAccess ? { targetContainerName: input.targetContainer } : {}),
     env,
-    securityContext: {
-      capabilities: { add: ['NET_RAW', 'NET_ADMIN'] },
-    },
+    securityContext: structuredClone(WHISPERER_SECURITY_CONTEXT),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_CAPTURE_SETTINGS } from '@spider/backstage-plugin-spider-common';
 import type {
   WhispererConfig,
   WhispererRegistry,
@@ -26,6 +27,7 @@ export class MemoryWhispererRegistry implements WhispererRegistry {
       expiresAt: null,
       stop: false,
       stopReason: null,
+      capture: DEFAULT_CAPTURE_SETTINGS,
       ...config,
     });
     return this;
