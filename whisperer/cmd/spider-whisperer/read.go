@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -67,6 +68,8 @@ func readFile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spider-whisperer read: %s: link type %s is not supported\n", fs.Arg(0), src.LinkType())
 		return 2
 	}
+	// The heap stays small (connections and one exchange at a time): collect less often.
+	debug.SetGCPercent(400)
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	ids := runid.New()
 	var line []byte
@@ -93,6 +96,7 @@ func readFile(args []string, stdout, stderr io.Writer) int {
 		eng.Packet(lt, data, ts)
 	}
 	eng.Close(last)
+	profStop()
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(stderr, "spider-whisperer read: %v\n", err)
 		return 1

@@ -520,7 +520,7 @@ func (c *Conn) requestHead(r *reader, h *head, err error, ts time.Time) {
 			Method:    h.method,
 			Path:      clip(h.target, exchange.MaxPathChars),
 			Authority: clip(h.host, exchange.MaxAuthorityChars),
-			Headers:   c.opts.Redactor.Headers(h.headers),
+			Headers:   c.opts.Redactor.InPlace(h.headers),
 		},
 	}
 	p := &pending{ex: ex, isHead: h.method == "HEAD", isConnect: h.method == "CONNECT", upgradeH2C: h.upgradeH2C}
@@ -660,8 +660,8 @@ func (c *Conn) response(r *reader, cut bool) *exchange.Response {
 	h := r.head
 	resp := &exchange.Response{
 		Status:   h.status,
-		Headers:  c.opts.Redactor.Headers(h.headers),
-		Trailers: c.opts.Redactor.Headers(r.trailers),
+		Headers:  c.opts.Redactor.InPlace(h.headers),
+		Trailers: c.opts.Redactor.InPlace(r.trailers),
 		BodySize: r.size,
 	}
 	resp.Body = body.Capture(r.raw, r.size, h.encoding, h.ctype, c.opts.BodyCap, r.missed || cut)

@@ -82,63 +82,65 @@ func LooksLikeResponse(p []byte) bool {
 }
 
 // parseHead parses a complete start line + header block (without the final empty line).
-func parseHead(block []byte, request bool) (*head, error) {
+// Every string of the result is a substring of one copy of the block: one allocation for
+// the text, one for the header slice.
+func parseHead(raw []byte, request bool) (*head, error) {
 	h := &head{contentLength: -1}
-	line, rest := cutLine(block)
+	block := string(raw)
+	line, rest := cutLineS(block)
 	if request {
-		m, after, ok := bytes.Cut(line, []byte(" "))
-		if !ok || len(m) == 0 || len(m) > 64 {
+		sp := strings.IndexByte(line, ' ')
+		if sp <= 0 || sp > 64 {
 			return nil, errNotHTTP
 		}
-		for _, c := range m {
-			if !isTokenChar(c) {
+		for i := 0; i < sp; i++ {
+			if !isTokenChar(line[i]) {
 				return nil, errNotHTTP
 			}
 		}
-		i := bytes.LastIndexByte(after, ' ')
+		after := line[sp+1:]
+		i := strings.LastIndexByte(after, ' ')
 		if i < 0 {
 			return nil, errNotHTTP
 		}
-		minor, ok := version(after[i+1:])
+		minor, ok := versionS(after[i+1:])
 		if !ok {
 			return nil, errNotHTTP
 		}
-		h.method, h.target, h.minor = string(m), string(bytes.TrimSpace(after[:i])), minor
+		h.method, h.target, h.minor = line[:sp], strings.TrimSpace(after[:i]), minor
 	} else {
-		v, after, _ := bytes.Cut(line, []byte(" "))
-		minor, ok := version(v)
+		v, after, _ := strings.Cut(line, " ")
+		minor, ok := versionS(v)
 		if !ok {
 			return nil, errNotHTTP
 		}
-		code, reason, _ := bytes.Cut(after, []byte(" "))
-		if len(code) != 3 {
+		code, reason, _ := strings.Cut(after, " ")
+		if len(code) != 3 || code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
 			return nil, errNotHTTP
 		}
-		status, err := strconv.Atoi(string(code))
-		if err != nil || status < 100 || status > 999 {
-			return nil, errNotHTTP
-		}
-		h.status, h.reason, h.minor = status, string(reason), minor
+		h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+		h.reason, h.minor = reason, minor
 	}
+	h.headers = make([]exchange.Header, 0, min(strings.Count(rest, "\n")+1, exchange.MaxHeaders))
 	var bad error
 	for len(rest) > 0 {
-		line, rest = cutLine(rest)
+		line, rest = cutLineS(rest)
 		if len(line) == 0 {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			// obs-fold: a continuation of the previous value
 			if n := len(h.headers); n > 0 {
-				h.headers[n-1][1] += " " + string(bytes.TrimSpace(line))
+				h.headers[n-1][1] = clip(h.headers[n-1][1]+" "+strings.TrimSpace(line), exchange.MaxHeaderValueChars)
 			}
 			continue
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
+		name, value, ok := strings.Cut(line, ":")
 		if !ok || len(name) == 0 {
 			bad = errBadHeader
 			continue
 		}
-		h.add(string(bytes.TrimRight(name, " \t")), string(bytes.TrimSpace(value)))
+		h.add(strings.TrimRight(name, " \t"), strings.TrimSpace(value))
 		if bad == nil && h.contentLength == -2 {
 			bad = errBadLength
 		}
@@ -152,6 +154,11 @@ func parseHead(block []byte, request bool) (*head, error) {
 func (h *head) add(name, value string) {
 	if len(h.headers) < exchange.MaxHeaders {
 		h.headers = append(h.headers, exchange.Header{clip(name, exchange.MaxHeaderNameChars), clip(value, exchange.MaxHeaderValueChars)})
+	}
+	switch len(name) {
+	case 4, 7, 10, 12, 14, 16, 17:
+	default:
+		return // none of the names below
 	}
 	switch {
 	case strings.EqualFold(name, "content-length"):
@@ -196,11 +203,19 @@ func hasToken(v, token string) bool {
 	return false
 }
 
-func version(v []byte) (minor int, ok bool) {
-	if len(v) != 8 || !bytes.HasPrefix(v, []byte("HTTP/1.")) || v[7] < '0' || v[7] > '9' {
+func versionS(v string) (minor int, ok bool) {
+	if len(v) != 8 || !strings.HasPrefix(v, "HTTP/1.") || v[7] < '0' || v[7] > '9' {
 		return 0, false
 	}
 	return int(v[7] - '0'), true
+}
+
+func cutLineS(b string) (line, rest string) {
+	i := strings.IndexByte(b, '\n')
+	if i < 0 {
+		return strings.TrimSuffix(b, "\r"), ""
+	}
+	return strings.TrimSuffix(b[:i], "\r"), b[i+1:]
 }
 
 func cutLine(b []byte) (line, rest []byte) {

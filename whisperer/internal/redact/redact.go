@@ -11,6 +11,7 @@ import (
 // Redactor knows which header names (case-insensitive) to redact. Safe for concurrent use.
 type Redactor struct {
 	names map[string]struct{}
+	lens  [257]bool // lengths of redacted names: most headers are ruled out without lower-casing
 }
 
 // New redacts exchange.AlwaysRedacted plus extra (blank names are ignored).
@@ -24,6 +25,11 @@ func New(extra []string) *Redactor {
 			r.names[n] = struct{}{}
 		}
 	}
+	for n := range r.names {
+		if len(n) < len(r.lens) {
+			r.lens[len(n)] = true
+		}
+	}
 	return r
 }
 
@@ -32,7 +38,7 @@ func None() *Redactor { return &Redactor{} }
 
 // Redacts says whether values of the header name are redacted.
 func (r *Redactor) Redacts(name string) bool {
-	if len(r.names) == 0 {
+	if len(r.names) == 0 || len(name) < len(r.lens) && !r.lens[len(name)] {
 		return false
 	}
 	if _, ok := r.names[name]; ok {
@@ -53,4 +59,20 @@ func (r *Redactor) Headers(h []exchange.Header) []exchange.Header {
 		}
 	}
 	return out
+}
+
+// InPlace redacts h itself, for a caller that owns the slice; nil becomes empty.
+func (r *Redactor) InPlace(h []exchange.Header) []exchange.Header {
+	if h == nil {
+		return []exchange.Header{}
+	}
+	if len(r.names) == 0 {
+		return h
+	}
+	for i := range h {
+		if r.Redacts(h[i][0]) {
+			h[i][1] = exchange.Redacted
+		}
+	}
+	return h
 }

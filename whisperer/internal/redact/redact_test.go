@@ -44,6 +44,9 @@ func TestHeaders(t *testing.T) {
 			if c.in != nil && !reflect.DeepEqual(c.in, before) {
 				t.Fatalf("input changed: %#v", c.in)
 			}
+			if got := c.r.InPlace(before); got == nil || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("in place: got %#v, want %#v", got, c.want)
+			}
 		})
 	}
 }
