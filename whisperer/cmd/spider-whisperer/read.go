@@ -78,6 +78,8 @@ func readFile(args []string, stdout, stderr io.Writer) int {
 		line = append(exchange.AppendJSON(line[:0], x), '\n')
 		out.Write(line)
 	})
+	stop := startProfile()
+	defer stop()
 	lt := src.LinkType()
 	var last time.Time
 	for {
@@ -96,7 +98,6 @@ func readFile(args []string, stdout, stderr io.Writer) int {
 		eng.Packet(lt, data, ts)
 	}
 	eng.Close(last)
-	profStop()
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(stderr, "spider-whisperer read: %v\n", err)
 		return 1
