@@ -19,6 +19,12 @@ export interface TrafficBatch {
   flows: TrafficFlow[];
   stats: CaptureStats | null;
   relay: RelayStats;
+  /**
+   * The message's agent run and sequence: flows and stats of a message that is not newer
+   * than the instance's last applied one are a replay and are not added again.
+   */
+  agentRun?: string;
+  seq?: number;
 }
 
 /** Filters of the traffic listing, HAR export and map (already validated). */
@@ -74,7 +80,9 @@ export interface RetentionResult {
  */
 export interface TrafficStore {
   /** Stores a batch; returns how many exchanges were new. */
-  insertBatch(batch: TrafficBatch): Promise<{ inserted: number; latest: string | null }>;
+  insertBatch(
+    batch: TrafficBatch,
+  ): Promise<{ inserted: number; latest: string | null }>;
   /** Newest first, stable under concurrent inserts; items without bodies. */
   list(
     filter: TrafficFilter,
