@@ -1,0 +1,200 @@
+// Package ship holds what the whisperer has captured until the agent takes it: a queue of
+// encoded exchanges and flows bounded by bytes (the oldest dropped and counted when full),
+// cut into batches within the contract's limits, and the exchanges-per-second limit.
+package ship
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/spider-backstage/spider/whisperer/internal/exchange"
+)
+
+// batchReserve is room kept in a batch for its envelope and stats.
+const batchReserve = 4096
+
+// MaxExchangeBytes is the largest encoded exchange a batch can carry.
+const MaxExchangeBytes = exchange.MaxBatchBytes - batchReserve
+
+type item struct {
+	seq  uint64
+	data []byte
+}
+
+type flowItem struct {
+	seq  uint64
+	data []byte
+}
+
+// Queue is safe for concurrent use.
+type Queue struct {
+	mu       sync.Mutex
+	items    []item
+	flows    []flowItem
+	bytes    int
+	maxBytes int
+	seq      uint64
+	dropped  int64
+	maxBatch int
+	// The batch out with the agent: its exchanges are not evicted (they may be delivered)
+	// and do not count against maxBytes (a batch is bounded by itself).
+	inflight      uint64
+	inflightBytes int
+}
+
+// NewQueue holds at most maxBytes of encoded exchanges and flows.
+func NewQueue(maxBytes int) *Queue {
+	return &Queue{maxBytes: maxBytes, maxBatch: exchange.MaxBatchBytes}
+}
+
+// Dropped is how many exchanges were dropped because the queue was full.
+func (q *Queue) Dropped() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
+}
+
+// Len is the number of exchanges and flows waiting.
+func (q *Queue) Len() (int, int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items), len(q.flows)
+}
+
+// Push adds an encoded exchange (at most MaxExchangeBytes, else it is dropped).
+func (q *Queue) Push(enc []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(enc) > MaxExchangeBytes {
+		q.dropped++
+		return
+	}
+	q.seq++
+	q.items = append(q.items, item{seq: q.seq, data: enc})
+	q.bytes += len(enc)
+	q.evict()
+}
+
+// PushFlow adds a flow.
+func (q *Queue) PushFlow(f exchange.Flow) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seq++
+	q.flows = append(q.flows, flowItem{seq: q.seq, data: b})
+	q.bytes += len(b)
+	q.evict()
+}
+
+// evict drops the oldest until the queue fits (flows first: they are summaries, and
+// the stats say how complete the exchanges are).
+func (q *Queue) evict() {
+	for q.bytes > q.maxBytes && len(q.flows) > 0 {
+		q.bytes -= len(q.flows[0].data)
+		q.flows = q.flows[1:]
+	}
+	first := 0
+	for first < len(q.items) && q.items[first].seq <= q.inflight {
+		first++
+	}
+	for q.bytes-q.inflightBytes > q.maxBytes && first < len(q.items) {
+		q.bytes -= len(q.items[first].data)
+		copy(q.items[first:], q.items[first+1:])
+		q.items[len(q.items)-1] = item{}
+		q.items = q.items[:len(q.items)-1]
+		q.dropped++
+	}
+}
+
+// Batch is one request body and what it holds.
+type Batch struct {
+	Body      []byte
+	Exchanges int
+	Flows     int
+	lastItem  uint64
+	lastFlow  uint64
+}
+
+// Next builds the next batch from the oldest exchanges and flows, with stats; ok is false
+// when nothing waits (and stats is nil).
+func (q *Queue) Next(stats *exchange.Stats) (b Batch, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 && len(q.flows) == 0 && stats == nil {
+		return b, false
+	}
+	body := make([]byte, 0, 64*1024)
+	body = append(body, `{"exchanges":[`...)
+	room := q.maxBatch - batchReserve
+	for _, it := range q.items {
+		if b.Exchanges == exchange.MaxExchangesPerBatch || len(body)+len(it.data)+1 > room {
+			break
+		}
+		if b.Exchanges > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, it.data...)
+		b.Exchanges++
+		b.lastItem = it.seq
+	}
+	body = append(body, `],"flows":[`...)
+	for _, f := range q.flows {
+		if b.Flows == exchange.MaxFlowsPerBatch || len(body)+len(f.data)+1 > room {
+			break
+		}
+		if b.Flows > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, f.data...)
+		b.Flows++
+		b.lastFlow = f.seq
+	}
+	body = append(body, `],"stats":`...)
+	if stats == nil {
+		body = append(body, "null"...)
+	} else {
+		st := *stats
+		st.StartedAt = st.StartedAt.UTC().Truncate(time.Millisecond)
+		sb, _ := json.Marshal(st)
+		body = append(body, sb...)
+	}
+	b.Body = append(body, '}')
+	q.inflight, q.inflightBytes = b.lastItem, 0
+	for _, it := range q.items[:b.Exchanges] {
+		q.inflightBytes += len(it.data)
+	}
+	return b, true
+}
+
+// Done removes what a batch held (sent, or refused for good). What was dropped meanwhile
+// is simply not there any more.
+func (q *Queue) Done(b Batch) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for n < len(q.items) && q.items[n].seq <= b.lastItem && b.Exchanges > 0 {
+		q.bytes -= len(q.items[n].data)
+		q.items[n] = item{}
+		n++
+	}
+	q.items = q.items[n:]
+	q.inflight, q.inflightBytes = 0, 0
+	m := 0
+	for m < len(q.flows) && q.flows[m].seq <= b.lastFlow && b.Flows > 0 {
+		q.bytes -= len(q.flows[m].data)
+		m++
+	}
+	q.flows = q.flows[m:]
+}
+
+// Refused counts a batch the agent refused for good as dropped, and removes it.
+func (q *Queue) Refused(b Batch) {
+	q.Done(b)
+	q.mu.Lock()
+	q.dropped += int64(b.Exchanges)
+	q.mu.Unlock()
+}
