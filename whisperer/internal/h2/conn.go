@@ -85,6 +85,9 @@ func NewConn(opts Options, emit func(*exchange.Exchange)) *Conn {
 	if opts.BodyCap < 0 {
 		opts.BodyCap = 0
 	}
+	if emit == nil {
+		emit = func(*exchange.Exchange) {}
+	}
 	c := &Conn{opts: opts, emit: emit, streams: make(map[uint32]*stream)}
 	c.client = newSide(c, true)
 	c.server = newSide(c, false)

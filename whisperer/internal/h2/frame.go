@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -115,7 +114,7 @@ func (s *side) feed(p []byte, ts time.Time) error {
 		if s.preface > 0 {
 			done := len(preface) - s.preface
 			n := min(len(p), s.preface)
-			if !bytes.Equal(p[:n], []byte(preface[done:done+n])) {
+			if string(p[:n]) != preface[done:done+n] {
 				return s.errorf("no connection preface (capture started mid-connection?)")
 			}
 			s.preface -= n
@@ -246,6 +245,9 @@ func (s *side) payload(p []byte) error {
 			p = p[1:]
 			if o == s.prefixLen && s.typ == framePushPromise {
 				s.block.promised = binary.BigEndian.Uint32(s.small[s.smallN-4:]) & (1<<31 - 1)
+				if s.block.promised == 0 || s.block.promised%2 != 0 {
+					return s.errorf("PUSH_PROMISE of stream %d", s.block.promised)
+				}
 			}
 		}
 		// The content, before any padding.

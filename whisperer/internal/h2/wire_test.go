@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 // wire builds a conversation with http2's Framer and hpack's Encoder, one chunk per call.
 type wire struct {
-	t      *testing.T
+	t      testing.TB
 	chunks []chunk
 	buf    bytes.Buffer
 	fr     *http2.Framer
@@ -33,7 +33,7 @@ type wire struct {
 	encBuf [2]bytes.Buffer
 }
 
-func newWire(t *testing.T) *wire {
+func newWire(t testing.TB) *wire {
 	w := &wire{t: t}
 	w.fr = http2.NewFramer(&w.buf, nil)
 	w.fr.AllowIllegalWrites = true
