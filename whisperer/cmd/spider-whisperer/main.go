@@ -25,5 +25,5 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	os.Exit(live(args, os.Stderr))
+	os.Exit(runLive(args, os.Stderr))
 }

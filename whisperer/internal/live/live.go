@@ -1,0 +1,593 @@
+// Package live is the whisperer's default mode, the loop of whisperer-contract.md: fetch
+// the configuration, capture with its filter, report running, ship batches every flush
+// interval, report stats, follow the stop long-poll and expiresAt, flush and terminate.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spider-backstage/spider/whisperer/internal/agent"
+	"github.com/spider-backstage/spider/whisperer/internal/capture"
+	"github.com/spider-backstage/spider/whisperer/internal/cpubreak"
+	"github.com/spider-backstage/spider/whisperer/internal/engine"
+	"github.com/spider-backstage/spider/whisperer/internal/exchange"
+	"github.com/spider-backstage/spider/whisperer/internal/peers"
+	"github.com/spider-backstage/spider/whisperer/internal/redact"
+	"github.com/spider-backstage/spider/whisperer/internal/runid"
+	"github.com/spider-backstage/spider/whisperer/internal/ship"
+)
+
+// Tunables (not in the contract's settings).
+const (
+	queueBytes     = 16 << 20 // encoded exchanges held while the agent cannot take them
+	channelSize    = 8192     // exchanges between the capture and the encoder
+	statsEvery     = 15 * time.Second
+	finalFlush     = 5 * time.Second
+	cpuPause       = 2 * time.Second
+	maxBackoff     = 30 * time.Second
+	stopWait       = 30 * time.Second
+	localAddrEvery = time.Minute
+)
+
+// counters are the cumulative stats, shared between goroutines.
+type counters struct {
+	packets, kernelDrops, bytes, exchanges, sampled, dropped, parseErrors, cpuBreaks atomic.Int64
+}
+
+type runner struct {
+	env      Env
+	log      io.Writer
+	client   *agent.Client
+	settings agent.Settings
+	cfg      *agent.Config
+	started  time.Time
+	c        counters
+	queue    *ship.Queue
+	names    *peers.Names
+	local    atomic.Pointer[map[netip.Addr]bool]
+	paused   atomic.Int64 // unix nanos until which capture pauses
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	reason   atomic.Value
+	kick     chan struct{}
+}
+
+// Run runs live mode until stopped; it returns the exit code.
+func Run(ctx context.Context, env Env, log io.Writer) int {
+	r := &runner{env: env, log: log, client: agent.New(env.AgentURL, env.Instance), started: time.Now().UTC(),
+		stopCh: make(chan struct{}), kick: make(chan struct{}, 1)}
+	cfg, code, ok := r.fetchConfig(ctx)
+	if !ok {
+		return code
+	}
+	r.cfg = cfg
+	r.settings = agent.DefaultSettings
+	if cfg.Capture != nil {
+		r.settings = *cfg.Capture
+	}
+	r.settings = r.settings.Normalize()
+	if cfg.Stop {
+		r.logf("the agent says stop (%s) before capture started", deref(cfg.StopReason))
+		r.report(ctx, "terminated", nil, intp(0), false)
+		return 0
+	}
+	expires := env.ExpiresAt
+	if cfg.ExpiresAt != nil {
+		expires = cfg.ExpiresAt
+	}
+	filter := cfg.CaptureFilter
+	// The Whisperer's filter is checked alone, so the message quotes what the user wrote.
+	if err := capture.CheckFilter(filter, 262144); err != nil {
+		r.logf("%v", err)
+		r.report(ctx, "failed", strp(err.Error()), intp(2), false)
+		return 2
+	}
+	src, err := capture.OpenLive(capture.LiveOptions{Device: env.Device, Filter: effectiveFilter(filter, env.AgentURL)})
+	if err != nil {
+		var fe *capture.FilterError
+		code := 1
+		if errors.As(err, &fe) {
+			code = 2
+		}
+		r.logf("%v", err)
+		r.report(ctx, "failed", strp(err.Error()), intp(code), false)
+		return code
+	}
+	r.queue = ship.NewQueue(queueBytes)
+	r.names = peers.New(env.DNS)
+	r.refreshLocal()
+	r.logf("capturing on %s with filter %q (body cap %d, %d exchanges/s, %.2f cores, flush %d ms)",
+		orAny(env.Device), filter, r.settings.BodyCapBytes, r.settings.MaxExchangesPerSecond, r.settings.MaxCPUCores, r.settings.FlushIntervalMs)
+	r.report(ctx, "running", nil, nil, true)
+
+	bg, cancelBg := context.WithCancel(context.Background())
+	defer cancelBg()
+	exCh := make(chan *exchange.Exchange, channelSize)
+	flowCh := make(chan []exchange.Flow, 16)
+	encDone := make(chan struct{})
+	go r.encode(exCh, flowCh, encDone)
+	senderDone := make(chan struct{})
+	go r.send(bg, senderDone)
+	go r.pollStop(bg)
+	go r.watchCPU(bg)
+	go r.reportStats(bg)
+	if expires != nil {
+		go func() {
+			select {
+			case <-time.After(time.Until(*expires)):
+				r.stop("expired")
+			case <-bg.Done():
+			}
+		}()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop("signal")
+		case <-bg.Done():
+		}
+	}()
+
+	r.capture(src, exCh, flowCh)
+	src.Close()
+	close(exCh)
+	close(flowCh)
+	<-encDone
+	reason, _ := r.reason.Load().(string)
+	r.logf("stopping (%s)", reason)
+	if reason != "deleted" {
+		r.report(context.Background(), "stopping", nil, nil, true)
+	}
+	cancelBg()
+	<-senderDone
+	r.flush()
+	if reason != "deleted" {
+		r.report(context.Background(), "terminated", nil, intp(0), true)
+	}
+	return 0
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.log, "%s spider-whisperer: %s\n", time.Now().UTC().Format(exchange.TimeLayout), fmt.Sprintf(format, args...))
+}
+
+func (r *runner) stop(reason string) {
+	r.stopOnce.Do(func() {
+		r.reason.Store(reason)
+		close(r.stopCh)
+	})
+}
+
+func (r *runner) stopping() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// fetchConfig retries until the agent answers (503: after Retry-After; unreachable:
+// backoff 1 s doubling to 30 s). ok false: exit with code.
+func (r *runner) fetchConfig(ctx context.Context) (*agent.Config, int, bool) {
+	backoff := time.Second
+	for {
+		cfg, err := r.client.Config(ctx)
+		if err == nil {
+			return cfg, 0, true
+		}
+		if errors.Is(err, agent.ErrGone) {
+			r.logf("%v: exiting", err)
+			return nil, 0, false
+		}
+		wait := backoff
+		var re *agent.RetryError
+		if errors.As(err, &re) && re.After > 0 {
+			wait = re.After
+		} else {
+			backoff = min(backoff*2, maxBackoff)
+		}
+		if r.env.ExpiresAt != nil && time.Now().Add(wait).After(*r.env.ExpiresAt) {
+			r.logf("configuration: %v; expired before the agent answered", err)
+			return nil, 0, false
+		}
+		r.logf("configuration: %v (retry in %s)", err, wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, 0, false
+		}
+	}
+}
+
+func (r *runner) stats() *exchange.Stats {
+	return &exchange.Stats{
+		StartedAt:   r.started,
+		Packets:     r.c.packets.Load(),
+		KernelDrops: r.c.kernelDrops.Load(),
+		Bytes:       r.c.bytes.Load(),
+		Exchanges:   r.c.exchanges.Load(),
+		Sampled:     r.c.sampled.Load(),
+		Dropped:     r.c.dropped.Load() + r.queueDropped(),
+		ParseErrors: r.c.parseErrors.Load(),
+		CPUBreaks:   r.c.cpuBreaks.Load(),
+	}
+}
+
+func (r *runner) queueDropped() int64 {
+	if r.queue == nil {
+		return 0
+	}
+	return r.queue.Dropped()
+}
+
+func (r *runner) report(ctx context.Context, state string, msg *string, code *int, withStats bool) {
+	s := agent.State{State: state, Message: msg, ExitCode: code}
+	if withStats {
+		s.Stats = r.stats()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.client.Report(ctx, s); err != nil {
+		r.logf("state %s: %v", state, err)
+	}
+}
+
+func (r *runner) refreshLocal() {
+	m := map[netip.Addr]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				m[p.Addr().Unmap()] = true
+			}
+		}
+	}
+	r.local.Store(&m)
+}
+
+func (r *runner) isLocal(a netip.Addr) bool { return (*r.local.Load())[a] }
+
+// capture is the hot loop: frames → engine → exchanges, on one goroutine.
+func (r *runner) capture(src *capture.Live, exCh chan<- *exchange.Exchange, flowCh chan<- []exchange.Flow) {
+	limiter := ship.NewLimiter(r.settings.MaxExchangesPerSecond)
+	ids := runid.New()
+	r.logf("run %s", ids.Run())
+	redactor := redact.New(r.settings.RedactHeaders)
+	eng := engine.New(engine.Config{BodyCap: r.settings.BodyCapBytes, Redactor: redactor, Local: r.isLocal}, func(x *exchange.Exchange) {
+		r.c.exchanges.Add(1)
+		if !limiter.Allow(time.Now()) {
+			r.c.sampled.Add(1)
+			return
+		}
+		x.ID = ids.Next()
+		x.AttachmentID, x.Container = r.cfg.AttachmentID, r.env.Instance
+		x.Pod, x.Namespace = r.cfg.Pod.Name, r.cfg.Pod.Namespace
+		if x.Pod == "" {
+			x.Pod, x.Namespace = r.env.PodName, r.env.PodNamespace
+		}
+		if x.AttachmentID == "" {
+			x.AttachmentID = r.env.AttachmentID
+		}
+		select {
+		case exCh <- x:
+		default:
+			r.c.dropped.Add(1) // the encoder is behind: counted, never silent
+		}
+	})
+	lt := src.LinkType()
+	var lastPublish, lastLocal time.Time
+	publish := func(now time.Time, final bool) {
+		r.c.packets.Store(eng.Counters.Packets)
+		r.c.bytes.Store(eng.Counters.Bytes)
+		r.c.parseErrors.Store(eng.Counters.ParseErrors)
+		if d, err := src.Drops(); err == nil {
+			r.c.kernelDrops.Store(d)
+		}
+		var before time.Time
+		if !final {
+			before = now
+		}
+		if f := eng.TakeFlows(before); len(f) > 0 {
+			flowCh <- f
+		}
+		lastPublish = now
+	}
+	n := 0
+	for {
+		if n&63 == 0 || n < 0 {
+			if r.stopping() {
+				break
+			}
+			now := time.Now()
+			if now.Sub(lastPublish) >= time.Second {
+				eng.Tick(now)
+				publish(now, false)
+				if now.Sub(lastLocal) >= localAddrEvery {
+					r.refreshLocal()
+					lastLocal = now
+				}
+			}
+			if until := r.paused.Load(); until > now.UnixNano() {
+				time.Sleep(min(time.Duration(until-now.UnixNano()), 100*time.Millisecond))
+				n = -1 // check again before reading
+				continue
+			}
+		}
+		n++
+		data, ts, err := src.Next()
+		if err != nil {
+			if errors.Is(err, capture.ErrTimeout) {
+				n = -1
+				continue
+			}
+			r.logf("capture: %v", err)
+			r.stop("capture ended")
+			break
+		}
+		eng.Packet(lt, data, ts)
+	}
+	now := time.Now()
+	eng.Close(now)
+	publish(now, true)
+}
+
+// encode names peers and encodes exchanges into the queue, once per flush interval so
+// that a name looked up on the first exchange is there when it is encoded.
+func (r *runner) encode(exCh <-chan *exchange.Exchange, flowCh <-chan []exchange.Flow, done chan<- struct{}) {
+	defer close(done)
+	interval := time.Duration(r.settings.FlushIntervalMs) * time.Millisecond
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var fresh []*exchange.Exchange
+	var buf []byte
+	flush := func() {
+		for _, x := range fresh {
+			x.Client.Name = r.names.Name(x.Client.IP)
+			x.Server.Name = r.names.Name(x.Server.IP)
+			buf = exchange.AppendJSON(buf[:0], x)
+			if len(buf) > ship.MaxExchangeBytes {
+				buf = shrink(buf[:0], x)
+			}
+			r.queue.Push(append([]byte(nil), buf...))
+		}
+		clear(fresh)
+		fresh = fresh[:0]
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+	for exCh != nil || flowCh != nil {
+		select {
+		case x, ok := <-exCh:
+			if !ok {
+				exCh = nil
+				continue
+			}
+			r.names.Name(x.Client.IP) // start the lookups now
+			r.names.Name(x.Server.IP)
+			fresh = append(fresh, x)
+			if len(fresh) >= 4096 {
+				flush()
+			}
+		case fs, ok := <-flowCh:
+			if !ok {
+				flowCh = nil
+				continue
+			}
+			for _, f := range fs {
+				f.Client.Name = r.names.Name(f.Client.IP)
+				f.Server.Name = r.names.Name(f.Server.IP)
+				r.queue.PushFlow(f)
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+	flush()
+}
+
+// shrink re-encodes an exchange too large for a batch without its bodies.
+func shrink(dst []byte, x *exchange.Exchange) []byte {
+	cut := func(b *exchange.Body) *exchange.Body {
+		if b == nil {
+			return nil
+		}
+		return &exchange.Body{Encoding: b.Encoding, Text: "", Truncated: true}
+	}
+	y := *x
+	y.Request.Body = cut(x.Request.Body)
+	if x.Response != nil {
+		resp := *x.Response
+		resp.Body = cut(resp.Body)
+		y.Response = &resp
+	}
+	return exchange.AppendJSON(dst, &y)
+}
+
+// send posts batches when the encoder has queued some, and retries as the agent says.
+func (r *runner) send(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	backoff := time.Second
+	interval := time.Duration(r.settings.FlushIntervalMs) * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-time.After(interval):
+		}
+		for {
+			wait, more := r.sendOne(ctx)
+			if wait > 0 {
+				if wait < 0 {
+					wait = backoff
+				}
+				backoff = min(backoff*2, maxBackoff)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				continue
+			}
+			backoff = time.Second
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+// sendOne posts the next batch; wait > 0: retry after that long; more: another waits.
+func (r *runner) sendOne(ctx context.Context) (time.Duration, bool) {
+	b, ok := r.queue.Next(r.stats())
+	if !ok || b.Exchanges == 0 && b.Flows == 0 {
+		return 0, false
+	}
+	err := r.client.Traffic(ctx, b.Body)
+	var re *agent.RetryError
+	var rej *agent.RejectedError
+	switch {
+	case err == nil:
+		r.queue.Done(b)
+		x, f := r.queue.Len()
+		return 0, x+f > 0
+	case errors.As(err, &re):
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		if re.After > 0 {
+			return re.After, true
+		}
+		return time.Second, true
+	case errors.Is(err, agent.ErrGone):
+		r.logf("traffic: %v: stopping", err)
+		r.stop("deleted")
+		return 0, false
+	case errors.As(err, &rej):
+		r.logf("traffic: %v (%d exchanges dropped)", err, b.Exchanges)
+		r.queue.Refused(b)
+		return 0, true
+	default:
+		r.logf("traffic: %v", err)
+		return time.Second, true
+	}
+}
+
+// flush sends what is left, bounded by finalFlush.
+func (r *runner) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), finalFlush)
+	defer cancel()
+	for ctx.Err() == nil {
+		wait, more := r.sendOne(ctx)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(wait, time.Second)):
+			}
+			continue
+		}
+		if !more {
+			return
+		}
+	}
+	x, f := r.queue.Len()
+	if x+f > 0 {
+		r.logf("final flush: %d exchanges and %d flows not delivered", x, f)
+	}
+}
+
+// pollStop follows the stop long-poll.
+func (r *runner) pollStop(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil && !r.stopping() {
+		stop, reason, err := r.client.WaitStop(ctx, stopWait)
+		if err == nil {
+			backoff = time.Second
+			if stop {
+				r.stop(reason)
+				return
+			}
+			continue
+		}
+		if errors.Is(err, agent.ErrGone) {
+			r.stop("deleted")
+			return
+		}
+		wait := backoff
+		var re *agent.RetryError
+		if errors.As(err, &re) && re.After > 0 {
+			wait = re.After
+		} else {
+			backoff = min(backoff*2, maxBackoff)
+		}
+		if ctx.Err() == nil {
+			r.logf("stop poll: %v (retry in %s)", err, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.stopCh:
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// watchCPU samples getrusage each second and pauses capture above maxCpuCores.
+func (r *runner) watchCPU(ctx context.Context) {
+	b := cpubreak.New(r.settings.MaxCPUCores, cpuPause)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if b.Observe(cpubreak.ProcessCPU(), now) {
+				r.c.cpuBreaks.Add(1)
+				r.paused.Store(now.Add(cpuPause).UnixNano())
+				r.logf("CPU %.2f cores over %.2f: capture paused for %s", b.LastCores, r.settings.MaxCPUCores, cpuPause)
+			}
+		}
+	}
+}
+
+func (r *runner) reportStats(ctx context.Context) {
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !r.stopping() {
+				r.report(ctx, "running", nil, nil, true)
+			}
+		}
+	}
+}
+
+func strp(s string) *string { return &s }
+func intp(i int) *int       { return &i }
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+func orAny(d string) string {
+	if d == "" {
+		return capture.AnyDevice
+	}
+	return d
+}
