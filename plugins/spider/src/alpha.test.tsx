@@ -10,16 +10,22 @@ import { FakeSpiderApi, makeController } from './__testUtils__/FakeSpiderApi';
 describe('new frontend system wiring', () => {
   it('declares the page, API, header action, entity content and card', () => {
     const ids = (spiderPlugin as any).getExtension
-      ? ['page:spider', 'api:spider', 'plugin-header-action:spider/attach', 'entity-content:spider/traffic-capture', 'entity-card:spider/traffic-capture'].map(
-          id => !!(spiderPlugin as any).getExtension(id),
-        )
+      ? [
+          'page:spider',
+          'api:spider',
+          'plugin-header-action:spider/attach',
+          'entity-content:spider/traffic-capture',
+          'entity-card:spider/traffic-capture',
+        ].map(id => !!(spiderPlugin as any).getExtension(id))
       : [];
     expect(ids).toEqual([true, true, true, true, true]);
     expect(typeof isSpiderAvailable).toBe('function');
   });
 
   it('renders the Spider page in an app', async () => {
-    const api = new FakeSpiderApi({ controllers: [makeController({ name: 'prod-eu-1' })] });
+    const api = new FakeSpiderApi({
+      controllers: [makeController({ name: 'prod-eu-1' })],
+    });
     renderTestApp({
       features: [spiderPlugin],
       initialRouteEntries: ['/spider'],
@@ -30,6 +36,8 @@ describe('new frontend system wiring', () => {
       ] as any,
     });
     expect(await screen.findByText('prod-eu-1')).toBeInTheDocument();
-    expect(screen.getByRole('tab', { name: 'Controllers' })).toBeInTheDocument();
+    expect(
+      screen.getByRole('tab', { name: 'Controllers' }),
+    ).toBeInTheDocument();
   });
 });

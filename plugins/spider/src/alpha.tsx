@@ -19,6 +19,7 @@ import { isSpiderAvailable } from './components/EntityTrafficCapture/conditions'
 import {
   attachmentRouteRef,
   controllerRouteRef,
+  exchangeRouteRef,
   rootRouteRef,
   whispererRouteRef,
 } from './routes';
@@ -42,7 +43,9 @@ export const spiderPage = PageBlueprint.make({
     icon: <NetworkCheckIcon fontSize="inherit" />,
     routeRef: convertLegacyRouteRef(rootRouteRef),
     loader: () =>
-      import('./components/SpiderPage/SpiderRoutes').then(m => <m.SpiderRoutes />),
+      import('./components/SpiderPage/SpiderRoutes').then(m => (
+        <m.SpiderRoutes />
+      )),
   },
 });
 
@@ -67,13 +70,13 @@ export const spiderEntityContent = EntityContentBlueprint.make({
     title: 'Traffic capture',
     filter: isSpiderAvailable,
     loader: () =>
-      import('./components/EntityTrafficCapture/EntityTrafficCaptureContent').then(
-        m => (
-          <ReactRouterV6PageRouter>
-            <m.EntityTrafficCaptureContent />
-          </ReactRouterV6PageRouter>
-        ),
-      ),
+      import(
+        './components/EntityTrafficCapture/EntityTrafficCaptureContent'
+      ).then(m => (
+        <ReactRouterV6PageRouter>
+          <m.EntityTrafficCaptureContent />
+        </ReactRouterV6PageRouter>
+      )),
   },
 });
 
@@ -108,6 +111,7 @@ export default createFrontendPlugin({
     controller: convertLegacyRouteRef(controllerRouteRef),
     whisperer: convertLegacyRouteRef(whispererRouteRef),
     attachment: convertLegacyRouteRef(attachmentRouteRef),
+    exchange: convertLegacyRouteRef(exchangeRouteRef),
   },
   extensions: [
     spiderApi,

@@ -17,6 +17,7 @@ export {
   controllerRouteRef,
   whispererRouteRef,
   attachmentRouteRef,
+  exchangeRouteRef,
 } from './routes';
 export { spiderApiRef } from './api/SpiderApi';
 export type {
@@ -26,6 +27,9 @@ export type {
   InstallQuery,
   InstallInstructions,
   NamespaceList,
+  TrafficFilterQuery,
+  TrafficPageQuery,
+  TrafficMapQuery,
 } from './api/SpiderApi';
 export { SpiderClient } from './api/SpiderClient';
 export { AttachDialog } from './components/AttachDialog/AttachDialog';

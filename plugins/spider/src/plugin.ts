@@ -11,6 +11,7 @@ import { SpiderClient } from './api/SpiderClient';
 import {
   attachmentRouteRef,
   controllerRouteRef,
+  exchangeRouteRef,
   rootRouteRef,
   whispererRouteRef,
 } from './routes';
@@ -35,6 +36,7 @@ export const spiderPlugin = createPlugin({
     controller: controllerRouteRef,
     whisperer: whispererRouteRef,
     attachment: attachmentRouteRef,
+    exchange: exchangeRouteRef,
   },
 });
 
@@ -64,9 +66,9 @@ export const EntityTrafficCaptureContent = spiderPlugin.provide(
     name: 'EntityTrafficCaptureContent',
     component: {
       lazy: () =>
-        import('./components/EntityTrafficCapture/EntityTrafficCaptureContent').then(
-          m => m.EntityTrafficCaptureContent,
-        ),
+        import(
+          './components/EntityTrafficCapture/EntityTrafficCaptureContent'
+        ).then(m => m.EntityTrafficCaptureContent),
     },
   }),
 );
@@ -81,9 +83,9 @@ export const EntityTrafficCaptureCard = spiderPlugin.provide(
     name: 'EntityTrafficCaptureCard',
     component: {
       lazy: () =>
-        import('./components/EntityTrafficCapture/EntityTrafficCaptureCard').then(
-          m => m.EntityTrafficCaptureCard,
-        ),
+        import(
+          './components/EntityTrafficCapture/EntityTrafficCaptureCard'
+        ).then(m => m.EntityTrafficCaptureCard),
     },
   }),
 );

@@ -1,7 +1,4 @@
-import {
-  createRouteRef,
-  createSubRouteRef,
-} from '@backstage/core-plugin-api';
+import { createRouteRef, createSubRouteRef } from '@backstage/core-plugin-api';
 
 /** Root of the Spider pages (the Controllers list). @public */
 export const rootRouteRef = createRouteRef({ id: 'spider' });
@@ -25,4 +22,11 @@ export const attachmentRouteRef = createSubRouteRef({
   id: 'spider/attachment',
   parent: rootRouteRef,
   path: '/attachments/:attachmentId',
+});
+
+/** One captured exchange, shareable. @public */
+export const exchangeRouteRef = createSubRouteRef({
+  id: 'spider/exchange',
+  parent: rootRouteRef,
+  path: '/traffic/:exchangeId',
 });

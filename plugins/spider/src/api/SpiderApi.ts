@@ -11,6 +11,9 @@ import type {
   EntityWorkload,
   Grant,
   ListResponse,
+  StoredExchange,
+  TrafficListResponse,
+  TrafficMapResponse,
   UpdateControllerRequest,
   UpdateWhispererRequest,
   Whisperer,
@@ -27,6 +30,35 @@ export interface AttachmentQuery {
   namespace?: string;
   limit?: number;
   cursor?: string;
+}
+
+/**
+ * Filters of the traffic views (`GET /attachments/:id/traffic`, `/entity-traffic`, the
+ * HAR export). Times are ISO strings; `status` is a code, a class (`5xx`) or `error`.
+ * @public
+ */
+export interface TrafficFilterQuery {
+  instance?: string;
+  method?: string;
+  status?: string;
+  q?: string;
+  peer?: string;
+  direction?: 'inbound' | 'outbound';
+  since?: string;
+  until?: string;
+}
+
+/** A page of a traffic listing. @public */
+export interface TrafficPageQuery extends TrafficFilterQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+/** Query of `GET /attachments/:id/map`. @public */
+export interface TrafficMapQuery {
+  since?: string;
+  until?: string;
+  instance?: string;
 }
 
 /** Query of `GET /controllers/:id/workloads`. @public */
@@ -97,6 +129,29 @@ export interface SpiderApi {
   detach(id: string): Promise<Attachment>;
 
   listEntityWorkloads(entityRef: string): Promise<{ items: EntityWorkload[] }>;
+
+  /** An attachment's exchanges, newest first, without bodies. */
+  listTraffic(
+    attachmentId: string,
+    query?: TrafficPageQuery,
+  ): Promise<TrafficListResponse>;
+  /** The exchanges of every attachment of the entity the caller may read. */
+  listEntityTraffic(
+    entityRef: string,
+    query?: TrafficPageQuery,
+  ): Promise<TrafficListResponse>;
+  /** One exchange with its bodies. */
+  getExchange(exchangeId: string): Promise<StoredExchange>;
+  /** The HAR 1.2 file of an attachment's exchanges matching the filter. */
+  downloadTrafficHar(
+    attachmentId: string,
+    query?: TrafficFilterQuery & { limit?: number },
+  ): Promise<Blob>;
+  /** Who the attachment's workload talks to. */
+  getTrafficMap(
+    attachmentId: string,
+    query?: TrafficMapQuery,
+  ): Promise<TrafficMapResponse>;
 }
 
 /** @public */

@@ -1,7 +1,12 @@
 import { SpiderClient } from './SpiderClient';
 import { describeError, errorStatus } from './errors';
 
-function client(respond: (url: string, init: RequestInit) => { status: number; body?: unknown }) {
+function client(
+  respond: (
+    url: string,
+    init: RequestInit,
+  ) => { status: number; body?: unknown },
+) {
   const calls: Array<{ url: string; init: RequestInit }> = [];
   const fetchApi = {
     fetch: jest.fn(async (url: string, init: RequestInit) => {
@@ -19,17 +24,35 @@ function client(respond: (url: string, init: RequestInit) => { status: number; b
       } as any;
     }),
   };
-  const discoveryApi = { getBaseUrl: jest.fn(async () => 'http://backend/api/spider') };
-  return { api: new SpiderClient({ discoveryApi, fetchApi: fetchApi as any }), calls };
+  const discoveryApi = {
+    getBaseUrl: jest.fn(async () => 'http://backend/api/spider'),
+  };
+  return {
+    api: new SpiderClient({ discoveryApi, fetchApi: fetchApi as any }),
+    calls,
+  };
 }
 
 describe('SpiderClient', () => {
   it('builds URLs and bodies as the Controls service expects', async () => {
     const { api, calls } = client(() => ({ status: 200, body: { items: [] } }));
-    await api.listAttachments({ controllerId: 'c1', status: ['pending', 'active'], limit: 25, cursor: 'abc' });
+    await api.listAttachments({
+      controllerId: 'c1',
+      status: ['pending', 'active'],
+      limit: 25,
+      cursor: 'abc',
+    });
     await api.listWorkloads('c 1', { namespace: 'payments', q: 'pay' });
-    await api.getInstall('c1', { format: 'values', namespace: 'spider-system', include: ['a', 'b'] });
-    await api.createAttachment({ controllerId: 'c1', whispererId: 'w1', target: { namespace: 'n', kind: 'Deployment', name: 'x' } });
+    await api.getInstall('c1', {
+      format: 'values',
+      namespace: 'spider-system',
+      include: ['a', 'b'],
+    });
+    await api.createAttachment({
+      controllerId: 'c1',
+      whispererId: 'w1',
+      target: { namespace: 'n', kind: 'Deployment', name: 'x' },
+    });
     await api.listEntityWorkloads('component:default/payments');
     expect(calls.map(c => `${c.init.method} ${c.url}`)).toEqual([
       'GET http://backend/api/spider/attachments?controllerId=c1&limit=25&cursor=abc&status=pending&status=active',
@@ -58,10 +81,83 @@ describe('SpiderClient', () => {
   ])('turns a %s into plain words', async (status, words) => {
     const { api } = client(() => ({
       status,
-      body: { error: { name: 'Error', message: 'already attached' }, response: { statusCode: status } },
+      body: {
+        error: { name: 'Error', message: 'already attached' },
+        response: { statusCode: status },
+      },
     }));
     const error = await api.listControllers().catch(e => e);
     expect(errorStatus(error)).toBe(status);
     expect(describeError(error)).toMatch(words);
+  });
+});
+
+describe('SpiderClient traffic', () => {
+  it('builds the traffic URLs with filters', async () => {
+    const { api, calls } = client(() => ({
+      status: 200,
+      body: { items: [], coverage: null },
+    }));
+    await api.listTraffic('a1', {
+      instance: 'pod-1/spider-x',
+      status: '5xx',
+      q: '',
+      limit: 200,
+      cursor: 'c2',
+    });
+    await api.listEntityTraffic('component:default/payments', {
+      method: 'GET',
+      since: '2026-12-01T10:00:00.000Z',
+    });
+    await api.getExchange('ex 1');
+    await api.getTrafficMap('a1', {
+      since: '2026-12-01T10:00:00.000Z',
+      instance: 'pod-1',
+    });
+    expect(calls.map(c => `${c.init.method} ${c.url}`)).toEqual([
+      'GET http://backend/api/spider/attachments/a1/traffic?instance=pod-1%2Fspider-x&status=5xx&limit=200&cursor=c2',
+      'GET http://backend/api/spider/entity-traffic?entityRef=component%3Adefault%2Fpayments&method=GET&since=2026-12-01T10%3A00%3A00.000Z',
+      'GET http://backend/api/spider/traffic/ex%201',
+      'GET http://backend/api/spider/attachments/a1/map?since=2026-12-01T10%3A00%3A00.000Z&instance=pod-1',
+    ]);
+  });
+
+  it('downloads the HAR as a blob through fetchApi (with the user credentials)', async () => {
+    const har = { log: { version: '1.2', entries: [] } };
+    const fetchApi = {
+      fetch: jest.fn(async (url: string) => ({
+        ok: true,
+        status: 200,
+        url,
+        headers: new Map([['content-type', 'application/json']]),
+        blob: async () =>
+          new Blob([JSON.stringify(har)], { type: 'application/json' }),
+      })),
+    };
+    const discoveryApi = {
+      getBaseUrl: jest.fn(async () => 'http://backend/api/spider'),
+    };
+    const api = new SpiderClient({ discoveryApi, fetchApi: fetchApi as any });
+    const blob = await api.downloadTrafficHar('a1', {
+      method: 'POST',
+      status: 'error',
+    });
+    expect(fetchApi.fetch).toHaveBeenCalledWith(
+      'http://backend/api/spider/attachments/a1/traffic.har?method=POST&status=error',
+      expect.objectContaining({ method: 'GET' }),
+    );
+    expect(JSON.parse(await blob.text())).toEqual(har);
+  });
+
+  it('turns a 404 on traffic into an error with its status', async () => {
+    const { api } = client(() => ({
+      status: 404,
+      body: {
+        error: { name: 'NotFoundError', message: 'no such attachment' },
+        response: { statusCode: 404 },
+      },
+    }));
+    const error = await api.listTraffic('a1').catch(e => e);
+    expect(errorStatus(error)).toBe(404);
   });
 });

@@ -11,6 +11,9 @@ import type {
   EntityWorkload,
   Grant,
   ListResponse,
+  StoredExchange,
+  TrafficListResponse,
+  TrafficMapResponse,
   UpdateControllerRequest,
   UpdateWhispererRequest,
   Whisperer,
@@ -22,6 +25,9 @@ import type {
   InstallQuery,
   NamespaceList,
   SpiderApi,
+  TrafficFilterQuery,
+  TrafficMapQuery,
+  TrafficPageQuery,
   WorkloadQuery,
 } from './SpiderApi';
 
@@ -48,11 +54,11 @@ export class SpiderClient implements SpiderApi {
     this.fetchApi = options.fetchApi;
   }
 
-  private async request<T>(
+  private async send(
     method: string,
     path: string,
     body?: unknown,
-  ): Promise<T> {
+  ): Promise<Response> {
     const base = await this.discoveryApi.getBaseUrl('spider');
     const response = await this.fetchApi.fetch(`${base}${path}`, {
       method,
@@ -63,6 +69,15 @@ export class SpiderClient implements SpiderApi {
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
+    return response;
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const response = await this.send(method, path, body);
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
@@ -180,6 +195,46 @@ export class SpiderClient implements SpiderApi {
     return this.request<{ items: EntityWorkload[] }>(
       'GET',
       `/entity-workloads${queryString({ entityRef })}`,
+    );
+  }
+
+  listTraffic(attachmentId: string, query: TrafficPageQuery = {}) {
+    return this.request<TrafficListResponse>(
+      'GET',
+      `/attachments/${this.id(attachmentId)}/traffic${queryString({
+        ...query,
+      })}`,
+    );
+  }
+  listEntityTraffic(entityRef: string, query: TrafficPageQuery = {}) {
+    return this.request<TrafficListResponse>(
+      'GET',
+      `/entity-traffic${queryString({ entityRef, ...query })}`,
+    );
+  }
+  getExchange(exchangeId: string) {
+    return this.request<StoredExchange>(
+      'GET',
+      `/traffic/${this.id(exchangeId)}`,
+    );
+  }
+  async downloadTrafficHar(
+    attachmentId: string,
+    query: TrafficFilterQuery & { limit?: number } = {},
+  ) {
+    // Through fetchApi, so the user's credentials go with it; the page saves the blob.
+    const response = await this.send(
+      'GET',
+      `/attachments/${this.id(attachmentId)}/traffic.har${queryString({
+        ...query,
+      })}`,
+    );
+    return response.blob();
+  }
+  getTrafficMap(attachmentId: string, query: TrafficMapQuery = {}) {
+    return this.request<TrafficMapResponse>(
+      'GET',
+      `/attachments/${this.id(attachmentId)}/map${queryString({ ...query })}`,
     );
   }
 }

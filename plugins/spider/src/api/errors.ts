@@ -22,7 +22,9 @@ export function describeError(error: unknown): string {
       : undefined;
   switch (status) {
     case 400:
-      return `The request was refused: ${detail ?? 'some fields are not valid'}.`;
+      return `The request was refused: ${
+        detail ?? 'some fields are not valid'
+      }.`;
     case 401:
       return 'You are not signed in, or your session has expired. Sign in again.';
     case 403:
@@ -42,7 +44,7 @@ export function describeError(error: unknown): string {
         detail ? ` (${detail})` : ''
       }. Check that the agent is running and connected.`;
     case 504:
-      return 'The Controller\'s agent did not answer in time. Try again; if it keeps happening, check the agent.';
+      return "The Controller's agent did not answer in time. Try again; if it keeps happening, check the agent.";
     default:
       if (status && status >= 500)
         return `The Spider service failed (${status})${
@@ -52,4 +54,27 @@ export function describeError(error: unknown): string {
         return 'The Spider service could not be reached. Check your network connection.';
       return detail ?? String((error as Error)?.message ?? error);
   }
+}
+
+/**
+ * A traffic request's error in plain words. A 404 hides whether the attachment exists
+ * (the access rule), so it says both; the rest is {@link describeError}.
+ */
+export function describeTrafficError(error: unknown): {
+  title: string;
+  message: string;
+} {
+  const status = errorStatus(error);
+  if (status === 404)
+    return {
+      title: 'No traffic to show',
+      message:
+        'It does not exist, or you may not have access to it: traffic is visible to whoever may read its attachment. Ask the owner of the Controller to share its namespace with you.',
+    };
+  if (status === 503)
+    return { title: 'The agent is offline', message: describeError(error) };
+  return {
+    title: 'Traffic could not be loaded',
+    message: describeError(error),
+  };
 }

@@ -1,4 +1,10 @@
-import { DependencyList, useCallback, useEffect, useRef, useState } from 'react';
+import {
+  DependencyList,
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+} from 'react';
 import { SpiderSignal, useSpiderLive } from './useSpiderLive';
 
 export interface LiveData<T> {

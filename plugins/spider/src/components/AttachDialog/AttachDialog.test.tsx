@@ -1,4 +1,10 @@
-import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import {
+  act,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { AttachDialog } from './AttachDialog';
 import {
@@ -21,13 +27,24 @@ function setup() {
   const usable = makeController({ name: 'prod-eu-1' });
   const readOnly = makeController({ name: 'read-only', rights: ['read'] });
   const w = makeWhisperer({ name: 'http-capture', timeToLive: 'PT2M' });
-  const api = new FakeSpiderApi({ controllers: [usable, readOnly], whisperers: [w] });
+  const api = new FakeSpiderApi({
+    controllers: [usable, readOnly],
+    whisperers: [w],
+  });
   api.workloads.set(usable.id, [
     makeWorkload({ name: 'payments', replicas: 3, pods: 3 }),
-    makeWorkload({ name: 'payments-worker', kind: 'StatefulSet', replicas: 1, pods: 1 }),
+    makeWorkload({
+      name: 'payments-worker',
+      kind: 'StatefulSet',
+      replicas: 1,
+      pods: 1,
+    }),
     makeWorkload({ name: 'checkout', namespace: 'checkout' }),
   ]);
-  api.namespaces.set(usable.id, { items: ['payments', 'checkout'], all: false });
+  api.namespaces.set(usable.id, {
+    items: ['payments', 'checkout'],
+    all: false,
+  });
   return { api, usable, readOnly, w };
 }
 
@@ -35,22 +52,35 @@ describe('AttachDialog', () => {
   it('picks a usable Controller, a granted namespace, a workload and a whisperer; shows TTL and expiry', async () => {
     const { api, usable, w } = setup();
     const onAttached = jest.fn();
-    await renderSpider(<AttachDialog open onClose={() => {}} onAttached={onAttached} />, { api });
+    await renderSpider(
+      <AttachDialog open onClose={() => {}} onAttached={onAttached} />,
+      { api },
+    );
     // Only one usable Controller: it is picked; the read-only one is not offered.
-    await waitFor(() => expect(api.callsOf('listNamespaces')).toEqual([[usable.id]]));
-    fireEvent.mouseDown(within(screen.getByRole('dialog')).getByLabelText('Controller'));
+    await waitFor(() =>
+      expect(api.callsOf('listNamespaces')).toEqual([[usable.id]]),
+    );
+    fireEvent.mouseDown(
+      within(screen.getByRole('dialog')).getByLabelText('Controller'),
+    );
     const list = await screen.findByRole('listbox');
     expect(within(list).queryByText(/read-only/)).not.toBeInTheDocument();
     await userEvent.click(within(list).getByText(/prod-eu-1/));
 
     await userEvent.click(screen.getByLabelText('Namespace'));
-    await userEvent.click(await screen.findByRole('option', { name: 'payments' }));
+    await userEvent.click(
+      await screen.findByRole('option', { name: 'payments' }),
+    );
     expect(await screen.findByText('payments-worker')).toBeInTheDocument();
-    expect(screen.getByText('Only the namespaces you were granted')).toBeInTheDocument();
+    expect(
+      screen.getByText('Only the namespaces you were granted'),
+    ).toBeInTheDocument();
     expect(screen.getByText('Deployment · 3/3 pods')).toBeInTheDocument();
 
     fill(screen.getByTestId('workload-search'), 'worker');
-    await waitFor(() => expect(screen.getAllByTestId('workload-option')).toHaveLength(1));
+    await waitFor(() =>
+      expect(screen.getAllByTestId('workload-option')).toHaveLength(1),
+    );
     await userEvent.click(screen.getByText('payments-worker'));
 
     await pick('Whisperer', /http-capture/);
@@ -60,7 +90,17 @@ describe('AttachDialog', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Attach' }));
     await waitFor(() =>
       expect(api.callsOf('createAttachment')).toEqual([
-        [{ controllerId: usable.id, whispererId: w.id, target: { namespace: 'payments', kind: 'StatefulSet', name: 'payments-worker' } }],
+        [
+          {
+            controllerId: usable.id,
+            whispererId: w.id,
+            target: {
+              namespace: 'payments',
+              kind: 'StatefulSet',
+              name: 'payments-worker',
+            },
+          },
+        ],
       ]),
     );
     expect(onAttached).toHaveBeenCalled();
@@ -78,40 +118,76 @@ describe('AttachDialog', () => {
 
   it('shows server errors in plain words (409 already attached)', async () => {
     const { api, usable, w } = setup();
-    api.failWith('createAttachment', 409, 'http-capture is already attached to Deployment payments/payments');
+    api.failWith(
+      'createAttachment',
+      409,
+      'http-capture is already attached to Deployment payments/payments',
+    );
     await renderSpider(
       <AttachDialog
         open
         onClose={() => {}}
-        initial={{ controllerId: usable.id, whispererId: w.id, target: { namespace: 'payments', kind: 'Deployment', name: 'payments' } }}
+        initial={{
+          controllerId: usable.id,
+          whispererId: w.id,
+          target: {
+            namespace: 'payments',
+            kind: 'Deployment',
+            name: 'payments',
+          },
+        }}
       />,
       { api },
     );
     await screen.findByTestId('expiry-preview');
     await userEvent.click(screen.getByRole('button', { name: 'Attach' }));
     expect(
-      await screen.findByText('Conflict: http-capture is already attached to Deployment payments/payments.'),
+      await screen.findByText(
+        'Conflict: http-capture is already attached to Deployment payments/payments.',
+      ),
     ).toBeInTheDocument();
   });
 
   it('explains an offline agent (503) and a slow one (504) when listing workloads', async () => {
     const { api, usable } = setup();
     api.failWith('listWorkloads', 503, 'agent offline');
-    await renderSpider(<AttachDialog open onClose={() => {}} initial={{ controllerId: usable.id, namespace: 'payments' }} />, { api });
-    expect(await screen.findByText(/The Controller's agent is offline/)).toBeInTheDocument();
+    await renderSpider(
+      <AttachDialog
+        open
+        onClose={() => {}}
+        initial={{ controllerId: usable.id, namespace: 'payments' }}
+      />,
+      { api },
+    );
+    expect(
+      await screen.findByText(/The Controller's agent is offline/),
+    ).toBeInTheDocument();
   });
 
   it('504: the agent did not answer in time', async () => {
     const { api, usable } = setup();
     api.failWith('listWorkloads', 504, 'timeout');
-    await renderSpider(<AttachDialog open onClose={() => {}} initial={{ controllerId: usable.id, namespace: 'payments' }} />, { api });
-    expect(await screen.findByText(/did not answer in time/)).toBeInTheDocument();
+    await renderSpider(
+      <AttachDialog
+        open
+        onClose={() => {}}
+        initial={{ controllerId: usable.id, namespace: 'payments' }}
+      />,
+      { api },
+    );
+    expect(
+      await screen.findByText(/did not answer in time/),
+    ).toBeInTheDocument();
   });
 
   it('tells the user when no Controller is usable', async () => {
-    const api = new FakeSpiderApi({ controllers: [makeController({ rights: ['read'] })] });
+    const api = new FakeSpiderApi({
+      controllers: [makeController({ rights: ['read'] })],
+    });
     await renderSpider(<AttachDialog open onClose={() => {}} />, { api });
-    expect(await screen.findByText(/You may not use any Controller/)).toBeInTheDocument();
+    expect(
+      await screen.findByText(/You may not use any Controller/),
+    ).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Attach' })).toBeDisabled();
   });
 
@@ -119,19 +195,30 @@ describe('AttachDialog', () => {
     const { api, usable } = setup();
     api.workloads.set(
       usable.id,
-      Array.from({ length: 5000 }, (_, i) => makeWorkload({ name: `svc-${i}`, namespace: 'payments' })),
+      Array.from({ length: 5000 }, (_, i) =>
+        makeWorkload({ name: `svc-${i}`, namespace: 'payments' }),
+      ),
     );
-    await renderSpider(<AttachDialog open onClose={() => {}} initial={{ controllerId: usable.id, namespace: 'payments' }} />, { api });
+    await renderSpider(
+      <AttachDialog
+        open
+        onClose={() => {}}
+        initial={{ controllerId: usable.id, namespace: 'payments' }}
+      />,
+      { api },
+    );
     expect(await screen.findByText('5000 workloads')).toBeInTheDocument();
     expect(screen.getAllByTestId('workload-option').length).toBeLessThan(20);
     const started = performance.now();
     act(() => fill(screen.getByTestId('workload-search'), 'svc-4999'));
-    await waitFor(() => expect(screen.getAllByTestId('workload-option')).toHaveLength(1));
+    await waitFor(() =>
+      expect(screen.getAllByTestId('workload-option')).toHaveLength(1),
+    );
     expect(performance.now() - started).toBeLessThan(2000);
     expect(screen.getByText('1 of 5000 workloads')).toBeInTheDocument();
   });
 
-  it('from an entity: offers only the entity\'s workloads', async () => {
+  it("from an entity: offers only the entity's workloads", async () => {
     const { api, usable } = setup();
     await renderSpider(
       <AttachDialog
@@ -139,7 +226,13 @@ describe('AttachDialog', () => {
         onClose={() => {}}
         initial={{
           entityRef: 'component:default/payments',
-          choices: [{ ...makeWorkload({ name: 'payments' }), controllerId: usable.id, controllerName: 'prod-eu-1' }],
+          choices: [
+            {
+              ...makeWorkload({ name: 'payments' }),
+              controllerId: usable.id,
+              controllerName: 'prod-eu-1',
+            },
+          ],
         }}
       />,
       { api },

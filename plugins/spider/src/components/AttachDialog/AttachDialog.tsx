@@ -25,12 +25,7 @@ import {
 } from '@spider/backstage-plugin-spider-common';
 import { NamespaceList, spiderApiRef } from '../../api/SpiderApi';
 import { describeError } from '../../api/errors';
-import {
-  fieldErrors,
-  formatDateTime,
-  TargetView,
-  useNow,
-} from '../common';
+import { fieldErrors, formatDateTime, TargetView, useNow } from '../common';
 import { WorkloadPicker, workloadKey } from './WorkloadPicker';
 
 export interface AttachDialogInitial {
@@ -109,7 +104,9 @@ export function AttachDialog(props: {
   const [namespace, setNamespace] = useState(
     initial?.namespace ?? initial?.target?.namespace ?? '',
   );
-  const [target, setTarget] = useState<WorkloadRef | undefined>(initial?.target);
+  const [target, setTarget] = useState<WorkloadRef | undefined>(
+    initial?.target,
+  );
   const [whispererId, setWhispererId] = useState(initial?.whispererId ?? '');
   const [search, setSearch] = useState('');
   const [busy, setBusy] = useState(false);
@@ -169,14 +166,17 @@ export function AttachDialog(props: {
     if (choices)
       return [
         ...new Set(
-          choices.filter(c => c.controllerId === controllerId).map(c => c.namespace),
+          choices
+            .filter(c => c.controllerId === controllerId)
+            .map(c => c.namespace),
         ),
       ].sort();
     return namespaces.value?.items ?? [];
   }, [choices, controllerId, namespaces.value]);
 
   useEffect(() => {
-    if (!namespace && namespaceOptions.length === 1) setNamespace(namespaceOptions[0]);
+    if (!namespace && namespaceOptions.length === 1)
+      setNamespace(namespaceOptions[0]);
   }, [namespace, namespaceOptions]);
 
   const workloadItems: Workload[] = useMemo(() => {
@@ -191,7 +191,8 @@ export function AttachDialog(props: {
   const controller = usable.find(c => c.id === controllerId);
 
   const onSelectWorkload = useCallback(
-    (w: Workload) => setTarget({ namespace: w.namespace, kind: w.kind, name: w.name }),
+    (w: Workload) =>
+      setTarget({ namespace: w.namespace, kind: w.kind, name: w.name }),
     [],
   );
   const onSearch = useCallback(
@@ -233,7 +234,8 @@ export function AttachDialog(props: {
   };
 
   let namespaceHelp: string | undefined;
-  if (namespaces.error !== undefined) namespaceHelp = describeError(namespaces.error);
+  if (namespaces.error !== undefined)
+    namespaceHelp = describeError(namespaces.error);
   else if (namespaces.value && !namespaces.value.all)
     namespaceHelp = 'Only the namespaces you were granted';
 
@@ -268,13 +270,15 @@ export function AttachDialog(props: {
         <Grid container spacing={2}>
           <Grid item xs={12} sm={4}>
             <TextField
-            id="spider-attachdialog-controller"
+              id="spider-attachdialog-controller"
               select
               fullWidth
               variant="outlined"
               size="small"
               label="Controller"
-              value={usable.some(c => c.id === controllerId) ? controllerId : ''}
+              value={
+                usable.some(c => c.id === controllerId) ? controllerId : ''
+              }
               disabled={lockTarget || noUsable}
               error={!!errors.controllerId}
               helperText={errors.controllerId}
@@ -284,7 +288,9 @@ export function AttachDialog(props: {
                 setTarget(undefined);
                 setSearch('');
               }}
-              SelectProps={{ inputProps: { 'data-testid': 'controller-select' } }}
+              SelectProps={{
+                inputProps: { 'data-testid': 'controller-select' },
+              }}
             >
               {usable.map(c => (
                 <MenuItem key={c.id} value={c.id}>
@@ -318,17 +324,23 @@ export function AttachDialog(props: {
           </Grid>
           <Grid item xs={12} sm={4}>
             <TextField
-            id="spider-attachdialog-whisperer"
+              id="spider-attachdialog-whisperer"
               select
               fullWidth
               variant="outlined"
               size="small"
               label="Whisperer"
-              value={whisperers.value?.some(w => w.id === whispererId) ? whispererId : ''}
+              value={
+                whisperers.value?.some(w => w.id === whispererId)
+                  ? whispererId
+                  : ''
+              }
               error={!!errors.whispererId}
               helperText={errors.whispererId}
               onChange={e => setWhispererId(e.target.value)}
-              SelectProps={{ inputProps: { 'data-testid': 'whisperer-select' } }}
+              SelectProps={{
+                inputProps: { 'data-testid': 'whisperer-select' },
+              }}
             >
               {(whisperers.value ?? []).map(w => (
                 <MenuItem key={w.id} value={w.id}>
@@ -353,7 +365,9 @@ export function AttachDialog(props: {
                     cannot be listed now.
                   </Alert>
                 )}
-                {workloads.loading && <LinearProgress aria-label="Loading workloads" />}
+                {workloads.loading && (
+                  <LinearProgress aria-label="Loading workloads" />
+                )}
                 {workloads.error !== undefined && (
                   <Alert severity="error" role="alert">
                     {describeError(workloads.error)}

@@ -27,7 +27,11 @@ import { KindIcon } from '../common';
 export const ROW_HEIGHT = 52;
 const LIST_HEIGHT = 312;
 
-export function workloadKey(w: { kind: string; namespace: string; name: string }) {
+export function workloadKey(w: {
+  kind: string;
+  namespace: string;
+  name: string;
+}) {
   return `${w.namespace}/${w.kind}/${w.name}`;
 }
 
@@ -64,7 +68,9 @@ const Row = memo(function WorkloadRow(props: ListChildComponentProps<RowData>) {
       </ListItemIcon>
       <ListItemText
         primary={w.name}
-        secondary={`${w.kind}${showNamespace ? ` in ${w.namespace}` : ''} · ${replicaText(w)}`}
+        secondary={`${w.kind}${
+          showNamespace ? ` in ${w.namespace}` : ''
+        } · ${replicaText(w)}`}
         primaryTypographyProps={{ noWrap: true }}
         secondaryTypographyProps={{ noWrap: true }}
       />
@@ -115,13 +121,17 @@ const WorkloadList = memo(function WorkloadListView(props: {
         {count === total
           ? `${total} workload${total === 1 ? '' : 's'}`
           : `${count} of ${total} workloads`}
-        {props.truncated ? ' (the agent sent the first ones only; type to search all)' : ''}
+        {props.truncated
+          ? ' (the agent sent the first ones only; type to search all)'
+          : ''}
       </Typography>
       <Paper variant="outlined">
         {count === 0 ? (
           <Box p={2} height={LIST_HEIGHT / 2} data-query={query}>
             <Typography variant="body2">
-              {total === 0 ? 'No workloads in this namespace.' : 'No workload matches the search.'}
+              {total === 0
+                ? 'No workloads in this namespace.'
+                : 'No workload matches the search.'}
             </Typography>
           </Box>
         ) : (
@@ -223,7 +233,12 @@ export function WorkloadPicker(props: {
           }}
           inputProps={{ 'data-testid': 'workload-search' }}
         />
-        <KindFilter kind={kind} kinds={kinds} disabled={props.disabled} onChange={setKind} />
+        <KindFilter
+          kind={kind}
+          kinds={kinds}
+          disabled={props.disabled}
+          onChange={setKind}
+        />
       </Box>
       <WorkloadList
         itemData={itemData}

@@ -2,7 +2,11 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { AttachmentPage } from './AttachmentPage';
 import { AttachmentsPage } from './AttachmentsPage';
-import { FakeSpiderApi, makeAttachment, makeController } from '../../__testUtils__/FakeSpiderApi';
+import {
+  FakeSpiderApi,
+  makeAttachment,
+  makeController,
+} from '../../__testUtils__/FakeSpiderApi';
 import { renderSpider } from '../../__testUtils__/render';
 
 function setup() {
@@ -12,40 +16,74 @@ function setup() {
     controllerId: c.id,
     instances: [
       base,
-      { ...base, pod: 'payments-7c9d-fghij', state: 'failed', reason: 'PodSecurityRejected', exitCode: 1, message: null, finishedAt: new Date().toISOString() },
+      {
+        ...base,
+        pod: 'payments-7c9d-fghij',
+        state: 'failed',
+        reason: 'PodSecurityRejected',
+        exitCode: 1,
+        message: null,
+        finishedAt: new Date().toISOString(),
+      },
     ],
   });
-  return { api: new FakeSpiderApi({ controllers: [c], attachments: [a] }), a, c };
+  return {
+    api: new FakeSpiderApi({ controllers: [c], attachments: [a] }),
+    a,
+    c,
+  };
 }
 
 describe('AttachmentPage', () => {
   it('shows instances, their reasons in words, and the countdown', async () => {
     const { api, a } = setup();
     await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
-    expect(await screen.findByText('Whisperer instances (2)')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Whisperer instances (2)'),
+    ).toBeInTheDocument();
     expect(screen.getByText(/Rejected by Pod Security/)).toBeInTheDocument();
     expect(screen.getByTestId('countdown')).toHaveTextContent(/left/);
-    expect(await screen.findByRole('link', { name: 'prod-eu-1' })).toBeInTheDocument();
+    expect(
+      await screen.findByRole('link', { name: 'prod-eu-1' }),
+    ).toBeInTheDocument();
   });
 
   it('selects the instance from ?instance=', async () => {
     const { api, a } = setup();
     await renderSpider(<AttachmentPage attachmentId={a.id} />, {
       api,
-      routeEntries: [`/spider/attachments/${a.id}?instance=payments-7c9d-fghij`],
+      routeEntries: [
+        `/spider/attachments/${a.id}?instance=payments-7c9d-fghij`,
+      ],
     });
-    expect(await screen.findByText('payments-7c9d-fghij', { selector: 'span.MuiChip-label' })).toBeInTheDocument();
-    expect(screen.queryByTestId('instance-payments-7c9d-abcde')).not.toBeInTheDocument();
-    expect(screen.getByTestId('instance-payments-7c9d-fghij')).toHaveClass('Mui-selected');
+    expect(
+      await screen.findByText('payments-7c9d-fghij', {
+        selector: 'span.MuiChip-label',
+      }),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByTestId('instance-payments-7c9d-abcde'),
+    ).not.toBeInTheDocument();
+    expect(screen.getByTestId('instance-payments-7c9d-fghij')).toHaveClass(
+      'Mui-selected',
+    );
   });
 
   it('detaches and shows the new state', async () => {
     const { api, a } = setup();
     await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
-    await userEvent.click(await screen.findByRole('button', { name: /Detach/ }));
-    await userEvent.click(await screen.findByRole('button', { name: 'Detach' }));
+    await userEvent.click(
+      await screen.findByRole('button', { name: /Detach/ }),
+    );
+    await userEvent.click(
+      await screen.findByRole('button', { name: 'Detach' }),
+    );
     expect(await screen.findByText('Detaching')).toBeInTheDocument();
-    await waitFor(() => expect(screen.queryByRole('button', { name: /Detach http/ })).not.toBeInTheDocument());
+    await waitFor(() =>
+      expect(
+        screen.queryByRole('button', { name: /Detach http/ }),
+      ).not.toBeInTheDocument(),
+    );
   });
 
   it('says when the attachment does not exist', async () => {
@@ -59,6 +97,8 @@ describe('AttachmentsPage', () => {
     const { api, a } = setup();
     await renderSpider(<AttachmentsPage />, { api });
     expect(await screen.findByTestId(`attachment-${a.id}`)).toBeInTheDocument();
-    expect(await screen.findByRole('link', { name: 'prod-eu-1' })).toBeInTheDocument();
+    expect(
+      await screen.findByRole('link', { name: 'prod-eu-1' }),
+    ).toBeInTheDocument();
   });
 });

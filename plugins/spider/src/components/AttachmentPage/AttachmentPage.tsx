@@ -3,6 +3,7 @@ import Chip from '@material-ui/core/Chip';
 import Grid from '@material-ui/core/Grid';
 import Typography from '@material-ui/core/Typography';
 import { useParams, useSearchParams } from 'react-router-dom';
+import type { Attachment } from '@spider/backstage-plugin-spider-common';
 import {
   ContentHeader,
   InfoCard,
@@ -16,7 +17,9 @@ import { errorStatus } from '../../api/errors';
 import { useLiveData } from '../../hooks/useLiveData';
 import { DetachButton, isLive } from '../AttachmentsTable/AttachmentsTable';
 import { InstancesTable } from '../AttachmentsTable/InstancesTable';
+import { TrafficView, TrafficViewSource } from '../Traffic/TrafficView';
 import {
+  ATTACHMENT_STATUS_LABEL,
   AttachmentStatusView,
   Countdown,
   ErrorView,
@@ -25,35 +28,73 @@ import {
   useSpiderPaths,
 } from '../common';
 
-/** One attachment with its instances and TTL countdown; `?instance=<pod>` selects one. */
+/** What the attachment's traffic card says about time: the countdown, or why it ended. */
+function TrafficTime(props: { attachment: Attachment }) {
+  const a = props.attachment;
+  if (isLive(a))
+    return (
+      <Typography variant="body2" component="span" aria-label="Time left">
+        {a.expiresAt ? (
+          <>
+            Capturing, <Countdown expiresAt={a.expiresAt} />
+          </>
+        ) : (
+          'Capturing, no expiry'
+        )}
+      </Typography>
+    );
+  return (
+    <Typography variant="body2" component="span">
+      {ATTACHMENT_STATUS_LABEL[a.status]}
+      {a.detachedAt ? ` ${formatDateTime(a.detachedAt)}` : ''}: capture stopped,
+      the traffic stays until retention removes it
+    </Typography>
+  );
+}
+
+/**
+ * One attachment with its instances, TTL countdown and traffic; `?instance=<pod>` or
+ * `<pod>/<container>` selects one instance (and filters the traffic on it).
+ */
 export function AttachmentPage(props: { attachmentId?: string }) {
   const params = useParams();
   const [search, setSearch] = useSearchParams();
   const id = props.attachmentId ?? params.attachmentId ?? '';
-  const selectedPod = search.get('instance') ?? undefined;
+  const selectedInstance = search.get('instance') ?? undefined;
+  const selectedPod = selectedInstance?.split('/')[0];
   const api = useApi(spiderApiRef);
   const paths = useSpiderPaths();
   const data = useLiveData(() => api.getAttachment(id), [api, id], {
     filter: s => s.kind === 'attachment' && s.id === id,
   });
   const controller = useLiveData(
-    () => (data.value ? api.getController(data.value.controllerId) : Promise.resolve(undefined)),
+    () =>
+      data.value
+        ? api.getController(data.value.controllerId)
+        : Promise.resolve(undefined),
     [api, data.value?.controllerId],
-    { filter: s => s.kind === 'controller' && s.id === data.value?.controllerId },
+    {
+      filter: s => s.kind === 'controller' && s.id === data.value?.controllerId,
+    },
   );
 
   if (data.loading) return <Progress />;
   if (data.error)
     return (
       <ErrorView
-        title={errorStatus(data.error) === 404 ? 'Attachment not found' : undefined}
+        title={
+          errorStatus(data.error) === 404 ? 'Attachment not found' : undefined
+        }
         error={data.error}
         retry={data.retry}
       />
     );
   const a = data.value!;
+  const source: TrafficViewSource = { kind: 'attachment', attachment: a };
   const c = controller.value;
-  const instances = selectedPod ? a.instances.filter(i => i.pod === selectedPod) : a.instances;
+  const instances = selectedPod
+    ? a.instances.filter(i => i.pod === selectedPod)
+    : a.instances;
   const canDetach = !!c?.rights.includes('use');
   const controllerTo = paths.controller(a.controllerId);
   const whispererTo = paths.whisperer(a.whispererId);
@@ -63,7 +104,11 @@ export function AttachmentPage(props: { attachmentId?: string }) {
         <DetachButton
           attachment={a}
           allowed={canDetach}
-          reason={c ? 'You need the "use" right on its Controller to detach' : undefined}
+          reason={
+            c
+              ? 'You need the "use" right on its Controller to detach'
+              : undefined
+          }
           onDetached={data.set}
           size="medium"
         />
@@ -75,8 +120,16 @@ export function AttachmentPage(props: { attachmentId?: string }) {
               metadata={{
                 Status: <AttachmentStatusView status={a.status} />,
                 Target: <TargetView target={a.target} />,
-                Whisperer: whispererTo ? <Link to={whispererTo}>{a.whispererName}</Link> : a.whispererName,
-                Controller: controllerTo ? <Link to={controllerTo}>{c?.name ?? 'Controller'}</Link> : c?.name ?? a.controllerId,
+                Whisperer: whispererTo ? (
+                  <Link to={whispererTo}>{a.whispererName}</Link>
+                ) : (
+                  a.whispererName
+                ),
+                Controller: controllerTo ? (
+                  <Link to={controllerTo}>{c?.name ?? 'Controller'}</Link>
+                ) : (
+                  c?.name ?? a.controllerId
+                ),
                 'Created by': `${a.createdBy}, ${formatDateTime(a.createdAt)}`,
                 Expires: (
                   <span>
@@ -90,9 +143,9 @@ export function AttachmentPage(props: { attachmentId?: string }) {
                 ),
                 ...(a.detachedAt
                   ? {
-                      Detached: `${formatDateTime(a.detachedAt)}${a.detachedBy ? ` by ${a.detachedBy}` : ''}${
-                        a.detachReason ? ` (${a.detachReason})` : ''
-                      }`,
+                      Detached: `${formatDateTime(a.detachedAt)}${
+                        a.detachedBy ? ` by ${a.detachedBy}` : ''
+                      }${a.detachReason ? ` (${a.detachReason})` : ''}`,
                     }
                   : {}),
                 ...(a.message ? { Message: a.message } : {}),
@@ -103,7 +156,11 @@ export function AttachmentPage(props: { attachmentId?: string }) {
         <Grid item xs={12} md={7}>
           <InfoCard
             title={`Whisperer instances (${a.instances.length})`}
-            subheader={<Typography variant="body2" color="textPrimary">One per pod; a restarted whisperer shows as a new generation</Typography>}
+            subheader={
+              <Typography variant="body2" color="textPrimary">
+                One per pod; a restarted whisperer shows as a new generation
+              </Typography>
+            }
           >
             {selectedPod && (
               <Box mb={1}>
@@ -114,8 +171,9 @@ export function AttachmentPage(props: { attachmentId?: string }) {
                   size="small"
                   label={selectedPod}
                   onDelete={() => {
-                    search.delete('instance');
-                    setSearch(search, { replace: true });
+                    const next = new URLSearchParams(search);
+                    next.delete('instance');
+                    setSearch(next, { replace: true });
                   }}
                   aria-label={`Stop filtering on ${selectedPod}`}
                 />
@@ -125,8 +183,18 @@ export function AttachmentPage(props: { attachmentId?: string }) {
               attachmentId={a.id}
               instances={instances}
               selectedPod={selectedPod}
-              showFilterLink={!selectedPod}
+              filterTo={i => {
+                const next = new URLSearchParams(search);
+                next.set('instance', `${i.pod}/${i.container}`);
+                next.delete('exchange');
+                return `?${next.toString()}`;
+              }}
             />
+          </InfoCard>
+        </Grid>
+        <Grid item xs={12}>
+          <InfoCard title="Traffic" subheader={<TrafficTime attachment={a} />}>
+            <TrafficView source={source} />
           </InfoCard>
         </Grid>
       </Grid>

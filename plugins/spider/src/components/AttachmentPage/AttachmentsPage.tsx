@@ -12,7 +12,9 @@ export function AttachmentsPage() {
   const controllers = useLiveData(() => api.listControllers(), [api], {
     filter: s => s.kind === 'controller',
   });
-  const names = Object.fromEntries((controllers.value?.items ?? []).map(c => [c.id, c.name]));
+  const names = Object.fromEntries(
+    (controllers.value?.items ?? []).map(c => [c.id, c.name]),
+  );
   return (
     <>
       <ContentHeader title="Attachments">

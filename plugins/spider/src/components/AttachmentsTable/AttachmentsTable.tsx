@@ -143,7 +143,10 @@ function AttachmentRow(props: {
         {!hide.has('target') && (
           <TableCell>
             {attachmentTo ? (
-              <Link to={attachmentTo} aria-label={`Attachment to ${a.target.name}`}>
+              <Link
+                to={attachmentTo}
+                aria-label={`Attachment to ${a.target.name}`}
+              >
                 <TargetView target={a.target} />
               </Link>
             ) : (
@@ -190,13 +193,18 @@ function AttachmentRow(props: {
         </TableCell>
       </TableRow>
       <TableRow>
-        <TableCell style={{ paddingBottom: 0, paddingTop: 0 }} colSpan={colSpan}>
+        <TableCell
+          style={{ paddingBottom: 0, paddingTop: 0 }}
+          colSpan={colSpan}
+        >
           <Collapse in={open} timeout="auto" unmountOnExit>
             <Box margin={1}>
               <InstancesTable
                 attachmentId={a.id}
                 instances={a.instances}
-                showFilterLink
+                filterTo={i =>
+                  paths.attachment(a.id, `${i.pod}/${i.container}`)
+                }
               />
             </Box>
           </Collapse>
@@ -221,7 +229,9 @@ export function AttachmentsTable(props: {
 }) {
   const api = useApi(spiderApiRef);
   const [filter, setFilter] = useState<StatusFilter>('live');
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const [cursors, setCursors] = useState<Array<string | undefined>>([
+    undefined,
+  ]);
   const cursor = cursors[cursors.length - 1];
   const pageSize = props.pageSize ?? PAGE_SIZE;
   const queryKey = JSON.stringify(props.query);
@@ -238,7 +248,9 @@ export function AttachmentsTable(props: {
     {
       filter: s =>
         s.kind === 'attachment' &&
-        (!props.query.controllerId || s.controllerId === undefined || s.controllerId === props.query.controllerId),
+        (!props.query.controllerId ||
+          s.controllerId === undefined ||
+          s.controllerId === props.query.controllerId),
     },
   );
   const hide = new Set<string>(props.hide ?? []);
@@ -314,7 +326,13 @@ export function AttachmentsTable(props: {
             ))}
           </TableBody>
         </Table>
-        <Box display="flex" alignItems="center" justifyContent="flex-end" mt={1} style={{ gap: 8 }}>
+        <Box
+          display="flex"
+          alignItems="center"
+          justifyContent="flex-end"
+          mt={1}
+          style={{ gap: 8 }}
+        >
           <Typography variant="body2" aria-live="polite">
             {from}–{from + items.length - 1}
             {total !== undefined ? ` of ${total}` : ''}
@@ -340,7 +358,12 @@ export function AttachmentsTable(props: {
 
   return (
     <Paper variant="outlined" style={{ padding: 16 }}>
-      <Box display="flex" justifyContent="space-between" alignItems="center" mb={1}>
+      <Box
+        display="flex"
+        justifyContent="space-between"
+        alignItems="center"
+        mb={1}
+      >
         {filterSelect}
         {data.error && data.value && (
           <Typography variant="caption" color="error">

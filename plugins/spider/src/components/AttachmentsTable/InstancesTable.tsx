@@ -4,14 +4,16 @@ import TableCell from '@material-ui/core/TableCell';
 import TableHead from '@material-ui/core/TableHead';
 import TableRow from '@material-ui/core/TableRow';
 import Typography from '@material-ui/core/Typography';
-import { Link } from '@backstage/core-components';
+import IconButton from '@material-ui/core/IconButton';
+import Tooltip from '@material-ui/core/Tooltip';
+import FilterListIcon from '@material-ui/icons/FilterList';
+import { Link as RouterLink } from 'react-router-dom';
 import type { WhispererInstance } from '@spider/backstage-plugin-spider-common';
 import {
   formatDateTime,
   InstanceStateView,
   ReasonView,
   REASON_TEXT,
-  useSpiderPaths,
 } from '../common';
 
 /** The whisperer instances of one attachment: one per pod (and generation). */
@@ -20,10 +22,10 @@ export function InstancesTable(props: {
   instances: WhispererInstance[];
   /** Highlight this pod's instance (from "filter on this instance"). */
   selectedPod?: string;
-  /** Show the "filter on this instance" link. */
-  showFilterLink?: boolean;
+  /** Where the filter icon of an instance leads: its traffic. No icons without it. */
+  filterTo?: (instance: WhispererInstance) => string | undefined;
 }) {
-  const paths = useSpiderPaths();
+  const { filterTo } = props;
   if (props.instances.length === 0) {
     return (
       <Typography variant="body2" style={{ padding: 8 }}>
@@ -43,12 +45,17 @@ export function InstancesTable(props: {
           <TableCell>Reason</TableCell>
           <TableCell>Exit code</TableCell>
           <TableCell>Message</TableCell>
-          {props.showFilterLink && <TableCell />}
+          {filterTo && (
+            <TableCell>
+              <Typography variant="srOnly">Traffic</Typography>
+            </TableCell>
+          )}
         </TableRow>
       </TableHead>
       <TableBody>
         {props.instances.map(i => {
-          const to = paths.attachment(props.attachmentId, i.pod);
+          const to = filterTo?.(i);
+          const name = `${i.pod}/${i.container}`;
           return (
             <TableRow
               key={`${i.pod}/${i.container}`}
@@ -82,9 +89,20 @@ export function InstancesTable(props: {
               <TableCell>
                 {i.message ?? (i.reason ? REASON_TEXT[i.reason] : '—')}
               </TableCell>
-              {props.showFilterLink && (
-                <TableCell>
-                  {to && <Link to={to}>Filter on this instance</Link>}
+              {filterTo && (
+                <TableCell padding="checkbox">
+                  {to && (
+                    <Tooltip title="Show only this instance's traffic">
+                      <IconButton
+                        component={RouterLink}
+                        to={to}
+                        size="small"
+                        aria-label={`Show the traffic of ${name}`}
+                      >
+                        <FilterListIcon fontSize="small" />
+                      </IconButton>
+                    </Tooltip>
+                  )}
                 </TableCell>
               )}
             </TableRow>

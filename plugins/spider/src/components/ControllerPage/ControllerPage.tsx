@@ -26,7 +26,12 @@ import { InstallTab } from './InstallTab';
 import { ShareTab } from './ShareTab';
 import { StatusTab } from './StatusTab';
 
-export const CONTROLLER_TABS = ['status', 'attachments', 'share', 'install'] as const;
+export const CONTROLLER_TABS = [
+  'status',
+  'attachments',
+  'share',
+  'install',
+] as const;
 export type ControllerTab = (typeof CONTROLLER_TABS)[number];
 
 const TAB_LABEL: Record<ControllerTab, string> = {
@@ -66,7 +71,9 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
   if (data.error) {
     return (
       <ErrorView
-        title={errorStatus(data.error) === 404 ? 'Controller not found' : undefined}
+        title={
+          errorStatus(data.error) === 404 ? 'Controller not found' : undefined
+        }
         error={data.error}
         retry={data.retry}
       />
@@ -74,7 +81,9 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
   }
   const c = data.value!;
   const visible = CONTROLLER_TABS.filter(
-    t => (t !== 'share' || c.rights.includes('share')) && (t !== 'install' || c.rights.includes('install')),
+    t =>
+      (t !== 'share' || c.rights.includes('share')) &&
+      (t !== 'install' || c.rights.includes('install')),
   );
   const tab = localTab ?? (visible.includes(requested) ? requested : 'status');
   const selectTab = (t: ControllerTab) => {
@@ -87,10 +96,7 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
 
   return (
     <>
-      <ContentHeader
-        title={c.name}
-        description={c.description || undefined}
-      >
+      <ContentHeader title={c.name} description={c.description || undefined}>
         <Box display="flex" style={{ gap: 8 }}>
           <AttachButton
             initial={{ controllerId: c.id }}
@@ -126,11 +132,10 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
           Last seen: {c.connected ? 'now' : <TimeAgo at={c.lastSeenAt} />}
         </Typography>
         <Typography variant="body2">
-          {c.activeAttachments} active attachment{c.activeAttachments === 1 ? '' : 's'}
+          {c.activeAttachments} active attachment
+          {c.activeAttachments === 1 ? '' : 's'}
         </Typography>
-        <Typography variant="body2">
-          Owner {c.owner}
-        </Typography>
+        <Typography variant="body2">Owner {c.owner}</Typography>
       </Box>
       <Tabs
         value={tab}
@@ -140,16 +145,28 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
         aria-label="Controller views"
       >
         {visible.map(t => (
-          <Tab key={t} value={t} label={TAB_LABEL[t]} id={`spider-tab-${t}`} aria-controls={`spider-tabpanel-${t}`} />
+          <Tab
+            key={t}
+            value={t}
+            label={TAB_LABEL[t]}
+            id={`spider-tab-${t}`}
+            aria-controls={`spider-tabpanel-${t}`}
+          />
         ))}
       </Tabs>
       {hidden.length > 0 && (
         <Typography variant="caption">
-          {hidden.map(t => TAB_LABEL[t]).join(' and ')}: only for people with the{' '}
-          {hidden.map(t => `"${t}"`).join(' and ')} right on this Controller.
+          {hidden.map(t => TAB_LABEL[t]).join(' and ')}: only for people with
+          the {hidden.map(t => `"${t}"`).join(' and ')} right on this
+          Controller.
         </Typography>
       )}
-      <Box mt={2} role="tabpanel" id={`spider-tabpanel-${tab}`} aria-labelledby={`spider-tab-${tab}`}>
+      <Box
+        mt={2}
+        role="tabpanel"
+        id={`spider-tabpanel-${tab}`}
+        aria-labelledby={`spider-tab-${tab}`}
+      >
         {tab === 'status' && <StatusTab controller={c} />}
         {tab === 'attachments' && (
           <AttachmentsTable
@@ -157,7 +174,12 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
             hide={['controller']}
             canDetach={canDetachOn(c)}
             emptyAction={
-              canUse ? <AttachButton initial={{ controllerId: c.id }} variant="outlined" /> : undefined
+              canUse ? (
+                <AttachButton
+                  initial={{ controllerId: c.id }}
+                  variant="outlined"
+                />
+              ) : undefined
             }
           />
         )}
@@ -165,7 +187,12 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
         {tab === 'install' && <InstallTab controller={c} />}
       </Box>
       {renaming && (
-        <ControllerFormDialog open controller={c} onClose={() => setRenaming(false)} onSaved={data.set} />
+        <ControllerFormDialog
+          open
+          controller={c}
+          onClose={() => setRenaming(false)}
+          onSaved={data.set}
+        />
       )}
       <ConfirmDialog
         open={deleting}
@@ -178,8 +205,10 @@ export function ControllerPage(props: { controllerId?: string; tab?: string }) {
         }}
       >
         Its agent token stops working and the agent is disconnected.
-        {c.activeAttachments ? ` Its ${c.activeAttachments} active attachment(s) are detached.` : ''} This
-        cannot be undone.
+        {c.activeAttachments
+          ? ` Its ${c.activeAttachments} active attachment(s) are detached.`
+          : ''}{' '}
+        This cannot be undone.
       </ConfirmDialog>
     </>
   );

@@ -43,7 +43,11 @@ function invalidNamespaces(list: string[]): string[] {
 
 function useInstall(id: string, query: InstallQuery | undefined) {
   const api = useApi(spiderApiRef);
-  const [state, setState] = useState<{ value?: InstallInstructions; error?: unknown; loading: boolean }>({
+  const [state, setState] = useState<{
+    value?: InstallInstructions;
+    error?: unknown;
+    loading: boolean;
+  }>({
     loading: true,
   });
   const key = JSON.stringify(query);
@@ -74,7 +78,14 @@ function InstallBlock(props: {
 }) {
   const { state } = props;
   return (
-    <InfoCard title={props.title} subheader={<Typography variant="body2" color="textPrimary">{props.hint}</Typography>}>
+    <InfoCard
+      title={props.title}
+      subheader={
+        <Typography variant="body2" color="textPrimary">
+          {props.hint}
+        </Typography>
+      }
+    >
       {state.loading && <LinearProgress />}
       {state.error !== undefined && (
         <Alert severity="error">{describeError(state.error)}</Alert>
@@ -104,11 +115,13 @@ export function InstallTab(props: { controller: Controller }) {
   const list = splitList(listText);
   const badList = invalidNamespaces(list);
   const nsValid = namespaceNameSchema.safeParse(namespace).success;
-  const scopeValid = scope === 'all' || (list.length > 0 && badList.length === 0);
+  const scopeValid =
+    scope === 'all' || (list.length > 0 && badList.length === 0);
   const valid = nsValid && scopeValid;
 
   const scopeHelp = () => {
-    if (list.length === 0) return 'Give at least one namespace, separated by commas or spaces';
+    if (list.length === 0)
+      return 'Give at least one namespace, separated by commas or spaces';
     if (badList.length) return `Not namespace names: ${badList.join(', ')}`;
     if (scope === 'include')
       return 'The agent gets Roles in these namespaces only (no cluster-wide rights)';
@@ -120,15 +133,24 @@ export function InstallTab(props: { controller: Controller }) {
     ...(scope === 'include' ? { include: list } : {}),
     ...(scope === 'exclude' ? { exclude: list } : {}),
   };
-  const command = useInstall(controller.id, valid ? { ...base, format: 'command' } : undefined);
-  const values = useInstall(controller.id, valid ? { ...base, format: 'values' } : undefined);
-  const manifest = useInstall(controller.id, valid ? { ...base, format: 'manifest' } : undefined);
+  const command = useInstall(
+    controller.id,
+    valid ? { ...base, format: 'command' } : undefined,
+  );
+  const values = useInstall(
+    controller.id,
+    valid ? { ...base, format: 'values' } : undefined,
+  );
+  const manifest = useInstall(
+    controller.id,
+    valid ? { ...base, format: 'manifest' } : undefined,
+  );
 
   if (!controller.rights.includes('install')) {
     return (
       <Alert severity="info">
-        Only people with the &quot;install&quot; right on this Controller can see
-        install instructions and rotate its agent token.
+        Only people with the &quot;install&quot; right on this Controller can
+        see install instructions and rotate its agent token.
       </Alert>
     );
   }
@@ -140,7 +162,7 @@ export function InstallTab(props: { controller: Controller }) {
           <Grid container spacing={2}>
             <Grid item xs={12} md={4}>
               <TextField
-            id="spider-installtab-agent-namespace"
+                id="spider-installtab-agent-namespace"
                 fullWidth
                 variant="outlined"
                 size="small"
@@ -156,11 +178,29 @@ export function InstallTab(props: { controller: Controller }) {
               />
             </Grid>
             <Grid item xs={12} md={8}>
-              <Typography variant="subtitle2">Namespaces the agent may act in</Typography>
-              <RadioGroup row value={scope} onChange={e => setScope(e.target.value as Scope)}>
-                <FormControlLabel value="all" control={<Radio size="small" />} label="All namespaces" />
-                <FormControlLabel value="include" control={<Radio size="small" />} label="Only these" />
-                <FormControlLabel value="exclude" control={<Radio size="small" />} label="All except these" />
+              <Typography variant="subtitle2">
+                Namespaces the agent may act in
+              </Typography>
+              <RadioGroup
+                row
+                value={scope}
+                onChange={e => setScope(e.target.value as Scope)}
+              >
+                <FormControlLabel
+                  value="all"
+                  control={<Radio size="small" />}
+                  label="All namespaces"
+                />
+                <FormControlLabel
+                  value="include"
+                  control={<Radio size="small" />}
+                  label="Only these"
+                />
+                <FormControlLabel
+                  value="exclude"
+                  control={<Radio size="small" />}
+                  label="All except these"
+                />
               </RadioGroup>
               {scope !== 'all' && (
                 <TextField
@@ -168,7 +208,11 @@ export function InstallTab(props: { controller: Controller }) {
                   variant="outlined"
                   size="small"
                   id="spider-installtab-scope-list"
-                  label={scope === 'include' ? 'Only these namespaces' : 'All namespaces except'}
+                  label={
+                    scope === 'include'
+                      ? 'Only these namespaces'
+                      : 'All namespaces except'
+                  }
                   placeholder="payments, checkout"
                   value={listText}
                   onChange={e => setListText(e.target.value)}
@@ -209,7 +253,9 @@ export function InstallTab(props: { controller: Controller }) {
         </>
       ) : (
         <Grid item xs={12}>
-          <Alert severity="warning">Fix the options above to see the install instructions.</Alert>
+          <Alert severity="warning">
+            Fix the options above to see the install instructions.
+          </Alert>
         </Grid>
       )}
       <Grid item xs={12}>
@@ -220,7 +266,11 @@ export function InstallTab(props: { controller: Controller }) {
             one stops working at once: the connected agent is disconnected until
             it is given the new token.
           </Typography>
-          <Button variant="outlined" color="secondary" onClick={() => setRotating(true)}>
+          <Button
+            variant="outlined"
+            color="secondary"
+            onClick={() => setRotating(true)}
+          >
             Rotate agent token
           </Button>
         </InfoCard>
@@ -235,22 +285,35 @@ export function InstallTab(props: { controller: Controller }) {
         }}
       >
         The current token stops working now
-        {controller.connected ? ', and the connected agent is disconnected' : ''}. You
-        will see the new token once.
+        {controller.connected
+          ? ', and the connected agent is disconnected'
+          : ''}
+        . You will see the new token once.
       </ConfirmDialog>
-      <Dialog open={!!rotated} fullWidth maxWidth="sm" aria-labelledby="spider-rotated-title">
+      <Dialog
+        open={!!rotated}
+        fullWidth
+        maxWidth="sm"
+        aria-labelledby="spider-rotated-title"
+      >
         <DialogTitle id="spider-rotated-title">New agent token</DialogTitle>
         <DialogContent>
-          {rotated && <TokenReveal token={rotated.token} controllerName={rotated.name} />}
+          {rotated && (
+            <TokenReveal token={rotated.token} controllerName={rotated.name} />
+          )}
           <Box mt={2}>
             <Typography variant="body2">
-              Update the agent&apos;s secret (the <code>token</code> value of its Helm
-              release) with this token.
+              Update the agent&apos;s secret (the <code>token</code> value of
+              its Helm release) with this token.
             </Typography>
           </Box>
         </DialogContent>
         <DialogActions>
-          <Button variant="contained" color="primary" onClick={() => setRotated(undefined)}>
+          <Button
+            variant="contained"
+            color="primary"
+            onClick={() => setRotated(undefined)}
+          >
             I have copied the token
           </Button>
         </DialogActions>

@@ -46,7 +46,11 @@ interface PrincipalOption {
 
 function usePrincipals() {
   const catalogApi = useApi(catalogApiRef);
-  const [state, setState] = useState<{ options: PrincipalOption[]; error?: unknown; loading: boolean }>({
+  const [state, setState] = useState<{
+    options: PrincipalOption[];
+    error?: unknown;
+    loading: boolean;
+  }>({
     options: [],
     loading: true,
   });
@@ -68,15 +72,21 @@ function usePrincipals() {
         const options = r.items
           .map(e => {
             const kind = e.kind.toLowerCase() as 'user' | 'group';
-            const ref = `${kind}:${e.metadata.namespace ?? 'default'}/${e.metadata.name}`;
+            const ref = `${kind}:${e.metadata.namespace ?? 'default'}/${
+              e.metadata.name
+            }`;
             const display =
-              (e.spec as any)?.profile?.displayName ?? e.metadata.title ?? e.metadata.name;
+              (e.spec as any)?.profile?.displayName ??
+              e.metadata.title ??
+              e.metadata.name;
             return { ref, kind, label: `${display} (${ref})` };
           })
           .sort((a, b) => a.label.localeCompare(b.label));
         setState({ options, loading: false });
       })
-      .catch(error => !cancelled && setState({ options: [], error, loading: false }));
+      .catch(
+        error => !cancelled && setState({ options: [], error, loading: false }),
+      );
     return () => {
       cancelled = true;
     };
@@ -99,17 +109,28 @@ function GrantEditor(props: {
   const selected =
     props.principals.find(p => p.ref === grant.principal) ??
     (grant.principal
-      ? { ref: grant.principal, label: grant.principal, kind: grant.principal.startsWith('group:') ? 'group' : 'user' }
+      ? {
+          ref: grant.principal,
+          label: grant.principal,
+          kind: grant.principal.startsWith('group:') ? 'group' : 'user',
+        }
       : null);
   const all = grant.namespaces === '*';
   const toggle = (right: ControllerRight, on: boolean) => {
     const set = new Set(grant.rights);
     if (on) set.add(right);
     else set.delete(right);
-    props.onChange({ ...grant, rights: CONTROLLER_RIGHTS.filter(r => set.has(r)) });
+    props.onChange({
+      ...grant,
+      rights: CONTROLLER_RIGHTS.filter(r => set.has(r)),
+    });
   };
   return (
-    <Paper variant="outlined" style={{ padding: 16, marginBottom: 16 }} data-testid={`grant-${props.index}`}>
+    <Paper
+      variant="outlined"
+      style={{ padding: 16, marginBottom: 16 }}
+      data-testid={`grant-${props.index}`}
+    >
       <Box display="flex" alignItems="flex-start" style={{ gap: 16 }}>
         <Autocomplete<PrincipalOption>
           style={{ flex: 1 }}
@@ -118,7 +139,9 @@ function GrantEditor(props: {
           getOptionLabel={o => o.label}
           getOptionSelected={(o, v) => o.ref === v.ref}
           value={selected as PrincipalOption | null}
-          onChange={(_e, v) => props.onChange({ ...grant, principal: v?.ref ?? '' })}
+          onChange={(_e, v) =>
+            props.onChange({ ...grant, principal: v?.ref ?? '' })
+          }
           renderInput={params => (
             <TextField
               {...params}
@@ -131,7 +154,10 @@ function GrantEditor(props: {
           )}
         />
         <Tooltip title="Remove this grant">
-          <IconButton aria-label={`Remove grant ${props.index + 1}`} onClick={props.onRemove}>
+          <IconButton
+            aria-label={`Remove grant ${props.index + 1}`}
+            onClick={props.onRemove}
+          >
             <DeleteIcon />
           </IconButton>
         </Tooltip>
@@ -163,11 +189,22 @@ function GrantEditor(props: {
         row
         value={all ? 'all' : 'some'}
         onChange={e =>
-          props.onChange({ ...grant, namespaces: e.target.value === 'all' ? '*' : [] })
+          props.onChange({
+            ...grant,
+            namespaces: e.target.value === 'all' ? '*' : [],
+          })
         }
       >
-        <FormControlLabel value="all" control={<Radio size="small" />} label="All namespaces" />
-        <FormControlLabel value="some" control={<Radio size="small" />} label="Only these namespaces" />
+        <FormControlLabel
+          value="all"
+          control={<Radio size="small" />}
+          label="All namespaces"
+        />
+        <FormControlLabel
+          value="some"
+          control={<Radio size="small" />}
+          label="Only these namespaces"
+        />
       </RadioGroup>
       {!all && (
         <Autocomplete<string, true, false, true>
@@ -175,7 +212,12 @@ function GrantEditor(props: {
           freeSolo
           options={props.namespaceOptions}
           value={grant.namespaces as string[]}
-          onChange={(_e, v) => props.onChange({ ...grant, namespaces: v.map(s => s.trim()).filter(Boolean) })}
+          onChange={(_e, v) =>
+            props.onChange({
+              ...grant,
+              namespaces: v.map(s => s.trim()).filter(Boolean),
+            })
+          }
           renderInput={params => (
             <TextField
               {...params}
@@ -184,12 +226,17 @@ function GrantEditor(props: {
               size="small"
               placeholder="Pick or type a namespace"
               error={!!errors.namespaces}
-              helperText={errors.namespaces ?? 'Nobody sees or attaches to workloads outside these namespaces'}
+              helperText={
+                errors.namespaces ??
+                'Nobody sees or attaches to workloads outside these namespaces'
+              }
             />
           )}
         />
       )}
-      {all && errors.namespaces && <FormHelperText error>{errors.namespaces}</FormHelperText>}
+      {all && errors.namespaces && (
+        <FormHelperText error>{errors.namespaces}</FormHelperText>
+      )}
     </Paper>
   );
 }
@@ -199,7 +246,11 @@ export function ShareTab(props: { controller: Controller }) {
   const api = useApi(spiderApiRef);
   const id = props.controller.id;
   const principals = usePrincipals();
-  const [loaded, setLoaded] = useState<{ items?: Grant[]; error?: unknown; loading: boolean }>({ loading: true });
+  const [loaded, setLoaded] = useState<{
+    items?: Grant[];
+    error?: unknown;
+    loading: boolean;
+  }>({ loading: true });
   const [grants, setGrants] = useState<Grant[]>([]);
   const [namespaces, setNamespaces] = useState<string[]>([]);
   const [rowErrors, setRowErrors] = useState<RowErrors[]>([]);
@@ -244,7 +295,9 @@ export function ShareTab(props: { controller: Controller }) {
   }
   if (loaded.loading) return <Progress />;
   if (loaded.error)
-    return <ErrorView error={loaded.error} retry={() => setReload(r => r + 1)} />;
+    return (
+      <ErrorView error={loaded.error} retry={() => setReload(r => r + 1)} />
+    );
 
   const update = (i: number, g: Grant) => {
     setSaved(false);
@@ -290,11 +343,17 @@ export function ShareTab(props: { controller: Controller }) {
   return (
     <InfoCard
       title="Shared with"
-      subheader={<Typography variant="body2" color="textPrimary">{`The owner (${props.controller.owner}) always has every right. Each grant gives a user or group some rights in some namespaces.`}</Typography>}
+      subheader={
+        <Typography
+          variant="body2"
+          color="textPrimary"
+        >{`The owner (${props.controller.owner}) always has every right. Each grant gives a user or group some rights in some namespaces.`}</Typography>
+      }
     >
       {principals.error !== undefined && (
         <Alert severity="warning">
-          Users and groups could not be loaded from the catalog ({describeError(principals.error)}).
+          Users and groups could not be loaded from the catalog (
+          {describeError(principals.error)}).
         </Alert>
       )}
       {grants.length === 0 && (
@@ -335,12 +394,20 @@ export function ShareTab(props: { controller: Controller }) {
           variant="outlined"
           onClick={() => {
             setSaved(false);
-            setGrants(gs => [...gs, { principal: '', rights: ['read', 'use'], namespaces: [] }]);
+            setGrants(gs => [
+              ...gs,
+              { principal: '', rights: ['read', 'use'], namespaces: [] },
+            ]);
           }}
         >
           Add grant
         </Button>
-        <Button variant="contained" color="primary" disabled={!dirty || saving} onClick={save}>
+        <Button
+          variant="contained"
+          color="primary"
+          disabled={!dirty || saving}
+          onClick={save}
+        >
           {saving ? 'Saving…' : 'Save'}
         </Button>
         <Button

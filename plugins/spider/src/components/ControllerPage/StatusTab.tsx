@@ -60,7 +60,11 @@ function StatusAttachmentRow(props: {
   const paths = useSpiderPaths();
   const to = paths.attachment(props.id);
   const running = props.instances.filter(i => i.state === 'running').length;
-  const label = props.known ? <TargetView target={props.known.target} /> : props.id;
+  const label = props.known ? (
+    <TargetView target={props.known.target} />
+  ) : (
+    props.id
+  );
   return (
     <Fragment>
       <TableRow>
@@ -87,7 +91,9 @@ function StatusAttachmentRow(props: {
               <InstancesTable
                 attachmentId={props.id}
                 instances={props.instances}
-                showFilterLink
+                filterTo={i =>
+                  paths.attachment(props.id, `${i.pod}/${i.container}`)
+                }
               />
             </Box>
           </Collapse>
@@ -139,7 +145,9 @@ export function StatusTab(props: { controller: Controller }) {
       />
     );
   }
-  const watched = Object.entries(s.watched).sort(([a], [b]) => a.localeCompare(b));
+  const watched = Object.entries(s.watched).sort(([a], [b]) =>
+    a.localeCompare(b),
+  );
   const shown = attachments.slice(page * STATUS_PAGE, (page + 1) * STATUS_PAGE);
   return (
     <Grid container spacing={3}>
@@ -162,9 +170,13 @@ export function StatusTab(props: { controller: Controller }) {
               'Kubernetes version': s.clusterVersion ?? 'unknown',
               'Namespace scope':
                 s.scope.include === '*'
-                  ? `all namespaces${s.scope.exclude.length ? ` except ${s.scope.exclude.join(', ')}` : ''}`
+                  ? `all namespaces${
+                      s.scope.exclude.length
+                        ? ` except ${s.scope.exclude.join(', ')}`
+                        : ''
+                    }`
                   : s.scope.include.join(', '),
-              'Started': formatDateTime(s.startedAt),
+              Started: formatDateTime(s.startedAt),
               'Last report': formatDateTime(s.reportedAt),
             }}
           />
@@ -191,7 +203,9 @@ export function StatusTab(props: { controller: Controller }) {
                 {watched.map(([kind, count]) => (
                   <TableRow key={kind}>
                     <TableCell>{kind}</TableCell>
-                    <TableCell align="right">{count.toLocaleString()}</TableCell>
+                    <TableCell align="right">
+                      {count.toLocaleString()}
+                    </TableCell>
                   </TableRow>
                 ))}
               </TableBody>
@@ -202,7 +216,11 @@ export function StatusTab(props: { controller: Controller }) {
       <Grid item xs={12}>
         <InfoCard
           title={`Attachments the agent runs (${attachments.length})`}
-          subheader={<Typography variant="body2" color="textPrimary">As the agent reported them, with their whisperer instances</Typography>}
+          subheader={
+            <Typography variant="body2" color="textPrimary">
+              As the agent reported them, with their whisperer instances
+            </Typography>
+          }
         >
           {attachments.length === 0 ? (
             <Typography variant="body2">
@@ -231,14 +249,28 @@ export function StatusTab(props: { controller: Controller }) {
                 </TableBody>
               </Table>
               {pages > 1 && (
-                <Box display="flex" justifyContent="flex-end" alignItems="center" mt={1} style={{ gap: 8 }}>
+                <Box
+                  display="flex"
+                  justifyContent="flex-end"
+                  alignItems="center"
+                  mt={1}
+                  style={{ gap: 8 }}
+                >
                   <Typography variant="body2">
                     Page {page + 1} of {pages}
                   </Typography>
-                  <Button size="small" disabled={page === 0} onClick={() => setPage(p => p - 1)}>
+                  <Button
+                    size="small"
+                    disabled={page === 0}
+                    onClick={() => setPage(p => p - 1)}
+                  >
                     Previous
                   </Button>
-                  <Button size="small" disabled={page >= pages - 1} onClick={() => setPage(p => p + 1)}>
+                  <Button
+                    size="small"
+                    disabled={page >= pages - 1}
+                    onClick={() => setPage(p => p + 1)}
+                  >
                     Next
                   </Button>
                 </Box>

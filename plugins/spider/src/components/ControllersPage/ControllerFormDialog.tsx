@@ -115,7 +115,7 @@ export function ControllerFormDialog(props: {
             }}
           >
             <TextField
-            id="spider-controllerformdialog-name"
+              id="spider-controllerformdialog-name"
               autoFocus // eslint-disable-line jsx-a11y/no-autofocus -- focus the first field of a dialog the user just opened
               required
               fullWidth
@@ -131,7 +131,7 @@ export function ControllerFormDialog(props: {
               }
             />
             <TextField
-            id="spider-controllerformdialog-description"
+              id="spider-controllerformdialog-description"
               fullWidth
               multiline
               minRows={2}

@@ -64,7 +64,9 @@ export function ControllersPage() {
   const data = useLiveData(() => api.listControllers(), [api], {
     filter: s => s.kind === 'controller' || s.kind === 'attachment',
   });
-  const create = usePermission({ permission: spiderControllerCreatePermission });
+  const create = usePermission({
+    permission: spiderControllerCreatePermission,
+  });
   const [creating, setCreating] = useState(false);
   const [renaming, setRenaming] = useState<Controller>();
   const [deleting, setDeleting] = useState<Controller>();
@@ -73,7 +75,9 @@ export function ControllersPage() {
     <GuardedButton
       allowed={create.allowed}
       reason={
-        create.loading ? undefined : 'You are not allowed to register Controllers'
+        create.loading
+          ? undefined
+          : 'You are not allowed to register Controllers'
       }
       variant="contained"
       color="primary"
@@ -95,9 +99,7 @@ export function ControllersPage() {
           <>
             {to ? <Link to={to}>{c.name}</Link> : c.name}
             {c.description && (
-              <Typography variant="body2">
-                {c.description}
-              </Typography>
+              <Typography variant="body2">{c.description}</Typography>
             )}
           </>
         );
@@ -153,7 +155,8 @@ export function ControllersPage() {
 
   let body;
   if (data.loading) body = <Progress />;
-  else if (data.error) body = <ErrorView error={data.error} retry={data.retry} />;
+  else if (data.error)
+    body = <ErrorView error={data.error} retry={data.retry} />;
   else if (!data.value?.items.length)
     body = (
       <EmptyState
@@ -167,7 +170,14 @@ export function ControllersPage() {
     body = (
       <Table<Controller>
         title={`Controllers (${data.value.items.length})`}
-        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense', sorting: false /* sort labels nest focusable elements (axe nested-interactive) */ }}
+        options={{
+          paging: data.value.items.length > 20,
+          pageSize: 20,
+          search: true,
+          padding: 'dense',
+          sorting:
+            false /* sort labels nest focusable elements (axe nested-interactive) */,
+        }}
         columns={columns}
         data={data.value.items}
       />

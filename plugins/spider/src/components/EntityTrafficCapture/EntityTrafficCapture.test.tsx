@@ -22,16 +22,28 @@ const entity: Entity = {
     namespace: 'default',
     annotations: { 'backstage.io/kubernetes-id': 'payments' },
   },
-  spec: { type: 'service', owner: 'group:default/team-b', lifecycle: 'production' },
+  spec: {
+    type: 'service',
+    owner: 'group:default/team-b',
+    lifecycle: 'production',
+  },
 };
 
 describe('isSpiderAvailable', () => {
   it('needs a component with the kubernetes annotations', () => {
     expect(isSpiderAvailable(entity)).toBe(true);
     expect(
-      isSpiderAvailable({ ...entity, metadata: { name: 'x', annotations: { 'backstage.io/kubernetes-label-selector': 'app=x' } } }),
+      isSpiderAvailable({
+        ...entity,
+        metadata: {
+          name: 'x',
+          annotations: { 'backstage.io/kubernetes-label-selector': 'app=x' },
+        },
+      }),
     ).toBe(true);
-    expect(isSpiderAvailable({ ...entity, metadata: { name: 'x' } })).toBe(false);
+    expect(isSpiderAvailable({ ...entity, metadata: { name: 'x' } })).toBe(
+      false,
+    );
     expect(isSpiderAvailable({ ...entity, kind: 'API' })).toBe(false);
   });
 });
@@ -40,21 +52,38 @@ function setup() {
   const c = makeController({ name: 'prod-eu-1' });
   const other = makeController({ name: 'shared-ro', rights: ['read'] });
   const w = makeWhisperer({ name: 'http-capture' });
-  const a = makeAttachment({ controllerId: c.id, whispererId: w.id, target: { namespace: 'payments', kind: 'Deployment', name: 'payments' } });
+  const a = makeAttachment({
+    controllerId: c.id,
+    whispererId: w.id,
+    target: { namespace: 'payments', kind: 'Deployment', name: 'payments' },
+  });
   const api = new FakeSpiderApi({
     controllers: [c, other],
     whisperers: [w],
     attachments: [a],
     entityWorkloads: [
-      { ...makeWorkload({ name: 'payments', replicas: 2, pods: 2 }), controllerId: c.id, controllerName: 'prod-eu-1' },
-      { ...makeWorkload({ name: 'payments', namespace: 'payments', replicas: 1, pods: 1 }), controllerId: other.id, controllerName: 'shared-ro' },
+      {
+        ...makeWorkload({ name: 'payments', replicas: 2, pods: 2 }),
+        controllerId: c.id,
+        controllerName: 'prod-eu-1',
+      },
+      {
+        ...makeWorkload({
+          name: 'payments',
+          namespace: 'payments',
+          replicas: 1,
+          pods: 1,
+        }),
+        controllerId: other.id,
+        controllerName: 'shared-ro',
+      },
     ],
   });
   return { api, c, other, a, w };
 }
 
 describe('EntityTrafficCaptureContent', () => {
-  it('lists the entity\'s workloads across Controllers with live attachments, countdown, attach and detach', async () => {
+  it("lists the entity's workloads across Controllers with live attachments, countdown, attach and detach", async () => {
     const { api, a } = setup();
     await renderSpider(
       <EntityProvider entity={entity}>
@@ -64,17 +93,25 @@ describe('EntityTrafficCaptureContent', () => {
     );
     expect(await screen.findByText('prod-eu-1')).toBeInTheDocument();
     expect(screen.getByText('shared-ro')).toBeInTheDocument();
-    expect(api.callsOf('listEntityWorkloads')).toEqual([['component:default/payments']]);
+    expect(api.callsOf('listEntityWorkloads')).toEqual([
+      ['component:default/payments'],
+    ]);
     const line = await screen.findByTestId(`entity-attachment-${a.id}`);
     expect(within(line).getByText(/left$/)).toBeInTheDocument();
-    expect(within(line).getByRole('link', { name: '1/1 instance running' })).toHaveAttribute('href', `/spider/attachments/${a.id}`);
+    expect(
+      within(line).getByRole('link', { name: '1/1 instance running' }),
+    ).toHaveAttribute('href', `/spider/attachments/${a.id}`);
 
     // Attach on the read-only Controller's workload is disabled with the reason.
     const buttons = screen.getAllByRole('button', { name: /^Attach$/ });
     expect(buttons.some(b => (b as HTMLButtonElement).disabled)).toBe(true);
 
     await userEvent.click(within(line).getByRole('button', { name: /Detach/ }));
-    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Detach' }));
+    await userEvent.click(
+      within(await screen.findByRole('dialog')).getByRole('button', {
+        name: 'Detach',
+      }),
+    );
     await waitFor(() => expect(api.callsOf('detach')).toEqual([[a.id]]));
   });
 
@@ -94,11 +131,26 @@ describe('EntityTrafficCaptureContent', () => {
     expect(within(dialog).getByText(/Workload:/)).toBeInTheDocument();
     const { fireEvent } = await import('@testing-library/react');
     fireEvent.mouseDown(within(dialog).getByLabelText('Whisperer'));
-    await userEvent.click(within(await screen.findByRole('listbox')).getByText(/http-capture/));
-    await userEvent.click(within(dialog).getByRole('button', { name: 'Attach' }));
+    await userEvent.click(
+      within(await screen.findByRole('listbox')).getByText(/http-capture/),
+    );
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Attach' }),
+    );
     await waitFor(() =>
       expect(api.callsOf('createAttachment')).toEqual([
-        [{ controllerId: c.id, whispererId: w.id, target: { namespace: 'payments', kind: 'Deployment', name: 'payments' }, entityRef: 'component:default/payments' }],
+        [
+          {
+            controllerId: c.id,
+            whispererId: w.id,
+            target: {
+              namespace: 'payments',
+              kind: 'Deployment',
+              name: 'payments',
+            },
+            entityRef: 'component:default/payments',
+          },
+        ],
       ]),
     );
   });
@@ -113,7 +165,11 @@ describe('EntityTrafficCaptureContent', () => {
   });
 
   it('shows errors in plain words', async () => {
-    const api = new FakeSpiderApi().failWith('listEntityWorkloads', 503, 'no agent');
+    const api = new FakeSpiderApi().failWith(
+      'listEntityWorkloads',
+      503,
+      'no agent',
+    );
     await renderSpider(
       <EntityProvider entity={entity}>
         <EntityTrafficCaptureContent />
@@ -133,8 +189,14 @@ describe('EntityTrafficCaptureCard', () => {
       </EntityProvider>,
       { api },
     );
-    expect(await screen.findByText('2 workloads visible; 1 live capture.')).toBeInTheDocument();
-    await userEvent.click(screen.getByRole('button', { name: /Capture traffic/ }));
-    expect(await screen.findByRole('dialog', { name: 'Attach a whisperer' })).toBeInTheDocument();
+    expect(
+      await screen.findByText('2 workloads visible; 1 live capture.'),
+    ).toBeInTheDocument();
+    await userEvent.click(
+      screen.getByRole('button', { name: /Capture traffic/ }),
+    );
+    expect(
+      await screen.findByRole('dialog', { name: 'Attach a whisperer' }),
+    ).toBeInTheDocument();
   });
 });

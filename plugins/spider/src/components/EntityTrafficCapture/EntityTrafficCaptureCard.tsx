@@ -11,16 +11,21 @@ export function EntityTrafficCaptureCard() {
   const { entityRef, workloads, attachments } = useEntityCapture(entity);
   let body;
   if (workloads.loading) body = <Progress />;
-  else if (workloads.error) body = <ErrorView error={workloads.error} retry={workloads.retry} />;
+  else if (workloads.error)
+    body = <ErrorView error={workloads.error} retry={workloads.retry} />;
   else {
     const n = workloads.value?.items.length ?? 0;
-    const live = (attachments.value ?? []).filter(a => a.status === 'active' || a.status === 'pending').length;
+    const live = (attachments.value ?? []).filter(
+      a => a.status === 'active' || a.status === 'pending',
+    ).length;
     body = (
       <>
         <Typography variant="body2" paragraph>
           {n === 0
             ? 'No workload of this component is visible through the Controllers you may use.'
-            : `${n} workload${n === 1 ? '' : 's'} visible; ${live} live capture${live === 1 ? '' : 's'}.`}
+            : `${n} workload${
+                n === 1 ? '' : 's'
+              } visible; ${live} live capture${live === 1 ? '' : 's'}.`}
         </Typography>
         {n > 0 && (
           <AttachButton

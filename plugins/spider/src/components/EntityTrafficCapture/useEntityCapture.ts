@@ -13,16 +13,23 @@ import { workloadKey } from '../AttachDialog/WorkloadPicker';
 export function useEntityCapture(entity: Entity) {
   const api = useApi(spiderApiRef);
   const entityRef = stringifyEntityRef(entity);
-  const workloads = useLiveData(() => api.listEntityWorkloads(entityRef), [api, entityRef], {
-    filter: s => s.kind === 'controller',
-  });
+  const workloads = useLiveData(
+    () => api.listEntityWorkloads(entityRef),
+    [api, entityRef],
+    {
+      filter: s => s.kind === 'controller',
+    },
+  );
   const controllers = useLiveData(() => api.listControllers(), [api], {
     filter: s => s.kind === 'controller',
   });
   const pairs = useMemo(() => {
     const set = new Map<string, { controllerId: string; namespace: string }>();
     for (const w of workloads.value?.items ?? [])
-      set.set(`${w.controllerId}/${w.namespace}`, { controllerId: w.controllerId, namespace: w.namespace });
+      set.set(`${w.controllerId}/${w.namespace}`, {
+        controllerId: w.controllerId,
+        namespace: w.namespace,
+      });
     return [...set.values()];
   }, [workloads.value]);
   const pairsKey = JSON.stringify(pairs);

@@ -8,6 +8,7 @@ import { ControllersPage } from '../ControllersPage/ControllersPage';
 import { ControllerPage } from '../ControllerPage';
 import { WhisperersPage, WhispererPage } from '../WhisperersPage';
 import { AttachmentPage, AttachmentsPage } from '../AttachmentPage';
+import { ExchangePage } from '../Traffic';
 import { useSpiderPaths } from '../common';
 
 const SECTIONS = [
@@ -25,7 +26,8 @@ function SpiderNav() {
     : location.pathname;
   let section = 'controllers';
   if (rest.startsWith('/whisperers')) section = 'whisperers';
-  else if (rest.startsWith('/attachments')) section = 'attachments';
+  else if (rest.startsWith('/attachments') || rest.startsWith('/traffic'))
+    section = 'attachments';
   return (
     <Tabs
       value={section}
@@ -56,11 +58,18 @@ export function SpiderRoutes() {
         <Routes>
           <Route path="/" element={<ControllersPage />} />
           <Route path="/controllers" element={<ControllersPage />} />
-          <Route path="/controllers/:controllerId/*" element={<ControllerPage />} />
+          <Route
+            path="/controllers/:controllerId/*"
+            element={<ControllerPage />}
+          />
           <Route path="/whisperers" element={<WhisperersPage />} />
           <Route path="/whisperers/:whispererId" element={<WhispererPage />} />
           <Route path="/attachments" element={<AttachmentsPage />} />
-          <Route path="/attachments/:attachmentId" element={<AttachmentPage />} />
+          <Route
+            path="/attachments/:attachmentId"
+            element={<AttachmentPage />}
+          />
+          <Route path="/traffic/:exchangeId" element={<ExchangePage />} />
         </Routes>
       </Content>
     </ReactRouterV6PageRouter>

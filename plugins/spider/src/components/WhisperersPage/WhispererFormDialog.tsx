@@ -25,7 +25,10 @@ function envToText(env: Record<string, string> | undefined) {
     .join('\n');
 }
 
-function textToEnv(text: string): { env?: Record<string, string>; error?: string } {
+function textToEnv(text: string): {
+  env?: Record<string, string>;
+  error?: string;
+} {
   const env: Record<string, string> = {};
   for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.trim();
@@ -60,9 +63,12 @@ export function WhispererFormDialog(props: {
   const ttlMs = iso ? parseDuration(iso) : undefined;
 
   let ttlHelp = 'Not a duration yet: try "30 minutes", "2h", "1 day" or PT30M';
-  if (!ttl.trim()) ttlHelp = 'Empty: attachments run until someone detaches them';
+  if (!ttl.trim())
+    ttlHelp = 'Empty: attachments run until someone detaches them';
   else if (iso && ttlMs)
-    ttlHelp = `Attachments end by themselves after ${humanizeDuration(ttlMs)} (${iso})`;
+    ttlHelp = `Attachments end by themselves after ${humanizeDuration(
+      ttlMs,
+    )} (${iso})`;
 
   const submit = async () => {
     const errs: Record<string, string> = {};
@@ -152,7 +158,10 @@ export function WhispererFormDialog(props: {
             value={image}
             onChange={e => setImage(e.target.value)}
             error={!!errors.image}
-            helperText={sentence('Image', errors.image) ?? 'Leave empty for the agent\'s default image'}
+            helperText={
+              sentence('Image', errors.image) ??
+              "Leave empty for the agent's default image"
+            }
           />
           <TextField
             id="spider-whispererformdialog-capture-filter"

@@ -16,7 +16,13 @@ import { errorStatus } from '../../api/errors';
 import { useLiveData } from '../../hooks/useLiveData';
 import { AttachButton } from '../AttachDialog';
 import { AttachmentsTable } from '../AttachmentsTable/AttachmentsTable';
-import { ConfirmDialog, ErrorView, formatDateTime, GuardedButton, useSpiderPaths } from '../common';
+import {
+  ConfirmDialog,
+  ErrorView,
+  formatDateTime,
+  GuardedButton,
+  useSpiderPaths,
+} from '../common';
 import { ttlText } from './ttl';
 import { useWhispererRights } from './useWhispererRights';
 import { WhispererFormDialog } from './WhispererFormDialog';
@@ -27,7 +33,10 @@ export function canDetachWith(controllers: Controller[] | undefined) {
   return (a: Attachment) =>
     byId.get(a.controllerId)?.rights.includes('use')
       ? { allowed: true }
-      : { allowed: false, reason: 'You need the "use" right on its Controller to detach' };
+      : {
+          allowed: false,
+          reason: 'You need the "use" right on its Controller to detach',
+        };
 }
 
 /** One Whisperer, with its attachments. */
@@ -51,23 +60,41 @@ export function WhispererPage(props: { whispererId?: string }) {
   if (data.error)
     return (
       <ErrorView
-        title={errorStatus(data.error) === 404 ? 'Whisperer not found' : undefined}
+        title={
+          errorStatus(data.error) === 404 ? 'Whisperer not found' : undefined
+        }
         error={data.error}
         retry={data.retry}
       />
     );
   const w = data.value!;
   const manage = rights.canManage(w);
-  const names = Object.fromEntries((controllers.value?.items ?? []).map(c => [c.id, c.name]));
+  const names = Object.fromEntries(
+    (controllers.value?.items ?? []).map(c => [c.id, c.name]),
+  );
   return (
     <>
       <ContentHeader title={w.name} description={w.description || undefined}>
         <Box display="flex" style={{ gap: 8 }}>
-          <AttachButton initial={{ whispererId: w.id }} label="Attach this whisperer" />
-          <GuardedButton allowed={manage} reason="Only its owner (or a Spider admin) may edit it" variant="outlined" onClick={() => setEditing(true)}>
+          <AttachButton
+            initial={{ whispererId: w.id }}
+            label="Attach this whisperer"
+          />
+          <GuardedButton
+            allowed={manage}
+            reason="Only its owner (or a Spider admin) may edit it"
+            variant="outlined"
+            onClick={() => setEditing(true)}
+          >
             Edit
           </GuardedButton>
-          <GuardedButton allowed={manage} reason="Only its owner (or a Spider admin) may delete it" variant="outlined" color="secondary" onClick={() => setDeleting(true)}>
+          <GuardedButton
+            allowed={manage}
+            reason="Only its owner (or a Spider admin) may delete it"
+            variant="outlined"
+            color="secondary"
+            onClick={() => setDeleting(true)}
+          >
             Delete
           </GuardedButton>
         </Box>
@@ -81,7 +108,9 @@ export function WhispererPage(props: { whispererId?: string }) {
                 'Capture filter': w.captureFilter || 'everything',
                 'Time to live': ttlText(w.timeToLive),
                 Environment: Object.keys(w.env).length
-                  ? Object.entries(w.env).map(([k, v]) => `${k}=${v}`).join(', ')
+                  ? Object.entries(w.env)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(', ')
                   : 'none',
                 Owner: w.owner,
                 Created: formatDateTime(w.createdAt),
@@ -101,7 +130,14 @@ export function WhispererPage(props: { whispererId?: string }) {
           </InfoCard>
         </Grid>
       </Grid>
-      {editing && <WhispererFormDialog open whisperer={w} onClose={() => setEditing(false)} onSaved={data.set} />}
+      {editing && (
+        <WhispererFormDialog
+          open
+          whisperer={w}
+          onClose={() => setEditing(false)}
+          onSaved={data.set}
+        />
+      )}
       <ConfirmDialog
         open={deleting}
         title={`Delete Whisperer ${w.name}?`}
@@ -113,7 +149,8 @@ export function WhispererPage(props: { whispererId?: string }) {
           if (to) navigate(to);
         }}
       >
-        Attachments already made with it keep running until they are detached or expire.
+        Attachments already made with it keep running until they are detached or
+        expire.
       </ConfirmDialog>
     </>
   );

@@ -17,7 +17,12 @@ import { useApi } from '@backstage/core-plugin-api';
 import { Whisperer } from '@spider/backstage-plugin-spider-common';
 import { spiderApiRef } from '../../api/SpiderApi';
 import { useLiveData } from '../../hooks/useLiveData';
-import { ConfirmDialog, ErrorView, GuardedButton, useSpiderPaths } from '../common';
+import {
+  ConfirmDialog,
+  ErrorView,
+  GuardedButton,
+  useSpiderPaths,
+} from '../common';
 import { ttlText } from './ttl';
 import { useWhispererRights } from './useWhispererRights';
 import { WhispererFormDialog } from './WhispererFormDialog';
@@ -39,7 +44,11 @@ export function WhisperersPage() {
   const createButton = (
     <GuardedButton
       allowed={rights.canCreate}
-      reason={rights.createLoading ? undefined : 'You are not allowed to create Whisperers'}
+      reason={
+        rights.createLoading
+          ? undefined
+          : 'You are not allowed to create Whisperers'
+      }
       variant="contained"
       color="primary"
       startIcon={<AddIcon />}
@@ -60,9 +69,7 @@ export function WhisperersPage() {
           <>
             {to ? <Link to={to}>{w.name}</Link> : w.name}
             {w.description && (
-              <Typography variant="body2">
-                {w.description}
-              </Typography>
+              <Typography variant="body2">{w.description}</Typography>
             )}
           </>
         );
@@ -75,7 +82,11 @@ export function WhisperersPage() {
       render: w =>
         w.captureFilter ? <code>{w.captureFilter}</code> : 'everything',
     },
-    { title: 'Time to live', field: 'timeToLive', render: w => ttlText(w.timeToLive) },
+    {
+      title: 'Time to live',
+      field: 'timeToLive',
+      render: w => ttlText(w.timeToLive),
+    },
     { title: 'Owner', field: 'owner' },
     {
       title: 'Actions',
@@ -86,14 +97,24 @@ export function WhisperersPage() {
           <>
             <Tooltip title={allowed ? `Edit ${w.name}` : NOT_OWNER}>
               <span>
-                <IconButton size="small" aria-label={`Edit ${w.name}`} disabled={!allowed} onClick={() => setEditing(w)}>
+                <IconButton
+                  size="small"
+                  aria-label={`Edit ${w.name}`}
+                  disabled={!allowed}
+                  onClick={() => setEditing(w)}
+                >
                   <EditIcon fontSize="small" />
                 </IconButton>
               </span>
             </Tooltip>
             <Tooltip title={allowed ? `Delete ${w.name}` : NOT_OWNER}>
               <span>
-                <IconButton size="small" aria-label={`Delete ${w.name}`} disabled={!allowed} onClick={() => setDeleting(w)}>
+                <IconButton
+                  size="small"
+                  aria-label={`Delete ${w.name}`}
+                  disabled={!allowed}
+                  onClick={() => setDeleting(w)}
+                >
                   <DeleteIcon fontSize="small" />
                 </IconButton>
               </span>
@@ -106,7 +127,8 @@ export function WhisperersPage() {
 
   let body;
   if (data.loading) body = <Progress />;
-  else if (data.error) body = <ErrorView error={data.error} retry={data.retry} />;
+  else if (data.error)
+    body = <ErrorView error={data.error} retry={data.retry} />;
   else if (!data.value?.items.length)
     body = (
       <EmptyState
@@ -120,7 +142,14 @@ export function WhisperersPage() {
     body = (
       <Table<Whisperer>
         title={`Whisperers (${data.value.items.length})`}
-        options={{ paging: data.value.items.length > 20, pageSize: 20, search: true, padding: 'dense', sorting: false /* sort labels nest focusable elements (axe nested-interactive) */ }}
+        options={{
+          paging: data.value.items.length > 20,
+          pageSize: 20,
+          search: true,
+          padding: 'dense',
+          sorting:
+            false /* sort labels nest focusable elements (axe nested-interactive) */,
+        }}
         columns={columns}
         data={data.value.items}
       />
@@ -131,10 +160,19 @@ export function WhisperersPage() {
       <ContentHeader title="Whisperers">{createButton}</ContentHeader>
       {body}
       {creating && (
-        <WhispererFormDialog open onClose={() => setCreating(false)} onSaved={() => data.refresh()} />
+        <WhispererFormDialog
+          open
+          onClose={() => setCreating(false)}
+          onSaved={() => data.refresh()}
+        />
       )}
       {editing && (
-        <WhispererFormDialog open whisperer={editing} onClose={() => setEditing(undefined)} onSaved={() => data.refresh()} />
+        <WhispererFormDialog
+          open
+          whisperer={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => data.refresh()}
+        />
       )}
       <ConfirmDialog
         open={!!deleting}
@@ -146,7 +184,8 @@ export function WhisperersPage() {
           data.refresh();
         }}
       >
-        Attachments already made with it keep running until they are detached or expire.
+        Attachments already made with it keep running until they are detached or
+        expire.
       </ConfirmDialog>
     </>
   );

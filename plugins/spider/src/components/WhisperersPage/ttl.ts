@@ -30,14 +30,16 @@ export function parseHumanDuration(text: string): number | undefined {
     total += Number(m[1]) * unit[1];
     consumed += m[0];
   }
-  if (consumed.replace(/\s+/g, '') !== t.replace(/[\s,]+|and/g, '')) return undefined;
+  if (consumed.replace(/\s+/g, '') !== t.replace(/[\s,]+|and/g, ''))
+    return undefined;
   return total > 0 ? total : undefined;
 }
 
 /** The ISO-8601 form stored by the API for what the user typed (undefined if invalid). */
 export function ttlToIso(text: string): string | undefined {
   const t = text.trim();
-  if (/^p/i.test(t)) return parseDuration(t.toUpperCase()) ? t.toUpperCase() : undefined;
+  if (/^p/i.test(t))
+    return parseDuration(t.toUpperCase()) ? t.toUpperCase() : undefined;
   const ms = parseHumanDuration(t);
   return ms ? toIsoDuration(ms) : undefined;
 }

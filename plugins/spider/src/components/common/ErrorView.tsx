@@ -7,9 +7,11 @@ import { describeError } from '../../api/errors';
 export function ErrorView(props: {
   error: unknown;
   title?: string;
+  /** Overrides the generic wording (e.g. what a 404 means for traffic). */
+  message?: string;
   retry?: () => void;
 }) {
-  const message = describeError(props.error);
+  const message = props.message ?? describeError(props.error);
   return (
     <div role="alert">
       <WarningPanel

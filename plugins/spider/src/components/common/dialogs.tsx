@@ -48,7 +48,11 @@ export function ConfirmDialog(props: {
   const blocked =
     props.typeToConfirm !== undefined && typed !== props.typeToConfirm;
   return (
-    <Dialog open={props.open} onClose={close} aria-labelledby="spider-confirm-title">
+    <Dialog
+      open={props.open}
+      onClose={close}
+      aria-labelledby="spider-confirm-title"
+    >
       <DialogTitle id="spider-confirm-title">{props.title}</DialogTitle>
       <DialogContent>
         <DialogContentText component="div">{props.children}</DialogContentText>
@@ -90,9 +94,9 @@ export function TokenReveal(props: { token: string; controllerName: string }) {
   return (
     <>
       <Alert severity="warning" style={{ marginBottom: 16 }}>
-        Copy this agent token now. It is shown only once: Spider keeps only a hash
-        of it, and nobody can show it to you again. If you lose it, rotate the
-        token from the Controller's Install tab.
+        Copy this agent token now. It is shown only once: Spider keeps only a
+        hash of it, and nobody can show it to you again. If you lose it, rotate
+        the token from the Controller's Install tab.
       </Alert>
       <Typography variant="subtitle2" gutterBottom>
         Agent token of {props.controllerName}
@@ -103,10 +107,17 @@ export function TokenReveal(props: { token: string; controllerName: string }) {
           variant="outlined"
           value={props.token}
           InputProps={{ readOnly: true, style: { fontFamily: 'monospace' } }}
-          inputProps={{ 'aria-label': 'Agent token', 'data-testid': 'agent-token' }}
+          inputProps={{
+            'aria-label': 'Agent token',
+            'data-testid': 'agent-token',
+          }}
           onFocus={e => e.target.select()}
         />
-        <CopyTextButton text={props.token} tooltipText="Token copied" aria-label="Copy token" />
+        <CopyTextButton
+          text={props.token}
+          tooltipText="Token copied"
+          aria-label="Copy token"
+        />
       </div>
     </>
   );

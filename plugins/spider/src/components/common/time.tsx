@@ -102,7 +102,10 @@ export function Countdown(props: {
   );
 }
 
-export function TimeAgo(props: { at: string | null | undefined; never?: string }) {
+export function TimeAgo(props: {
+  at: string | null | undefined;
+  never?: string;
+}) {
   const now = useNow();
   if (!props.at) return <span>{props.never ?? 'never'}</span>;
   return (

@@ -6,6 +6,8 @@ export interface SpiderPaths {
   controller(id: string, tab?: string): string | undefined;
   whisperer(id: string): string | undefined;
   attachment(id: string, instance?: string): string | undefined;
+  /** One exchange's page (shareable). */
+  exchange(id: string): string | undefined;
   whisperers(): string | undefined;
   attachments(): string | undefined;
 }
@@ -35,6 +37,7 @@ export function useSpiderPaths(): SpiderPaths {
           instance ? `?instance=${encodeURIComponent(instance)}` : ''
         }`,
       ),
+    exchange: id => at(`/traffic/${encodeURIComponent(id)}`),
     whisperers: () => at('/whisperers'),
     attachments: () => at('/attachments'),
   };

@@ -15,6 +15,7 @@ export function fieldErrors(result: {
 /** A field error as a sentence: "Name must not be empty". */
 export function sentence(label: string, message: string | undefined) {
   if (!message) return undefined;
-  if (/^(must|give|a |at most|each)/i.test(message)) return `${label} ${message}`;
+  if (/^(must|give|a |at most|each)/i.test(message))
+    return `${label} ${message}`;
   return message;
 }

@@ -1,0 +1,20 @@
+import type { SignalApi } from '@backstage/plugin-signals-react';
+
+type JsonObject = Parameters<Parameters<SignalApi['subscribe']>[1]>[0];
+
+/** A signals API the test publishes on, by channel. */
+export class FakeSignalApi implements SignalApi {
+  private readonly listeners = new Map<string, Set<(m: JsonObject) => void>>();
+  subscribe(channel: string, onMessage: (m: JsonObject) => void) {
+    const set = this.listeners.get(channel) ?? new Set();
+    set.add(onMessage);
+    this.listeners.set(channel, set);
+    return { unsubscribe: () => set.delete(onMessage) };
+  }
+  publish(channel: string, message: JsonObject) {
+    this.listeners.get(channel)?.forEach(l => l(message));
+  }
+  subscribers(channel: string) {
+    return this.listeners.get(channel)?.size ?? 0;
+  }
+}

@@ -1,0 +1,3 @@
+export { TrafficView } from './TrafficView';
+export type { TrafficViewSource } from './TrafficView';
+export { ExchangePage } from './ExchangePage';

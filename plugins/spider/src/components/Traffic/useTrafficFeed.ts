@@ -1,0 +1,302 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type {
+  StoredExchange,
+  TrafficCoverage,
+  TrafficListResponse,
+} from '@spider/backstage-plugin-spider-common';
+import type { TrafficFilterQuery, TrafficPageQuery } from '../../api/SpiderApi';
+import { filtersKey, filtersToQuery, TrafficFilters } from './trafficFilters';
+import { useTrafficSignals } from './useTrafficSignals';
+
+/** Where a traffic view reads from: one attachment, or every attachment of an entity. */
+export interface TrafficSource {
+  /** Identifies the source; the feed reloads when it changes. */
+  key: string;
+  list(query: TrafficPageQuery): Promise<TrafficListResponse>;
+  /** The attachments whose traffic signals announce new exchanges. */
+  attachmentIds: string[];
+  /** False once nothing new can arrive (detached, expired): no live tail. */
+  live: boolean;
+}
+
+export const FIRST_PAGE = 200;
+export const NEXT_PAGE = 500;
+/** The newest exchanges kept in the page; older ones are for the HAR export. */
+export const MAX_ITEMS = 20_000;
+/**
+ * The live tail asks for exchanges since the newest one it has, minus this: a batch can
+ * carry an exchange that started a little before one already stored. Ids deduplicate.
+ */
+const LIVE_SLACK_MS = 1000;
+/** A burst of signals causes one fetch, this long after the first. */
+const COALESCE_MS = 250;
+/** Pages followed in one live fetch (a long pause or a very busy service). */
+const MAX_LIVE_PAGES = 10;
+
+/** Newest first; `startedAt` is ISO in UTC, so strings compare as times. */
+const newer = (a: StoredExchange, b: StoredExchange) =>
+  a.startedAt > b.startedAt || (a.startedAt === b.startedAt && a.id > b.id);
+
+/**
+ * Merges `incoming` into `current` (both newest first once sorted), dropping ids already
+ * present. Pure, for the live tail.
+ */
+export function mergeExchanges(
+  current: StoredExchange[],
+  incoming: StoredExchange[],
+): StoredExchange[] {
+  if (incoming.length === 0) return current;
+  const seen = new Set(current.map(e => e.id));
+  const fresh = incoming
+    .filter(e => {
+      if (seen.has(e.id)) return false;
+      seen.add(e.id);
+      return true;
+    })
+    .sort((a, b) => (newer(a, b) ? -1 : 1));
+  if (fresh.length === 0) return current;
+  const out: StoredExchange[] = new Array(current.length + fresh.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < current.length && j < fresh.length)
+    out[k++] = newer(fresh[j], current[i]) ? fresh[j++] : current[i++];
+  while (i < current.length) out[k++] = current[i++];
+  while (j < fresh.length) out[k++] = fresh[j++];
+  return out;
+}
+
+interface FeedState {
+  items: StoredExchange[];
+  coverage?: TrafficCoverage;
+  loading: boolean;
+  error?: Error;
+  /** An error of the last live fetch or page; the list stays. */
+  liveError?: Error;
+  nextCursor?: string;
+  loadingMore: boolean;
+  /** Arrived while paused or scrolled away; shown on demand. */
+  pending: StoredExchange[];
+  /** Older exchanges were dropped from the page to stay under MAX_ITEMS. */
+  capped: boolean;
+}
+
+const INITIAL: FeedState = {
+  items: [],
+  loading: true,
+  loadingMore: false,
+  pending: [],
+  capped: false,
+};
+
+function cap(s: FeedState): FeedState {
+  if (s.items.length <= MAX_ITEMS) return s;
+  return {
+    ...s,
+    items: s.items.slice(0, MAX_ITEMS),
+    nextCursor: undefined,
+    capped: true,
+  };
+}
+
+/**
+ * The exchanges of a traffic view: the first page for the filters, older pages on
+ * demand, and a live tail (signals, or polling without them) that either shows new
+ * exchanges at once or holds them as "N new" while paused or scrolled away.
+ */
+export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
+  const [state, setState] = useState<FeedState>(INITIAL);
+  const [paused, setPausedState] = useState(false);
+  const [retries, setRetries] = useState(0);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+  const atTopRef = useRef(true);
+  const generation = useRef(0);
+  const baseQuery = useRef<TrafficFilterQuery>({});
+  const sourceRef = useRef(source);
+  sourceRef.current = source;
+  const fKey = filtersKey(filters);
+  const filtersRef = useRef(filters);
+  filtersRef.current = filters;
+
+  useEffect(() => {
+    const gen = ++generation.current;
+    const query = filtersToQuery(filtersRef.current, Date.now());
+    baseQuery.current = query;
+    setState(INITIAL);
+    sourceRef.current
+      .list({ ...query, limit: FIRST_PAGE })
+      .then(r => {
+        if (gen !== generation.current) return;
+        setState({
+          ...INITIAL,
+          loading: false,
+          items: mergeExchanges([], r.items),
+          coverage: r.coverage,
+          nextCursor: r.nextCursor,
+        });
+      })
+      .catch(error => {
+        if (gen !== generation.current) return;
+        setState({ ...INITIAL, loading: false, error });
+      });
+  }, [source.key, fKey, retries]);
+
+  const loadMore = useCallback(() => {
+    const s = stateRef.current;
+    if (!s.nextCursor || s.loadingMore || s.loading) return;
+    const gen = generation.current;
+    setState(x => ({ ...x, loadingMore: true }));
+    sourceRef.current
+      .list({ ...baseQuery.current, limit: NEXT_PAGE, cursor: s.nextCursor })
+      .then(r => {
+        if (gen !== generation.current) return;
+        setState(x =>
+          cap({
+            ...x,
+            loadingMore: false,
+            liveError: undefined,
+            items: mergeExchanges(x.items, r.items),
+            nextCursor: r.nextCursor,
+          }),
+        );
+      })
+      .catch(liveError => {
+        if (gen !== generation.current) return;
+        setState(x => ({ ...x, loadingMore: false, liveError }));
+      });
+  }, []);
+
+  const inFlight = useRef(false);
+  const dirty = useRef(false);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>();
+
+  const fetchNew = useCallback(async () => {
+    const s = stateRef.current;
+    if (s.loading || s.error) return;
+    if (inFlight.current) {
+      dirty.current = true;
+      return;
+    }
+    inFlight.current = true;
+    const gen = generation.current;
+    try {
+      const newest = s.pending[0] ?? s.items[0];
+      const base = baseQuery.current;
+      let since = base.since;
+      if (newest) {
+        const fromNewest = new Date(
+          Date.parse(newest.startedAt) - LIVE_SLACK_MS,
+        ).toISOString();
+        if (!since || fromNewest > since) since = fromNewest;
+      }
+      const got: StoredExchange[] = [];
+      let cursor: string | undefined;
+      let coverage: TrafficCoverage | undefined;
+      for (let page = 0; page < MAX_LIVE_PAGES; page++) {
+        const r = await sourceRef.current.list({
+          ...base,
+          since,
+          limit: NEXT_PAGE,
+          cursor,
+        });
+        if (gen !== generation.current) return;
+        coverage = r.coverage;
+        got.push(...r.items);
+        cursor = r.nextCursor;
+        if (!cursor) break;
+      }
+      setState(x => {
+        const hold = pausedRef.current || !atTopRef.current;
+        const known = new Set(x.items.map(e => e.id));
+        const fresh = got.filter(e => !known.has(e.id));
+        return cap({
+          ...x,
+          coverage: coverage ?? x.coverage,
+          liveError: undefined,
+          items: hold ? x.items : mergeExchanges(x.items, fresh),
+          pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
+        });
+      });
+    } catch (liveError) {
+      if (gen === generation.current)
+        setState(x => ({ ...x, liveError: liveError as Error }));
+    } finally {
+      inFlight.current = false;
+      if (dirty.current && gen === generation.current) {
+        dirty.current = false;
+        timer.current = setTimeout(() => {
+          timer.current = undefined;
+          fetchNew();
+        }, COALESCE_MS);
+      }
+    }
+  }, []);
+
+  const onSignal = useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      fetchNew();
+    }, COALESCE_MS);
+  }, [fetchNew]);
+
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
+
+  const live = source.live && !baseQuery.current.until && !filters.until;
+  const signalsAvailable = useTrafficSignals(
+    source.attachmentIds,
+    live,
+    onSignal,
+  );
+
+  const showPending = useCallback(() => {
+    setState(x =>
+      x.pending.length === 0
+        ? x
+        : cap({ ...x, items: mergeExchanges(x.items, x.pending), pending: [] }),
+    );
+  }, []);
+
+  const setPaused = useCallback(
+    (p: boolean) => {
+      setPausedState(p);
+      pausedRef.current = p;
+      if (!p && atTopRef.current) showPending();
+    },
+    [showPending],
+  );
+
+  /** The list tells whether its top is in view: new exchanges show at once only then. */
+  const setAtTop = useCallback(
+    (top: boolean) => {
+      if (atTopRef.current === top) return;
+      atTopRef.current = top;
+      if (top && !pausedRef.current) showPending();
+    },
+    [showPending],
+  );
+
+  return {
+    ...state,
+    live,
+    signalsAvailable,
+    paused,
+    setPaused,
+    setAtTop,
+    showPending,
+    loadMore,
+    /** Ask for new exchanges now (what a signal does). */
+    refresh: fetchNew,
+    retry: useCallback(() => setRetries(r => r + 1), []),
+  };
+}
+
+export type TrafficFeed = ReturnType<typeof useTrafficFeed>;
