@@ -662,3 +662,25 @@ func TestIsGRPC(t *testing.T) {
 		}
 	}
 }
+
+// StartedAt is when the request's first byte was captured, the end when the response's
+// last byte was, however the frames are split.
+func TestTimesFromFirstAndLastByte(t *testing.T) {
+	w := newWire(t).prior()
+	n := len(w.chunks)
+	w.get(1, "/t").headers(false, 1, false, ":status", "200").data(false, 1, true, "body")
+	var got []*exchange.Exchange
+	c := NewConn(Options{BodyCap: 100}, func(e *exchange.Exchange) { got = append(got, e) })
+	for _, ch := range w.chunks[:n] {
+		feedChunks(c, []chunk{ch})
+	}
+	req, resp, data := w.chunks[n].b, w.chunks[n+1].b, w.chunks[n+2].b
+	c.FromClient(req[:3], ms(100))
+	c.FromClient(req[3:], ms(110))
+	c.FromServer(resp, ms(120))
+	c.FromServer(data[:len(data)-1], ms(130))
+	c.FromServer(data[len(data)-1:], ms(145))
+	if len(got) != 1 || !got[0].StartedAt.Equal(ms(100)) || got[0].DurationMs != 45 {
+		t.Fatalf("got %+v", got)
+	}
+}

@@ -71,9 +71,9 @@ type side struct {
 	typ, flags byte
 	sid        uint32
 	length     uint32
-	off        uint32 // payload bytes consumed
-	start      time.Time
-	prefixLen  uint32 // pad length, priority and promised stream id before the content
+	off        uint32    // payload bytes consumed
+	start      time.Time // when the frame's first byte was captured
+	prefixLen  uint32    // pad length, priority and promised stream id before the content
 	padLen     uint32
 	small      [8]byte // prefix, or the fixed part of a control frame
 	smallN     int
@@ -122,13 +122,16 @@ func (s *side) feed(p []byte, ts time.Time) error {
 			continue
 		}
 		if s.hdrN < frameHeaderLen {
+			if s.hdrN == 0 {
+				s.start = ts // a frame begins when its first byte is captured
+			}
 			n := copy(s.hdr[s.hdrN:], p)
 			s.hdrN += n
 			p = p[n:]
 			if s.hdrN < frameHeaderLen {
 				return nil
 			}
-			if err := s.begin(ts); err != nil {
+			if err := s.begin(); err != nil {
 				return err
 			}
 		} else {
@@ -150,13 +153,12 @@ func (s *side) feed(p []byte, ts time.Time) error {
 }
 
 // begin validates a frame header and lays out its payload.
-func (s *side) begin(ts time.Time) error {
+func (s *side) begin() error {
 	h := s.hdr[:]
 	s.length = uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
 	s.typ, s.flags = h[3], h[4]
 	s.sid = binary.BigEndian.Uint32(h[5:]) & (1<<31 - 1)
 	s.off, s.prefixLen, s.padLen, s.smallN = 0, 0, 0, 0
-	s.start = ts
 
 	if s.first {
 		if s.typ != frameSettings || s.flags&flagAck != 0 {
@@ -213,9 +215,9 @@ func (s *side) begin(ts time.Time) error {
 
 	switch s.typ {
 	case frameHeaders:
-		s.block.begin(s.sid, s.flags&flagEndStream != 0, ts, false)
+		s.block.begin(s.sid, s.flags&flagEndStream != 0, s.start, false)
 	case framePushPromise:
-		s.block.begin(s.sid, false, ts, true)
+		s.block.begin(s.sid, false, s.start, true)
 	}
 	if s.block.open {
 		s.block.size += int(s.length)
