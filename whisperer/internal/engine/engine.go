@@ -120,7 +120,12 @@ type conn struct {
 	flow      *exchange.Flow
 	flowMin   int64
 	counted   bool
+	early     []byte // what the server said before the client's first bytes (h2 SETTINGS)
+	earlyTs   time.Time
 }
+
+// maxEarly bounds the server bytes held until the client speaks.
+const maxEarly = 4096
 
 // Packet takes one captured frame.
 func (e *Engine) Packet(lt layers.LinkType, data []byte, ts time.Time) {
@@ -231,9 +236,19 @@ func (c *conn) setDirection(clientIsA bool) {
 // Data implements reassembly.Receiver ("client" there means "from a").
 func (c *conn) Data(fromA bool, p []byte, ts time.Time) {
 	if c.kind == kUnknown {
-		c.classify(fromA, p)
+		c.classify(fromA, p, ts)
+		if c.kind == kUnknown {
+			return
+		}
+		if early := c.early; early != nil {
+			c.early = nil
+			c.deliver(false, early, c.earlyTs)
+		}
 	}
-	client := fromA == c.clientIsA
+	c.deliver(fromA == c.clientIsA, p, ts)
+}
+
+func (c *conn) deliver(client bool, p []byte, ts time.Time) {
 	switch c.kind {
 	case kHTTP1:
 		if client {
@@ -263,7 +278,7 @@ func (c *conn) Gap(fromA bool, n int, ts time.Time) {
 	}
 }
 
-func (c *conn) classify(fromA bool, p []byte) {
+func (c *conn) classify(fromA bool, p []byte, ts time.Time) {
 	if !c.dirKnown {
 		switch {
 		case h2.IsPreface(p) && len(p) >= 4, http1.LooksLikeRequest(p) && len(p) >= 4:
@@ -281,6 +296,20 @@ func (c *conn) classify(fromA bool, p []byte) {
 		}
 	}
 	client := fromA == c.clientIsA
+	if !client && c.synSeen {
+		// Servers may speak first (an h2 server's SETTINGS): hold it for the dissector
+		// the client's first bytes will choose.
+		if len(c.early)+len(p) <= maxEarly && c.sniffed < maxSniffPackets {
+			if len(c.early) == 0 {
+				c.earlyTs = ts
+			}
+			c.early = append(c.early, p...)
+			c.sniffed++
+			return
+		}
+		c.toFlow()
+		return
+	}
 	switch {
 	case client && h2.IsPreface(p):
 		c.kind = kH2

@@ -1,0 +1,69 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// runH2CServer answers HTTP/1.1 requests that ask to upgrade to h2c (RFC 7540 3.2).
+func runH2CServer() int {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "upgraded %s %s\n", r.Proto, r.URL.Path)
+	})
+	l, err := net.Listen("tcp", os.Getenv("SW_LISTEN"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return serve(l, h2c.NewHandler(h, &http2.Server{}))
+}
+
+// runGRPCServer serves the standard health service.
+func runGRPCServer() int {
+	l, err := net.Listen("tcp", os.Getenv("SW_LISTEN"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s := grpc.NewServer()
+	healthpb.RegisterHealthServer(s, health.NewServer())
+	if err := s.Serve(l); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// runGRPCClient makes two health checks: one OK, one NOT_FOUND (status 5).
+func runGRPCClient() int {
+	conn, err := grpc.NewClient(os.Getenv("SW_TARGET"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer conn.Close()
+	c := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		fmt.Fprintln(os.Stderr, "check:", err)
+		return 1
+	}
+	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); err == nil {
+		fmt.Fprintln(os.Stderr, "check nope: want NOT_FOUND")
+		return 1
+	}
+	return 0
+}
