@@ -25,6 +25,8 @@ import type { AttachmentView } from './reconcile/plan';
 import { Reconciler } from './reconcile/Reconciler';
 import { createMetrics } from './status/metrics';
 import { ProcessSampler } from './status/resources';
+import { registerRelayMetrics } from './traffic/metrics';
+import { TrafficRelay } from './traffic/TrafficRelay';
 import { createDnsServer, registerDnsMetrics } from './dns';
 import { createWhispererEndpoint, registerEndpointMetrics } from './whisperers';
 
@@ -88,6 +90,8 @@ export class Agent {
   readonly injector: Injector;
   readonly metrics = createMetrics();
   readonly controls: ControlsClient | undefined;
+  /** Whisperers' traffic on its way to the Controls service. */
+  readonly traffic: TrafficRelay;
   private readonly watchers: Watcher<any>[] = [];
   private readonly kubeHttp: KubeHttp;
   private readonly inventory = new InventoryTracker();
@@ -134,6 +138,7 @@ export class Agent {
       log.child({ component: 'reconciler' }),
       this.metrics.reconciler,
     );
+    this.traffic = new TrafficRelay({ maxBufferBytes: config.trafficBufferBytes });
     if (options.connectControls !== false) {
       this.controls = new ControlsClient({
         url: config.controlsUrl,
@@ -146,11 +151,21 @@ export class Agent {
           scope: config.scope,
         }),
         onConnected: () => this.onConnected(),
-        onDisconnected: () => this.metrics.connected.set(0),
+        onDisconnected: () => {
+          this.metrics.connected.set(0);
+          this.traffic.linkDown();
+        },
         onMessage: m => this.onMessage(m),
         log: log.child({ component: 'controls' }),
       });
+      const controls = this.controls;
+      this.traffic.attach({
+        canSendTraffic: () => controls.supports('traffic'),
+        bufferedAmount: () => controls.bufferedAmount,
+        sendTraffic: (message, written) => controls.sendTraffic(message, written),
+      });
     }
+    registerRelayMetrics(this.metrics.registry, () => this.traffic.stats());
   }
 
   get ready(): boolean {
@@ -233,6 +248,7 @@ export class Agent {
         port: config.endpointPort,
         host: bindHost,
         logger: log.child({ component: 'whisperer-endpoint' }),
+        traffic: this.traffic,
       });
       this.ports.endpoint = (await endpoint.start()).port;
       registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
@@ -262,6 +278,8 @@ export class Agent {
   async stop(): Promise<void> {
     const { log } = this.options;
     log.info('agent stopping');
+    // Whisperers keep what they hold (503) instead of handing it to a closing agent.
+    this.traffic.close();
     clearInterval(this.statusTimer);
     clearTimeout(this.inventoryTimer);
     clearTimeout(this.instancesTimer);
@@ -271,7 +289,12 @@ export class Agent {
     await this.injector.stop();
     this.kubeHttp.close();
     for (const s of this.stoppers.reverse()) await s();
-    log.info('agent stopped');
+    const relay = this.traffic.stats();
+    log.info('agent stopped', {
+      trafficSent: relay.exchangesSent,
+      trafficDropped: relay.droppedExchanges,
+      trafficHeldBytes: relay.bufferBytes,
+    });
   }
 
   // ---- Controls service ---------------------------------------------------
@@ -282,6 +305,7 @@ export class Agent {
 
   private onConnected(): void {
     this.metrics.connected.set(1);
+    this.traffic.linkUp();
     // Snapshot once the caches are complete; the backend replaces its inventory with it.
     this.synced.then(() => {
       if (!this.controls?.connected) return;

@@ -5,7 +5,11 @@ import { silentLogger } from '../log/logger';
 import { agentSocketUrl, ControlsClient } from './ControlsClient';
 
 const hello = () => ({
-  type: 'hello' as const, protocol: 1, agentVersion: '0.1.0', clusterVersion: null, scope: { include: '*' as const, exclude: [] },
+  type: 'hello' as const,
+  protocol: 1,
+  agentVersion: '0.1.0',
+  clusterVersion: null,
+  scope: { include: '*' as const, exclude: [] },
 });
 
 async function until(check: () => boolean, ms = 5000) {
@@ -18,8 +22,14 @@ async function until(check: () => boolean, ms = 5000) {
 
 describe('agentSocketUrl', () => {
   it.each([
-    ['https://portal.example.com/api/spider', 'wss://portal.example.com/api/spider/agent/v1'],
-    ['http://localhost:7007/api/spider/', 'ws://localhost:7007/api/spider/agent/v1'],
+    [
+      'https://portal.example.com/api/spider',
+      'wss://portal.example.com/api/spider/agent/v1',
+    ],
+    [
+      'http://localhost:7007/api/spider/',
+      'ws://localhost:7007/api/spider/agent/v1',
+    ],
   ])('%s', (base, expected) => expect(agentSocketUrl(base)).toBe(expected));
 });
 
@@ -59,8 +69,14 @@ describe('ControlsClient against a local ws server', () => {
 
   function connect(received: BackendMessage[], onConnected = () => {}) {
     client = new ControlsClient({
-      url: base, token: () => token, hello, onConnected, onMessage: m => received.push(m),
-      backoff: { baseMs: 20, maxMs: 50 }, log: silentLogger, silenceMs: 2000,
+      url: base,
+      token: () => token,
+      hello,
+      onConnected,
+      onMessage: m => received.push(m),
+      backoff: { baseMs: 20, maxMs: 50 },
+      log: silentLogger,
+      silenceMs: 2000,
     });
     client.start();
     return client;
@@ -82,21 +98,113 @@ describe('ControlsClient against a local ws server', () => {
     expect(c.connected).toBe(false);
     expect(c.send({ type: 'reply', id: 'early', ok: true })).toBe(false);
 
-    sockets[0].send(JSON.stringify({ type: 'welcome', protocol: 1, controllerId: 'c', revision: 3, attachments: [] }));
+    sockets[0].send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: 1,
+        controllerId: 'c',
+        revision: 3,
+        attachments: [],
+      }),
+    );
     await until(() => frames.length >= 2);
     expect(frames[1]).toEqual({ type: 'reply', id: 'x', ok: true });
     sockets[0].send(JSON.stringify({ type: 'attach', revision: 'nope' }));
     sockets[0].send('not json');
-    sockets[0].send(JSON.stringify({ type: 'detach', revision: 4, attachmentId: 'a', reason: 'detached' }));
+    sockets[0].send(
+      JSON.stringify({
+        type: 'detach',
+        revision: 4,
+        attachmentId: 'a',
+        reason: 'detached',
+      }),
+    );
     await until(() => received.length >= 2);
     expect(received.map(m => m.type)).toEqual(['welcome', 'detach']);
 
     // The backend restarts: the client comes back and says hello again.
     sockets[0].terminate();
-    await until(() => sockets.length >= 2 && frames.filter(f => f.type === 'hello').length >= 2);
-    sockets[1].send(JSON.stringify({ type: 'welcome', protocol: 1, controllerId: 'c', revision: 5, attachments: [] }));
+    await until(
+      () =>
+        sockets.length >= 2 &&
+        frames.filter(f => f.type === 'hello').length >= 2,
+    );
+    sockets[1].send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: 1,
+        controllerId: 'c',
+        revision: 5,
+        attachments: [],
+      }),
+    );
     await until(() => connects >= 2);
     expect(c.connected).toBe(true);
+  });
+
+  it('announces traffic in its hello and sends traffic only after a welcome that announces it', async () => {
+    const c = connect([]);
+    await until(() => frames.length >= 1);
+    expect(frames[0].features).toEqual(['traffic']);
+    const traffic = (seq: number) => ({
+      type: 'traffic' as const,
+      agentRun: 'run',
+      seq,
+      attachmentId: 'att1',
+      namespace: 'shop',
+      pod: 'web-1',
+      container: 'spider-att1',
+      exchanges: [],
+      flows: [],
+      stats: null,
+      relay: { droppedExchanges: 0, droppedBytes: 0, rateLimited: 0 },
+    });
+    expect(c.sendTraffic(traffic(0))).toBe('notConnected'); // before any welcome
+
+    // An older backend: its welcome has no features.
+    sockets[0].send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: 1,
+        controllerId: 'c',
+        revision: 1,
+        attachments: [],
+      }),
+    );
+    await until(() => c.connected);
+    expect(c.supports('traffic')).toBe(false);
+    expect(c.sendTraffic(traffic(1))).toBe('notConnected');
+    expect(c.send(traffic(2))).toBe(false);
+    expect(c.send({ type: 'reply', id: 'r', ok: true })).toBe(true);
+    await until(() => frames.length >= 2);
+
+    // The backend restarts as a newer one that takes traffic.
+    sockets[0].terminate();
+    await until(
+      () =>
+        sockets.length >= 2 &&
+        frames.filter(f => f.type === 'hello').length >= 2,
+    );
+    sockets[1].send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: 1,
+        controllerId: 'c',
+        revision: 1,
+        attachments: [],
+        features: ['traffic', 'future'],
+      }),
+    );
+    await until(() => c.supports('traffic'));
+    let written: Error | undefined | 'pending' = 'pending';
+    expect(c.sendTraffic(traffic(3), e => (written = e))).toBe('sent');
+    await until(() => frames.some(f => f.type === 'traffic'));
+    expect(frames.filter(f => f.type === 'traffic').map(f => f.seq)).toEqual([
+      3,
+    ]);
+    await until(() => written !== 'pending');
+    expect(written).toBeUndefined();
+    expect(c.bufferedAmount).toBe(0);
   });
 
   it('keeps retrying while the token is rejected, and connects once it is good', async () => {
@@ -107,7 +215,15 @@ describe('ControlsClient against a local ws server', () => {
     token = 'secret';
     (c as any).options.backoff = { baseMs: 10, maxMs: 20 };
     await until(() => sockets.length >= 1, 8000);
-    sockets[0].send(JSON.stringify({ type: 'welcome', protocol: 1, controllerId: 'c', revision: 1, attachments: [] }));
+    sockets[0].send(
+      JSON.stringify({
+        type: 'welcome',
+        protocol: 1,
+        controllerId: 'c',
+        revision: 1,
+        attachments: [],
+      }),
+    );
     await until(() => c.connected, 8000);
   });
 

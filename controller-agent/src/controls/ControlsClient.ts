@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import {
   AGENT_CLOSE_CODES,
+  AGENT_FEATURES,
+  AgentFeature,
   AGENT_PROTOCOL_LIMITS,
   AGENT_WEBSOCKET_PATH,
   AgentMessage,
@@ -8,6 +10,7 @@ import {
   backendMessageSchema,
   HelloMessage,
   parseProtocolMessage,
+  TrafficMessage,
 } from '@spider/backstage-plugin-spider-common';
 import { backoffDelay, sleep } from '../cluster/backoff';
 import type { Logger } from '../log/logger';
@@ -62,6 +65,18 @@ export class ControlsClient {
     return this.isOpen && this.established;
   }
   private established = false;
+  /** What the backend announced in its welcome on this connection. */
+  private peerFeatures = new Set<string>();
+
+  /** Connected, and the backend's welcome announced `feature`. */
+  supports(feature: AgentFeature): boolean {
+    return this.connected && this.peerFeatures.has(feature);
+  }
+
+  /** Bytes handed to the socket and not yet written (0 without one). */
+  get bufferedAmount(): number {
+    return this.socket?.bufferedAmount ?? 0;
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -73,17 +88,57 @@ export class ControlsClient {
     await this.loop;
   }
 
-  /** Sends when connected; false (dropped) otherwise or when too big. */
+  /**
+   * Sends when connected; false (dropped) otherwise or when too big. A message of a
+   * feature goes only to a backend that announced it (`traffic`: see sendTraffic).
+   */
   send(message: AgentMessage): boolean {
+    if (message.type === 'traffic') return this.sendTraffic(message) === 'sent';
+    return (
+      this.sendText(
+        message.type,
+        JSON.stringify(message),
+        AGENT_PROTOCOL_LIMITS.maxMessageBytes,
+      ) === 'sent'
+    );
+  }
+
+  /**
+   * Sends one traffic message when the backend takes traffic. `written` runs once the
+   * socket wrote it out (with an error if it never will), for the relay's backpressure.
+   */
+  sendTraffic(
+    message: TrafficMessage,
+    written?: (error?: Error) => void,
+  ): 'sent' | 'notConnected' | 'tooBig' {
+    if (!this.supports('traffic')) return 'notConnected';
+    return this.sendText(
+      'traffic',
+      JSON.stringify(message),
+      AGENT_PROTOCOL_LIMITS.maxTrafficMessageBytes,
+      written,
+    );
+  }
+
+  private sendText(
+    type: string,
+    text: string,
+    maxBytes: number,
+    written?: (error?: Error) => void,
+  ): 'sent' | 'notConnected' | 'tooBig' {
     const s = this.socket;
-    if (!s || !this.connected || s.readyState !== WebSocket.OPEN) return false;
-    const text = JSON.stringify(message);
-    if (Buffer.byteLength(text) > AGENT_PROTOCOL_LIMITS.maxMessageBytes) {
-      this.options.log.error('message too big for the protocol; dropped', { type: message.type, bytes: Buffer.byteLength(text) });
-      return false;
+    if (!s || !this.connected || s.readyState !== WebSocket.OPEN)
+      return 'notConnected';
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) {
+      this.options.log.error('message too big for the protocol; dropped', {
+        type,
+        bytes,
+      });
+      return 'tooBig';
     }
-    s.send(text);
-    return true;
+    s.send(text, written ? err => written(err ?? undefined) : undefined);
+    return 'sent';
   }
 
   private async run(): Promise<void> {
@@ -99,7 +154,10 @@ export class ControlsClient {
       if (Date.now() - started > 30_000 && outcome.welcomed) this.failures = 0;
       this.failures++;
       let delay = backoffDelay(this.failures, backoff.baseMs, backoff.maxMs);
-      if (outcome.code === AGENT_CLOSE_CODES.revoked || outcome.httpStatus === 401) {
+      if (
+        outcome.code === AGENT_CLOSE_CODES.revoked ||
+        outcome.httpStatus === 401
+      ) {
         // Retrying a revoked token quickly is pointless; keep trying slowly (a new token file may appear).
         delay = Math.max(delay, backoff.maxMs);
       }
@@ -115,7 +173,13 @@ export class ControlsClient {
     }
   }
 
-  private connectOnce(): Promise<{ code?: number; reason?: string; httpStatus?: number; error?: string; welcomed: boolean }> {
+  private connectOnce(): Promise<{
+    code?: number;
+    reason?: string;
+    httpStatus?: number;
+    error?: string;
+    welcomed: boolean;
+  }> {
     const { log } = this.options;
     const url = agentSocketUrl(this.options.url);
     return new Promise(resolve => {
@@ -128,27 +192,42 @@ export class ControlsClient {
         handshakeTimeout: 15_000,
       });
       this.socket = socket;
-      const silenceMs = this.options.silenceMs ?? AGENT_PROTOCOL_LIMITS.pingIntervalMs * 4;
+      const silenceMs =
+        this.options.silenceMs ?? AGENT_PROTOCOL_LIMITS.pingIntervalMs * 4;
       const alive = () => {
         clearTimeout(silence);
         silence = setTimeout(() => {
-          log.warn('no ping from the Controls service; dropping the connection', { silenceMs });
+          log.warn(
+            'no ping from the Controls service; dropping the connection',
+            { silenceMs },
+          );
           socket.terminate();
         }, silenceMs);
       };
-      const done = (r: { code?: number; reason?: string; httpStatus?: number; error?: string }) => {
+      const done = (r: {
+        code?: number;
+        reason?: string;
+        httpStatus?: number;
+        error?: string;
+      }) => {
         if (settled) return;
         settled = true;
         clearTimeout(silence);
         const wasConnected = this.connected;
         this.isOpen = false;
         this.established = false;
+        this.peerFeatures = new Set();
         if (wasConnected) this.options.onDisconnected?.();
         resolve({ ...r, welcomed });
       };
       socket.on('unexpected-response', (_req, res) => {
         const status = res.statusCode;
-        log.error(status === 401 || status === 403 ? 'the Controls service rejected the agent token' : 'the Controls service refused the connection', { httpStatus: status });
+        log.error(
+          status === 401 || status === 403
+            ? 'the Controls service rejected the agent token'
+            : 'the Controls service refused the connection',
+          { httpStatus: status },
+        );
         res.resume();
         socket.terminate();
         done({ httpStatus: status });
@@ -157,7 +236,13 @@ export class ControlsClient {
         this.isOpen = true;
         this.established = false;
         alive();
-        socket.send(JSON.stringify(this.options.hello()));
+        // The client announces what this agent can send, whatever the caller's hello says.
+        socket.send(
+          JSON.stringify({
+            ...this.options.hello(),
+            features: [...AGENT_FEATURES],
+          }),
+        );
         log.info('connected to the Controls service; hello sent', { url });
       });
       socket.on('ping', alive);
@@ -165,16 +250,26 @@ export class ControlsClient {
       socket.on('message', (data, isBinary) => {
         alive();
         if (isBinary) {
-          socket.close(AGENT_CLOSE_CODES.unsupportedData, 'binary frames are not supported');
+          socket.close(
+            AGENT_CLOSE_CODES.unsupportedData,
+            'binary frames are not supported',
+          );
           return;
         }
-        const parsed = parseProtocolMessage(backendMessageSchema, data.toString());
+        const parsed = parseProtocolMessage(
+          backendMessageSchema,
+          data.toString(),
+        );
         if (!parsed.ok) {
           // One bad message is logged and skipped; the backend validates its own output.
-          log.warn('invalid message from the Controls service ignored', { error: parsed.error });
+          log.warn('invalid message from the Controls service ignored', {
+            error: parsed.error,
+          });
           return;
         }
         const first = parsed.message.type === 'welcome' && !this.established;
+        if (parsed.message.type === 'welcome')
+          this.peerFeatures = new Set(parsed.message.features ?? []);
         if (first) {
           welcomed = true;
           this.established = true;
@@ -182,7 +277,10 @@ export class ControlsClient {
         try {
           this.options.onMessage(parsed.message);
         } catch (e) {
-          log.error('handling a Controls message failed', { type: parsed.message.type, error: e });
+          log.error('handling a Controls message failed', {
+            type: parsed.message.type,
+            error: e,
+          });
         }
         if (first) {
           try {
@@ -192,7 +290,9 @@ export class ControlsClient {
           }
         }
       });
-      socket.on('close', (code, reason) => done({ code, reason: reason.toString() }));
+      socket.on('close', (code, reason) =>
+        done({ code, reason: reason.toString() }),
+      );
       socket.on('error', err => {
         done({ error: err.message });
         socket.terminate();

@@ -4,7 +4,7 @@ import type { InjectAction } from './plan';
 import { kubeStatusError } from '../testUtils/kubeStatusError';
 
 const action = (pod: string, container = 'spider-a', podUid = `uid-${pod}`): InjectAction => ({
-  type: 'inject', attachmentId: 'a', namespace: 'ns', pod, podUid, container, generation: 0, targetContainer: 'app',
+  type: 'inject', attachmentId: 'a', namespace: 'ns', pod, podUid, container, generation: 0, targetContainer: 'app', processAccess: false,
 });
 
 /** A fake API server holding pods' ephemeral containers, with latency and scripted errors. */

@@ -15,8 +15,14 @@ export interface ProcessAccess {
  * cluster admin allows it (chart value `whisperers.allowProcessAccess`). Without both the
  * whisperer shares only the pod's network, which is all capture needs.
  */
-export function processAccessOf(attachment: DesiredAttachment, allowed: boolean): ProcessAccess {
-  const asked = (attachment.whisperer.env[PROCESS_ACCESS_ENV] ?? '').trim().toLowerCase() === 'true';
+export function processAccessOf(
+  attachment: DesiredAttachment,
+  allowed: boolean,
+): ProcessAccess {
+  const asked =
+    (attachment.whisperer.env[PROCESS_ACCESS_ENV] ?? '')
+      .trim()
+      .toLowerCase() === 'true';
   if (!asked) return { granted: false, note: null };
   if (allowed) return { granted: true, note: null };
   return {

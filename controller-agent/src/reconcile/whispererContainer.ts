@@ -57,7 +57,9 @@ export function buildWhispererContainer(input: {
   const env: Array<Record<string, unknown>> = [];
   const ours = new Set<string>(Object.values(WHISPERER_ENV));
   // The whisperer's own settings first; ours cannot be overridden by them.
-  for (const [name, value] of Object.entries(a.whisperer.env).sort(([x], [y]) => (x < y ? -1 : 1))) {
+  for (const [name, value] of Object.entries(a.whisperer.env).sort(([x], [y]) =>
+    x < y ? -1 : 1,
+  )) {
     if (ENV_NAME.test(name) && !ours.has(name)) env.push({ name, value });
   }
   env.push(
@@ -70,8 +72,14 @@ export function buildWhispererContainer(input: {
     { name: WHISPERER_ENV.agentUrl, value: input.endpoints.agentUrl },
     { name: WHISPERER_ENV.dns, value: input.endpoints.dns },
     { name: WHISPERER_ENV.targetContainer, value: input.targetContainer },
-    { name: WHISPERER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: WHISPERER_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    {
+      name: WHISPERER_ENV.podName,
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    },
+    {
+      name: WHISPERER_ENV.podNamespace,
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    },
   );
   return {
     name: input.container,
@@ -79,7 +87,9 @@ export function buildWhispererContainer(input: {
     imagePullPolicy: 'IfNotPresent',
     // Without it the whisperer shares only the pod's network namespace: it cannot see
     // the application's processes, files or environment through /proc.
-    ...(input.processAccess ? { targetContainerName: input.targetContainer } : {}),
+    ...(input.processAccess
+      ? { targetContainerName: input.targetContainer }
+      : {}),
     env,
     securityContext: structuredClone(WHISPERER_SECURITY_CONTEXT),
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -87,8 +97,14 @@ export function buildWhispererContainer(input: {
 }
 
 /** The strategic merge patch body: ephemeralContainers merge by name, so this only adds. */
-export function ephemeralContainerPatch(container: Record<string, unknown>, podUid: string) {
+export function ephemeralContainerPatch(
+  container: Record<string, unknown>,
+  podUid: string,
+) {
   // metadata.uid is immutable, so the API server refuses the patch (422) when the pod of
   // that name is no longer the one planned for: a precondition without a read first.
-  return { metadata: { uid: podUid }, spec: { ephemeralContainers: [container] } };
+  return {
+    metadata: { uid: podUid },
+    spec: { ephemeralContainers: [container] },
+  };
 }

@@ -15,21 +15,39 @@ export class MemoryWhispererRegistry implements WhispererRegistry {
   readonly reports: WhispererStateReport[] = [];
   private readonly configs = new Map<string, WhispererConfig>();
   private readonly stopped = new Map<string, WhispererStopReason>();
-  private readonly listeners = new Set<(id: string, reason: WhispererStopReason) => void>();
+  private readonly listeners = new Set<
+    (id: string, reason: WhispererStopReason) => void
+  >();
   desiredSet = true;
 
-  add(config: Pick<WhispererConfig, 'attachmentId' | 'container' | 'pod'> & Partial<WhispererConfig>): this {
-    this.configs.set(`${config.pod.namespace}/${config.pod.name}/${config.container}`, {
-      generation: 0,
-      target: { namespace: config.pod.namespace, kind: 'Deployment', name: 'web' },
-      whisperer: { id: 'w1', name: 'tcpdump', image: null, captureFilter: 'tcp', env: {} },
-      captureFilter: 'tcp',
-      expiresAt: null,
-      stop: false,
-      stopReason: null,
-      capture: DEFAULT_CAPTURE_SETTINGS,
-      ...config,
-    });
+  add(
+    config: Pick<WhispererConfig, 'attachmentId' | 'container' | 'pod'> &
+      Partial<WhispererConfig>,
+  ): this {
+    this.configs.set(
+      `${config.pod.namespace}/${config.pod.name}/${config.container}`,
+      {
+        generation: 0,
+        target: {
+          namespace: config.pod.namespace,
+          kind: 'Deployment',
+          name: 'web',
+        },
+        whisperer: {
+          id: 'w1',
+          name: 'tcpdump',
+          image: null,
+          captureFilter: 'tcp',
+          env: {},
+        },
+        captureFilter: 'tcp',
+        expiresAt: null,
+        stop: false,
+        stopReason: null,
+        capture: DEFAULT_CAPTURE_SETTINGS,
+        ...config,
+      },
+    );
     return this;
   }
 
@@ -38,11 +56,16 @@ export class MemoryWhispererRegistry implements WhispererRegistry {
     for (const l of this.listeners) l(attachmentId, reason);
   }
 
-  configFor(podNamespace: string, podName: string, container: string): WhispererConfig | undefined {
+  configFor(
+    podNamespace: string,
+    podName: string,
+    container: string,
+  ): WhispererConfig | undefined {
     const c = this.configs.get(`${podNamespace}/${podName}/${container}`);
     if (!c) return undefined;
     let reason = this.stopped.get(c.attachmentId) ?? null;
-    if (!reason && c.expiresAt && Date.parse(c.expiresAt) <= Date.now()) reason = 'expired';
+    if (!reason && c.expiresAt && Date.parse(c.expiresAt) <= Date.now())
+      reason = 'expired';
     return { ...c, stop: reason !== null, stopReason: reason };
   }
 
@@ -58,7 +81,9 @@ export class MemoryWhispererRegistry implements WhispererRegistry {
     this.reports.push(report);
   }
 
-  onStop(listener: (id: string, reason: WhispererStopReason) => void): () => void {
+  onStop(
+    listener: (id: string, reason: WhispererStopReason) => void,
+  ): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

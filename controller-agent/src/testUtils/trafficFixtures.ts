@@ -1,4 +1,7 @@
-import type { CapturedExchange, TrafficFlow } from '@spider/backstage-plugin-spider-common';
+import type {
+  CapturedExchange,
+  TrafficFlow,
+} from '@spider/backstage-plugin-spider-common';
 
 /** Test data: one exchange of the instance shop/web-1/spider-att1, with a body of `bodyChars`. */
 export function exchange(
@@ -31,7 +34,9 @@ export function exchange(
       headers: [['content-type', 'text/plain']],
       trailers: [],
       bodySize: bodyChars,
-      body: bodyChars ? { encoding: 'utf8', text: 'x'.repeat(bodyChars), truncated: false } : null,
+      body: bodyChars
+        ? { encoding: 'utf8', text: 'x'.repeat(bodyChars), truncated: false }
+        : null,
     },
     grpc: null,
     error: null,

@@ -22,8 +22,17 @@ describe('TokenBucket', () => {
 
 describe('InstanceRateLimiter', () => {
   it('limits each instance on its own, by batches and by bytes', () => {
-    const r = new InstanceRateLimiter({ bytesPerSecond: 1000, burstBytes: 2000, batchesPerSecond: 1, burstBatches: 2 });
-    expect([r.takeBatch('a', 0), r.takeBatch('a', 0), r.takeBatch('a', 0)]).toEqual([0, 0, 1]);
+    const r = new InstanceRateLimiter({
+      bytesPerSecond: 1000,
+      burstBytes: 2000,
+      batchesPerSecond: 1,
+      burstBatches: 2,
+    });
+    expect([
+      r.takeBatch('a', 0),
+      r.takeBatch('a', 0),
+      r.takeBatch('a', 0),
+    ]).toEqual([0, 0, 1]);
     expect(r.takeBatch('b', 0)).toBe(0);
     expect(r.takeBytes('b', 1500, 0)).toBe(0);
     expect(r.takeBytes('b', 1500, 0)).toBe(1);

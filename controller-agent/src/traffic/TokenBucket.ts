@@ -17,7 +17,10 @@ export class TokenBucket {
 
   private refill(now: number): void {
     if (now > this.at) {
-      this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) / 1000) * this.ratePerSecond);
+      this.tokens = Math.min(
+        this.capacity,
+        this.tokens + ((now - this.at) / 1000) * this.ratePerSecond,
+      );
       this.at = now;
     }
   }
@@ -60,17 +63,30 @@ export const DEFAULT_TRAFFIC_RATE_LIMITS: TrafficRateLimits = {
 
 /** Token buckets on bytes and batches, one pair per whisperer instance. */
 export class InstanceRateLimiter {
-  private readonly buckets = new Map<string, { bytes: TokenBucket; batches: TokenBucket }>();
+  private readonly buckets = new Map<
+    string,
+    { bytes: TokenBucket; batches: TokenBucket }
+  >();
 
-  constructor(private readonly limits: TrafficRateLimits = DEFAULT_TRAFFIC_RATE_LIMITS) {}
+  constructor(
+    private readonly limits: TrafficRateLimits = DEFAULT_TRAFFIC_RATE_LIMITS,
+  ) {}
 
   private of(key: string, now: number) {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= 10_000) this.forgetIdle(now);
       b = {
-        bytes: new TokenBucket(this.limits.burstBytes, this.limits.bytesPerSecond, now),
-        batches: new TokenBucket(this.limits.burstBatches, this.limits.batchesPerSecond, now),
+        bytes: new TokenBucket(
+          this.limits.burstBytes,
+          this.limits.bytesPerSecond,
+          now,
+        ),
+        batches: new TokenBucket(
+          this.limits.burstBatches,
+          this.limits.batchesPerSecond,
+          now,
+        ),
       };
       this.buckets.set(key, b);
     }

@@ -6,7 +6,12 @@ import type {
   WhispererTrafficBatch,
 } from '@spider/backstage-plugin-spider-common';
 import { Fifo } from './Fifo';
-import { ChunkLimits, chunkTraffic, DEFAULT_CHUNK_LIMITS, TrafficChunk } from './trafficChunks';
+import {
+  ChunkLimits,
+  chunkTraffic,
+  DEFAULT_CHUNK_LIMITS,
+  TrafficChunk,
+} from './trafficChunks';
 
 /** The whisperer instance traffic belongs to (what the agent's cache says it is). */
 export interface TrafficInstance {
@@ -16,8 +21,9 @@ export interface TrafficInstance {
   container: string;
 }
 
-export const instanceKey = (i: Pick<TrafficInstance, 'namespace' | 'pod' | 'container'>) =>
-  `${i.namespace}/${i.pod}/${i.container}`;
+export const instanceKey = (
+  i: Pick<TrafficInstance, 'namespace' | 'pod' | 'container'>,
+) => `${i.namespace}/${i.pod}/${i.container}`;
 
 export type TrafficSendResult = 'sent' | 'notConnected' | 'tooBig';
 
@@ -28,7 +34,10 @@ export interface TrafficLink {
   /** Bytes handed to the socket and not yet written out. */
   bufferedAmount(): number;
   /** Sends one message; `written` runs once it left the process, with an error if it never will. */
-  sendTraffic(message: TrafficMessage, written: (error?: Error) => void): TrafficSendResult;
+  sendTraffic(
+    message: TrafficMessage,
+    written: (error?: Error) => void,
+  ): TrafficSendResult;
 }
 
 export interface TrafficRelayOptions {
@@ -47,7 +56,9 @@ export interface TrafficRelayOptions {
   now?: () => number;
 }
 
-export type OfferResult = { ok: true; accepted: number } | { ok: false; reason: 'full' | 'closed' };
+export type OfferResult =
+  | { ok: true; accepted: number }
+  | { ok: false; reason: 'full' | 'closed' };
 
 export interface RelayTotals {
   exchangesQueued: number;
@@ -170,7 +181,12 @@ export class TrafficRelay {
       let chunk = entry.chunk;
       if (entry.written) {
         this.bytes -= chunk.flowBytes;
-        chunk = { exchanges: chunk.exchanges, flows: [], bytes: chunk.bytes - chunk.flowBytes, flowBytes: 0 };
+        chunk = {
+          exchanges: chunk.exchanges,
+          flows: [],
+          bytes: chunk.bytes - chunk.flowBytes,
+          flowBytes: 0,
+        };
       }
       if (!chunk.exchanges.length && !chunk.flows.length) {
         this.bytes -= chunk.bytes;
@@ -254,7 +270,9 @@ export class TrafficRelay {
   }
 
   /** What the relay has counted against one instance so far. */
-  relayStatsOf(instance: Pick<TrafficInstance, 'namespace' | 'pod' | 'container'>): RelayStats | undefined {
+  relayStatsOf(
+    instance: Pick<TrafficInstance, 'namespace' | 'pod' | 'container'>,
+  ): RelayStats | undefined {
     const st = this.states.get(instanceKey(instance));
     return st ? { ...st.relay } : undefined;
   }
@@ -285,7 +303,12 @@ export class TrafficRelay {
 
   private forgetIdle(now: number): void {
     for (const [key, st] of this.states) {
-      if (st.queued === 0 && !this.dirty.has(key) && now - st.lastSeenAt > IDLE_INSTANCE_MS) this.states.delete(key);
+      if (
+        st.queued === 0 &&
+        !this.dirty.has(key) &&
+        now - st.lastSeenAt > IDLE_INSTANCE_MS
+      )
+        this.states.delete(key);
     }
   }
 
@@ -300,7 +323,8 @@ export class TrafficRelay {
     this.expireSent(now);
     const max = this.options.maxBufferBytes;
     // Sent messages are kept only in case of a reconnect: they go first.
-    while (this.bytes + incoming > max && this.sent.length) this.bytes -= this.sent.shift()!.chunk.bytes;
+    while (this.bytes + incoming > max && this.sent.length)
+      this.bytes -= this.sent.shift()!.chunk.bytes;
     if (this.bytes + incoming <= max) return true;
     // The backend is there and draining: push back rather than drop.
     if (this.link?.canSendTraffic()) return false;
@@ -326,7 +350,11 @@ export class TrafficRelay {
   }
 
   private expireSent(now: number): void {
-    for (let e = this.sent.peek(); e && now - e.at > this.replayWindowMs; e = this.sent.peek()) {
+    for (
+      let e = this.sent.peek();
+      e && now - e.at > this.replayWindowMs;
+      e = this.sent.peek()
+    ) {
       this.sent.shift();
       this.bytes -= e.chunk.bytes;
     }
@@ -358,7 +386,12 @@ export class TrafficRelay {
     this.arm();
   }
 
-  private transmit(link: TrafficLink, key: string, chunk: TrafficChunk | null, now: number): 'sent' | 'notConnected' | 'tooBig' {
+  private transmit(
+    link: TrafficLink,
+    key: string,
+    chunk: TrafficChunk | null,
+    now: number,
+  ): 'sent' | 'notConnected' | 'tooBig' {
     const st = this.states.get(key)!;
     const message: TrafficMessage = {
       type: 'traffic',
@@ -370,7 +403,9 @@ export class TrafficRelay {
       stats: st.statsDirty ? st.stats : null,
       relay: { ...st.relay },
     };
-    const entry: SentEntry | undefined = chunk ? { key, chunk, at: now, written: undefined } : undefined;
+    const entry: SentEntry | undefined = chunk
+      ? { key, chunk, at: now, written: undefined }
+      : undefined;
     const result = link.sendTraffic(message, error => {
       if (entry) entry.written = !error;
       if (!error) this.kick();
@@ -410,7 +445,10 @@ export class TrafficRelay {
       for (const key of this.dirty) {
         const st = this.states.get(key);
         if (!st) continue;
-        const due = Math.max(this.retryMs, st.lastSentAt + this.statsIntervalMs - now);
+        const due = Math.max(
+          this.retryMs,
+          st.lastSentAt + this.statsIntervalMs - now,
+        );
         delay = delay === undefined ? due : Math.min(delay, due);
       }
     }

@@ -28,7 +28,8 @@ export interface ChunkLimits {
 }
 
 export const DEFAULT_CHUNK_LIMITS: ChunkLimits = {
-  maxBytes: AGENT_PROTOCOL_LIMITS.maxTrafficMessageBytes - TRAFFIC_ENVELOPE_BYTES,
+  maxBytes:
+    AGENT_PROTOCOL_LIMITS.maxTrafficMessageBytes - TRAFFIC_ENVELOPE_BYTES,
   maxExchanges: TRAFFIC_LIMITS.maxExchangesPerBatch,
   maxFlows: TRAFFIC_LIMITS.maxFlowsPerBatch,
 };
@@ -44,13 +45,19 @@ export function chunkTraffic(
   limits: ChunkLimits = DEFAULT_CHUNK_LIMITS,
 ): TrafficChunk[] {
   const chunks: TrafficChunk[] = [];
-  let current: TrafficChunk = { exchanges: [], flows: [], bytes: 0, flowBytes: 0 };
+  let current: TrafficChunk = {
+    exchanges: [],
+    flows: [],
+    bytes: 0,
+    flowBytes: 0,
+  };
   const add = (size: number, isFlow: boolean) => {
     const count = isFlow ? current.flows.length : current.exchanges.length;
     const max = isFlow ? limits.maxFlows : limits.maxExchanges;
     // +1 for the comma between array items.
     if (current.bytes + size + 1 > limits.maxBytes || count >= max) {
-      if (current.exchanges.length || current.flows.length) chunks.push(current);
+      if (current.exchanges.length || current.flows.length)
+        chunks.push(current);
       current = { exchanges: [], flows: [], bytes: 0, flowBytes: 0 };
     }
     current.bytes += size + 1;

@@ -18,9 +18,10 @@ export function authorize(
 ): Authorization {
   if (!remoteAddress) return { ok: false, reason: 'unknown caller' };
   // IPv4 callers of a dual-stack socket arrive as ::ffff:a.b.c.d.
-  const address = remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.')
-    ? remoteAddress.slice(7)
-    : remoteAddress;
+  const address =
+    remoteAddress.startsWith('::ffff:') && remoteAddress.includes('.')
+      ? remoteAddress.slice(7)
+      : remoteAddress;
   const ip = canonicalIp(address);
   const pod = ip ? directory.podByIp(ip) : undefined;
   if (!pod) return { ok: false, reason: 'unknown caller' };

@@ -5,11 +5,17 @@ import type { WhispererRegistry } from '../reconcile/WhispererRegistry';
 import {
   DEFAULT_ENDPOINT_LIMITS,
   EndpointStats,
+  TrafficSink,
   WhispererEndpoint,
   WhispererEndpointLimits,
 } from './WhispererEndpoint';
 
-export type { EndpointStats, WhispererEndpointLimits, StopAnswer } from './WhispererEndpoint';
+export type {
+  EndpointStats,
+  WhispererEndpointLimits,
+  StopAnswer,
+  TrafficSink,
+} from './WhispererEndpoint';
 export { parseRoute, MAX_WAIT_SECONDS } from './routes';
 
 export interface WhispererEndpointOptions {
@@ -20,6 +26,8 @@ export interface WhispererEndpointOptions {
   host?: string;
   limits?: Partial<WhispererEndpointLimits>;
   logger?: { warn(msg: string, fields?: Record<string, unknown>): void };
+  /** Where `POST …/traffic` batches and state-report stats go; without one, traffic gets 404. */
+  traffic?: TrafficSink;
 }
 
 export interface AgentWhispererEndpoint {
@@ -30,12 +38,15 @@ export interface AgentWhispererEndpoint {
 }
 
 /** The whisperer endpoint (issue 6; contract in docs/whisperer-contract.md). */
-export function createWhispererEndpoint(options: WhispererEndpointOptions): AgentWhispererEndpoint {
+export function createWhispererEndpoint(
+  options: WhispererEndpointOptions,
+): AgentWhispererEndpoint {
   const endpoint = new WhispererEndpoint(
     options.directory,
     options.registry,
     { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits },
     options.logger,
+    options.traffic,
   );
   return {
     async start() {
@@ -47,14 +58,35 @@ export function createWhispererEndpoint(options: WhispererEndpointOptions): Agen
 }
 
 /** Exposes endpoint counters as `spider_whisperer_endpoint_*` on a prom-client registry. */
-export function registerEndpointMetrics(registry: Registry, stats: () => EndpointStats): void {
-  registerStatsMetrics(registry, 'spider_whisperer_endpoint', stats as () => EndpointStats & Record<string, number>, {
-    counters: [
-      ['served', 'requests answered'],
-      ['refused', 'requests refused with 403 (caller is not a pod carrying that whisperer)'],
-      ['invalid', 'malformed requests (4xx other than 403)'],
-      ['stopsSent', 'stop answers sent'],
-    ],
-    gauges: [['waiting', 'waiting', 'stop long-polls held now']],
-  });
+export function registerEndpointMetrics(
+  registry: Registry,
+  stats: () => EndpointStats,
+): void {
+  registerStatsMetrics(
+    registry,
+    'spider_whisperer_endpoint',
+    stats as () => EndpointStats & Record<string, number>,
+    {
+      counters: [
+        ['served', 'requests answered'],
+        [
+          'refused',
+          'requests refused with 403 (caller is not a pod carrying that whisperer)',
+        ],
+        ['invalid', 'malformed requests (4xx other than 403)'],
+        ['stopsSent', 'stop answers sent'],
+        ['trafficBatches', 'traffic batches accepted (202)'],
+        ['trafficExchanges', 'exchanges in accepted traffic batches'],
+        [
+          'trafficRateLimited',
+          'traffic batches refused with 429 (instance over its rate)',
+        ],
+        [
+          'trafficRefused',
+          'traffic batches refused with 503 (relay buffer full or agent shutting down)',
+        ],
+      ],
+      gauges: [['waiting', 'waiting', 'stop long-polls held now']],
+    },
+  );
 }
