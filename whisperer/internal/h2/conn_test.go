@@ -684,3 +684,36 @@ func TestTimesFromFirstAndLastByte(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// Bodies of concurrent streams share one budget per connection: past it, bodies are cut
+// (and say so) while their sizes are still counted.
+func TestHeldBytesBounded(t *testing.T) {
+	const streams, size = 12, 1 << 20
+	w := newWire(t).prior()
+	for i := range streams {
+		w.headers(true, uint32(2*i+1), false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/up")
+	}
+	payload := strings.Repeat("z", size)
+	for i := range streams {
+		w.data(true, uint32(2*i+1), true, payload)
+	}
+	var got []*exchange.Exchange
+	c := NewConn(Options{BodyCap: size}, func(e *exchange.Exchange) { got = append(got, e) })
+	feedChunks(c, w.chunks)
+	if c.retained > maxRetained || len(c.streams) != streams {
+		t.Fatalf("%d bytes held for %d streams, budget %d", c.retained, len(c.streams), maxRetained)
+	}
+	c.Close(ms(1000), false)
+	full := 0
+	for _, e := range got {
+		if e.Request.BodySize != size {
+			t.Errorf("bodySize %d", e.Request.BodySize)
+		}
+		if !e.Request.Body.Truncated {
+			full++
+		}
+	}
+	if full != maxRetained/size || c.retained != 0 {
+		t.Errorf("%d bodies whole, want %d; %d bytes still held", full, maxRetained/size, c.retained)
+	}
+}

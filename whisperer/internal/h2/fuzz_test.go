@@ -62,45 +62,49 @@ func FuzzConn(f *testing.F) {
 	up.headers(false, 1, false, ":status", "200").data(false, 1, true, "up")
 	up.raw(true, []byte(preface)).client(func(f *http2.Framer) error { return f.WriteSettings() })
 	f.Add(append([]byte{0xff}, fuzzEncode(up.chunks)...))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var emitted []*exchange.Exchange
-		opts := Options{BodyCap: 1024, OnParseError: func(err error) {
-			if strings.Contains(err.Error(), "internal error") {
-				t.Fatalf("panic recovered: %v", err)
-			}
-		}}
-		emit := func(e *exchange.Exchange) { emitted = append(emitted, e) }
-		var c *Conn
-		// A leading 0xff: the connection was upgraded from HTTP/1.1.
-		if len(data) > 0 && data[0] == 0xff {
-			c = NewUpgradedConn(opts, emit, exchange.Request{Method: "GET", Path: "/"}, t0)
-			data = data[1:]
+	f.Fuzz(fuzzConn)
+}
+
+// fuzzConn feeds one fuzz input: records of a byte (high bit: from the client; low 7
+// bits: length) and that many bytes; a leading 0xff makes the connection an upgraded one.
+func fuzzConn(t *testing.T, data []byte) {
+	var emitted []*exchange.Exchange
+	opts := Options{BodyCap: 1024, OnParseError: func(err error) {
+		if strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("panic recovered: %v", err)
+		}
+	}}
+	emit := func(e *exchange.Exchange) { emitted = append(emitted, e) }
+	var c *Conn
+	// A leading 0xff: the connection was upgraded from HTTP/1.1.
+	if len(data) > 0 && data[0] == 0xff {
+		c = NewUpgradedConn(opts, emit, exchange.Request{Method: "GET", Path: "/"}, t0)
+		data = data[1:]
+	} else {
+		c = NewConn(opts, emit)
+	}
+	ts := t0
+	for len(data) > 0 {
+		n := min(int(data[0]&0x7f), len(data)-1)
+		p := data[1 : 1+n]
+		if data[0]&0x80 != 0 {
+			c.FromClient(p, ts)
 		} else {
-			c = NewConn(opts, emit)
+			c.FromServer(p, ts)
 		}
-		ts := t0
-		for len(data) > 0 {
-			n := min(int(data[0]&0x7f), len(data)-1)
-			p := data[1 : 1+n]
-			if data[0]&0x80 != 0 {
-				c.FromClient(p, ts)
-			} else {
-				c.FromServer(p, ts)
-			}
-			data = data[1+n:]
-			ts = ts.Add(time.Millisecond)
-			if len(c.streams) > maxOpenStreams || c.retained < 0 || c.retained > maxRetained {
-				t.Fatalf("unbounded: %d streams, %d bytes held", len(c.streams), c.retained)
-			}
+		data = data[1+n:]
+		ts = ts.Add(time.Millisecond)
+		if len(c.streams) > maxOpenStreams || c.retained < 0 || c.retained > maxRetained {
+			t.Fatalf("unbounded: %d streams, %d bytes held", len(c.streams), c.retained)
 		}
-		c.Close(ts, false)
-		if len(c.streams) != 0 || c.retained != 0 {
-			t.Fatalf("after close: %d streams, %d bytes held", len(c.streams), c.retained)
-		}
-		for _, e := range emitted {
-			checkShape(t, e)
-		}
-	})
+	}
+	c.Close(ts, false)
+	if len(c.streams) != 0 || c.retained != 0 {
+		t.Fatalf("after close: %d streams, %d bytes held", len(c.streams), c.retained)
+	}
+	for _, e := range emitted {
+		checkShape(t, e)
+	}
 }
 
 // checkShape asserts what spider-common's capturedExchangeSchema would refuse.
