@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whisperer's checks: go vet, unit tests, each fuzz target briefly, and the
+# network-namespace integration test against the static binary (skips when not root).
+#   SPIDER_FUZZ_TIME  per fuzz target (default 10s)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+export PATH="/usr/local/go/bin:$PATH"
+fuzztime="${SPIDER_FUZZ_TIME:-10s}"
+
+unformatted="$(gofmt -l $(find . -name '*.go' -not -path './internal/h2/*'))"
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt needed:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go test -count=1 $(go list ./... | grep -v /integration)
+
+# Every fuzz target of every package, one at a time (go test -fuzz takes one).
+for pkg in $(go list ./...); do
+  dir="$(go list -f '{{.Dir}}' "$pkg")"
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    echo "fuzz $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
+  done
+done
+
+bin="$(./build.sh)"
+SPIDER_WHISPERER_BIN="$bin" go test -count=1 ./integration/
