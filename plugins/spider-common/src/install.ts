@@ -23,6 +23,8 @@ export interface AgentChartValues {
   whisperer: { image: string };
   /** What injected whisperers may do (admin decisions); absent = the chart defaults. */
   whisperers?: { allowProcessAccess: boolean };
+  /** The agent's traffic relay; absent = the chart defaults. */
+  traffic?: { bufferBytes: number };
   image: { repository: string; tag: string; pullPolicy: string };
   dns: { port: number };
   endpoint: { port: number };
@@ -141,4 +143,6 @@ export const AGENT_CHART_DEFAULTS = {
   dnsPort: 5353,
   endpointPort: 8081,
   resyncPeriodSeconds: 60,
+  trafficBufferBytes: 64 * 1024 * 1024,
+  allowProcessAccess: false,
 } as const;

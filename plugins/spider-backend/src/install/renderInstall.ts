@@ -158,6 +158,8 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
     { name: AGENT_ENV.endpointPort, value: String(ports.endpointPort) },
     { name: AGENT_ENV.hostAliases, value: '[]' },
     { name: AGENT_ENV.dnsUpstreams, value: '' },
+    { name: AGENT_ENV.trafficBufferBytes, value: String(AGENT_CHART_DEFAULTS.trafficBufferBytes) },
+    { name: AGENT_ENV.allowProcessAccess, value: String(AGENT_CHART_DEFAULTS.allowProcessAccess) },
     { name: AGENT_ENV.serviceHost, value: `${name}.${namespace}.svc` },
     { name: AGENT_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: AGENT_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
