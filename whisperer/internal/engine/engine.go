@@ -338,6 +338,10 @@ func (c *conn) h2Options() h2.Options {
 
 func (c *conn) toFlow() {
 	c.kind = kFlow
+	if len(c.early) > 0 && c.dirKnown {
+		c.countFlow(!c.clientIsA, len(c.early), c.earlyTs)
+	}
+	c.early = nil
 }
 
 func (c *conn) emitter(x *exchange.Exchange) {
