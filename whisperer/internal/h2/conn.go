@@ -102,11 +102,9 @@ func NewUpgradedConn(opts Options, emit func(*exchange.Exchange), req exchange.R
 	st := &stream{
 		id: 1, startedAt: startedAt, last: startedAt,
 		method: req.Method, path: req.Path, authority: req.Authority,
-		req:     message{headers: req.Headers, size: req.BodySize, ended: true},
+		// A copy: redaction happens in place, and these belong to the caller.
+		req:     message{headers: c.opts.Redactor.Headers(req.Headers), size: req.BodySize, ended: true},
 		reqBody: req.Body, upgraded: true,
-	}
-	if st.req.headers == nil {
-		st.req.headers = []exchange.Header{}
 	}
 	c.streams[1] = st
 	c.lastClient = 1
@@ -345,33 +343,33 @@ func (c *Conn) finish(st *stream, ts time.Time, e string) {
 		StartedAt:  st.startedAt,
 		DurationMs: durationMs(st.startedAt, end),
 	}
+	// Read what the bodies need before redaction, which may hide any header.
 	reqCT := headerValue(st.req.headers, "content-type")
+	reqCE := headerValue(st.req.headers, "content-encoding")
+	respCT := headerValue(st.resp.headers, "content-type")
+	respCE := headerValue(st.resp.headers, "content-encoding")
 	ex.Request = exchange.Request{
 		Method:    st.method,
 		Path:      st.path,
 		Authority: st.authority,
-		Headers:   c.opts.Redactor.Headers(st.req.headers),
+		Headers:   c.redact(st.req.headers),
 		BodySize:  st.req.size,
 		Body:      st.reqBody,
 	}
 	if !st.upgraded {
-		ex.Request.Body = body.Capture(st.req.body, st.req.size,
-			headerValue(st.req.headers, "content-encoding"), reqCT, c.opts.BodyCap, !st.req.ended && e != "")
+		ex.Request.Body = body.Capture(st.req.body, st.req.size, reqCE, reqCT, c.opts.BodyCap, !st.req.ended && e != "")
 	}
 	if st.status != 0 {
-		if st.trailers == nil {
-			st.trailers = []exchange.Header{}
-		}
 		ex.Response = &exchange.Response{
 			Status:   st.status,
-			Headers:  c.opts.Redactor.Headers(st.resp.headers),
-			Trailers: c.opts.Redactor.Headers(st.trailers),
+			Headers:  c.redact(st.resp.headers),
+			Trailers: c.redact(st.trailers),
 			BodySize: st.resp.size,
-			Body: body.Capture(st.resp.body, st.resp.size, headerValue(st.resp.headers, "content-encoding"),
-				headerValue(st.resp.headers, "content-type"), c.opts.BodyCap, !st.resp.ended),
+			Body:     body.Capture(st.resp.body, st.resp.size, respCE, respCT, c.opts.BodyCap, !st.resp.ended),
 		}
 	}
 	if isGRPC(reqCT) {
+		// After redaction: a grpc-message the settings redact stays redacted here too.
 		ex.Protocol = exchange.ProtoGRPC
 		ex.GRPC = grpcCall(st.path, st.resp.headers, st.trailers)
 	}
@@ -379,6 +377,20 @@ func (c *Conn) finish(st *stream, ts time.Time, e string) {
 		ex.Error = &e
 	}
 	c.emit(ex)
+}
+
+// redact replaces secret values in place: the stream owns its header lists, and nothing
+// reads them after the exchange is built. Never nil.
+func (c *Conn) redact(h []exchange.Header) []exchange.Header {
+	if h == nil {
+		return []exchange.Header{}
+	}
+	for i := range h {
+		if c.opts.Redactor.Redacts(h[i][0]) {
+			h[i][1] = exchange.Redacted
+		}
+	}
+	return h
 }
 
 func durationMs(from, to time.Time) float64 {

@@ -332,6 +332,28 @@ func TestConn(t *testing.T) {
 			},
 		},
 		{
+			name: "gRPC call reset before any response, grpc-message redacted by the settings",
+			opts: Options{Redactor: redact.New([]string{"grpc-message"})},
+			build: func(w *wire) {
+				w.prior()
+				for _, sid := range []uint32{1, 3} {
+					w.headers(true, sid, true, ":method", "POST", ":scheme", "http", ":authority", "g", ":path", "/a.B/C", "content-type", "application/grpc")
+				}
+				w.client(func(f *http2.Framer) error { return f.WriteRSTStream(1, http2.ErrCodeCancel) })
+				w.headers(false, 3, true, ":status", "200", "grpc-status", "13", "grpc-message", "secret detail")
+			},
+			check: func(t *testing.T, r *result) {
+				wantNoErrors(t, r)
+				wantSummaries(t, r, "grpc POST g /a.B/C req=0/<nil> -> no response error=reset", "grpc POST g /a.B/C req=0/<nil> -> 200 resp=0/<nil>")
+				if g := r.ex[0].GRPC; g == nil || g.Service != "a.B" || g.Status != nil {
+					t.Errorf("reset call: grpc %+v", g)
+				}
+				if g := r.ex[1].GRPC; g == nil || g.Status == nil || *g.Status != 13 || g.Message == nil || *g.Message != exchange.Redacted {
+					t.Errorf("redacted message: grpc %+v", g)
+				}
+			},
+		},
+		{
 			name: "HPACK dynamic table size updates",
 			build: func(w *wire) {
 				w.prior()
