@@ -280,6 +280,10 @@ func (c *Conn) open(b *block, id uint32, ended bool, ts time.Time) {
 		c.parseError(fmt.Errorf("h2: stream %d: request without :method", id))
 		return
 	}
+	if c.streams[id] != nil {
+		c.parseError(fmt.Errorf("h2: stream %d promised twice", id))
+		return
+	}
 	if len(c.streams) >= maxOpenStreams || c.retained >= maxRetained {
 		if !c.refused {
 			c.refused = true

@@ -410,6 +410,27 @@ func TestConn(t *testing.T) {
 			},
 		},
 		{
+			name: "a stream promised twice is followed once",
+			build: func(w *wire) {
+				w.prior().get(1, "/index.html")
+				for range 2 {
+					blk := w.block(false, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/pushed")
+					w.server(func(f *http2.Framer) error {
+						return f.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: blk, EndHeaders: true})
+					})
+				}
+				w.headers(false, 2, false, ":status", "200").data(false, 2, true, "x")
+			},
+			check: func(t *testing.T, r *result) {
+				wantError(t, r, "promised twice")
+				wantSummaries(t, r, "h2 GET a /pushed req=0/<nil> -> 200 resp=1/utf8:x:false",
+					"h2 GET svc:8080 /index.html req=0/<nil> -> no response error=truncated")
+				if r.conn.retained != 0 {
+					t.Errorf("%d bytes still held", r.conn.retained)
+				}
+			},
+		},
+		{
 			name: "GOAWAY: streams above the last one are reset, the rest complete",
 			build: func(w *wire) {
 				w.prior().get(1, "/a").get(3, "/b")
