@@ -101,10 +101,14 @@ func runStandInAgent() int {
 		}
 		var raw struct {
 			Exchanges []json.RawMessage `json:"exchanges"`
+			Flows     []json.RawMessage `json:"flows"`
 		}
 		json.Unmarshal(b, &raw)
 		for _, e := range raw.Exchanges {
 			appendFile("exchanges.jsonl", append(append([]byte(nil), e...), '\n'))
+		}
+		for _, f := range raw.Flows {
+			appendFile("flows.jsonl", append(append([]byte(nil), f...), '\n'))
 		}
 		reply(w, 202, map[string]any{"accepted": len(batch.Exchanges)})
 	})

@@ -195,7 +195,9 @@ func (l *lab) startWorld(filter string) {
 		os.Args[0], "-test.run=^$")
 	l.start(l.srv, "h2c.log", []string{"SW_HELPER=h2c", "SW_LISTEN=" + l.srvIP + ":8082"}, os.Args[0], "-test.run=^$")
 	l.start(l.srv, "grpc.log", []string{"SW_HELPER=grpc-server", "SW_LISTEN=" + l.srvIP + ":8083"}, os.Args[0], "-test.run=^$")
-	for _, port := range []string{"8080", "8081", "8082", "8083"} {
+	// Not HTTP: an echo service, reported as flows.
+	l.start(l.srv, "socat.log", nil, "socat", "TCP-LISTEN:8084,bind="+l.srvIP+",fork,reuseaddr", "EXEC:cat")
+	for _, port := range []string{"8080", "8081", "8082", "8083", "8084"} {
 		waitPort(t, l, l.srv, l.srvIP+":"+port)
 	}
 	waitFor(t, "the stand-in agent", 10*time.Second, func() bool {
@@ -253,10 +255,10 @@ func key(protocol, method, path string, status int) string {
 }
 
 func TestLiveCaptureBetweenNamespaces(t *testing.T) {
-	requireTools(t, "ip", "ss", "nginx", "nghttpd", "nghttp", "curl", "tcpdump", "setpriv", "go")
+	requireTools(t, "ip", "ss", "nginx", "nghttpd", "nghttp", "curl", "tcpdump", "setpriv", "socat", "go")
 	bin := buildWhisperer(t)
 	l := newLab(t)
-	filter := "tcp portrange 8080-8083"
+	filter := "tcp portrange 8080-8084"
 	l.startWorld(filter)
 	pcap := filepath.Join(l.dir, "same.pcap")
 	l.start(l.srv, "tcpdump.log", nil, "tcpdump", "-i", l.vethS, "-U", "-w", pcap, filter)
@@ -303,6 +305,11 @@ func TestLiveCaptureBetweenNamespaces(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
+	}
+	echo := exec.Command("ip", "netns", "exec", l.cli, "socat", "-t", "1", "-", "TCP:"+l.srvIP+":8084")
+	echo.Stdin = strings.NewReader("\x00\x01 not http at all")
+	if out, err := echo.CombinedOutput(); err != nil || string(out) != "\x00\x01 not http at all" {
+		t.Fatalf("echo: %v %q", err, out)
 	}
 	time.Sleep(time.Second) // a few flush intervals
 	os.WriteFile(filepath.Join(l.dir, "stop"), nil, 0o644)
@@ -395,6 +402,19 @@ func TestLiveCaptureBetweenNamespaces(t *testing.T) {
 		if x.Request.Path == "/api?n=4" && (x.Request.Body == nil || x.Request.Body.Text != "hello=world" || x.Request.BodySize != 11) {
 			t.Errorf("POST body %+v", x.Request.Body)
 		}
+	}
+
+	// The echo connection is a flow: bytes each way, one connection.
+	var flows []exchange.Flow
+	for _, line := range strings.Split(strings.TrimSpace(l.log("flows.jsonl")), "\n") {
+		var f exchange.Flow
+		if line != "" && json.Unmarshal([]byte(line), &f) == nil {
+			flows = append(flows, f)
+		}
+	}
+	if len(flows) != 1 || flows[0].Server.Port != 8084 || flows[0].Server.IP != l.srvIP || flows[0].Client.IP != l.cliIP ||
+		flows[0].BytesToServer != 18 || flows[0].BytesToClient != 18 || flows[0].Connections != 1 || flows[0].Direction != exchange.Inbound {
+		t.Errorf("flows %+v", flows)
 	}
 
 	// Nothing secret left the whisperer.

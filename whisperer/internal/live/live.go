@@ -115,7 +115,7 @@ func Run(ctx context.Context, env Env, log io.Writer) int {
 	encDone := make(chan struct{})
 	go r.encode(exCh, flowCh, encDone)
 	senderDone := make(chan struct{})
-	go r.send(bg, senderDone)
+	go r.send(bg.Done(), senderDone)
 	go r.pollStop(bg)
 	go r.watchCPU(bg)
 	go r.reportStats(bg)
@@ -414,26 +414,29 @@ func shrink(dst []byte, x *exchange.Exchange) []byte {
 }
 
 // send posts batches when the encoder has queued some, and retries as the agent says.
-func (r *runner) send(ctx context.Context, done chan<- struct{}) {
+// quit ends it between requests, never during one: a batch cut off after the agent took
+// it would be sent again, and flows, unlike exchanges, have no id to dedupe.
+func (r *runner) send(quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	ctx := context.Background()
 	backoff := time.Second
 	interval := time.Duration(r.settings.FlushIntervalMs) * time.Millisecond
 	for {
 		select {
-		case <-ctx.Done():
+		case <-quit:
 			return
 		case <-r.kick:
 		case <-time.After(interval):
 		}
 		for {
 			wait, more := r.sendOne(ctx)
-			if wait > 0 {
-				if wait < 0 {
+			if wait != 0 {
+				if wait == backOff {
 					wait = backoff
 				}
 				backoff = min(backoff*2, maxBackoff)
 				select {
-				case <-ctx.Done():
+				case <-quit:
 					return
 				case <-time.After(wait):
 				}
@@ -443,11 +446,20 @@ func (r *runner) send(ctx context.Context, done chan<- struct{}) {
 			if !more {
 				break
 			}
+			select {
+			case <-quit:
+				return
+			default:
+			}
 		}
 	}
 }
 
-// sendOne posts the next batch; wait > 0: retry after that long; more: another waits.
+// backOff is sendOne's answer when the agent gave no Retry-After: wait by your own backoff.
+const backOff = time.Duration(-1)
+
+// sendOne posts the next batch; wait != 0: retry after that long (or backOff); more:
+// another batch waits.
 func (r *runner) sendOne(ctx context.Context) (time.Duration, bool) {
 	b, ok := r.queue.Next(r.stats())
 	if !ok || b.Exchanges == 0 && b.Flows == 0 {
@@ -468,7 +480,7 @@ func (r *runner) sendOne(ctx context.Context) (time.Duration, bool) {
 		if re.After > 0 {
 			return re.After, true
 		}
-		return time.Second, true
+		return backOff, true
 	case errors.Is(err, agent.ErrGone):
 		r.logf("traffic: %v: stopping", err)
 		r.stop("deleted")
@@ -479,7 +491,7 @@ func (r *runner) sendOne(ctx context.Context) (time.Duration, bool) {
 		return 0, true
 	default:
 		r.logf("traffic: %v", err)
-		return time.Second, true
+		return backOff, true
 	}
 }
 
@@ -489,7 +501,10 @@ func (r *runner) flush() {
 	defer cancel()
 	for ctx.Err() == nil {
 		wait, more := r.sendOne(ctx)
-		if wait > 0 {
+		if wait != 0 {
+			if wait == backOff {
+				wait = 200 * time.Millisecond
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(min(wait, time.Second)):
