@@ -142,3 +142,50 @@ func checkShape(t *testing.T, e *exchange.Exchange) {
 		t.Fatalf("protocol %q", e.Protocol)
 	}
 }
+
+// FuzzFrames reaches past the preface more often than FuzzConn: the input describes frames
+// (a byte: high bit from the client, low 4 bits the type; then flags, stream id, payload
+// length and the payload), written after a valid preface and SETTINGS on both sides.
+func FuzzFrames(f *testing.F) {
+	w := newWire(f)
+	hdr := func(client bool, sid byte, flags byte, kv ...string) []byte {
+		blk := w.block(client, kv...)
+		typ := byte(frameHeaders)
+		if client {
+			typ |= 0x80
+		}
+		return append([]byte{typ, flags, sid, byte(len(blk))}, blk...)
+	}
+	var seed []byte
+	seed = append(seed, hdr(true, 1, flagEndHeaders, ":method", "POST", ":path", "/a.B/C", "content-type", "application/grpc")...)
+	seed = append(seed, 0x80|frameData, flagEndStream|flagPadded, 1, 4, 2, 'h', 0, 0)
+	seed = append(seed, hdr(false, 1, 0, ":status", "200")...)
+	seed = append(seed, frameContinuation, flagEndHeaders, 1, 0)
+	seed = append(seed, frameData, 0, 1, 3, 'a', 'b', 'c')
+	seed = append(seed, hdr(false, 1, flagEndHeaders|flagEndStream, "grpc-status", "0")...)
+	seed = append(seed, frameRSTStream, 0, 3, 4, 0, 0, 0, 8)
+	seed = append(seed, frameGoAway, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0)
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out []byte
+		var chunks []chunk
+		pre := newWire(t).prior()
+		chunks = append(chunks, pre.chunks...)
+		for len(data) >= 4 {
+			client := data[0]&0x80 != 0
+			n := min(int(data[3]), len(data)-4)
+			out = out[:0]
+			out = append(out, 0, 0, byte(n), data[0]&0x0f, data[1], 0, 0, 0, data[2]&0x7f)
+			out = append(out, data[4:4+n]...)
+			// Bit 6 splits the frame in two segments.
+			if cut := len(out) / 2; data[0]&0x40 != 0 && cut > 0 {
+				chunks = append(chunks, chunk{client: client, b: append([]byte(nil), out[:cut]...)},
+					chunk{client: client, b: append([]byte(nil), out[cut:]...)})
+			} else {
+				chunks = append(chunks, chunk{client: client, b: append([]byte(nil), out...)})
+			}
+			data = data[4+n:]
+		}
+		fuzzConn(t, fuzzEncode(chunks))
+	})
+}
