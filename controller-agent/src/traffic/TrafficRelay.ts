@@ -217,7 +217,7 @@ export class TrafficRelay {
     const incoming = chunks.reduce((n, c) => n + c.bytes, 0);
     if (!this.makeRoom(incoming, now)) {
       this.totals.refusedFull++;
-      this.pump();
+      this.pump(false);
       return { ok: false, reason: 'full' };
     }
     for (const chunk of chunks) {
@@ -226,7 +226,7 @@ export class TrafficRelay {
     }
     this.bytes += incoming;
     this.totals.exchangesQueued += batch.exchanges.length;
-    this.pump();
+    this.pump(false);
     return { ok: true, accepted: batch.exchanges.length };
   }
 
@@ -360,7 +360,11 @@ export class TrafficRelay {
     }
   }
 
-  private pump(): void {
+  /**
+   * Sends what the socket can take. `withStats`: also the stats-only messages that are
+   * due (a walk over every instance with news, so not on every batch).
+   */
+  private pump(withStats = true): void {
     const link = this.link;
     if (this.closed || !link || !link.canSendTraffic()) return;
     const now = this.now();
@@ -372,7 +376,7 @@ export class TrafficRelay {
       this.queue.shift();
       if (result === 'tooBig') this.drop(next);
     }
-    for (const key of this.dirty) {
+    for (const key of withStats ? this.dirty : []) {
       if (link.bufferedAmount() >= this.highWater) break;
       const st = this.states.get(key);
       if (!st) {
@@ -431,7 +435,7 @@ export class TrafficRelay {
     this.kickPending = true;
     setImmediate(() => {
       this.kickPending = false;
-      this.pump();
+      this.pump(false);
     });
   }
 
