@@ -25,6 +25,8 @@ func runStandInAgent() int {
 	allowed := os.Getenv("SW_ALLOWED_IP")
 	instance := os.Getenv("SW_INSTANCE")
 	var mu sync.Mutex
+	countOnly := os.Getenv("SW_COUNT_ONLY") == "1"
+	counted := 0
 	appendFile := func(name string, b []byte) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -42,7 +44,7 @@ func runStandInAgent() int {
 		"whisperer":     map[string]any{"id": "w1", "name": "itest", "image": nil, "captureFilter": os.Getenv("SW_FILTER"), "env": map[string]any{}},
 		"captureFilter": os.Getenv("SW_FILTER"), "expiresAt": nil, "stop": false, "stopReason": nil,
 		"capture": map[string]any{"bodyCapBytes": 65536, "redactHeaders": []string{"x-api-key"},
-			"maxExchangesPerSecond": 1_000_000, "maxCpuCores": 8, "flushIntervalMs": 200},
+			"maxExchangesPerSecond": envInt("SW_MAX_EPS", 1_000_000), "maxCpuCores": envInt("SW_MAX_CPU", 8), "flushIntervalMs": 200},
 	}
 	base := "/v1/whisperers/" + instance
 	mux := http.NewServeMux()
@@ -99,6 +101,15 @@ func runStandInAgent() int {
 			reply(w, 400, map[string]any{"error": fmt.Sprint(err)})
 			return
 		}
+		if countOnly {
+			// The benchmark: count, do not keep.
+			mu.Lock()
+			counted += len(batch.Exchanges)
+			os.WriteFile(filepath.Join(dir, "count"), []byte(fmt.Sprint(counted)), 0o644)
+			mu.Unlock()
+			reply(w, 202, map[string]any{"accepted": len(batch.Exchanges)})
+			return
+		}
 		var raw struct {
 			Exchanges []json.RawMessage `json:"exchanges"`
 			Flows     []json.RawMessage `json:"flows"`
@@ -115,6 +126,11 @@ func runStandInAgent() int {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every byte that left the whisperer, for the redaction check.
 		body, _ := io.ReadAll(r.Body)
+		if countOnly {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			mux.ServeHTTP(w, r)
+			return
+		}
 		var dump bytes.Buffer
 		fmt.Fprintf(&dump, "%s %s\n", r.Method, r.URL)
 		r.Header.Write(&dump)
@@ -145,4 +161,12 @@ func serve(l net.Listener, h http.Handler) int {
 		return 1
 	}
 	return 0
+}
+
+func envInt(name string, def int) int {
+	var v int
+	if _, err := fmt.Sscan(os.Getenv(name), &v); err != nil {
+		return def
+	}
+	return v
 }

@@ -32,6 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runGRPCServer())
 	case "grpc-client":
 		os.Exit(runGRPCClient())
+	case "load":
+		os.Exit(runLoad())
 	}
 	os.Exit(m.Run())
 }
