@@ -278,8 +278,10 @@ export class Agent {
   async stop(): Promise<void> {
     const { log } = this.options;
     log.info('agent stopping');
-    // Whisperers keep what they hold (503) instead of handing it to a closing agent.
-    this.traffic.close();
+    // Whisperers keep what they hold (503) instead of handing it to a closing agent;
+    // what the agent holds goes out while the socket is still up, briefly.
+    const unsent = await this.traffic.closeAndFlush(2000);
+    if (unsent) log.warn('traffic not relayed at shutdown', { exchanges: unsent });
     clearInterval(this.statusTimer);
     clearTimeout(this.inventoryTimer);
     clearTimeout(this.instancesTimer);
@@ -290,11 +292,7 @@ export class Agent {
     this.kubeHttp.close();
     for (const s of this.stoppers.reverse()) await s();
     const relay = this.traffic.stats();
-    log.info('agent stopped', {
-      trafficSent: relay.exchangesSent,
-      trafficDropped: relay.droppedExchanges,
-      trafficHeldBytes: relay.bufferBytes,
-    });
+    log.info('agent stopped', { trafficSent: relay.exchangesSent, trafficDropped: relay.droppedExchanges });
   }
 
   // ---- Controls service ---------------------------------------------------

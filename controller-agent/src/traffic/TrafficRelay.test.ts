@@ -322,6 +322,29 @@ describe('TrafficRelay', () => {
     r.close();
   });
 
+  it('at shutdown refuses new traffic, sends what it holds while it can, and says what is left', async () => {
+    link.growBy = 600 * 1024;
+    const r = relay({ highWaterBytes: 512 * 1024 });
+    for (let i = 0; i < 3; i++)
+      r.offer(
+        WEB1,
+        batch(
+          Array.from({ length: 300 }, (_, j) => `q${i}.${j}`),
+          1700,
+        ),
+      );
+    expect(link.messages).toHaveLength(1);
+    const flushing = r.closeAndFlush(1000);
+    expect(r.offer(WEB1, batch(['late.1']))).toEqual({
+      ok: false,
+      reason: 'closed',
+    });
+    link.buffered = 0; // the socket drains once
+    expect(await flushing).toBe(300);
+    expect(link.ids()).toHaveLength(600);
+    expect(r.isClosed).toBe(true);
+  });
+
   it('refuses traffic once closed', () => {
     const r = relay();
     r.close();

@@ -125,7 +125,10 @@ export class TrafficRelay {
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private kickPending = false;
+  /** No new traffic is taken. */
   private closed = false;
+  /** Nothing more is sent either. */
+  private stopped = false;
   private link: TrafficLink | undefined;
   private readonly totals = {
     exchangesQueued: 0,
@@ -249,11 +252,38 @@ export class TrafficRelay {
     this.arm();
   }
 
-  /** Refuses new traffic (shutdown); what is queued stays counted in stats(). */
+  /** Refuses new traffic and stops sending; what is queued stays counted in stats(). */
   close(): void {
     this.closed = true;
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * Shutdown: refuses new traffic at once (whisperers keep theirs and retry against the
+   * next agent), sends what is queued while the link takes it, for at most `timeoutMs`,
+   * then closes. Resolves with the exchanges still unsent.
+   */
+  async closeAndFlush(timeoutMs: number): Promise<number> {
+    this.closed = true;
+    // Wall-clock time: this bounds a real wait, whatever clock the relay's logic runs on.
+    const deadline = Date.now() + timeoutMs;
+    while (
+      this.queue.length &&
+      this.link?.canSendTraffic() &&
+      Date.now() < deadline
+    ) {
+      this.pump();
+      await new Promise(r => setTimeout(r, 20));
+    }
+    let unsent = 0;
+    for (const q of this.queue.drain()) {
+      unsent += q.chunk.exchanges.length;
+      this.queue.push(q);
+    }
+    this.close();
+    return unsent;
   }
 
   get isClosed(): boolean {
@@ -366,7 +396,7 @@ export class TrafficRelay {
    */
   private pump(withStats = true): void {
     const link = this.link;
-    if (this.closed || !link || !link.canSendTraffic()) return;
+    if (this.stopped || !link || !link.canSendTraffic()) return;
     const now = this.now();
     this.expireSent(now);
     while (this.queue.length && link.bufferedAmount() < this.highWater) {
@@ -431,7 +461,7 @@ export class TrafficRelay {
 
   /** The socket wrote something: there may be room again. */
   private kick(): void {
-    if (this.kickPending || this.closed) return;
+    if (this.kickPending || this.stopped) return;
     this.kickPending = true;
     setImmediate(() => {
       this.kickPending = false;
@@ -441,7 +471,7 @@ export class TrafficRelay {
 
   /** One timer for what waits: backpressure, or stats due later. */
   private arm(): void {
-    if (this.closed || this.timer || !this.link?.canSendTraffic()) return;
+    if (this.stopped || this.timer || !this.link?.canSendTraffic()) return;
     let delay: number | undefined;
     if (this.queue.length) delay = this.retryMs;
     else {
