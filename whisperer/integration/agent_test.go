@@ -146,6 +146,12 @@ func runStandInAgent() int {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if a := os.Getenv("SW_DNS_LISTEN"); a != "" {
+		if err := serveDNS(a); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	l, err := net.Listen("tcp", os.Getenv("SW_AGENT_LISTEN"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -193,7 +193,8 @@ func (l *lab) startWorld(filter string) {
 	l.start(l.srv, "nginx.log", nil, "nginx", "-c", conf, "-p", l.dir)
 	l.start(l.srv, "nghttpd.log", nil, "nghttpd", "--no-tls", "-d", html, "--address="+l.srvIP, "8081")
 	l.start(l.cli, "agent.log", []string{"SW_HELPER=agent", "SW_DIR=" + l.dir, "SW_ALLOWED_IP=" + l.srvIP,
-		"SW_INSTANCE=spider-itest", "SW_FILTER=" + filter, "SW_AGENT_LISTEN=" + l.cliIP + ":9000"},
+		"SW_INSTANCE=spider-itest", "SW_FILTER=" + filter, "SW_AGENT_LISTEN=" + l.cliIP + ":9000",
+		"SW_DNS_LISTEN=" + l.cliIP + ":5353", "SW_DNS_NAME_IP=" + l.cliIP, "SW_DNS_NAME=client.itest.local."},
 		os.Args[0], "-test.run=^$")
 	l.start(l.srv, "h2c.log", []string{"SW_HELPER=h2c", "SW_LISTEN=" + l.srvIP + ":8082"}, os.Args[0], "-test.run=^$")
 	l.start(l.srv, "grpc.log", []string{"SW_HELPER=grpc-server", "SW_LISTEN=" + l.srvIP + ":8083"}, os.Args[0], "-test.run=^$")
@@ -211,6 +212,7 @@ func (l *lab) startWorld(filter string) {
 func (l *lab) startWhisperer(bin string) *exec.Cmd {
 	// Root, but with NET_RAW as its only capability, as the agent injects it.
 	return l.start(l.srv, "whisperer.log", []string{"SPIDER_AGENT_URL=http://" + l.cliIP + ":9000", "SPIDER_INSTANCE=spider-itest",
+		"SPIDER_DNS=" + l.cliIP + ":5353",
 		"SPIDER_ATTACHMENT_ID=att-1", "SPIDER_POD_NAME=web-0", "SPIDER_POD_NAMESPACE=shop"},
 		"setpriv", "--bounding-set=-all,+net_raw", "--inh-caps=-all", "--no-new-privs", bin)
 }
@@ -403,6 +405,33 @@ func TestLiveCaptureBetweenNamespaces(t *testing.T) {
 	for _, x := range live {
 		if x.Request.Path == "/api?n=4" && (x.Request.Body == nil || x.Request.Body.Text != "hello=world" || x.Request.BodySize != 11) {
 			t.Errorf("POST body %+v", x.Request.Body)
+		}
+	}
+
+	// Peers named through SPIDER_DNS (PTR), cached: one question per address.
+	named := 0
+	for _, x := range live {
+		if x.Client.Name != nil {
+			if *x.Client.Name != "client.itest.local" {
+				t.Errorf("client name %q", *x.Client.Name)
+			}
+			named++
+		}
+		if x.Server.Name != nil {
+			t.Errorf("server name %q for an NXDOMAIN", *x.Server.Name)
+		}
+	}
+	if named < len(live)-1 {
+		t.Errorf("only %d of %d exchanges have the client's name", named, len(live))
+	}
+	questions := strings.Split(strings.TrimSpace(l.log("dns.log")), "\n")
+	perName := map[string]int{}
+	for _, q := range questions {
+		perName[q]++
+	}
+	for q, n := range perName {
+		if n > 1 || !strings.HasPrefix(q, "TypePTR ") {
+			t.Errorf("DNS question %q asked %d times (questions %v)", q, n, questions)
 		}
 	}
 
