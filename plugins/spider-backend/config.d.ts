@@ -23,6 +23,13 @@ export interface Config {
       requestTimeoutMs?: number;
       /** Most agent sockets one backend process accepts. Default 5000. */
       maxConnections?: number;
+      /**
+       * Header carrying the agent's address when the backend sits behind a reverse proxy
+       * (for example x-forwarded-for). Believed only from `trustedProxies`.
+       */
+      trustedProxyHeader?: string;
+      /** Addresses of reverse proxies whose `trustedProxyHeader` is believed. */
+      trustedProxies?: string[];
     };
     install?: {
       /** Helm chart reference used in the one-line install (a repo/chart name, OCI reference or path). */

@@ -5,13 +5,14 @@
 #  (b) live: a fixed-rate load (10,000 req/s) and wrk at its maximum through nginx, with
 #      the whisperer capturing in nginx's namespace, against tcpdump -w /dev/null.
 # Needs root. Knobs: SPIDER_BENCH_RATE (10000), SPIDER_BENCH_SECONDS (10),
-# SPIDER_BENCH_MIN_EXCHANGES (300000), SPIDER_CACHE_DIR.
+# SPIDER_BENCH_MIN_EXCHANGES (300000), SPIDER_BENCH_PARTS ("read live"), SPIDER_CACHE_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/local/go/bin:$PATH"
 rate="${SPIDER_BENCH_RATE:-10000}"
 secs="${SPIDER_BENCH_SECONDS:-10}"
 min_exchanges="${SPIDER_BENCH_MIN_EXCHANGES:-300000}"
+parts="${SPIDER_BENCH_PARTS:-read live}"
 cache="${SPIDER_CACHE_DIR:-$HOME/.cache/spider}"
 pcap="$cache/bench/whisperer-http1-keepalive.pcap"
 
@@ -105,11 +106,14 @@ timed() {
   awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); w = (length(t) == 3) ? t[1]*3600 + t[2]*60 + t[3] : t[1]*60 + t[2]}
               /Maximum resident set size/ {r = $2} END {printf "%.2f %d\n", w, r}' "$work/time.txt"
 }
-echo "reading $(du -h "$pcap" | cut -f1) with spider-whisperer read and tshark..." >&2
-read -r w_wall w_rss < <(timed "$work/read.jsonl" "$bin" read "$pcap")
-w_n=$(wc -l <"$work/read.jsonl")
-read -r t_wall t_rss < <(timed "$work/tshark.txt" tshark -r "$pcap" -Y http.response -T fields -e http.response.code)
-t_n=$(wc -l <"$work/tshark.txt")
+w_n=0 w_wall=0 w_rss=0 t_n=0 t_wall=0 t_rss=0
+if [[ " $parts " == *" read "* ]]; then
+  echo "reading $(du -h "$pcap" | cut -f1) with spider-whisperer read and tshark..." >&2
+  read -r w_wall w_rss < <(timed "$work/read.jsonl" "$bin" read "$pcap")
+  w_n=$(wc -l <"$work/read.jsonl")
+  read -r t_wall t_rss < <(timed "$work/tshark.txt" tshark -r "$pcap" -Y http.response -T fields -e http.response.code)
+  t_n=$(wc -l <"$work/tshark.txt")
+fi
 
 # (b) live.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -170,11 +174,18 @@ tcpdump_run() { # loadfn: sets MADE CORES RSS
   kill -INT "$tp"; wait "$tp" 2>/dev/null || true
 }
 
-echo "live at $rate req/s and at maximum, ${secs}s each..." >&2
-live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cpu=$CORES f_rss=$RSS
-tcpdump_run fixed_load; ft_made=$MADE ft_cpu=$CORES ft_rss=$RSS
-live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cpu=$CORES m_rss=$RSS
-tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES mt_rss=$RSS
+f_made=0 f_rep=0 f_cpu=0 f_rss=0 ft_made=0 ft_cpu=0 ft_rss=0 m_made=0 m_rep=0 m_cpu=0 m_rss=0 mt_made=0 mt_cpu=0 mt_rss=0
+if [[ " $parts " == *" live "* ]]; then
+  echo "live at $rate req/s and at maximum, ${secs}s each..." >&2
+  live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cpu=$CORES f_rss=$RSS
+  tcpdump_run fixed_load; ft_made=$MADE ft_cpu=$CORES ft_rss=$RSS
+  live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cpu=$CORES m_rss=$RSS
+  tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES mt_rss=$RSS
+  # What the whisperer said about itself (coverage is explained by these).
+  for d in fixed max; do
+    echo "  whisperer stats ($d): $(grep terminated "$work/live-$d/states.jsonl" | sed -E 's/.*"stats":(\{[^}]*\}).*/\1/')" >&2
+  done
+fi
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f%%", 100 * a / b; else print "n/a"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1fx", a / b; else print "n/a"}'; }

@@ -9,6 +9,7 @@ export interface SpiderSettings {
   expiryCheckIntervalMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  trustedProxy: { header?: string; proxies: string[] };
   install: InstallSettings;
 }
 
@@ -38,6 +39,10 @@ export async function readSpiderConfig(
     expiryCheckIntervalMs: config.getOptionalNumber('spider.attachments.expiryCheckIntervalMs') ?? 1000,
     requestTimeoutMs: config.getOptionalNumber('spider.agents.requestTimeoutMs') ?? 10_000,
     maxConnections: config.getOptionalNumber('spider.agents.maxConnections') ?? 5000,
+    trustedProxy: {
+      header: config.getOptionalString('spider.agents.trustedProxyHeader'),
+      proxies: config.getOptionalStringArray('spider.agents.trustedProxies') ?? [],
+    },
     install: {
       controlsUrl: externalUrl,
       chart: config.getOptionalString('spider.install.chart') ?? 'spider/spider-controller-agent',

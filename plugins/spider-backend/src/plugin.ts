@@ -81,6 +81,7 @@ export const spiderPlugin = createBackendPlugin({
           inventory,
           events,
           maxConnections: settings.maxConnections,
+          trustedProxy: settings.trustedProxy,
         });
         const audit = new AuditLog(db, deps.auditor);
         const expiry = new ExpiryLoop({

@@ -23,5 +23,7 @@ func runLive(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	stopProfile := startProfile()
+	defer stopProfile()
 	return live.Run(ctx, env, stderr)
 }

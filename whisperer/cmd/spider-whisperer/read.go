@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -68,8 +67,6 @@ func readFile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "spider-whisperer read: %s: link type %s is not supported\n", fs.Arg(0), src.LinkType())
 		return 2
 	}
-	// The heap stays small (connections and one exchange at a time): collect less often.
-	debug.SetGCPercent(400)
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	ids := runid.New()
 	var line []byte

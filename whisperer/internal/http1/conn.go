@@ -59,6 +59,7 @@ type reader struct {
 	scanned   int
 	remaining int64
 	head      *head
+	hd        head   // what head points to: reused, only the header slice is kept
 	raw       []byte // captured body bytes, at most the cap
 	size      int64  // body bytes on the wire
 	missed    bool
@@ -67,8 +68,16 @@ type reader struct {
 	last      time.Time
 }
 
+// record is everything one exchange needs, allocated at once.
+type record struct {
+	ex   exchange.Exchange
+	resp exchange.Response
+	p    pending
+}
+
 type pending struct {
 	ex         *exchange.Exchange
+	resp       *exchange.Response // storage for ex.Response
 	isHead     bool
 	isConnect  bool
 	upgradeH2C bool
@@ -475,7 +484,7 @@ func (c *Conn) abort(r *reader, ts time.Time, why string) {
 	}
 	if r.head != nil && len(c.pending) > 0 && r.state != stHead {
 		p := c.pop()
-		p.ex.Response = c.response(r, true)
+		p.ex.Response = c.response(r, true, p.resp)
 		c.fail(p, ts, why)
 	}
 	c.reset(r)
@@ -492,7 +501,8 @@ func (c *Conn) reset(r *reader) {
 }
 
 func (c *Conn) headDone(r *reader, ts time.Time) {
-	h, err := parseHead(r.buf, r.request)
+	h := &r.hd
+	err := parseHead(r.buf, r.request, h)
 	r.last = ts
 	if errors.Is(err, errNotHTTP) {
 		c.parseError(err)
@@ -513,7 +523,8 @@ func (c *Conn) requestHead(r *reader, h *head, err error, ts time.Time) {
 	if h.minor == 0 {
 		proto = exchange.ProtoHTTP10
 	}
-	ex := &exchange.Exchange{
+	rec := &record{}
+	rec.ex = exchange.Exchange{
 		Protocol:  proto,
 		StartedAt: r.started,
 		Request: exchange.Request{
@@ -523,7 +534,9 @@ func (c *Conn) requestHead(r *reader, h *head, err error, ts time.Time) {
 			Headers:   c.opts.Redactor.InPlace(h.headers),
 		},
 	}
-	p := &pending{ex: ex, isHead: h.method == "HEAD", isConnect: h.method == "CONNECT", upgradeH2C: h.upgradeH2C}
+	ex := &rec.ex
+	p := &rec.p
+	*p = pending{ex: ex, resp: &rec.resp, isHead: h.method == "HEAD", isConnect: h.method == "CONNECT", upgradeH2C: h.upgradeH2C}
 	if len(c.pending) >= MaxPipelined {
 		old := c.pop()
 		c.parseError(errors.New("too many pipelined requests"))
@@ -561,7 +574,7 @@ func (c *Conn) responseHead(r *reader, h *head, err error, ts time.Time) {
 	if err != nil {
 		c.parseError(err)
 		c.pop()
-		p.ex.Response = c.response(r, false)
+		p.ex.Response = c.response(r, false, p.resp)
 		c.fail(p, ts, exchange.ErrUnparsed)
 		r.state = stResync
 		return
@@ -611,7 +624,7 @@ func (c *Conn) switchProtocols(r *reader, p *pending, ts time.Time) {
 		}
 		return
 	}
-	p.ex.Response = c.response(r, false)
+	p.ex.Response = c.response(r, false, p.resp)
 	p.ex.DurationMs = exchange.Millis(ts.Sub(p.ex.StartedAt))
 	c.emit(p.ex)
 	c.client.state, c.server.state = stOpaque, stOpaque
@@ -638,7 +651,7 @@ func (c *Conn) finish(r *reader, ts time.Time) {
 		return
 	}
 	p := c.pop()
-	p.ex.Response = c.response(r, false)
+	p.ex.Response = c.response(r, false, p.resp)
 	p.ex.DurationMs = exchange.Millis(r.last.Sub(p.ex.StartedAt))
 	if p.upgradeH2C && c.client.state == stHold {
 		// The server declined the upgrade: what the client sent meanwhile is HTTP/1 again.
@@ -656,9 +669,9 @@ func (c *Conn) finish(r *reader, ts time.Time) {
 	c.reset(r)
 }
 
-func (c *Conn) response(r *reader, cut bool) *exchange.Response {
+func (c *Conn) response(r *reader, cut bool, resp *exchange.Response) *exchange.Response {
 	h := r.head
-	resp := &exchange.Response{
+	*resp = exchange.Response{
 		Status:   h.status,
 		Headers:  c.opts.Redactor.InPlace(h.headers),
 		Trailers: c.opts.Redactor.InPlace(r.trailers),

@@ -84,39 +84,39 @@ func LooksLikeResponse(p []byte) bool {
 // parseHead parses a complete start line + header block (without the final empty line).
 // Every string of the result is a substring of one copy of the block: one allocation for
 // the text, one for the header slice.
-func parseHead(raw []byte, request bool) (*head, error) {
-	h := &head{contentLength: -1}
+func parseHead(raw []byte, request bool, h *head) error {
+	*h = head{contentLength: -1}
 	block := string(raw)
 	line, rest := cutLineS(block)
 	if request {
 		sp := strings.IndexByte(line, ' ')
 		if sp <= 0 || sp > 64 {
-			return nil, errNotHTTP
+			return errNotHTTP
 		}
 		for i := 0; i < sp; i++ {
 			if !isTokenChar(line[i]) {
-				return nil, errNotHTTP
+				return errNotHTTP
 			}
 		}
 		after := line[sp+1:]
 		i := strings.LastIndexByte(after, ' ')
 		if i < 0 {
-			return nil, errNotHTTP
+			return errNotHTTP
 		}
 		minor, ok := versionS(after[i+1:])
 		if !ok {
-			return nil, errNotHTTP
+			return errNotHTTP
 		}
 		h.method, h.target, h.minor = line[:sp], strings.TrimSpace(after[:i]), minor
 	} else {
 		v, after, _ := strings.Cut(line, " ")
 		minor, ok := versionS(v)
 		if !ok {
-			return nil, errNotHTTP
+			return errNotHTTP
 		}
 		code, reason, _ := strings.Cut(after, " ")
 		if len(code) != 3 || code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
-			return nil, errNotHTTP
+			return errNotHTTP
 		}
 		h.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 		h.reason, h.minor = reason, minor
@@ -148,7 +148,7 @@ func parseHead(raw []byte, request bool) (*head, error) {
 	if h.contentLength == -2 {
 		h.contentLength = -1
 	}
-	return h, bad
+	return bad
 }
 
 func (h *head) add(name, value string) {

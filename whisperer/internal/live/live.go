@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,11 @@ import (
 
 // Tunables (not in the contract's settings).
 const (
-	queueBytes     = 16 << 20 // encoded exchanges held while the agent cannot take them
-	channelSize    = 8192     // exchanges between the capture and the encoder
+	queueBytes     = 8 << 20 // encoded exchanges held while the agent cannot take them
+	channelSize    = 32      // hand-offs (of up to handOff exchanges) between capture and encoder
+	handOff        = 256
+	handOffEvery   = 50 * time.Millisecond
+	memoryLimit    = 40 << 20 // the Go heap's soft limit: the whole process stays under 64 MB
 	statsEvery     = 15 * time.Second
 	finalFlush     = 5 * time.Second
 	cpuPause       = 2 * time.Second
@@ -110,7 +114,8 @@ func Run(ctx context.Context, env Env, log io.Writer) int {
 
 	bg, cancelBg := context.WithCancel(context.Background())
 	defer cancelBg()
-	exCh := make(chan *exchange.Exchange, channelSize)
+	debug.SetMemoryLimit(memoryLimit)
+	exCh := make(chan []*exchange.Exchange, channelSize)
 	flowCh := make(chan []exchange.Flow, 16)
 	encDone := make(chan struct{})
 	go r.encode(exCh, flowCh, encDone)
@@ -256,8 +261,23 @@ func (r *runner) refreshLocal() {
 func (r *runner) isLocal(a netip.Addr) bool { return (*r.local.Load())[a] }
 
 // capture is the hot loop: frames → engine → exchanges, on one goroutine.
-func (r *runner) capture(src *capture.Live, exCh chan<- *exchange.Exchange, flowCh chan<- []exchange.Flow) {
+func (r *runner) capture(src *capture.Live, exCh chan<- []*exchange.Exchange, flowCh chan<- []exchange.Flow) {
 	limiter := ship.NewLimiter(r.settings.MaxExchangesPerSecond)
+	// Exchanges go to the encoder in slices: one wake-up per slice, not per exchange.
+	var out []*exchange.Exchange
+	var lastHand time.Time
+	hand := func() {
+		lastHand = time.Now()
+		if len(out) == 0 {
+			return
+		}
+		select {
+		case exCh <- out:
+		default:
+			r.c.dropped.Add(int64(len(out))) // the encoder is behind: counted, never silent
+		}
+		out = make([]*exchange.Exchange, 0, handOff)
+	}
 	ids := runid.New()
 	r.logf("run %s", ids.Run())
 	redactor := redact.New(r.settings.RedactHeaders)
@@ -276,10 +296,9 @@ func (r *runner) capture(src *capture.Live, exCh chan<- *exchange.Exchange, flow
 		if x.AttachmentID == "" {
 			x.AttachmentID = r.env.AttachmentID
 		}
-		select {
-		case exCh <- x:
-		default:
-			r.c.dropped.Add(1) // the encoder is behind: counted, never silent
+		out = append(out, x)
+		if len(out) >= handOff {
+			hand()
 		}
 	})
 	lt := src.LinkType()
@@ -307,6 +326,9 @@ func (r *runner) capture(src *capture.Live, exCh chan<- *exchange.Exchange, flow
 				break
 			}
 			now := time.Now()
+			if now.Sub(lastHand) >= handOffEvery {
+				hand()
+			}
 			if now.Sub(lastPublish) >= time.Second {
 				eng.Tick(now)
 				publish(now, false)
@@ -337,11 +359,12 @@ func (r *runner) capture(src *capture.Live, exCh chan<- *exchange.Exchange, flow
 	now := time.Now()
 	eng.Close(now)
 	publish(now, true)
+	exCh <- out // the encoder is draining until the channel closes: this cannot be dropped
 }
 
 // encode names peers and encodes exchanges into the queue, once per flush interval so
 // that a name looked up on the first exchange is there when it is encoded.
-func (r *runner) encode(exCh <-chan *exchange.Exchange, flowCh <-chan []exchange.Flow, done chan<- struct{}) {
+func (r *runner) encode(exCh <-chan []*exchange.Exchange, flowCh <-chan []exchange.Flow, done chan<- struct{}) {
 	defer close(done)
 	interval := time.Duration(r.settings.FlushIntervalMs) * time.Millisecond
 	tick := time.NewTicker(interval)
@@ -367,15 +390,17 @@ func (r *runner) encode(exCh <-chan *exchange.Exchange, flowCh <-chan []exchange
 	}
 	for exCh != nil || flowCh != nil {
 		select {
-		case x, ok := <-exCh:
+		case xs, ok := <-exCh:
 			if !ok {
 				exCh = nil
 				continue
 			}
-			r.names.Name(x.Client.IP) // start the lookups now
-			r.names.Name(x.Server.IP)
-			fresh = append(fresh, x)
-			if len(fresh) >= 4096 {
+			for _, x := range xs {
+				r.names.Name(x.Client.IP) // start the lookups now
+				r.names.Name(x.Server.IP)
+			}
+			fresh = append(fresh, xs...)
+			if len(fresh) >= 2048 {
 				flush()
 			}
 		case fs, ok := <-flowCh:

@@ -17,7 +17,7 @@ import { AttachmentsStore } from '../store/AttachmentsStore';
 import { InventoryStore } from '../store/InventoryStore';
 import { SpiderEvents } from '../events/SpiderEvents';
 import { AgentSession, AgentUnavailableError } from './AgentSession';
-import { FailedAuthLimiter } from './FailedAuthLimiter';
+import { clientAddress, FailedAuthLimiter } from './FailedAuthLimiter';
 
 export interface AgentGatewayOptions {
   logger: LoggerService;
@@ -28,6 +28,8 @@ export interface AgentGatewayOptions {
   maxConnections: number;
   /** How often held sockets are checked against the database (revision, token). */
   syncIntervalMs?: number;
+  /** Reverse proxies whose client-address header is believed (`spider.agents.trustedProxies`). */
+  trustedProxy?: { header?: string; proxies: string[] };
 }
 
 /**
@@ -76,29 +78,40 @@ export class AgentGateway {
 
   /** Handles the raw upgrade handed over by the httpRouter. */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const ip = request.socket.remoteAddress ?? 'unknown';
-    if (this.limiter.isBlocked(ip)) {
-      rejectUpgrade(socket, 429, 'Too many failed attempts; wait a minute');
+    const ip = clientAddress(
+      request.socket.remoteAddress,
+      request.headers,
+      this.options.trustedProxy ?? { proxies: [] },
+    );
+    const auth = request.headers.authorization ?? '';
+    const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(auth);
+    if (!match) {
+      this.limiter.fail(ip, '');
+      rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
+      return;
+    }
+    const tokenHash = hashAgentToken(match[1]);
+    // The same wrong token again and again (an agent left with a rotated token): refused
+    // without a lookup, and only that token; other agents behind the address go on.
+    if (this.limiter.isCredentialBlocked(tokenHash)) {
+      rejectUpgrade(socket, 429, 'This token failed too often; install the current token and retry in a minute');
       return;
     }
     if (this.sessions.size + this.upgrading >= this.options.maxConnections) {
       rejectUpgrade(socket, 503, 'This backend holds its maximum number of agent connections');
       return;
     }
-    const auth = request.headers.authorization ?? '';
-    const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(auth);
-    if (!match) {
-      this.limiter.fail(ip);
-      rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
-      return;
-    }
-    const tokenHash = hashAgentToken(match[1]);
     this.upgrading += 1;
     try {
       const controllerId = await this.options.controllers.findIdByTokenHash(tokenHash);
       if (!controllerId) {
-        this.limiter.fail(ip);
-        rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+        this.limiter.fail(ip, tokenHash);
+        // A limited address still lets valid tokens through (above); unknown ones get 429.
+        if (this.limiter.isAddressLimited(ip)) {
+          rejectUpgrade(socket, 429, 'Too many failed attempts from this address; wait a minute');
+        } else {
+          rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+        }
         return;
       }
       await new Promise<void>(resolve => {
