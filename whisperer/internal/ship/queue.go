@@ -91,23 +91,44 @@ func (q *Queue) PushFlow(f exchange.Flow) {
 }
 
 // evict drops the oldest until the queue fits (flows first: they are summaries, and
-// the stats say how complete the exchanges are).
+// the stats say how complete the exchanges are). When it must drop, it drops down to 7/8
+// of the bound at once, so a full queue costs one copy per many pushes, not one each.
 func (q *Queue) evict() {
-	for q.bytes > q.maxBytes && len(q.flows) > 0 {
-		q.bytes -= len(q.flows[0].data)
-		q.flows = q.flows[1:]
+	if q.bytes-q.inflightBytes <= q.maxBytes {
+		return
 	}
+	target := q.maxBytes - q.maxBytes/8
+	k := 0
+	for q.bytes-q.inflightBytes > target && k < len(q.flows) {
+		q.bytes -= len(q.flows[k].data)
+		k++
+	}
+	q.flows = dropFront(q.flows, k)
 	first := 0
 	for first < len(q.items) && q.items[first].seq <= q.inflight {
 		first++
 	}
-	for q.bytes-q.inflightBytes > q.maxBytes && first < len(q.items) {
-		q.bytes -= len(q.items[first].data)
-		copy(q.items[first:], q.items[first+1:])
-		q.items[len(q.items)-1] = item{}
-		q.items = q.items[:len(q.items)-1]
-		q.dropped++
+	end := first
+	for q.bytes-q.inflightBytes > target && end < len(q.items) {
+		q.bytes -= len(q.items[end].data)
+		end++
 	}
+	if end > first {
+		n := copy(q.items[first:], q.items[end:])
+		clear(q.items[first+n:])
+		q.items = q.items[:first+n]
+		q.dropped += int64(end - first)
+	}
+}
+
+// dropFront removes the first k elements, keeping the slice's capacity.
+func dropFront[T any](s []T, k int) []T {
+	if k == 0 {
+		return s
+	}
+	n := copy(s, s[k:])
+	clear(s[n:])
+	return s[:n]
 }
 
 // Batch is one request body and what it holds.
@@ -178,17 +199,16 @@ func (q *Queue) Done(b Batch) {
 	n := 0
 	for n < len(q.items) && q.items[n].seq <= b.lastItem && b.Exchanges > 0 {
 		q.bytes -= len(q.items[n].data)
-		q.items[n] = item{}
 		n++
 	}
-	q.items = q.items[n:]
+	q.items = dropFront(q.items, n)
 	q.inflight, q.inflightBytes = 0, 0
 	m := 0
 	for m < len(q.flows) && q.flows[m].seq <= b.lastFlow && b.Flows > 0 {
 		q.bytes -= len(q.flows[m].data)
 		m++
 	}
-	q.flows = q.flows[m:]
+	q.flows = dropFront(q.flows, m)
 }
 
 // Refused counts a batch the agent refused for good as dropped, and removes it.
