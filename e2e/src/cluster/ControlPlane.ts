@@ -32,13 +32,54 @@ export interface ControlPlane {
   readonly binDir?: string;
   /** helm binary to use: the cached one, or `helm` from PATH for external clusters. */
   readonly helmBinary: string;
+  /** The plane's real node (`plane up --real-nodes 1`), if it has one. */
+  readonly realNode?: RealNode;
   /** Stops the plane if this process started it; otherwise does nothing. */
   stop(): Promise<void>;
 }
 
+/**
+ * A real node of a local plane (kubelet + containerd in its own network namespace):
+ * pods scheduled there really run. Tests pick it with {@link REAL_NODE_SELECTOR} and
+ * {@link REAL_NODE_TOLERATION}; images reach it through {@link importImages}.
+ */
+export interface RealNode {
+  name: string;
+  /** Node IP: the address of the pods' bridge. */
+  ip: string;
+  podCidr: string;
+  /** Network namespace of the node (`ip netns`), where ClusterIPs answer. */
+  netns: string;
+  /** The host's end of the veth into that namespace. */
+  uplink: string;
+  /** Name of the node's cgroup (under each hierarchy of /sys/fs/cgroup). */
+  cgroup: string;
+  /** The host's address as seen from pods (the apiserver listens there too). */
+  hostIp: string;
+  containerdSocket: string;
+  /** ClusterIP of the kube-dns Service (CoreDNS). */
+  dnsIp: string;
+}
+
+/** Node selector of the real node (kwok nodes never carry it). */
+export const REAL_NODE_SELECTOR = { 'spider.dev/node-kind': 'real' } as const;
+/** The real node's taint keeps every other pod on the kwok nodes; this tolerates it. */
+export const REAL_NODE_TOLERATION = {
+  key: 'spider.dev/real-node',
+  operator: 'Exists',
+  effect: 'NoSchedule',
+} as const;
+
 export interface EnsurePlaneOptions {
   /** Fake nodes for a started plane (default 3). */
   nodes?: number;
+  /**
+   * Real nodes the plane must have (0 or 1, default 0). A shared local plane without
+   * one is not reused then: a private plane with a real node is started instead.
+   */
+  realNodes?: number;
+  /** Process the started plane watches (default this process): it goes down when that exits. */
+  watchPid?: number;
   /** Time allowed for `plane up`, including a first build (default 45 min). */
   upTimeoutMs?: number;
   /** Environment to read SPIDER_* variables from (default process.env). */
@@ -152,7 +193,22 @@ function localPlane(
   const envFile = parseEnvFile(join(statePath, 'plane.env'));
   const kubeconfigPath = join(statePath, 'kubeconfig');
   const binDir = envFile.SPIDER_PLANE_BIN;
+  const realNode: RealNode | undefined =
+    Number(envFile.SPIDER_PLANE_REAL_NODES ?? 0) > 0
+      ? {
+          name: envFile.SPIDER_PLANE_NODE_NAME,
+          ip: envFile.SPIDER_PLANE_NODE_IP,
+          podCidr: envFile.SPIDER_PLANE_POD_CIDR,
+          netns: envFile.SPIDER_PLANE_NODE_NETNS,
+          uplink: envFile.SPIDER_PLANE_NODE_UPLINK,
+          cgroup: envFile.SPIDER_PLANE_NODE_CGROUP,
+          hostIp: envFile.SPIDER_PLANE_HOST_IP,
+          containerdSocket: envFile.SPIDER_PLANE_CONTAINERD_SOCK,
+          dnsIp: envFile.SPIDER_PLANE_DNS_IP,
+        }
+      : undefined;
   return {
+    realNode,
     source,
     kubeConfig: loadKubeConfig(kubeconfigPath),
     kubeconfigPath,
@@ -186,8 +242,10 @@ export async function startPlane(
           ...args,
           '--nodes',
           String(options.nodes ?? 3),
+          '--real-nodes',
+          String(options.realNodes ?? 0),
           '--watch-pid',
-          String(process.pid),
+          String(options.watchPid ?? process.pid),
           'up',
         ],
         upTimeout,
@@ -257,7 +315,39 @@ export function findSharedPlane(
 export async function ensurePlane(
   options: EnsurePlaneOptions = {},
 ): Promise<ControlPlane> {
-  return findSharedPlane(options.env ?? process.env) ?? startPlane(options);
+  const shared = findSharedPlane(options.env ?? process.env);
+  // An external cluster is taken as is (its nodes are its own); a local one must
+  // have the real node asked for.
+  if (
+    shared &&
+    (shared.source === 'external' ||
+      (options.realNodes ?? 0) === 0 ||
+      shared.realNode)
+  ) {
+    return shared;
+  }
+  return startPlane(options);
+}
+
+/**
+ * Imports image archives (OCI or docker) into the real node's containerd, with
+ * `plane import-image`. Pods then use them with `imagePullPolicy: Never` or
+ * `IfNotPresent` (nothing is ever pulled).
+ */
+export async function importImages(
+  plane: ControlPlane,
+  archives: string[],
+): Promise<void> {
+  if (!plane.statePath || !plane.realNode) {
+    throw new Error(
+      'importImages needs a local plane with a real node (plane up --real-nodes 1)',
+    );
+  }
+  await run(
+    PLANE_SCRIPT,
+    ['--state', plane.statePath, 'import-image', ...archives],
+    5 * 60_000,
+  );
 }
 
 /** Output of `plane status` for a local plane (for diagnostics in failing tests). */
