@@ -270,7 +270,10 @@ function planLive(
   }
   if (access.note) {
     for (const [n, i] of instances.entries()) {
-      if (i.message === null && (i.state === 'running' || i.state === 'pending')) instances[n] = { ...i, message: access.note };
+      if (i.state === 'running' || i.state === 'pending') {
+        // Instance messages are capped at 2048 characters by the protocol.
+        instances[n] = { ...i, message: (i.message ? `${i.message} ${access.note}` : access.note).slice(0, 2048) };
+      }
     }
   }
   instances.sort(byPod);
