@@ -111,14 +111,21 @@ prepare_pause() {
 EOF
 }
 
-# The whisperer's own build script makes its static binary when it has one; until then a
-# plain static go build of its command.
-hash_whisperer() { echo "$GO_VERSION $(debian_versions) $(sources_hash "$REPO/whisperer")"; }
+# The whisperer's own build script makes its static binary (libpcap linked in) and names
+# it by its source key, which `--print` gives without building; without that script, a
+# cgo build of its command with the shared libraries copied in.
+hash_whisperer() {
+  if [[ -x "$REPO/whisperer/build.sh" ]]; then
+    "$REPO/whisperer/build.sh" --print
+  else
+    echo "$GO_VERSION $(debian_versions) $(sources_hash "$REPO/whisperer")"
+  fi
+}
 prepare_whisperer() {
   local bin
   if [[ -x "$REPO/whisperer/build.sh" ]]; then
-    bin="$("$REPO/whisperer/build.sh" --print)" || die "whisperer/build.sh --print failed"
-    [[ -x "$bin" ]] || die "whisperer/build.sh --print gave '$bin', not an executable"
+    bin="$("$REPO/whisperer/build.sh")" || die "whisperer/build.sh failed"
+    [[ -x "$bin" ]] || die "whisperer/build.sh gave '$bin', not an executable"
     cp "$bin" "$1/spider-whisperer"
   else
     [[ -d "$REPO/whisperer/cmd/spider-whisperer" ]] || die "the whisperer has no command yet (whisperer/cmd/spider-whisperer)"
