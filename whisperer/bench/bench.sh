@@ -183,7 +183,7 @@ if [[ " $parts " == *" live "* ]]; then
   tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES mt_rss=$RSS
   # What the whisperer said about itself (coverage is explained by these).
   for d in fixed max; do
-    echo "  whisperer stats ($d): $(grep terminated "$work/live-$d/states.jsonl" | sed -E 's/.*"stats":(\{[^}]*\}).*/\1/')" >&2
+    echo "  whisperer ($d): $(grep -o 'stopping.*' "$work/live-$d/whisperer.log")" >&2
   done
 fi
 

@@ -147,7 +147,8 @@ func Run(ctx context.Context, env Env, log io.Writer) int {
 	close(flowCh)
 	<-encDone
 	reason, _ := r.reason.Load().(string)
-	r.logf("stopping (%s)", reason)
+	r.logf("stopping (%s): %d exchanges, %d sampled, %d dropped at the hand-off, %d dropped from the queue, %d kernel drops",
+		reason, r.c.exchanges.Load(), r.c.sampled.Load(), r.c.dropped.Load(), r.queueDropped(), r.c.kernelDrops.Load())
 	if reason != "deleted" {
 		r.report(context.Background(), "stopping", nil, nil, true)
 	}
