@@ -163,6 +163,8 @@ live_run() { # name loadfn: sets MADE REPORTED CORES RSS
   MADE=$(made_by "$2")
   stop_whisperer "$d"
   REPORTED=$(cat "$d/count" 2>/dev/null || echo 0)
+  # What the whisperer parsed (stats.exchanges), whether or not the agent took it all.
+  CAPTURED=$(grep -o 'stopping ([a-z]*): [0-9]* exchanges' "$d/whisperer.log" | grep -o '[0-9]* exchanges' | cut -d' ' -f1)
 }
 tcpdump_run() { # loadfn: sets MADE CORES RSS
   ip netns exec "$srv" tcpdump -q -i "$veths" -w /dev/null 'tcp port 8080' 2>/dev/null &
@@ -174,12 +176,12 @@ tcpdump_run() { # loadfn: sets MADE CORES RSS
   kill -INT "$tp"; wait "$tp" 2>/dev/null || true
 }
 
-f_made=0 f_rep=0 f_cpu=0 f_rss=0 ft_made=0 ft_cpu=0 ft_rss=0 m_made=0 m_rep=0 m_cpu=0 m_rss=0 mt_made=0 mt_cpu=0 mt_rss=0
+f_cap=0 m_cap=0 f_made=0 f_rep=0 f_cpu=0 f_rss=0 ft_made=0 ft_cpu=0 ft_rss=0 m_made=0 m_rep=0 m_cpu=0 m_rss=0 mt_made=0 mt_cpu=0 mt_rss=0
 if [[ " $parts " == *" live "* ]]; then
   echo "live at $rate req/s and at maximum, ${secs}s each..." >&2
-  live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cpu=$CORES f_rss=$RSS
+  live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cap=$CAPTURED f_cpu=$CORES f_rss=$RSS
   tcpdump_run fixed_load; ft_made=$MADE ft_cpu=$CORES ft_rss=$RSS
-  live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cpu=$CORES m_rss=$RSS
+  live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cap=$CAPTURED m_cpu=$CORES m_rss=$RSS
   tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES mt_rss=$RSS
   # What the whisperer said about itself (coverage is explained by these).
   for d in fixed max; do
@@ -200,10 +202,11 @@ printf '  %-24s %12s %10s %14s %12s\n' "tshark -Y http.response" "$t_n" "$t_wall
 echo "  read is $(ratio "$t_wall" "$w_wall") faster than tshark (goal >= 10x, RSS <= 64 MB)"
 echo
 echo "(b) live, ${secs}s per run"
-printf '  %-30s %10s %10s %10s %8s %8s\n' "" requests reported coverage cores RSS_MB
-printf '  %-30s %10s %10s %10s %8s %8s\n' "whisperer @ $rate req/s" "$f_made" "$f_rep" "$(pct "$f_rep" "$f_made")" "$f_cpu" "$((f_rss / 1024))"
-printf '  %-30s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ $rate" "$ft_made" "-" "-" "$ft_cpu" "$((ft_rss / 1024))"
-printf '  %-30s %10s %10s %10s %8s %8s\n' "whisperer @ max (wrk)" "$m_made" "$m_rep" "$(pct "$m_rep" "$m_made")" "$m_cpu" "$((m_rss / 1024))"
-printf '  %-30s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ max" "$mt_made" "-" "-" "$mt_cpu" "$((mt_rss / 1024))"
+printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "" requests captured reported coverage cores RSS_MB
+printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "whisperer @ $rate req/s" "$f_made" "$f_cap" "$f_rep" "$(pct "$f_rep" "$f_made")" "$f_cpu" "$((f_rss / 1024))"
+printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ $rate" "$ft_made" "-" "-" "-" "$ft_cpu" "$((ft_rss / 1024))"
+printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "whisperer @ max (wrk)" "$m_made" "$m_cap" "$m_rep" "$(pct "$m_rep" "$m_made")" "$m_cpu" "$((m_rss / 1024))"
+printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ max" "$mt_made" "-" "-" "-" "$mt_cpu" "$((mt_rss / 1024))"
+echo "  captured: parsed by the whisperer (stats.exchanges); reported: taken by the stand-in agent"
 echo "  whisperer/tcpdump CPU: $(ratio "$f_cpu" "$ft_cpu") at $rate req/s, $(ratio "$m_cpu" "$mt_cpu") at max (goal <= 3x, RSS <= 64 MB, 100% at $rate req/s)"
 echo "  max rates: whisperer run $(rate_of "$m_made" "$secs") req/s, tcpdump run $(rate_of "$mt_made" "$secs") req/s"
