@@ -5,11 +5,19 @@ type JsonObject = Parameters<Parameters<SignalApi['subscribe']>[1]>[0];
 /** A signals API the test publishes on, by channel. */
 export class FakeSignalApi implements SignalApi {
   private readonly listeners = new Map<string, Set<(m: JsonObject) => void>>();
-  subscribe(channel: string, onMessage: (m: JsonObject) => void) {
+  subscribe<T extends JsonObject = JsonObject>(
+    channel: string,
+    onMessage: (m: T) => void,
+  ) {
     const set = this.listeners.get(channel) ?? new Set();
-    set.add(onMessage);
+    const listener = onMessage as (m: JsonObject) => void;
+    set.add(listener);
     this.listeners.set(channel, set);
-    return { unsubscribe: () => set.delete(onMessage) };
+    return {
+      unsubscribe: () => {
+        set.delete(listener);
+      },
+    };
   }
   publish(channel: string, message: JsonObject) {
     this.listeners.get(channel)?.forEach(l => l(message));

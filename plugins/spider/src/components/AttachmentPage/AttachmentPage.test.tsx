@@ -1,4 +1,5 @@
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
+import { Route, Routes } from 'react-router-dom';
 import userEvent from '@testing-library/user-event';
 import { AttachmentPage } from './AttachmentPage';
 import { AttachmentsPage } from './AttachmentsPage';
@@ -6,6 +7,7 @@ import {
   FakeSpiderApi,
   makeAttachment,
   makeController,
+  makeExchange,
 } from '../../__testUtils__/FakeSpiderApi';
 import { renderSpider } from '../../__testUtils__/render';
 
@@ -42,7 +44,7 @@ describe('AttachmentPage', () => {
       await screen.findByText('Whisperer instances (2)'),
     ).toBeInTheDocument();
     expect(screen.getByText(/Rejected by Pod Security/)).toBeInTheDocument();
-    expect(screen.getByTestId('countdown')).toHaveTextContent(/left/);
+    expect(screen.getAllByTestId('countdown')[0]).toHaveTextContent(/left/);
     expect(
       await screen.findByRole('link', { name: 'prod-eu-1' }),
     ).toBeInTheDocument();
@@ -66,6 +68,79 @@ describe('AttachmentPage', () => {
     ).not.toBeInTheDocument();
     expect(screen.getByTestId('instance-payments-7c9d-fghij')).toHaveClass(
       'Mui-selected',
+    );
+  });
+
+  it("shows the traffic beside the countdown, filtered from an instance's filter icon", async () => {
+    const { api, a } = setup();
+    api.exchanges = [
+      makeExchange({
+        id: 'on-abcde',
+        attachmentId: a.id,
+        pod: 'payments-7c9d-abcde',
+      }),
+      makeExchange({
+        id: 'on-fghij',
+        attachmentId: a.id,
+        pod: 'payments-7c9d-fghij',
+      }),
+    ];
+    await renderSpider(
+      <Routes>
+        <Route
+          path="/spider/attachments/:attachmentId"
+          element={<AttachmentPage />}
+        />
+      </Routes>,
+      { api, routeEntries: [`/spider/attachments/${a.id}`] },
+    );
+    const traffic = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(within(traffic).getAllByRole('row')).toHaveLength(3),
+    );
+    expect(screen.getByLabelText('Time left')).toHaveTextContent(
+      /Capturing, .* left/,
+    );
+    await userEvent.click(
+      await screen.findByLabelText(
+        'Show the traffic of payments-7c9d-fghij/spider-x',
+      ),
+    );
+    await waitFor(() =>
+      expect(within(screen.getByRole('grid')).getAllByRole('row')).toHaveLength(
+        2,
+      ),
+    );
+    expect(
+      within(screen.getByRole('grid')).getAllByRole('row')[1],
+    ).toHaveAttribute('data-exchange-id', 'on-fghij');
+    expect(screen.getByLabelText('Instance')).toHaveValue(
+      'payments-7c9d-fghij/spider-x',
+    );
+    expect(
+      screen.queryByTestId('instance-payments-7c9d-abcde'),
+    ).not.toBeInTheDocument();
+  });
+
+  it('keeps the traffic readable after the attachment was detached', async () => {
+    const { api, a } = setup();
+    a.status = 'detached';
+    a.detachedAt = new Date().toISOString();
+    api.exchanges = [makeExchange({ id: 'kept', attachmentId: a.id })];
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
+    expect(
+      await screen.findByText(
+        /capture stopped, the traffic stays until retention removes it/,
+      ),
+    ).toBeInTheDocument();
+    const traffic = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    expect(within(traffic).getAllByRole('row')[1]).toHaveAttribute(
+      'data-exchange-id',
+      'kept',
     );
   });
 

@@ -82,11 +82,11 @@ describe('ControllerPage', () => {
       within(row).getByRole('button', { name: 'Show instances' }),
     );
     const link = await screen.findByRole('link', {
-      name: 'Filter on this instance',
+      name: 'Show the traffic of payments-7c9d-abcde/spider-x',
     });
     expect(link).toHaveAttribute(
       'href',
-      `/spider/attachments/${a.id}?instance=payments-7c9d-abcde`,
+      `/spider/attachments/${a.id}?instance=payments-7c9d-abcde%2Fspider-x`,
     );
     expect(screen.getAllByText('Running').length).toBeGreaterThan(0);
 

@@ -18,6 +18,10 @@ import {
 export const TEXT_DEBOUNCE_MS = 300;
 
 /** A text filter that keeps its own state while typing, so a keystroke re-renders only itself. */
+/** Ids tie each label to its input (screen readers, and tests by label). */
+const fieldId = (label: string) =>
+  `spider-traffic-${label.toLowerCase().replace(/[^a-z]+/g, '-')}`;
+
 const DebouncedField = memo(function DebouncedField(props: {
   label: string;
   value: string;
@@ -46,6 +50,7 @@ const DebouncedField = memo(function DebouncedField(props: {
   }, [text]);
   return (
     <TextField
+      id={fieldId(props.label)}
       label={props.label}
       size="small"
       variant="outlined"
@@ -78,6 +83,7 @@ function NativeSelect(props: {
   return (
     <TextField
       select
+      id={fieldId(props.label)}
       label={props.label}
       size="small"
       variant="outlined"
@@ -244,6 +250,7 @@ export const TrafficFilterBar = memo(function TrafficFilterBar(
       {filters.range === 'custom' && (
         <>
           <TextField
+            id={fieldId('From')}
             label="From"
             type="datetime-local"
             size="small"
@@ -253,6 +260,7 @@ export const TrafficFilterBar = memo(function TrafficFilterBar(
             onChange={e => set({ since: fromLocalInput(e.target.value) })}
           />
           <TextField
+            id={fieldId('To')}
             label="To"
             type="datetime-local"
             size="small"

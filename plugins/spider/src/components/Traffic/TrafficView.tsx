@@ -542,15 +542,14 @@ export function TrafficView(props: { source: TrafficViewSource }) {
         anchor="right"
         open={!!exchangeId}
         onClose={() => setParam('exchange', undefined)}
-        PaperProps={
-          {
-            style: { width: 'min(760px, 100vw)', padding: 24 },
-            'aria-labelledby': 'spider-exchange-title',
-          } as any
-        }
+        PaperProps={{ style: { width: 'min(760px, 100vw)', padding: 24 } }}
       >
         {exchangeId && (
-          <>
+          <div
+            role="dialog"
+            aria-modal="true"
+            aria-labelledby="spider-exchange-title"
+          >
             <Box display="flex" alignItems="center" mb={1}>
               <Typography
                 variant="h5"
@@ -584,7 +583,7 @@ export function TrafficView(props: { source: TrafficViewSource }) {
                 );
               }}
             />
-          </>
+          </div>
         )}
       </Drawer>
     </Box>

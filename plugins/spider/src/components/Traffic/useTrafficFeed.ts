@@ -33,9 +33,15 @@ const COALESCE_MS = 250;
 /** Pages followed in one live fetch (a long pause or a very busy service). */
 const MAX_LIVE_PAGES = 10;
 
-/** Newest first; `startedAt` is ISO in UTC, so strings compare as times. */
-const newer = (a: StoredExchange, b: StoredExchange) =>
-  a.startedAt > b.startedAt || (a.startedAt === b.startedAt && a.id > b.id);
+/**
+ * Newest first, as the API orders: `startedAt` (ISO in UTC, so strings compare as times),
+ * then the id (numeric strings: the longer is the larger).
+ */
+const newer = (a: StoredExchange, b: StoredExchange) => {
+  if (a.startedAt !== b.startedAt) return a.startedAt > b.startedAt;
+  if (a.id.length !== b.id.length) return a.id.length > b.id.length;
+  return a.id > b.id;
+};
 
 /**
  * Merges `incoming` into `current` (both newest first once sorted), dropping ids already

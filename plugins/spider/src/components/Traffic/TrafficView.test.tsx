@@ -1,0 +1,323 @@
+import {
+  act,
+  fireEvent,
+  screen,
+  waitFor,
+  within,
+} from '@testing-library/react';
+import { Route, Routes, useLocation } from 'react-router-dom';
+import { signalApiRef } from '@backstage/plugin-signals-react';
+import { trafficSignalChannel } from '@spider/backstage-plugin-spider-common';
+import { TrafficView } from './TrafficView';
+import {
+  FakeSpiderApi,
+  makeAttachment,
+  makeCoverage,
+  makeExchange,
+} from '../../__testUtils__/FakeSpiderApi';
+import { renderSpider } from '../../__testUtils__/render';
+import { FakeSignalApi } from '../../__testUtils__/signals';
+import { fill } from '../../__testUtils__/fill';
+
+const T0 = Date.parse('2026-12-01T10:00:00.000Z');
+
+function Location() {
+  const l = useLocation();
+  return <span data-testid="location">{`${l.pathname}${l.search}`}</span>;
+}
+
+function setup(
+  options: {
+    exchanges?: number;
+    attachment?: Parameters<typeof makeAttachment>[0];
+  } = {},
+) {
+  const a = makeAttachment(options.attachment);
+  const api = new FakeSpiderApi({ attachments: [a] });
+  api.exchanges = Array.from({ length: options.exchanges ?? 3 }, (_, i) =>
+    makeExchange({ id: `ex-${i}`, attachmentId: a.id, at: T0 + i * 1000 }),
+  );
+  return { a, api };
+}
+
+async function renderView(
+  api: FakeSpiderApi,
+  a: ReturnType<typeof makeAttachment>,
+  extra: { search?: string; signals?: FakeSignalApi } = {},
+) {
+  return renderSpider(
+    <Routes>
+      <Route
+        path="/spider/attachments/:id"
+        element={
+          <>
+            <TrafficView source={{ kind: 'attachment', attachment: a }} />
+            <Location />
+          </>
+        }
+      />
+    </Routes>,
+    {
+      api,
+      routeEntries: [`/spider/attachments/${a.id}${extra.search ?? ''}`],
+      apis: extra.signals ? [[signalApiRef, extra.signals]] : [],
+    },
+  );
+}
+
+const rows = () =>
+  within(screen.getByRole('grid')).getAllByRole('row').slice(1);
+
+describe('TrafficView', () => {
+  it('lists the exchanges newest first and opens one in the drawer', async () => {
+    const { a, api } = setup();
+    api.exchanges[0] = {
+      ...api.exchanges[0],
+      request: {
+        ...api.exchanges[0].request,
+        body: { encoding: 'utf8', text: '{"a":1}', truncated: false },
+      },
+    };
+    await renderView(api, a);
+    await screen.findByRole('grid');
+    expect(rows().map(r => r.getAttribute('data-exchange-id'))).toEqual([
+      'ex-2',
+      'ex-1',
+      'ex-0',
+    ]);
+    fireEvent.click(rows()[2]);
+    const drawer = await screen.findByRole(
+      'dialog',
+      { name: 'Exchange' },
+      { timeout: 5000 },
+    );
+    expect(
+      await within(drawer).findByRole('button', { name: 'Copy as curl' }),
+    ).toBeInTheDocument();
+    expect(screen.getByTestId('location')).toHaveTextContent('exchange=ex-0');
+    fireEvent.click(
+      within(drawer).getByRole('button', { name: 'Close the exchange' }),
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('location')).not.toHaveTextContent('exchange='),
+    );
+  });
+
+  it('reads its filters from the URL and writes changes back (shareable)', async () => {
+    const { a, api } = setup();
+    await renderView(api, a, {
+      search:
+        '?instance=payments-7c9d-abcde/spider-x&method=POST&errors=1&range=15m',
+    });
+    await waitFor(() =>
+      expect(api.callsOf('listTraffic').length).toBeGreaterThan(0),
+    );
+    const [id, query] = api.callsOf('listTraffic')[0] as [
+      string,
+      Record<string, unknown>,
+    ];
+    expect(id).toBe(a.id);
+    expect(query).toMatchObject({
+      instance: 'payments-7c9d-abcde/spider-x',
+      method: 'POST',
+      status: 'error',
+      limit: 200,
+    });
+    expect(Date.parse(query.since as string)).toBeGreaterThan(
+      Date.now() - 16 * 60_000,
+    );
+    // nothing matches: the view says so and offers to clear
+    expect(
+      await screen.findByText('No exchange matches these filters'),
+    ).toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText('Status'), {
+      target: { value: '5xx' },
+    });
+    await waitFor(() =>
+      expect(screen.getByTestId('location')).toHaveTextContent('status=5xx'),
+    );
+    fill(screen.getByLabelText('Search path or peer'), 'orders');
+    await waitFor(() =>
+      expect(screen.getByTestId('location')).toHaveTextContent('q=orders'),
+    );
+    expect(screen.getByTestId('location')).toHaveTextContent(
+      'instance=payments-7c9d-abcde%2Fspider-x',
+    );
+    fireEvent.click(
+      screen.getAllByRole('button', { name: 'Clear filters' })[0],
+    );
+    await waitFor(() =>
+      expect(screen.getByTestId('location').textContent).toBe(
+        `/spider/attachments/${a.id}`,
+      ),
+    );
+    expect(await screen.findByRole('grid')).toBeInTheDocument();
+  });
+
+  it('shows new exchanges live, and holds them as "N new" while paused', async () => {
+    const { a, api } = setup();
+    const signals = new FakeSignalApi();
+    await renderView(api, a, { signals });
+    await screen.findByRole('grid');
+    expect(
+      screen.getByText(/Live: new exchanges appear as they are stored/),
+    ).toBeInTheDocument();
+    expect(signals.subscribers(trafficSignalChannel(a.id))).toBe(1);
+
+    api.exchanges.push(
+      makeExchange({ id: 'ex-3', attachmentId: a.id, at: T0 + 3000 }),
+    );
+    act(() =>
+      signals.publish(trafficSignalChannel(a.id), {
+        type: 'traffic',
+        attachmentId: a.id,
+        added: 1,
+        latest: null,
+      }),
+    );
+    await waitFor(() =>
+      expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-3'),
+    );
+    const live = api.callsOf('listTraffic').at(-1)![1] as { since: string };
+    // the live fetch asks only since (just before) the newest exchange it had
+    expect(Date.parse(live.since)).toBe(T0 + 2000 - 1000);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Pause live tail' }));
+    expect(screen.getByText(/Paused/)).toBeInTheDocument();
+    api.exchanges.push(
+      makeExchange({ id: 'ex-4', attachmentId: a.id, at: T0 + 4000 }),
+      makeExchange({ id: 'ex-5', attachmentId: a.id, at: T0 + 5000 }),
+    );
+    act(() =>
+      signals.publish(trafficSignalChannel(a.id), {
+        type: 'traffic',
+        attachmentId: a.id,
+        added: 2,
+        latest: null,
+      }),
+    );
+    const marker = await screen.findByRole('button', { name: '2 new' });
+    expect(rows()).toHaveLength(4);
+    fireEvent.click(marker);
+    await waitFor(() => expect(rows()).toHaveLength(6));
+    expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-5');
+    expect(
+      screen.queryByRole('button', { name: /new$/ }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('polls for new exchanges when the app has no signals', async () => {
+    jest.useFakeTimers({ doNotFake: ['queueMicrotask'] });
+    try {
+      const { a, api } = setup();
+      await renderView(api, a);
+      await screen.findByRole('grid');
+      expect(
+        screen.getByText(/checking for new exchanges every 3 s/),
+      ).toBeInTheDocument();
+      api.exchanges.push(
+        makeExchange({ id: 'ex-9', attachmentId: a.id, at: T0 + 9000 }),
+      );
+      await act(async () => {
+        jest.advanceTimersByTime(3000);
+      });
+      await act(async () => {
+        jest.advanceTimersByTime(300);
+      });
+      await waitFor(() =>
+        expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-9'),
+      );
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('shows the coverage of the capture with numbers', async () => {
+    const { a, api } = setup();
+    api.coverage = makeCoverage({
+      exchanges: 900,
+      sampled: 100,
+      kernelDrops: 12,
+      packets: 988,
+    });
+    await renderView(api, a);
+    expect(
+      await screen.findByText('This capture is not complete'),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(/100 of 1,000 exchanges were sampled out/),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(/12 of 1,000 packets were dropped by the kernel/),
+    ).toBeInTheDocument();
+  });
+
+  it.each([
+    [404, /you may not have access to it/],
+    [503, /agent is offline.*Check that the agent is running/],
+  ])('explains a %s from the API and what to do', async (status, words) => {
+    const { a, api } = setup();
+    api.failWith('listTraffic', status, 'nope');
+    await renderView(api, a);
+    const alerts = await screen.findAllByRole('alert');
+    expect(alerts[0]).toHaveTextContent(words);
+    api.clearFailure('listTraffic');
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    expect(await screen.findByRole('grid')).toBeInTheDocument();
+  });
+
+  it('explains an empty view: pending whisperers, or nothing captured yet', async () => {
+    const pending = setup({
+      exchanges: 0,
+      attachment: { status: 'pending', instances: [] },
+    });
+    const { unmount } = await renderView(pending.api, pending.a);
+    expect(
+      await screen.findByText('Waiting for the whisperer instances'),
+    ).toBeInTheDocument();
+    unmount();
+    const running = setup({ exchanges: 0 });
+    await renderView(running.api, running.a);
+    expect(await screen.findByText('Nothing captured yet')).toBeInTheDocument();
+    expect(
+      screen.getByText(/Send some requests to the service/),
+    ).toHaveTextContent(/capture filter/);
+  });
+
+  it('stays readable after the attachment ended, without a live tail', async () => {
+    const { a, api } = setup({ attachment: { status: 'detached' } });
+    await renderView(api, a);
+    await screen.findByRole('grid');
+    expect(rows()).toHaveLength(3);
+    expect(
+      screen.getByText(/Not live: the capture has ended/),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('button', { name: 'Pause live tail' }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('exports the HAR of the current filter as a download', async () => {
+    const { a, api } = setup();
+    const created: Blob[] = [];
+    (URL as any).createObjectURL = jest.fn((b: Blob) => {
+      created.push(b);
+      return 'blob:har';
+    });
+    (URL as any).revokeObjectURL = jest.fn();
+    const click = jest
+      .spyOn(HTMLAnchorElement.prototype, 'click')
+      .mockImplementation(() => {});
+    await renderView(api, a, { search: '?method=GET' });
+    await screen.findByRole('grid');
+    fireEvent.click(screen.getByRole('button', { name: 'Export HAR' }));
+    await waitFor(() => expect(click).toHaveBeenCalled());
+    expect(api.callsOf('downloadTrafficHar')[0]).toEqual([
+      a.id,
+      { method: 'GET' },
+    ]);
+    const har = JSON.parse(await created[0].text());
+    expect(har.log.entries).toHaveLength(3);
+    click.mockRestore();
+  });
+});
