@@ -49,6 +49,9 @@ import { InstallSettings, renderInstall, splitNamespaces } from '../install/rend
 import { matchEntityWorkloads } from '../catalog/matchEntityWorkloads';
 import { parseInput } from './validation';
 import { spiderErrorHandler } from './errorHandler';
+import { TrafficStore } from '../store/TrafficStore';
+import { TrafficService } from './TrafficService';
+import { createTrafficRouter } from './trafficRouter';
 
 export interface RouterOptions {
   logger: LoggerService;
@@ -60,6 +63,7 @@ export interface RouterOptions {
   attachments: AttachmentsStore;
   shares: SharesStore;
   inventory: InventoryStore;
+  traffic: TrafficStore;
   access: ControllerAccess;
   gateway: AgentGateway;
   audit: AuditLog;
@@ -450,6 +454,24 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       items: matched.map(w => ({ ...w, controllerName: byId.get(w.controllerId)!.controller.name })),
     });
   });
+
+  // ---- Traffic (its own router; access is readableAttachment above) -------
+
+  router.use(
+    createTrafficRouter({
+      httpAuth,
+      logger: options.logger,
+      service: new TrafficService({
+        traffic: options.traffic,
+        attachments,
+        inventory,
+        access,
+        catalog: options.catalog,
+        logger: options.logger,
+        readableAttachment,
+      }),
+    }),
+  );
 
   router.use(spiderErrorHandler);
   return router;

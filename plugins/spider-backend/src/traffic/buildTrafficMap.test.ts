@@ -2,6 +2,7 @@ import { Workload } from '@spider/backstage-plugin-spider-common';
 import { TrafficPeerAggregate } from '../store/TrafficStore';
 import {
   buildTrafficMap,
+  CatalogEntityAnnotations,
   entityRefFor,
   labelMatchesName,
   parsePeerName,
@@ -121,7 +122,7 @@ describe('buildTrafficMap', () => {
     wl('team-b', 'StatefulSet', 'db', { tier: 'db' }),
     wl('shop', 'Pod', 'lonely'),
   ];
-  const entities = [
+  const entities: CatalogEntityAnnotations[] = [
     {
       entityRef: 'component:default/storefront',
       annotations: { 'backstage.io/kubernetes-id': 'storefront' },

@@ -7,6 +7,7 @@ import type {
   Header,
   PostData,
   QueryString,
+  Response,
 } from 'har-format';
 import {
   CapturedBody,
@@ -44,6 +45,15 @@ export interface SpiderHarFields {
   client: TrafficEndpoint;
   server: TrafficEndpoint;
 }
+
+/** HAR objects with the custom fields this export adds (HAR allows fields starting with `_`). */
+type SpiderPostData = PostData & { _encoding?: 'base64' };
+type SpiderContent = Content & { _truncated?: boolean };
+type SpiderResponse = Response & { _trailers?: Header[]; _error?: string };
+export type SpiderHarEntry = Entry & {
+  response: SpiderResponse;
+  _spider: SpiderHarFields;
+};
 
 function headerList(headers: Array<[string, string]>): Header[] {
   // Values are copied as stored: what the whisperer redacted stays "[redacted]".
@@ -112,7 +122,7 @@ function decodedBytes(body: NonNullable<CapturedBody>): number {
 function postData(request: StoredExchange['request']): PostData | undefined {
   const body = request.body;
   if (!body) return undefined;
-  const data: PostData = {
+  const data: SpiderPostData = {
     mimeType: headerValue(request.headers, 'content-type') ?? '',
     text: body.text,
   };
@@ -122,12 +132,14 @@ function postData(request: StoredExchange['request']): PostData | undefined {
   return data;
 }
 
-function content(response: NonNullable<StoredExchange['response']>): Content {
+function content(
+  response: NonNullable<StoredExchange['response']>,
+): SpiderContent {
   const mimeType = headerValue(response.headers, 'content-type') ?? '';
   const body = response.body;
   if (!body) return { size: response.bodySize, mimeType };
   const decoded = decodedBytes(body);
-  const out: Content = {
+  const out: SpiderContent = {
     // A whole body: its decoded size (bodySize is on the wire, before decompression).
     size: body.truncated ? Math.max(decoded, response.bodySize) : decoded,
     mimeType,
@@ -153,7 +165,7 @@ function startedDateTime(exchange: StoredExchange): string {
 }
 
 /** One HAR entry. Cookies stay empty: the pod redacts cookie and set-cookie before anything leaves it. */
-export function harEntry(exchange: StoredExchange): Entry {
+export function harEntry(exchange: StoredExchange): SpiderHarEntry {
   const httpVersion = HTTP_VERSIONS[exchange.protocol] ?? 'HTTP/1.1';
   const { request, response } = exchange;
   const spider: SpiderHarFields = {
@@ -183,7 +195,7 @@ export function harEntry(exchange: StoredExchange): Entry {
   const post = postData(request);
   if (post) harRequest.postData = post;
 
-  const harResponse: Entry['response'] = response
+  const harResponse: SpiderResponse = response
     ? {
         status: response.status,
         statusText: STATUS_CODES[response.status] ?? '',
@@ -212,7 +224,7 @@ export function harEntry(exchange: StoredExchange): Entry {
     harResponse._trailers = headerList(response.trailers);
   }
 
-  const entry: Entry = {
+  const entry: SpiderHarEntry = {
     startedDateTime: startedDateTime(exchange),
     time: exchange.durationMs,
     request: harRequest,

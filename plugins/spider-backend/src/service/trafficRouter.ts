@@ -1,0 +1,101 @@
+import express from 'express';
+import Router from 'express-promise-router';
+import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
+import {
+  entityTrafficQuerySchema,
+  exchangeIdParamSchema,
+  harQuerySchema,
+  idParamSchema,
+  trafficMapQuerySchema,
+  trafficQuerySchema,
+} from '@spider/backstage-plugin-spider-common';
+import { TrafficService } from './TrafficService';
+import { parseInput } from './validation';
+
+/** Waits until the response takes more data, or is gone. */
+function drained(res: express.Response): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** The traffic routes (README "Traffic API"): validation and HTTP only; TrafficService decides. */
+export function createTrafficRouter(options: {
+  httpAuth: HttpAuthService;
+  logger: LoggerService;
+  service: TrafficService;
+}): express.Router {
+  const { httpAuth, logger, service } = options;
+  const router = Router();
+  const user = (req: express.Request) =>
+    httpAuth.credentials(req, { allow: ['user'] });
+
+  router.get('/attachments/:id/traffic', async (req, res) => {
+    const { id } = parseInput(idParamSchema, req.params, 'path');
+    const query = parseInput(trafficQuerySchema, req.query, 'query');
+    res.json(await service.list(await user(req), id, query));
+  });
+
+  router.get('/attachments/:id/traffic.har', async (req, res) => {
+    const { id } = parseInput(idParamSchema, req.params, 'path');
+    const query = parseInput(harQuerySchema, req.query, 'query');
+    const { fileName, chunks } = await service.har(await user(req), id, query);
+    // The first chunk is read before any header goes out, so a failing store still gets
+    // a proper error response; after that the file streams as the store pages come.
+    const first = await chunks.next();
+    res.status(200);
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${fileName}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+    });
+    try {
+      if (!first.done && !res.write(first.value)) await drained(res);
+      while (!closed) {
+        const next = await chunks.next();
+        if (next.done) break;
+        if (!res.write(next.value)) await drained(res);
+      }
+      if (closed) {
+        await chunks.return(undefined);
+        return;
+      }
+      res.end();
+    } catch (e) {
+      // Headers are gone: cut the connection so a partial file cannot pass for a whole one.
+      logger.warn(`HAR export of attachment ${id} failed midway: ${e}`);
+      await chunks.return(undefined).catch(() => undefined);
+      res.destroy(e as Error);
+    }
+  });
+
+  router.get('/traffic/:exchangeId', async (req, res) => {
+    const { exchangeId } = parseInput(
+      exchangeIdParamSchema,
+      req.params,
+      'path',
+    );
+    res.json(await service.get(await user(req), exchangeId));
+  });
+
+  router.get('/attachments/:id/map', async (req, res) => {
+    const { id } = parseInput(idParamSchema, req.params, 'path');
+    const query = parseInput(trafficMapQuerySchema, req.query, 'query');
+    res.json(await service.map(await user(req), id, query));
+  });
+
+  router.get('/entity-traffic', async (req, res) => {
+    const query = parseInput(entityTrafficQuerySchema, req.query, 'query');
+    res.json(await service.entityTraffic(await user(req), query));
+  });
+
+  return router;
+}
