@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spider-backstage/spider/whisperer/internal/exchange"
@@ -131,12 +132,25 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, timeou
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rd io.Reader
+	var sent chan struct{}
 	if body != nil {
-		rd = bytes.NewReader(body)
+		// The transport may still read a request body after Do returns (an early error
+		// response); callers reuse the buffer, so wait until it is closed.
+		sent = make(chan struct{})
+		rd = &closeNotifier{Reader: bytes.NewReader(body), closed: sent}
+		defer func() {
+			select {
+			case <-sent:
+			case <-time.After(5 * time.Second):
+			}
+		}()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if body != nil {
+		req.ContentLength = int64(len(body))
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -151,6 +165,17 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, timeou
 		return 0, nil, nil, &RetryError{Err: err}
 	}
 	return resp.StatusCode, b, resp.Header, nil
+}
+
+type closeNotifier struct {
+	*bytes.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeNotifier) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
 }
 
 // classify turns a non-success status into the contract's meaning.

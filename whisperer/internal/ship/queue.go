@@ -41,6 +41,7 @@ type Queue struct {
 	// and do not count against maxBytes (a batch is bounded by itself).
 	inflight      uint64
 	inflightBytes int
+	buf           []byte // the batch body, reused: one sender, one batch at a time
 }
 
 // NewQueue holds at most maxBytes of encoded exchanges and flows.
@@ -141,14 +142,17 @@ type Batch struct {
 }
 
 // Next builds the next batch from the oldest exchanges and flows, with stats; ok is false
-// when nothing waits (and stats is nil).
+// when nothing waits (and stats is nil). The body is valid until the next call.
 func (q *Queue) Next(stats *exchange.Stats) (b Batch, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.items) == 0 && len(q.flows) == 0 && stats == nil {
 		return b, false
 	}
-	body := make([]byte, 0, 64*1024)
+	if q.buf == nil {
+		q.buf = make([]byte, 0, q.maxBatch)
+	}
+	body := q.buf[:0]
 	body = append(body, `{"exchanges":[`...)
 	room := q.maxBatch - batchReserve
 	for _, it := range q.items {
@@ -184,6 +188,7 @@ func (q *Queue) Next(stats *exchange.Stats) (b Batch, ok bool) {
 		body = append(body, sb...)
 	}
 	b.Body = append(body, '}')
+	q.buf = b.Body[:0]
 	q.inflight, q.inflightBytes = b.lastItem, 0
 	for _, it := range q.items[:b.Exchanges] {
 		q.inflightBytes += len(it.data)
