@@ -160,7 +160,10 @@ describe('the injected whisperer container (real agent, real plane)', () => {
       captureFilter: 'tcp',
       env: { SPIDER_PROCESS_ACCESS: 'true' },
     });
-    expect(curious.status).toBe(201);
+    if (curious.status !== 201)
+      throw new Error(
+        `create Whisperer: ${curious.status} ${JSON.stringify(curious.body)}`,
+      );
     curiousId = curious.body.id;
     agentKubeconfig = await agentServiceAccountKubeconfig(admin);
     await ensureNamespace(admin, NS);
