@@ -192,7 +192,7 @@ demo_spec() { # demo_spec WORK NAME PORTS_JSON
   "labels":{"org.opencontainers.image.title":"spider demo $2"}}}
 EOF
 }
-hash_demo_payments() { echo "$GO_VERSION $(sources_hash "$REPO/demo")"; }
+hash_demo_payments() { echo "$GO_VERSION $(sources_hash "$REPO/demo/cmd" "$REPO/demo/internal" "$REPO/demo/go.mod" "$REPO/demo/go.sum")"; }
 prepare_demo_payments() {
   [[ -d "$REPO/demo/cmd/payments" ]] || die "no demo/cmd/payments"
   go_static "$1/payments" "$REPO/demo" ./cmd/payments

@@ -1,6 +1,9 @@
 // Command payments is the demo payments service: HTTP/1.1 charges on PORT (8080) and the
 // payments.Ledger gRPC service plus gRPC health on GRPC_PORT (9090). ERROR_RATE and
 // SLOW_RATE (0..1, default 0.05 each) inject 503s / UNAVAILABLE and 300-900 ms delays.
+// GRPC_MAX_CONNECTION_AGE (default 20s) closes gRPC connections gracefully at that age:
+// clients reconnect, so a whisperer attached later sees a connection start, which it needs
+// to decode HTTP/2 (header compression state begins there).
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/spider-backstage/spider/demo/internal/accesslog"
 	"github.com/spider-backstage/spider/demo/internal/env"
@@ -43,6 +47,7 @@ func run(log *slog.Logger) error {
 	rates.Slow = r.Float("SLOW_RATE", rates.Slow, 0, 1)
 	rates.SlowMin = r.Duration("SLOW_MIN", rates.SlowMin, 0, time.Minute)
 	rates.SlowMax = r.Duration("SLOW_MAX", rates.SlowMax, 0, time.Minute)
+	maxAge := r.Duration("GRPC_MAX_CONNECTION_AGE", 20*time.Second, time.Second, 24*time.Hour)
 	if r.Err != nil {
 		return r.Err
 	}
@@ -58,7 +63,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gsrv := grpc.NewServer()
+	gsrv := grpc.NewServer(grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: maxAge, MaxConnectionAgeGrace: 5 * time.Second}))
 	gsrv.RegisterService(&ledger.ServiceDesc, svc)
 	hs := health.NewServer()
 	hs.SetServingStatus("payments.Ledger", healthpb.HealthCheckResponse_SERVING)
