@@ -266,7 +266,7 @@ node_join() {
   node_kubernetes_endpoints || die "could not write the kubernetes Service's endpoints"
   node_start_kubelet
   node_start_kube_proxy
-  "$PLANE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig" apply -f "$NODE_DIR/cluster-dns.yaml" >"$LOGS/cluster-dns.log" 2>&1 ||
+  "$PLANE_BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig" --cache-dir "$STATE/kubectl-cache" apply -f "$NODE_DIR/cluster-dns.yaml" >"$LOGS/cluster-dns.log" 2>&1 ||
     { cat "$LOGS/cluster-dns.log" >&2; die "could not apply the cluster DNS manifests"; }
 }
 
@@ -300,7 +300,9 @@ node_cgroup_pids() {
   done | sort -u
 }
 
-node_kill_named() { # name...: TERM then KILL the plane's processes of these names
+node_kill_named() { # [-KILL] name...: TERM (then KILL) the plane's processes of these names
+  local sig=TERM
+  if [[ "$1" == -KILL ]]; then sig=KILL; shift; fi
   local n name pid pids=()
   for n in "$@"; do
     while read -r name pid; do
@@ -308,7 +310,7 @@ node_kill_named() { # name...: TERM then KILL the plane's processes of these nam
     done < <(read_pids)
   done
   ((${#pids[@]})) || return 0
-  kill -TERM "${pids[@]}" 2>/dev/null || true
+  kill "-$sig" "${pids[@]}" 2>/dev/null || true
   local deadline=$((SECONDS + 10)) p alive
   while ((SECONDS < deadline)); do
     alive=0
@@ -324,13 +326,21 @@ node_kill_named() { # name...: TERM then KILL the plane's processes of these nam
 
 # containerd's shims: each names this node's containerd socket (so the state dir) on its
 # command line; they outlive containerd, so they are found by that, not by the pid file.
+# One grep over every command line: a process per pid would take seconds on a busy host.
 node_shim_pids() {
+  local f pid
+  while IFS= read -r f; do
+    pid="${f#/proc/}"; pid="${pid%/cmdline}"
+    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == containerd-shim* ]]; then echo "$pid"; fi
+  done < <(grep -lsaF -- "$CONTAINERD_SOCK" /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 0
+}
+
+# Live (not zombie) processes among pids.
+node_live() {
   local p
-  for p in /proc/[0-9]*; do
-    [[ -r "$p/cmdline" ]] || continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "^[^ ]*containerd-shim[^ ]* .*-address $CONTAINERD_SOCK"; then
-      echo "${p#/proc/}"
-    fi
+  for p in "$@"; do
+    if [[ -r "/proc/$p/stat" ]] && ! awk '{ exit ($3 == "Z") ? 0 : 1 }' "/proc/$p/stat" 2>/dev/null; then echo "$p"; fi
   done
   return 0
 }
@@ -341,30 +351,42 @@ node_mounts() {
 }
 
 node_down() {
+  local t0; t0=$(now_ms)
   # 1. No new pods: the kubelet and kube-proxy go first.
   node_kill_named kube-proxy kubelet
-  # 2. Every container process of this node, found by its cgroups.
-  local i pids
+  say "real node down: kubelet and kube-proxy stopped after $(( $(now_ms) - t0 ))ms"
+  # 2. Every container process of this node, found by its cgroups, then the shims (their
+  #    socket paths first: they live in /run/containerd/s), then containerd.
+  local i pids sockets=() ids=() a
+  pids="$(node_cgroup_pids)"
+  # shellcheck disable=SC2086
+  if [[ -n "$pids" ]]; then kill -KILL $pids 2>/dev/null || true; fi
+  for a in "$CONTAINERD_DIR"/state/io.containerd.runtime.v2.task/*/*/address; do
+    if [[ -f "$a" ]]; then sockets+=("$(sed 's#^unix://##' "$a")"); fi
+  done
+  # Every container and sandbox id, for the CNI plugins' result cache (below).
+  for a in "$CONTAINERD_DIR"/state/io.containerd.runtime.v2.task/*/* "$CONTAINERD_DIR"/root/io.containerd.grpc.v1.cri/sandboxes/*; do
+    if [[ -d "$a" ]]; then ids+=("$(basename "$a")"); fi
+  done
+  pids="$(node_shim_pids)"
+  # shellcheck disable=SC2086
+  if [[ -n "$pids" ]]; then kill -KILL $pids 2>/dev/null || true; fi
+  # No graceful stop: its state is thrown away with the state dir.
+  node_kill_named -KILL containerd
+  for a in "${sockets[@]}"; do
+    if [[ "$a" == /run/containerd/s/* ]]; then rm -f "$a"; fi
+  done
+  # Anything still alive in the cgroups (a process forked meanwhile) gets another KILL.
   for ((i = 0; i < 25; i++)); do
-    pids="$(node_cgroup_pids)"
+    # shellcheck disable=SC2046
+    pids="$(node_live $(node_cgroup_pids))"
     [[ -z "$pids" ]] && break
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     sleep 0.2
   done
-  # 3. The shims (their socket paths first: they live in /run/containerd/s), then containerd.
-  local sockets=() a
-  for a in "$CONTAINERD_DIR"/state/io.containerd.runtime.v2.task/*/*/address; do
-    if [[ -f "$a" ]]; then sockets+=("$(sed 's#^unix://##' "$a")"); fi
-  done
-  pids="$(node_shim_pids)"
-  # shellcheck disable=SC2086
-  [[ -n "$pids" ]] && { kill -KILL $pids 2>/dev/null || true; }
-  node_kill_named containerd
-  for a in "${sockets[@]}"; do
-    if [[ "$a" == /run/containerd/s/* ]]; then rm -f "$a"; fi
-  done
-  # 4. Mounts: overlay rootfs, shm, pod network namespaces, kubelet volumes.
+  say "real node down: containers, shims and containerd stopped after $(( $(now_ms) - t0 ))ms"
+  # 3. Mounts: overlay rootfs, shm, pod network namespaces, kubelet volumes.
   local m left
   for ((i = 0; i < 5; i++)); do
     left=0
@@ -375,19 +397,29 @@ node_down() {
     done < <(node_mounts)
     ((left)) || break
   done
-  # 5. The network: the uplink (and its route), then the namespace with the bridge, the
+  say "real node down: mounts removed after $(( $(now_ms) - t0 ))ms"
+  # 4. The network: the uplink (and its route), then the namespace with the bridge, the
   #    veths and every iptables rule of the node in it.
   ip link del "$NODE_VETH" 2>/dev/null || true
   if [[ -e "$NODE_NETNS_PATH" ]]; then ip netns del "$NODE_NETNS" 2>/dev/null || true; fi
-  # 6. The node's cgroup trees, leaves first.
+  say "real node down: network removed after $(( $(now_ms) - t0 ))ms"
+  # 5. The node's cgroup trees, leaves first.
   local d
   for d in /sys/fs/cgroup/*/"$NODE_CGROUP" /sys/fs/cgroup/"$NODE_CGROUP"; do
     if [[ -d "$d" ]]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
-  # 7. The kubelet's links to container logs in /var/log/containers that point here.
-  local l
+  # 6. What the tools keep in host-wide directories (which stay, shared with any other
+  #    node on this host): the kubelet's links to container logs, the CNI result cache
+  #    of sandboxes that never got a CNI DEL, and the kubelet's device-plugin socket
+  #    (a fixed path) unless another kubelet listens on it.
+  local l id
   for l in /var/log/containers/*.log; do
     if [[ -L "$l" && "$(readlink "$l")" == "$NODE_DIR/"* ]]; then rm -f "$l"; fi
   done
+  for id in "${ids[@]}"; do
+    rm -f /var/lib/cni/results/*-"$id"-*
+  done
+  l=/var/lib/kubelet/device-plugins/kubelet.sock
+  if [[ -S "$l" ]] && ! ss -xlH 2>/dev/null | grep -qF " $l "; then rm -f "$l"; fi
   return 0
 }

@@ -127,9 +127,9 @@ describeAsRoot(`the real node${AS_ROOT}`, () => {
       .makeApiClient(CoordinationV1Api)
       .readNamespacedLease({ name: node.name, namespace: 'kube-node-lease' });
     expect(lease.spec?.holderIdentity).toBe(node.name);
-    expect(
-      (lease.metadata?.managedFields ?? []).map(f => f.manager),
-    ).toContain('kubelet');
+    expect((lease.metadata?.managedFields ?? []).map(f => f.manager)).toContain(
+      'kubelet',
+    );
   });
 
   it(
@@ -137,11 +137,14 @@ describeAsRoot(`the real node${AS_ROOT}`, () => {
     async () => {
       await k.createDeployment(ns, 'web', {
         podSpec: {
-          ...busyboxPod([
-            'sh',
-            '-c',
-            'mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -v -p 8080 -h /tmp/www',
-          ], 8080),
+          ...busyboxPod(
+            [
+              'sh',
+              '-c',
+              'mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -v -p 8080 -h /tmp/www',
+            ],
+            8080,
+          ),
         },
       });
       await k.core.createNamespacedService({
@@ -335,6 +338,7 @@ interface Footprint {
   rules: string[];
   logLinks: string[];
   shimSockets: string[];
+  cniResults: string[];
   stateDir: boolean;
 }
 
@@ -345,6 +349,9 @@ function cidrPrefix(cidr: string) {
 function inCidr(ip: string, cidr: string) {
   return ip.startsWith(cidrPrefix(cidr)); // the node's pod CIDR is a /24
 }
+
+/** The CNI plugins' result cache (libcni's default, host-wide). */
+const CNI_RESULTS = '/var/lib/cni/results';
 
 /** Rules in the host's own netfilter tables (iptables and nftables) naming this node. */
 async function hostRules(node: RealNode): Promise<string[]> {
@@ -381,7 +388,7 @@ async function hostKubeChains(): Promise<Set<string>> {
 async function footprint(
   node: RealNode,
   statePath: string,
-  shimSockets: string[],
+  seen: Seen,
 ): Promise<Footprint> {
   const processes: string[] = [];
   for (const pid of readdirSync('/proc').filter(p => /^\d+$/.test(p))) {
@@ -431,7 +438,12 @@ async function footprint(
     cgroups,
     rules: await hostRules(node),
     logLinks,
-    shimSockets: shimSockets.filter(s => existsSync(s)),
+    shimSockets: seen.shimSockets.filter(s => existsSync(s)),
+    cniResults: existsSync(CNI_RESULTS)
+      ? readdirSync(CNI_RESULTS).filter(f =>
+          seen.containerIds.some(id => f.includes(id)),
+        )
+      : [],
     stateDir: existsSync(statePath),
   };
 }
@@ -446,11 +458,20 @@ const NOTHING: Footprint = {
   rules: [],
   logLinks: [],
   shimSockets: [],
+  cniResults: [],
   stateDir: false,
 };
 
-/** The shims' socket paths (in /run/containerd/s), from containerd's task bundles. */
-function shimSocketsOf(node: RealNode): string[] {
+/** What a running node had, to look for after down. */
+interface Seen {
+  /** The shims' sockets (in /run/containerd/s). */
+  shimSockets: string[];
+  /** Container and sandbox ids. */
+  containerIds: string[];
+}
+
+/** The shims' sockets and the container ids, from containerd's task bundles. */
+function seenOn(node: RealNode): Seen {
   const tasks = join(
     node.containerdSocket,
     '..',
@@ -458,15 +479,18 @@ function shimSocketsOf(node: RealNode): string[] {
     'io.containerd.runtime.v2.task',
     'k8s.io',
   );
-  if (!existsSync(tasks)) return [];
-  return readdirSync(tasks)
-    .map(id => join(tasks, id, 'address'))
-    .filter(f => existsSync(f))
-    .map(f =>
-      readFileSync(f, 'utf8')
-        .trim()
-        .replace(/^unix:\/\//, ''),
-    );
+  const ids = existsSync(tasks) ? readdirSync(tasks) : [];
+  return {
+    containerIds: ids,
+    shimSockets: ids
+      .map(id => join(tasks, id, 'address'))
+      .filter(f => existsSync(f))
+      .map(f =>
+        readFileSync(f, 'utf8')
+          .trim()
+          .replace(/^unix:\/\//, ''),
+      ),
+  };
 }
 
 /** Starts a private real-node plane, runs a pod there, and returns what it left on the host. */
@@ -483,39 +507,44 @@ async function planeWithAPod(watchPid?: number) {
   });
   await k.waitForPodRunning(ns, 'sleeper', { timeoutMs: 90_000 });
   // Proof the checks can see a running node: everything is there now.
-  const during = await footprint(node, plane.statePath!, []);
-  const shimSockets = shimSocketsOf(node);
+  const seen = seenOn(node);
+  const during = await footprint(node, plane.statePath!, seen);
   expect(during.netns).toBe(true);
   expect(during.link).toBe(true);
   expect(during.route).toBe(true);
   expect(during.mounts.length).toBeGreaterThan(3); // netns, shm, rootfs, volume mounts
   expect(during.cgroups.length).toBeGreaterThan(0);
   expect(during.processes.length).toBeGreaterThan(3); // containerd, kubelet, kube-proxy, shims
-  expect(shimSockets.length).toBeGreaterThan(0);
+  expect(during.shimSockets.length).toBeGreaterThan(0);
+  expect(during.cniResults.length).toBeGreaterThan(0);
   const nodeRules = await run('nsenter', [
     `--net=/run/netns/${node.netns}`,
     'iptables-save',
   ]);
   expect(nodeRules).toContain('KUBE-SERVICES');
-  expect(nodeRules).toMatch(/CNI-HOSTPORT|CNI-/);
-  return { plane, node, shimSockets };
+  expect(nodeRules).toContain('KUBE-POSTROUTING');
+  return { plane, node, seen };
 }
 
 /**
- * What the node left behind once down has had a minute: its footprint (NOTHING when
+ * What the node left behind once down has had two minutes: its footprint (NOTHING when
  * clean) and any Kubernetes or CNI chain new in the host's own tables.
  */
 async function leftovers(
   node: RealNode,
   statePath: string,
-  shimSockets: string[],
+  seen: Seen,
   before: Set<string>,
 ) {
-  const deadline = Date.now() + 60_000;
-  let left = await footprint(node, statePath, shimSockets);
-  while (JSON.stringify(left) !== JSON.stringify(NOTHING) && Date.now() < deadline) {
+  // The watchdog polls its owner every 2 s; down then takes seconds (more on a busy host).
+  const deadline = Date.now() + 120_000;
+  let left = await footprint(node, statePath, seen);
+  while (
+    JSON.stringify(left) !== JSON.stringify(NOTHING) &&
+    Date.now() < deadline
+  ) {
     await new Promise(r => setTimeout(r, 1000));
-    left = await footprint(node, statePath, shimSockets);
+    left = await footprint(node, statePath, seen);
   }
   const chains = await hostKubeChains();
   return { left, newChains: [...chains].filter(l => !before.has(l)) };
@@ -533,11 +562,11 @@ describeAsRoot(`a real-node plane going down${AS_ROOT}`, () => {
   it(
     'down stops every process and removes every mount, netns, link, cgroup and rule',
     async () => {
-      const { plane, node, shimSockets } = await planeWithAPod();
+      const { plane, node, seen } = await planeWithAPod();
       await plane.stop();
-      expect(
-        await leftovers(node, plane.statePath!, shimSockets, before),
-      ).toEqual(CLEAN);
+      expect(await leftovers(node, plane.statePath!, seen, before)).toEqual(
+        CLEAN,
+      );
     },
     10 * 60_000,
   );
@@ -549,12 +578,12 @@ describeAsRoot(`a real-node plane going down${AS_ROOT}`, () => {
         stdio: 'ignore',
       });
       try {
-        const { plane, node, shimSockets } = await planeWithAPod(owner.pid);
+        const { plane, node, seen } = await planeWithAPod(owner.pid);
         owner.kill('SIGKILL'); // the "crashed" test run
         owner = undefined;
-        expect(
-          await leftovers(node, plane.statePath!, shimSockets, before),
-        ).toEqual(CLEAN);
+        expect(await leftovers(node, plane.statePath!, seen, before)).toEqual(
+          CLEAN,
+        );
       } finally {
         owner?.kill('SIGKILL');
       }
