@@ -112,6 +112,7 @@ func runStandInAgent() int {
 			reply(w, 400, map[string]any{"error": fmt.Sprint(err)})
 			return
 		}
+		appendFile("batches.jsonl", append(bytes.TrimSpace(b), '\n'))
 		var raw struct {
 			Exchanges []json.RawMessage `json:"exchanges"`
 			Flows     []json.RawMessage `json:"flows"`

@@ -477,6 +477,30 @@ func TestLiveCaptureBetweenNamespaces(t *testing.T) {
 	if bytes.Contains(out, []byte("secret-123")) {
 		t.Fatal("read must redact by default")
 	}
+
+	// Everything that left the whisperer against spider-common's own zod schemas.
+	readOut := filepath.Join(l.dir, "read.jsonl")
+	os.WriteFile(readOut, out, 0o644)
+	checkSchema(t, "batch", filepath.Join(l.dir, "batches.jsonl"))
+	checkSchema(t, "state", filepath.Join(l.dir, "states.jsonl"))
+	checkSchema(t, "exchange", readOut)
+}
+
+// checkSchema runs integration/schema-check.mts with Node (type stripping), which imports
+// plugins/spider-common/src/traffic/exchange.ts. Without Node (outside the repository's
+// toolchain) it says so and checks nothing.
+func checkSchema(t *testing.T, kind, file string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Logf("node not on PATH (source scripts/toolchain.sh): %s not checked against the zod schema", kind)
+		return
+	}
+	out, err := exec.Command(node, "--no-warnings", "schema-check.mts", kind, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s does not match spider-common's schema: %v\n%s", kind, err, out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out))
 }
 
 func readExchanges(t *testing.T, b []byte) []exchange.Exchange {
