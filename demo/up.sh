@@ -176,11 +176,22 @@ say "installing the agent with the Install tab's command"
 PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" SPIDER_AGENT_TOKEN="$agent_token" \
   HELM_CACHE_HOME="$CACHE/demo/helm/cache" HELM_CONFIG_HOME="$CACHE/demo/helm/config" HELM_DATA_HOME="$CACHE/demo/helm/data" \
   bash -c "$command" || die "the install command failed"
-# The values the Install tab renders are what the release got (the token aside).
-installed="$(PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" HELM_CONFIG_HOME="$CACHE/demo/helm/config" \
-  helm get values spider-agent --namespace "$NS_AGENT" -o json | jq -S 'del(.controls.token)')"
-rendered="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' <"$CACHE/demo/agent-values.yaml" 2>/dev/null | jq -S 'del(.controls.token)' || echo unknown)"
-[[ "$installed" == "$rendered" ]] && echo "release values = the Install tab's values" || echo "note: release values differ from the Install tab's values: $installed vs $rendered"
+# The values the Install tab renders are what the release got (the token aside): the
+# release's computed values equal the chart's defaults overlaid with the rendered file.
+helm_demo() {
+  PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" HELM_CONFIG_HOME="$CACHE/demo/helm/config" \
+    HELM_CACHE_HOME="$CACHE/demo/helm/cache" HELM_DATA_HOME="$CACHE/demo/helm/data" helm "$@"
+}
+yaml_json() { python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'; }
+installed="$(helm_demo get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token)')"
+rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token)' <(helm_demo show values "$(packaged_chart)" | yaml_json) \
+  <(yaml_json <"$CACHE/demo/agent-values.yaml") 2>/dev/null || echo unknown)"
+if [[ "$installed" == "$rendered" ]]; then
+  echo "the release's values are the Install tab's values"
+else
+  say "warning: the release's values differ from the Install tab's values (see the log)"
+  diff <(echo "$installed") <(echo "$rendered") || true
+fi
 
 # ------------------------------------------------------------------- ready
 alive
