@@ -11,7 +11,9 @@ import (
 // Redactor knows which header names (case-insensitive) to redact. Safe for concurrent use.
 type Redactor struct {
 	names map[string]struct{}
-	lens  [257]bool // lengths of redacted names: most headers are ruled out without lower-casing
+	// byLen holds the redacted names (lower case) by length: a header is compared only
+	// with names of its own length, case-insensitively, without allocating.
+	byLen map[int][]string
 }
 
 // New redacts exchange.AlwaysRedacted plus extra (blank names are ignored).
@@ -25,10 +27,9 @@ func New(extra []string) *Redactor {
 			r.names[n] = struct{}{}
 		}
 	}
+	r.byLen = make(map[int][]string, len(r.names))
 	for n := range r.names {
-		if len(n) < len(r.lens) {
-			r.lens[len(n)] = true
-		}
+		r.byLen[len(n)] = append(r.byLen[len(n)], n)
 	}
 	return r
 }
@@ -38,14 +39,12 @@ func None() *Redactor { return &Redactor{} }
 
 // Redacts says whether values of the header name are redacted.
 func (r *Redactor) Redacts(name string) bool {
-	if len(r.names) == 0 || len(name) < len(r.lens) && !r.lens[len(name)] {
-		return false
+	for _, n := range r.byLen[len(name)] {
+		if strings.EqualFold(n, name) {
+			return true
+		}
 	}
-	if _, ok := r.names[name]; ok {
-		return true
-	}
-	_, ok := r.names[strings.ToLower(name)]
-	return ok
+	return false
 }
 
 // Headers returns a copy of h (never nil) with the values of redacted names replaced by
