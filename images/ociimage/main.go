@@ -13,12 +13,10 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/spider-backstage/spider/images/internal/archive"
 	"github.com/spider-backstage/spider/images/internal/build"
 	"github.com/spider-backstage/spider/images/internal/imageref"
+	"github.com/spider-backstage/spider/images/internal/publish"
 	"github.com/spider-backstage/spider/images/internal/spec"
 )
 
@@ -90,32 +88,11 @@ func runPush(args []string) error {
 	if *file == "" || *registry == "" {
 		return fmt.Errorf("push: -archive and -registry are required")
 	}
-	a, err := archive.Open(*file)
+	res, err := publish.Push(*file, *registry, *insecure)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	src, err := imageref.Parse(a.Name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *file, err)
-	}
-	dst, err := src.InRegistry(*registry)
-	if err != nil {
-		return err
-	}
-	var opts []name.Option
-	if *insecure {
-		opts = append(opts, name.Insecure)
-	}
-	ref, err := name.ParseReference(dst.Full, opts...)
-	if err != nil {
-		return err
-	}
-	if err := remote.Write(ref, a.Image); err != nil {
-		return fmt.Errorf("pushing %s: %w", dst.Full, err)
-	}
-	digest, _ := a.Image.Digest()
-	fmt.Printf("%s %s\n", dst.Full, digest)
+	fmt.Printf("%s %s\n", res.Ref, res.Digest)
 	return nil
 }
 
