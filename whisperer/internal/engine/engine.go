@@ -7,7 +7,6 @@ package engine
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -388,8 +387,4 @@ func (e *Engine) Close(now time.Time) {
 	for _, c := range e.conns {
 		e.closeConn(c, now, false)
 	}
-}
-
-func (c *conn) String() string {
-	return c.client.IP + ":" + strconv.Itoa(c.client.Port) + " -> " + c.server.IP + ":" + strconv.Itoa(c.server.Port)
 }

@@ -13,12 +13,11 @@ import (
 const MaxHeaderBytes = 64 * 1024
 
 var (
-	errNotHTTP       = errors.New("not an HTTP/1 start line")
-	errHeaderTooBig  = errors.New("header block over 64 KiB")
-	errBadHeader     = errors.New("malformed header line")
-	errBadLength     = errors.New("invalid Content-Length")
-	errBadChunk      = errors.New("invalid chunk size")
-	errUnknownCoding = errors.New("unsupported Transfer-Encoding")
+	errNotHTTP      = errors.New("not an HTTP/1 start line")
+	errHeaderTooBig = errors.New("header block over 64 KiB")
+	errBadHeader    = errors.New("malformed header line")
+	errBadLength    = errors.New("invalid Content-Length")
+	errBadChunk     = errors.New("invalid chunk size")
 )
 
 // head is a parsed start line and header block.
