@@ -17,7 +17,9 @@
 #                        and tag below it: REGISTRY/spider/whisperer:0.1.0
 #   --insecure-registry  plain HTTP for --push (a local registry)
 #
-# Archives: ${SPIDER_CACHE_DIR:-~/.cache/spider}/images/<name>-<tag>-<sourcehash>.tar
+# Archives: ${SPIDER_CACHE_DIR:-~/.cache/spider}/images/<name>-<tag>-<sourcehash>.tar;
+# compressed layers by content digest in images/layers (a rebuilt image recompresses only
+# the layers whose files changed; unused for 14 days, they are removed).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -229,7 +231,7 @@ ensure_archive() {
   work="$(mktemp -d "$CACHE/.work-$name-XXXXXX")"
   say "$name: building"
   "prepare_${name//-/_}" "$work"
-  line="$("$OCIIMAGE" build -spec "$work/spec.json" -out "$out")" || die "$name: ociimage build failed"
+  line="$("$OCIIMAGE" build -spec "$work/spec.json" -out "$out" -layer-cache "$CACHE/layers")" || die "$name: ociimage build failed"
   rm -rf "$work"
   echo "${line#* }" | cut -d' ' -f1 >"$out.digest"
   # Older archives of the same image are superseded.
@@ -287,6 +289,7 @@ fi
 
 # One image that cannot be built does not stop the others; the exit status reports it.
 T0=$(now_ms)
+[[ -d "$CACHE/layers" ]] && find "$CACHE/layers" -name '*.tar.gz' -mtime +14 -delete
 failed=()
 ociimage_tool
 for name in "${selected[@]}"; do

@@ -3,7 +3,7 @@
 // takes, named so containerd's CRI finds it under the short name a pod spec uses. It also
 // pushes such an archive to a registry.
 //
-//	ociimage build -spec image.json -out image.tar
+//	ociimage build -spec image.json -out image.tar [-layer-cache DIR]
 //	ociimage push -archive image.tar -registry HOST[:PORT][/PATH] [-insecure]
 //	ociimage name spider/pause:3.10      # the normalised name containerd stores
 package main
@@ -50,6 +50,7 @@ func runBuild(args []string) error {
 	fs := flag.NewFlagSet("build", flag.ExitOnError)
 	specFile := fs.String("spec", "", "JSON image spec")
 	out := fs.String("out", "", "OCI archive to write")
+	layerCache := fs.String("layer-cache", "", "directory of compressed layers by content digest (optional)")
 	_ = fs.Parse(args)
 	if *specFile == "" || *out == "" {
 		return fmt.Errorf("build: -spec and -out are required")
@@ -64,7 +65,7 @@ func runBuild(args []string) error {
 		return fmt.Errorf("%s: %w", *specFile, err)
 	}
 	ref, _ := imageref.Parse(s.Name) // validated by spec.Parse
-	img, err := build.Image(s)
+	img, err := build.ImageWith(s, build.Options{LayerCache: *layerCache})
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,13 @@ package build
 
 import (
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,8 +24,19 @@ import (
 	"github.com/spider-backstage/spider/images/internal/spec"
 )
 
+// Options tune a build.
+type Options struct {
+	// LayerCache, when set, is a directory of compressed layers named by the digest of
+	// their uncompressed content: a layer whose files did not change is not compressed
+	// again (the Node runtime layer of the agent takes most of a build otherwise).
+	LayerCache string
+}
+
 // Image builds the image a spec describes.
-func Image(s spec.Image) (v1.Image, error) {
+func Image(s spec.Image) (v1.Image, error) { return ImageWith(s, Options{}) }
+
+// ImageWith builds with options.
+func ImageWith(s spec.Image, opts Options) (v1.Image, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -28,11 +44,10 @@ func Image(s spec.Image) (v1.Image, error) {
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	adds := make([]mutate.Addendum, 0, len(s.Layers))
 	for i, l := range s.Layers {
-		var buf bytes.Buffer
-		if err := layer.WriteGzip(&buf, l.Entries); err != nil {
+		data, err := compressedLayer(l.Entries, opts.LayerCache)
+		if err != nil {
 			return nil, fmt.Errorf("layers[%d]: %w", i, err)
 		}
-		data := buf.Bytes()
 		lyr, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}, tarball.WithMediaType(types.OCILayer))
@@ -73,4 +88,49 @@ func Image(s spec.Image) (v1.Image, error) {
 		}
 	}
 	return mutate.ConfigFile(img, cf)
+}
+
+// compressedLayer returns the gzip of the entries' tar, from the cache when the same
+// uncompressed content was compressed before.
+func compressedLayer(entries []spec.Entry, cache string) ([]byte, error) {
+	if cache == "" {
+		var buf bytes.Buffer
+		err := layer.WriteGzip(&buf, entries)
+		return buf.Bytes(), err
+	}
+	var raw bytes.Buffer
+	if err := layer.Write(&raw, entries); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw.Bytes())
+	file := filepath.Join(cache, hex.EncodeToString(sum[:])+".tar.gz")
+	if data, err := os.ReadFile(file); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(file, now, now) // recently used: kept by pruning
+		return data, nil
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(raw.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(cache, ".layer-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(gz.Bytes()); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	return gz.Bytes(), os.Rename(tmp.Name(), file)
 }
