@@ -31,6 +31,23 @@ export interface Config {
       /** Addresses of reverse proxies whose `trustedProxyHeader` is believed. */
       trustedProxies?: string[];
     };
+    /** Captured traffic: how much is kept. */
+    traffic?: {
+      /**
+       * Exchanges older than this are deleted: an ISO-8601 duration (e.g. P1D) or a
+       * HumanDuration object. Default P1D.
+       */
+      retention?: string | HumanDuration;
+      /** Newest exchanges kept per attachment; older ones are deleted. Default 100000. */
+      maxRowsPerAttachment?: number;
+      /**
+       * Bytes of stored traffic in total; over it, the oldest bodies are dropped first,
+       * then the oldest exchanges. Default 1073741824 (1 GiB).
+       */
+      maxTotalBytes?: number;
+      /** How often retention runs (ISO-8601 duration or HumanDuration). Default PT5M. */
+      retentionCheckInterval?: string | HumanDuration;
+    };
     install?: {
       /** Helm chart reference used in the one-line install (a repo/chart name, OCI reference or path). */
       chart?: string;

@@ -1,8 +1,14 @@
-import { Config } from '@backstage/config';
+import { Config, readDurationFromConfig } from '@backstage/config';
 import { DiscoveryService } from '@backstage/backend-plugin-api';
 import { durationToMilliseconds, HumanDuration } from '@backstage/types';
 import { parseDuration } from '@spider/backstage-plugin-spider-common';
 import { InstallSettings } from './install/renderInstall';
+import { RetentionLimits } from './store/TrafficStore';
+
+export interface TrafficSettings {
+  retention: RetentionLimits;
+  retentionCheckInterval: HumanDuration;
+}
 
 export interface SpiderSettings {
   maxTimeToLiveMs?: number;
@@ -11,6 +17,7 @@ export interface SpiderSettings {
   maxConnections: number;
   trustedProxy: { header?: string; proxies: string[] };
   install: InstallSettings;
+  traffic: TrafficSettings;
 }
 
 /** Reads `spider.*`, failing start-up with a message that names the bad key. */
@@ -25,7 +32,9 @@ export async function readSpiderConfig(
     if (typeof raw === 'string') {
       maxTimeToLiveMs = parseDuration(raw);
       if (maxTimeToLiveMs === undefined) {
-        throw new Error(`${key} must be an ISO-8601 duration such as PT8H, got "${raw}"`);
+        throw new Error(
+          `${key} must be an ISO-8601 duration such as PT8H, got "${raw}"`,
+        );
       }
     } else {
       maxTimeToLiveMs = durationToMilliseconds(raw as HumanDuration);
@@ -36,16 +45,24 @@ export async function readSpiderConfig(
     (await discovery.getExternalBaseUrl('spider'));
   return {
     maxTimeToLiveMs,
-    expiryCheckIntervalMs: config.getOptionalNumber('spider.attachments.expiryCheckIntervalMs') ?? 1000,
-    requestTimeoutMs: config.getOptionalNumber('spider.agents.requestTimeoutMs') ?? 10_000,
-    maxConnections: config.getOptionalNumber('spider.agents.maxConnections') ?? 5000,
+    expiryCheckIntervalMs:
+      config.getOptionalNumber('spider.attachments.expiryCheckIntervalMs') ??
+      1000,
+    requestTimeoutMs:
+      config.getOptionalNumber('spider.agents.requestTimeoutMs') ?? 10_000,
+    maxConnections:
+      config.getOptionalNumber('spider.agents.maxConnections') ?? 5000,
     trustedProxy: {
       header: config.getOptionalString('spider.agents.trustedProxyHeader'),
-      proxies: config.getOptionalStringArray('spider.agents.trustedProxies') ?? [],
+      proxies:
+        config.getOptionalStringArray('spider.agents.trustedProxies') ?? [],
     },
+    traffic: readTrafficConfig(config),
     install: {
       controlsUrl: externalUrl,
-      chart: config.getOptionalString('spider.install.chart') ?? 'spider/spider-controller-agent',
+      chart:
+        config.getOptionalString('spider.install.chart') ??
+        'spider/spider-controller-agent',
       chartVersion: config.getOptionalString('spider.install.chartVersion'),
       image: {
         repository: config.getOptionalString('spider.install.image.repository'),
@@ -53,5 +70,66 @@ export async function readSpiderConfig(
       },
       whispererImage: config.getOptionalString('spider.install.whispererImage'),
     },
+  };
+}
+
+function readDuration(
+  config: Config,
+  key: string,
+  fallback: HumanDuration,
+): HumanDuration {
+  if (!config.has(key)) return fallback;
+  try {
+    return readDurationFromConfig(config, { key });
+  } catch (e) {
+    throw new Error(
+      `${key} must be an ISO-8601 duration such as P1D or PT5M, or a HumanDuration object: ${e}`,
+    );
+  }
+}
+
+function readPositive(config: Config, key: string, fallback: number): number {
+  const value = config.getOptionalNumber(key);
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(
+      `${key} must be a whole number of at least 1, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** `spider.traffic.*`: how much captured traffic is kept, and how often that is enforced. */
+export function readTrafficConfig(config: Config): TrafficSettings {
+  const maxAgeMs = durationToMilliseconds(
+    readDuration(config, 'spider.traffic.retention', { days: 1 }),
+  );
+  if (!(maxAgeMs > 0))
+    throw new Error('spider.traffic.retention must be longer than zero');
+  const retentionCheckInterval = readDuration(
+    config,
+    'spider.traffic.retentionCheckInterval',
+    { minutes: 5 },
+  );
+  if (!(durationToMilliseconds(retentionCheckInterval) > 0)) {
+    throw new Error(
+      'spider.traffic.retentionCheckInterval must be longer than zero',
+    );
+  }
+  return {
+    retention: {
+      maxAgeMs,
+      maxRowsPerAttachment: readPositive(
+        config,
+        'spider.traffic.maxRowsPerAttachment',
+        100_000,
+      ),
+      maxTotalBytes: readPositive(
+        config,
+        'spider.traffic.maxTotalBytes',
+        1024 ** 3,
+      ),
+    },
+    retentionCheckInterval,
   };
 }

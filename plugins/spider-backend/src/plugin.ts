@@ -14,7 +14,14 @@ import { WhisperersStore } from './store/WhisperersStore';
 import { AttachmentsStore } from './store/AttachmentsStore';
 import { SharesStore } from './store/SharesStore';
 import { InventoryStore } from './store/InventoryStore';
-import { controllerPermissionRules, controllerResourceRef } from './access/rules';
+import { DatabaseTrafficStore } from './store/DatabaseTrafficStore';
+import { TrafficIngest } from './traffic/TrafficIngest';
+import { TrafficSignals } from './traffic/TrafficSignals';
+import { scheduleTrafficRetention } from './traffic/TrafficRetentionTask';
+import {
+  controllerPermissionRules,
+  controllerResourceRef,
+} from './access/rules';
 import { ControllerAccess } from './access/ControllerAccess';
 import { AgentGateway } from './agents/AgentGateway';
 import { AuditLog } from './audit/AuditLog';
@@ -40,6 +47,7 @@ export const spiderPlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         lifecycle: coreServices.lifecycle,
         discovery: coreServices.discovery,
+        scheduler: coreServices.scheduler,
         signals: signalsServiceRef,
         catalog: catalogServiceRef,
       },
@@ -52,6 +60,22 @@ export const spiderPlugin = createBackendPlugin({
         const shares = new SharesStore(db);
         const inventory = new InventoryStore(db);
         const events = new SpiderEvents(deps.signals, deps.logger);
+        const traffic = new DatabaseTrafficStore(db);
+        const trafficSignals = new TrafficSignals(deps.signals, deps.logger);
+        const trafficIngest = new TrafficIngest({
+          store: traffic,
+          signals: trafficSignals,
+          logger: deps.logger.child({ component: 'traffic-ingest' }),
+          findAttachment: async id => {
+            const a = await attachments.get(id);
+            return (
+              a && {
+                controllerId: a.controllerId,
+                namespace: a.target.namespace,
+              }
+            );
+          },
+        });
 
         deps.permissionsRegistry.addPermissions(spiderPermissions);
         deps.permissionsRegistry.addResourceType({
@@ -59,11 +83,21 @@ export const spiderPlugin = createBackendPlugin({
           permissions: spiderPermissions.filter(p => 'resourceType' in p),
           rules: Object.values(controllerPermissionRules),
           async getResources(ids) {
-            const byId = new Map((await controllers.getMany(ids)).map(r => [r.id, r]));
+            const byId = new Map(
+              (await controllers.getMany(ids)).map(r => [r.id, r]),
+            );
             const grants = await shares.listMany(ids);
             return ids.map(id => {
               const r = byId.get(id);
-              return r && { ...r, grants: (grants.get(id) ?? []).map(g => ({ principal: g.principal, rights: g.rights })) };
+              return (
+                r && {
+                  ...r,
+                  grants: (grants.get(id) ?? []).map(g => ({
+                    principal: g.principal,
+                    rights: g.rights,
+                  })),
+                }
+              );
             });
           },
         });
@@ -81,6 +115,7 @@ export const spiderPlugin = createBackendPlugin({
           inventory,
           events,
           maxConnections: settings.maxConnections,
+          traffic: trafficIngest,
           trustedProxy: settings.trustedProxy,
         });
         const audit = new AuditLog(db, deps.auditor);
@@ -92,8 +127,15 @@ export const spiderPlugin = createBackendPlugin({
             gateway.pushDetach(controllerId, revision, id, 'expired');
             events.publish({ kind: 'attachment', id, controllerId });
             audit
-              .record({ action: 'attachment.expire', actor: 'system:spider/expiry', resourceType: 'attachment', resourceId: id })
-              .catch(err => deps.logger.warn(`Could not audit expiry of ${id}: ${err}`));
+              .record({
+                action: 'attachment.expire',
+                actor: 'system:spider/expiry',
+                resourceType: 'attachment',
+                resourceId: id,
+              })
+              .catch(err =>
+                deps.logger.warn(`Could not audit expiry of ${id}: ${err}`),
+              );
           },
         });
 
@@ -108,6 +150,7 @@ export const spiderPlugin = createBackendPlugin({
             attachments,
             shares,
             inventory,
+            traffic,
             access,
             gateway,
             audit,
@@ -121,7 +164,16 @@ export const spiderPlugin = createBackendPlugin({
         deps.httpRouter.addWebSocketHandler({
           path: AGENT_WEBSOCKET_PATH,
           authPolicy: 'unauthenticated',
-          handler: ({ request, socket, head }) => gateway.handleUpgrade(request, socket, head),
+          handler: ({ request, socket, head }) =>
+            gateway.handleUpgrade(request, socket, head),
+        });
+
+        await scheduleTrafficRetention({
+          scheduler: deps.scheduler,
+          store: traffic,
+          limits: settings.traffic.retention,
+          frequency: settings.traffic.retentionCheckInterval,
+          logger: deps.logger.child({ component: 'traffic-retention' }),
         });
 
         deps.lifecycle.addStartupHook(() => {
@@ -131,6 +183,7 @@ export const spiderPlugin = createBackendPlugin({
         deps.lifecycle.addShutdownHook(async () => {
           expiry.stop();
           await gateway.stop();
+          trafficSignals.stop();
         });
       },
     });

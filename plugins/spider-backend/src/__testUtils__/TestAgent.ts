@@ -4,6 +4,11 @@ import {
   AGENT_PROTOCOL_VERSION,
   BackendMessage,
   backendMessageSchema,
+  CaptureStats,
+  CapturedExchange,
+  RelayStats,
+  TrafficFlow,
+  TrafficMessage,
   DesiredAttachment,
   parseProtocolMessage,
   WhispererInstance,
@@ -14,11 +19,28 @@ export interface TestAgentOptions {
   token: string;
   scope?: { include: '*' | string[]; exclude: string[] };
   /** Workloads it reports and lists. */
-  workloads?: Array<{ namespace: string; kind: any; name: string; labels?: Record<string, string>; replicas?: number | null; pods?: number }>;
+  workloads?: Array<{
+    namespace: string;
+    kind: any;
+    name: string;
+    labels?: Record<string, string>;
+    replicas?: number | null;
+    pods?: number;
+  }>;
   /** Pods per workload for the instances it reports on attach. */
   podsPerWorkload?: number;
   /** Delay before answering requests (to provoke timeouts). */
   replyDelayMs?: number;
+  /** Features announced in hello (e.g. ['traffic']); none by default, as an older agent. */
+  features?: string[];
+}
+
+/** The instance and counters of a `traffic` message; exchanges and flows are added per call. */
+export interface TestTrafficInstance {
+  attachmentId: string;
+  namespace: string;
+  pod: string;
+  container: string;
 }
 
 /**
@@ -31,6 +53,9 @@ export class TestAgent {
   readonly received: BackendMessage[] = [];
   readonly desired = new Map<string, DesiredAttachment>();
   revision = -1;
+  /** agentRun of the traffic messages this agent sends, and the next seq per instance. */
+  readonly agentRun = `test-${Math.random().toString(36).slice(2, 10)}`;
+  private readonly trafficSeq = new Map<string, number>();
   closeCode: number | undefined;
   closeReason: string | undefined;
   private waiters: Array<() => void> = [];
@@ -58,6 +83,7 @@ export class TestAgent {
           agentVersion: 'test-agent/1.0.0',
           clusterVersion: 'v1.34.0',
           scope: this.options.scope ?? { include: '*', exclude: [] },
+          ...(this.options.features ? { features: this.options.features } : {}),
         });
       });
       ws.on('close', (code, reason) => {
@@ -67,8 +93,12 @@ export class TestAgent {
         if (!welcomed) reject(new Error(`closed with ${code} ${reason}`));
       });
       ws.on('message', data => {
-        const parsed = parseProtocolMessage(backendMessageSchema, data.toString());
-        if (!parsed.ok) throw new Error(`backend sent an invalid message: ${parsed.error}`);
+        const parsed = parseProtocolMessage(
+          backendMessageSchema,
+          data.toString(),
+        );
+        if (!parsed.ok)
+          throw new Error(`backend sent an invalid message: ${parsed.error}`);
         const m = parsed.message;
         this.received.push(m);
         this.handle(m);
@@ -92,7 +122,10 @@ export class TestAgent {
         this.desired.clear();
         for (const a of m.attachments) this.desired.set(a.id, a);
         this.revision = m.revision;
-        this.reportInstances([...this.desired.values()].map(a => a.id), 'active');
+        this.reportInstances(
+          [...this.desired.values()].map(a => a.id),
+          'active',
+        );
         break;
       case 'attach':
         this.desired.set(m.attachment.id, m.attachment);
@@ -102,18 +135,30 @@ export class TestAgent {
       case 'detach':
         this.desired.delete(m.attachmentId);
         this.revision = m.revision;
-        this.reportInstances([m.attachmentId], m.reason === 'expired' ? 'expired' : 'stopped');
+        this.reportInstances(
+          [m.attachmentId],
+          m.reason === 'expired' ? 'expired' : 'stopped',
+        );
         break;
       case 'request': {
         const p = m.params;
         const items = (this.options.workloads ?? [])
-          .filter(w => p.namespaces === '*' || p.namespaces.includes(w.namespace))
+          .filter(
+            w => p.namespaces === '*' || p.namespaces.includes(w.namespace),
+          )
           .filter(w => !p.namespace || w.namespace === p.namespace)
           .filter(w => !p.kind || w.kind === p.kind)
           .filter(w => !p.q || w.name.includes(p.q))
           .map(w => ({ labels: {}, replicas: null, pods: 1, ...w }));
-        const reply = () => this.send({ type: 'reply', id: m.id, ok: true, result: { items, truncated: false } });
-        if (this.options.replyDelayMs) setTimeout(reply, this.options.replyDelayMs);
+        const reply = () =>
+          this.send({
+            type: 'reply',
+            id: m.id,
+            ok: true,
+            result: { items, truncated: false },
+          });
+        if (this.options.replyDelayMs)
+          setTimeout(reply, this.options.replyDelayMs);
         else reply();
         break;
       }
@@ -124,7 +169,12 @@ export class TestAgent {
 
   /** Sends the workloads as a snapshot, in protocol-sized chunks. */
   sendInventory() {
-    const all = (this.options.workloads ?? []).map(w => ({ labels: {}, replicas: null, pods: 1, ...w }));
+    const all = (this.options.workloads ?? []).map(w => ({
+      labels: {},
+      replicas: null,
+      pods: 1,
+      ...w,
+    }));
     const size = AGENT_PROTOCOL_LIMITS.inventoryChunk;
     const chunks = Math.max(1, Math.ceil(all.length / size));
     for (let i = 0; i < chunks; i++) {
@@ -139,7 +189,10 @@ export class TestAgent {
     }
   }
 
-  private reportInstances(ids: string[], phase: 'active' | 'stopped' | 'expired') {
+  private reportInstances(
+    ids: string[],
+    phase: 'active' | 'stopped' | 'expired',
+  ) {
     if (ids.length === 0) return;
     const now = new Date().toISOString();
     const pods = this.options.podsPerWorkload ?? 2;
@@ -149,21 +202,65 @@ export class TestAgent {
         attachmentId: id,
         phase,
         message: null,
-        instances: Array.from({ length: pods }, (_, i): WhispererInstance => ({
-          pod: `pod-${i}`,
-          container: `spider-${id.replace(/-/g, '').slice(0, 32)}`,
-          node: 'node-1',
-          podIp: `10.0.0.${i + 1}`,
-          state: phase === 'active' ? 'running' : 'terminated',
-          reason: ({ active: 'Running', expired: 'Expired', stopped: 'Detached' } as const)[phase],
-          message: null,
-          startedAt: now,
-          finishedAt: phase === 'active' ? null : now,
-          exitCode: phase === 'active' ? null : 0,
-          generation: 0,
-        })),
+        instances: Array.from(
+          { length: pods },
+          (_, i): WhispererInstance => ({
+            pod: `pod-${i}`,
+            container: `spider-${id.replace(/-/g, '').slice(0, 32)}`,
+            node: 'node-1',
+            podIp: `10.0.0.${i + 1}`,
+            state: phase === 'active' ? 'running' : 'terminated',
+            reason: (
+              {
+                active: 'Running',
+                expired: 'Expired',
+                stopped: 'Detached',
+              } as const
+            )[phase],
+            message: null,
+            startedAt: now,
+            finishedAt: phase === 'active' ? null : now,
+            exitCode: phase === 'active' ? null : 0,
+            generation: 0,
+          }),
+        ),
       })),
     });
+  }
+
+  /**
+   * Sends one `traffic` message for an instance, as the agent's relay does (next seq of
+   * the instance; `seq` given to replay an earlier one). Returns the message sent.
+   */
+  sendTraffic(
+    instance: TestTrafficInstance,
+    content: {
+      exchanges?: CapturedExchange[];
+      flows?: TrafficFlow[];
+      stats?: CaptureStats | null;
+      relay?: RelayStats;
+      seq?: number;
+    } = {},
+  ): TrafficMessage {
+    const key = `${instance.attachmentId}/${instance.pod}/${instance.container}`;
+    const seq = content.seq ?? this.trafficSeq.get(key) ?? 0;
+    if (content.seq === undefined) this.trafficSeq.set(key, seq + 1);
+    const message: TrafficMessage = {
+      type: 'traffic',
+      agentRun: this.agentRun,
+      seq,
+      ...instance,
+      exchanges: content.exchanges ?? [],
+      flows: content.flows ?? [],
+      stats: content.stats ?? null,
+      relay: content.relay ?? {
+        droppedExchanges: 0,
+        droppedBytes: 0,
+        rateLimited: 0,
+      },
+    };
+    this.send(message);
+    return message;
   }
 
   sendStatus(extra: Partial<Record<string, unknown>> = {}) {
@@ -179,7 +276,10 @@ export class TestAgent {
         rssBytes: 50_000_000,
         heapUsedBytes: 20_000_000,
         watched: { Pod: 3, Deployment: 1 },
-        attachments: [...this.desired.keys()].map(id => ({ id, instances: [] })),
+        attachments: [...this.desired.keys()].map(id => ({
+          id,
+          instances: [],
+        })),
         reportedAt: now,
         startedAt: now,
         ...extra,
@@ -194,11 +294,16 @@ export class TestAgent {
   }
 
   /** Waits until `predicate` holds, re-checking on every message. */
-  async waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  async waitFor(
+    predicate: () => boolean,
+    what: string,
+    timeoutMs = 10_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      if (left <= 0)
+        throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>(r => {
         const t = setTimeout(r, Math.min(left, 200));
         this.waiters.push(() => {

@@ -16,6 +16,7 @@ import { ControllersStore, hashAgentToken } from '../store/ControllersStore';
 import { AttachmentsStore } from '../store/AttachmentsStore';
 import { InventoryStore } from '../store/InventoryStore';
 import { SpiderEvents } from '../events/SpiderEvents';
+import { TrafficIngest } from '../traffic/TrafficIngest';
 import { AgentSession, AgentUnavailableError } from './AgentSession';
 import { clientAddress, FailedAuthLimiter } from './FailedAuthLimiter';
 
@@ -26,6 +27,8 @@ export interface AgentGatewayOptions {
   inventory: InventoryStore;
   events: SpiderEvents;
   maxConnections: number;
+  /** Stores `traffic` messages; without it the backend does not announce the feature. */
+  traffic?: TrafficIngest;
   /** How often held sockets are checked against the database (revision, token). */
   syncIntervalMs?: number;
   /** Reverse proxies whose client-address header is believed (`spider.agents.trustedProxies`). */
@@ -55,7 +58,9 @@ export class AgentGateway {
 
   start() {
     this.syncTimer = setInterval(() => {
-      this.sync().catch(err => this.options.logger.warn(`Agent sync failed: ${err}`));
+      this.sync().catch(err =>
+        this.options.logger.warn(`Agent sync failed: ${err}`),
+      );
     }, this.options.syncIntervalMs ?? 1000);
     this.syncTimer.unref?.();
   }
@@ -63,8 +68,15 @@ export class AgentGateway {
   async stop() {
     clearInterval(this.syncTimer);
     const all = [...this.sessions.values()];
-    for (const s of all) s.close(AGENT_CLOSE_CODES.goingAway, 'backend shutting down');
-    await Promise.all(all.map(s => this.options.controllers.markDisconnected(s.controllerId, s.sessionId).catch(() => {})));
+    for (const s of all)
+      s.close(AGENT_CLOSE_CODES.goingAway, 'backend shutting down');
+    await Promise.all(
+      all.map(s =>
+        this.options.controllers
+          .markDisconnected(s.controllerId, s.sessionId)
+          .catch(() => {}),
+      ),
+    );
     this.wss.close();
   }
 
@@ -77,7 +89,11 @@ export class AgentGateway {
   }
 
   /** Handles the raw upgrade handed over by the httpRouter. */
-  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async handleUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<void> {
     const ip = clientAddress(
       request.socket.remoteAddress,
       request.headers,
@@ -87,30 +103,52 @@ export class AgentGateway {
     const match = /^Bearer ([A-Za-z0-9_\-]{10,200})$/.exec(auth);
     if (!match) {
       this.limiter.fail(ip, '');
-      rejectUpgrade(socket, 401, 'Send the Controller token as "Authorization: Bearer <token>"');
+      rejectUpgrade(
+        socket,
+        401,
+        'Send the Controller token as "Authorization: Bearer <token>"',
+      );
       return;
     }
     const tokenHash = hashAgentToken(match[1]);
     // The same wrong token again and again (an agent left with a rotated token): refused
     // without a lookup, and only that token; other agents behind the address go on.
     if (this.limiter.isCredentialBlocked(tokenHash)) {
-      rejectUpgrade(socket, 429, 'This token failed too often; install the current token and retry in a minute');
+      rejectUpgrade(
+        socket,
+        429,
+        'This token failed too often; install the current token and retry in a minute',
+      );
       return;
     }
     if (this.sessions.size + this.upgrading >= this.options.maxConnections) {
-      rejectUpgrade(socket, 503, 'This backend holds its maximum number of agent connections');
+      rejectUpgrade(
+        socket,
+        503,
+        'This backend holds its maximum number of agent connections',
+      );
       return;
     }
     this.upgrading += 1;
     try {
-      const controllerId = await this.options.controllers.findIdByTokenHash(tokenHash);
+      const controllerId = await this.options.controllers.findIdByTokenHash(
+        tokenHash,
+      );
       if (!controllerId) {
         this.limiter.fail(ip, tokenHash);
         // A limited address still lets valid tokens through (above); unknown ones get 429.
         if (this.limiter.isAddressLimited(ip)) {
-          rejectUpgrade(socket, 429, 'Too many failed attempts from this address; wait a minute');
+          rejectUpgrade(
+            socket,
+            429,
+            'Too many failed attempts from this address; wait a minute',
+          );
         } else {
-          rejectUpgrade(socket, 401, 'The Controller token is not valid (rotated, or the Controller was deleted)');
+          rejectUpgrade(
+            socket,
+            401,
+            'The Controller token is not valid (rotated, or the Controller was deleted)',
+          );
         }
         return;
       }
@@ -126,6 +164,7 @@ export class AgentGateway {
               onClose: s => this.onClose(s),
             },
             this.options.logger,
+            { acceptTraffic: this.options.traffic !== undefined },
           );
           void session;
           resolve();
@@ -139,27 +178,44 @@ export class AgentGateway {
   private async onHello(session: AgentSession, hello: HelloMessage) {
     const previous = this.sessions.get(session.controllerId);
     if (previous && previous !== session) {
-      previous.close(AGENT_CLOSE_CODES.replaced, 'a newer connection of this Controller took over');
+      previous.close(
+        AGENT_CLOSE_CODES.replaced,
+        'a newer connection of this Controller took over',
+      );
     }
     this.sessions.set(session.controllerId, session);
-    await this.options.controllers.markConnected(session.controllerId, session.sessionId, hello);
+    await this.options.controllers.markConnected(
+      session.controllerId,
+      session.sessionId,
+      hello,
+    );
     await this.sendWelcome(session);
     this.options.logger.info(
-      `Agent ${hello.agentVersion} of Controller ${session.controllerId} connected (cluster ${hello.clusterVersion ?? 'unknown'})`,
+      `Agent ${hello.agentVersion} of Controller ${
+        session.controllerId
+      } connected (cluster ${hello.clusterVersion ?? 'unknown'})`,
     );
-    this.options.events.publish({ kind: 'controller', id: session.controllerId });
+    this.options.events.publish({
+      kind: 'controller',
+      id: session.controllerId,
+    });
   }
 
   private async sendWelcome(session: AgentSession) {
-    const state = await this.options.controllers.syncState([session.controllerId]);
+    const state = await this.options.controllers.syncState([
+      session.controllerId,
+    ]);
     const revision = state.get(session.controllerId)?.revision ?? 0;
-    const attachments = await this.options.attachments.desiredFor(session.controllerId);
+    const attachments = await this.options.attachments.desiredFor(
+      session.controllerId,
+    );
     session.send({
       type: 'welcome',
       protocol: AGENT_PROTOCOL_VERSION,
       controllerId: session.controllerId,
       revision,
       attachments,
+      ...(this.options.traffic ? { features: ['traffic'] } : {}),
     });
     session.sentRevision = revision;
   }
@@ -168,19 +224,35 @@ export class AgentGateway {
     const id = session.controllerId;
     switch (message.type) {
       case 'inventory':
-        if (message.mode === 'snapshot' && message.first) await this.options.inventory.clear(id);
-        await this.options.inventory.apply(id, message.upserts, message.removed);
+        if (message.mode === 'snapshot' && message.first)
+          await this.options.inventory.clear(id);
+        await this.options.inventory.apply(
+          id,
+          message.upserts,
+          message.removed,
+        );
         if (message.mode === 'delta' || message.last) {
           this.options.events.publish({ kind: 'controller', id });
         }
         break;
       case 'instances': {
-        const changed = await this.options.attachments.applyAgentReport(id, message.attachments);
+        const changed = await this.options.attachments.applyAgentReport(
+          id,
+          message.attachments,
+        );
         for (const attachmentId of changed) {
-          this.options.events.publish({ kind: 'attachment', id: attachmentId, controllerId: id });
+          this.options.events.publish({
+            kind: 'attachment',
+            id: attachmentId,
+            controllerId: id,
+          });
         }
         break;
       }
+      case 'traffic':
+        // The session let it through only when both sides announced the feature.
+        await this.options.traffic?.ingest(id, message);
+        break;
       case 'status':
         await this.options.controllers.saveStatus(id, message.status);
         this.options.events.publish({ kind: 'controller', id });
@@ -195,20 +267,31 @@ export class AgentGateway {
       this.sessions.delete(session.controllerId);
     }
     if (session.hello) {
-      await this.options.controllers.markDisconnected(session.controllerId, session.sessionId);
-      this.options.events.publish({ kind: 'controller', id: session.controllerId });
+      await this.options.controllers.markDisconnected(
+        session.controllerId,
+        session.sessionId,
+      );
+      this.options.events.publish({
+        kind: 'controller',
+        id: session.controllerId,
+      });
     }
   }
 
   /** Pushes one attach to the agent right away when it is connected here. */
-  pushAttach(controllerId: string, revision: number, attachment: DesiredAttachment) {
+  pushAttach(
+    controllerId: string,
+    revision: number,
+    attachment: DesiredAttachment,
+  ) {
     const s = this.sessions.get(controllerId);
     if (!s?.isAlive) return;
     if (s.sentRevision !== revision - 1) {
       // Missed an intermediate change: the sync loop will send the full set.
       return;
     }
-    if (s.send({ type: 'attach', revision, attachment })) s.sentRevision = revision;
+    if (s.send({ type: 'attach', revision, attachment }))
+      s.sentRevision = revision;
   }
 
   /** Pushes one detach to the agent right away when it is connected here. */
@@ -237,7 +320,9 @@ export class AgentGateway {
   ): Promise<ListWorkloadsResult> {
     const s = this.sessions.get(controllerId);
     if (!s?.isAlive || !s.hello) {
-      throw new AgentUnavailableError('The agent of this Controller is not connected to this backend');
+      throw new AgentUnavailableError(
+        'The agent of this Controller is not connected to this backend',
+      );
     }
     return s.request(params, timeoutMs);
   }
@@ -252,11 +337,13 @@ export class AgentGateway {
     this.syncing = true;
     try {
       const held = new Map<string, string>();
-      for (const [id, s] of this.sessions) if (s.hello && s.isAlive) held.set(id, s.sessionId);
+      for (const [id, s] of this.sessions)
+        if (s.hello && s.isAlive) held.set(id, s.sessionId);
       if (held.size === 0) return;
       // Heartbeats every 5 s are plenty against the 15 s connected grace, and keep the
       // per-second check a read.
-      if (this.syncTicks++ % 5 === 0) await this.options.controllers.touch(held);
+      if (this.syncTicks++ % 5 === 0)
+        await this.options.controllers.touch(held);
       const state = await this.options.controllers.syncState([...held.keys()]);
       for (const [id] of held) {
         const s = this.sessions.get(id);
@@ -265,7 +352,10 @@ export class AgentGateway {
         if (!row) {
           s.close(AGENT_CLOSE_CODES.revoked, 'the Controller was deleted');
         } else if (row.tokenHash !== s.tokenHash) {
-          s.close(AGENT_CLOSE_CODES.revoked, 'the Controller token was rotated');
+          s.close(
+            AGENT_CLOSE_CODES.revoked,
+            'the Controller token was rotated',
+          );
         } else if (row.revision !== s.sentRevision) {
           await this.sendWelcome(s);
         }
@@ -281,9 +371,16 @@ function rejectUpgrade(socket: Duplex, status: number, message: string) {
     error: { name: status === 401 ? 'AuthenticationError' : 'Error', message },
     response: { statusCode: status },
   });
-  const text = { 401: 'Unauthorized', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const text =
+    {
+      401: 'Unauthorized',
+      429: 'Too Many Requests',
+      503: 'Service Unavailable',
+    }[status] ?? 'Error';
   socket.write(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(
+      body,
+    )}\r\n\r\n${body}`,
   );
   socket.destroy();
 }

@@ -22,6 +22,11 @@ export class AgentUnavailableError extends Error {
   name = 'ServiceUnavailableError';
 }
 
+export interface AgentSessionOptions {
+  /** The backend stores traffic (it announced the feature in its welcome). */
+  acceptTraffic?: boolean;
+}
+
 export interface AgentSessionHandlers {
   onHello(session: AgentSession, hello: HelloMessage): Promise<void>;
   onMessage(session: AgentSession, message: AgentMessage): Promise<void>;
@@ -34,6 +39,12 @@ export interface AgentSessionHandlers {
  */
 export class AgentSession {
   static readonly MAX_BACKLOG = 1000;
+  /** Bytes of received messages waiting: above this the socket is paused (TCP backpressure). */
+  static readonly PAUSE_BACKLOG_BYTES = 8 * 1024 * 1024;
+  /** ...and resumed below this. */
+  static readonly RESUME_BACKLOG_BYTES = 2 * 1024 * 1024;
+  /** An agent that gets past the pause with this much waiting is cut off. */
+  static readonly MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
   readonly sessionId = randomUUID();
   /** Revision of the desired set last sent to the agent. */
   sentRevision = -1;
@@ -42,11 +53,16 @@ export class AgentSession {
   private missedPongs = 0;
   private readonly pending = new Map<
     string,
-    { resolve(v: ListWorkloadsResult): void; reject(e: Error): void; timer: NodeJS.Timeout }
+    {
+      resolve(v: ListWorkloadsResult): void;
+      reject(e: Error): void;
+      timer: NodeJS.Timeout;
+    }
   >();
   private queue: Promise<void> = Promise.resolve();
   /** Messages received but not yet handled; an agent flooding faster than we write is cut off. */
   private backlog = 0;
+  private backlogBytes = 0;
   private readonly pingTimer: NodeJS.Timeout;
   private readonly helloTimer: NodeJS.Timeout;
   closed = false;
@@ -57,20 +73,29 @@ export class AgentSession {
     readonly tokenHash: string,
     private readonly handlers: AgentSessionHandlers,
     private readonly logger: LoggerService,
+    private readonly options: AgentSessionOptions = {},
   ) {
-    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) =>
+      this.receive(data as Buffer, isBinary),
+    );
     ws.on('pong', () => {
       this.alive = true;
       this.missedPongs = 0;
     });
     ws.on('close', () => this.handleClose());
     ws.on('error', err => {
-      this.logger.warn(`Agent socket error for Controller ${controllerId}: ${err.message}`);
+      this.logger.warn(
+        `Agent socket error for Controller ${controllerId}: ${err.message}`,
+      );
     });
-    this.pingTimer = setInterval(() => this.ping(), AGENT_PROTOCOL_LIMITS.pingIntervalMs);
+    this.pingTimer = setInterval(
+      () => this.ping(),
+      AGENT_PROTOCOL_LIMITS.pingIntervalMs,
+    );
     this.pingTimer.unref?.();
     this.helloTimer = setTimeout(() => {
-      if (!this.hello) this.close(AGENT_CLOSE_CODES.helloTimeout, 'no hello received in time');
+      if (!this.hello)
+        this.close(AGENT_CLOSE_CODES.helloTimeout, 'no hello received in time');
     }, AGENT_PROTOCOL_LIMITS.helloTimeoutMs);
     this.helloTimer.unref?.();
   }
@@ -80,10 +105,14 @@ export class AgentSession {
   }
 
   private ping() {
+    // A socket paused for backpressure cannot read pongs; the agent is not at fault.
+    if (this.ws.isPaused) this.alive = true;
     if (!this.alive) {
       this.missedPongs += 1;
       if (this.missedPongs >= 2) {
-        this.logger.info(`Agent of Controller ${this.controllerId} stopped answering pings; dropping it`);
+        this.logger.info(
+          `Agent of Controller ${this.controllerId} stopped answering pings; dropping it`,
+        );
         this.ws.terminate();
         return;
       }
@@ -98,12 +127,30 @@ export class AgentSession {
 
   private receive(data: Buffer, isBinary: boolean) {
     if (isBinary) {
-      this.close(AGENT_CLOSE_CODES.unsupportedData, 'binary frames are not part of the protocol');
+      this.close(
+        AGENT_CLOSE_CODES.unsupportedData,
+        'binary frames are not part of the protocol',
+      );
       return;
     }
-    const parsed = parseProtocolMessage(agentMessageSchema, data.toString('utf8'));
+    const text = data.toString('utf8');
+    // Traffic has a lower cap than other messages (the socket's maxPayload): a traffic
+    // frame over it is refused as too big, whatever else is wrong with it.
+    if (
+      data.length > AGENT_PROTOCOL_LIMITS.maxTrafficMessageBytes &&
+      isTrafficFrame(text)
+    ) {
+      this.close(
+        AGENT_CLOSE_CODES.messageTooBig,
+        `traffic messages are capped at ${AGENT_PROTOCOL_LIMITS.maxTrafficMessageBytes} bytes`,
+      );
+      return;
+    }
+    const parsed = parseProtocolMessage(agentMessageSchema, text);
     if (!parsed.ok) {
-      this.logger.warn(`Agent of Controller ${this.controllerId} sent a bad message: ${parsed.error}`);
+      this.logger.warn(
+        `Agent of Controller ${this.controllerId} sent a bad message: ${parsed.error}`,
+      );
       this.close(AGENT_CLOSE_CODES.invalidMessage, parsed.error);
       return;
     }
@@ -112,7 +159,10 @@ export class AgentSession {
     // right after its hello are accepted and queued behind it.
     if (message.type === 'hello') {
       if (this.hello) {
-        this.close(AGENT_CLOSE_CODES.protocolError, 'hello was already received');
+        this.close(
+          AGENT_CLOSE_CODES.protocolError,
+          'hello was already received',
+        );
         return;
       }
       if (message.protocol !== AGENT_PROTOCOL_VERSION) {
@@ -125,30 +175,72 @@ export class AgentSession {
       this.hello = message;
       clearTimeout(this.helloTimer);
     } else if (!this.hello) {
-      this.close(AGENT_CLOSE_CODES.protocolError, 'the first message must be hello');
+      this.close(
+        AGENT_CLOSE_CODES.protocolError,
+        'the first message must be hello',
+      );
       return;
     }
     if (message.type === 'reply') {
       this.settle(message.id, message);
       return;
     }
-    if (this.backlog >= AgentSession.MAX_BACKLOG) {
-      this.close(AGENT_CLOSE_CODES.policyViolation, 'too many messages waiting to be handled; slow down');
+    if (message.type === 'traffic') {
+      if (!this.hello.features?.includes('traffic')) {
+        this.close(
+          AGENT_CLOSE_CODES.protocolError,
+          'traffic sent without announcing the traffic feature in hello',
+        );
+        return;
+      }
+      if (!this.options.acceptTraffic) {
+        this.close(
+          AGENT_CLOSE_CODES.protocolError,
+          'this backend did not announce the traffic feature',
+        );
+        return;
+      }
+    }
+    if (
+      this.backlog >= AgentSession.MAX_BACKLOG ||
+      this.backlogBytes + data.length > AgentSession.MAX_BACKLOG_BYTES
+    ) {
+      this.close(
+        AGENT_CLOSE_CODES.policyViolation,
+        'too many messages waiting to be handled; slow down',
+      );
       return;
     }
     this.backlog += 1;
+    this.backlogBytes += data.length;
+    if (
+      this.backlogBytes > AgentSession.PAUSE_BACKLOG_BYTES &&
+      !this.ws.isPaused
+    )
+      this.ws.pause();
     // Messages touch the database in order; a slow write must not reorder them.
     this.queue = this.queue
       .then(async () => {
         if (this.closed) return;
-        if (message.type === 'hello') await this.handlers.onHello(this, message);
+        if (message.type === 'hello')
+          await this.handlers.onHello(this, message);
         else await this.handlers.onMessage(this, message);
       })
       .catch(err => {
-        this.logger.error(`Failed to handle a ${message.type} from Controller ${this.controllerId}`, err);
+        this.logger.error(
+          `Failed to handle a ${message.type} from Controller ${this.controllerId}`,
+          err,
+        );
       })
       .finally(() => {
         this.backlog -= 1;
+        this.backlogBytes -= data.length;
+        if (
+          this.ws.isPaused &&
+          this.backlogBytes < AgentSession.RESUME_BACKLOG_BYTES &&
+          !this.closed
+        )
+          this.ws.resume();
       });
   }
 
@@ -158,15 +250,30 @@ export class AgentSession {
     return true;
   }
 
-  request(params: ListWorkloadsParams, timeoutMs: number): Promise<ListWorkloadsResult> {
+  request(
+    params: ListWorkloadsParams,
+    timeoutMs: number,
+  ): Promise<ListWorkloadsResult> {
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new AgentRequestTimeoutError(`The agent did not answer within ${Math.round(timeoutMs / 1000)} s; try again, or check the agent's health`));
+        reject(
+          new AgentRequestTimeoutError(
+            `The agent did not answer within ${Math.round(
+              timeoutMs / 1000,
+            )} s; try again, or check the agent's health`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      const sent = this.send({ type: 'request', id, method: 'listWorkloads', timeoutMs, params });
+      const sent = this.send({
+        type: 'request',
+        id,
+        method: 'listWorkloads',
+        timeoutMs,
+        params,
+      });
       if (!sent) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -181,11 +288,20 @@ export class AgentSession {
     this.pending.delete(id);
     clearTimeout(entry.timer);
     if (!reply.ok) {
-      entry.reject(new Error(`The agent could not list workloads: ${reply.error?.message ?? 'unknown error'}`));
+      entry.reject(
+        new Error(
+          `The agent could not list workloads: ${
+            reply.error?.message ?? 'unknown error'
+          }`,
+        ),
+      );
       return;
     }
     const parsed = listWorkloadsResultSchema.safeParse(reply.result);
-    if (!parsed.success) entry.reject(new Error('The agent answered with an invalid workload list'));
+    if (!parsed.success)
+      entry.reject(
+        new Error('The agent answered with an invalid workload list'),
+      );
     else entry.resolve(parsed.data);
   }
 
@@ -208,11 +324,28 @@ export class AgentSession {
     clearTimeout(this.helloTimer);
     for (const [id, entry] of this.pending) {
       clearTimeout(entry.timer);
-      entry.reject(new AgentUnavailableError('The agent disconnected before answering'));
+      entry.reject(
+        new AgentUnavailableError('The agent disconnected before answering'),
+      );
       this.pending.delete(id);
     }
-    this.queue = this.queue.then(() => this.handlers.onClose(this)).catch(err =>
-      this.logger.error(`Failed to record disconnect of Controller ${this.controllerId}`, err),
-    );
+    this.queue = this.queue
+      .then(() => this.handlers.onClose(this))
+      .catch(err =>
+        this.logger.error(
+          `Failed to record disconnect of Controller ${this.controllerId}`,
+          err,
+        ),
+      );
+  }
+}
+
+/** Whether an oversized frame is a traffic message (its top-level type), without trusting it. */
+function isTrafficFrame(text: string): boolean {
+  try {
+    const json = JSON.parse(text);
+    return typeof json === 'object' && json !== null && json.type === 'traffic';
+  } catch {
+    return false;
   }
 }

@@ -6,6 +6,7 @@ import {
 } from '@spider/backstage-plugin-spider-common';
 import { NotFoundError } from '@backstage/errors';
 import { isoOrNull, iso, msOrNull } from './time';
+import { deleteTrafficOfAttachments } from './DatabaseTrafficStore';
 
 /** How long after its last heartbeat a socket still counts as connected. */
 export const CONNECTED_GRACE_MS = 15_000;
@@ -161,7 +162,10 @@ export class ControllersStore {
       const attachmentIds = tx('spider_attachments')
         .select('id')
         .where({ controller_id: id });
-      await tx('spider_instances').whereIn('attachment_id', attachmentIds).delete();
+      await deleteTrafficOfAttachments(tx, attachmentIds);
+      await tx('spider_instances')
+        .whereIn('attachment_id', attachmentIds)
+        .delete();
       await tx('spider_attachments').where({ controller_id: id }).delete();
       await tx('spider_shares').where({ controller_id: id }).delete();
       await tx('spider_inventory').where({ controller_id: id }).delete();
@@ -169,7 +173,9 @@ export class ControllersStore {
     });
   }
 
-  async rotateToken(id: string): Promise<{ controller: ControllerRecord; token: string }> {
+  async rotateToken(
+    id: string,
+  ): Promise<{ controller: ControllerRecord; token: string }> {
     const { token, hash } = newAgentToken();
     const now = Date.now();
     const changed = await this.db('spider_controllers')
@@ -209,15 +215,21 @@ export class ControllersStore {
   async markConnected(
     id: string,
     sessionId: string,
-    hello: { agentVersion: string; clusterVersion: string | null; scope: NamespaceScope },
+    hello: {
+      agentVersion: string;
+      clusterVersion: string | null;
+      scope: NamespaceScope;
+    },
   ): Promise<void> {
-    await this.db('spider_controllers').where({ id }).update({
-      session_id: sessionId,
-      last_seen_at: Date.now(),
-      agent_version: hello.agentVersion,
-      cluster_version: hello.clusterVersion,
-      scope_json: JSON.stringify(hello.scope),
-    });
+    await this.db('spider_controllers')
+      .where({ id })
+      .update({
+        session_id: sessionId,
+        last_seen_at: Date.now(),
+        agent_version: hello.agentVersion,
+        cluster_version: hello.clusterVersion,
+        scope_json: JSON.stringify(hello.scope),
+      });
   }
 
   /** Heartbeat for every socket this replica holds, in one statement. */
@@ -239,10 +251,12 @@ export class ControllersStore {
 
   async saveStatus(id: string, status: AgentStatus): Promise<void> {
     const now = Date.now();
-    await this.db('spider_controllers').where({ id }).update({
-      status_json: JSON.stringify(status),
-      status_at: now,
-      last_seen_at: now,
-    });
+    await this.db('spider_controllers')
+      .where({ id })
+      .update({
+        status_json: JSON.stringify(status),
+        status_at: now,
+        last_seen_at: now,
+      });
   }
 }

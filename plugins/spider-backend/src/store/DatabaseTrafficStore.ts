@@ -429,10 +429,11 @@ export class DatabaseTrafficStore implements TrafficStore {
   async deleteForAttachments(attachmentIds: string[]): Promise<number> {
     let deleted = 0;
     for (const ids of chunks([...new Set(attachmentIds)], ID_CHUNK)) {
-      await this.db.transaction(async tx => {
-        deleted += await tx(EXCHANGES).whereIn('attachment_id', ids).delete();
+      deleted += await this.db.transaction(async tx => {
+        const n = await tx(EXCHANGES).whereIn('attachment_id', ids).delete();
         await tx(FLOWS).whereIn('attachment_id', ids).delete();
         await tx(STATS).whereIn('attachment_id', ids).delete();
+        return n;
       });
     }
     return deleted;
@@ -453,6 +454,14 @@ export class DatabaseTrafficStore implements TrafficStore {
       if (n > 0)
         expired.set(attachmentId, (expired.get(attachmentId) ?? 0) + n);
     };
+
+    // Traffic stored by an agent while its attachment was being deleted has no owner left.
+    const orphans: string[] = (
+      await this.db(STATS)
+        .distinct('attachment_id')
+        .whereNotIn('attachment_id', this.db('spider_attachments').select('id'))
+    ).map((r: any) => r.attachment_id);
+    if (orphans.length > 0) await this.deleteForAttachments(orphans);
 
     // Age, per attachment, so each delete walks the (attachment, time) index.
     const cutoffMs = planRetention(limits, now, { attachments: [] }).cutoffMs;
@@ -562,7 +571,7 @@ export class DatabaseTrafficStore implements TrafficStore {
   ): Promise<number> {
     let total = 0;
     for (;;) {
-      const ids = (
+      const ids: number[] = (
         await where(this.db(EXCHANGES).select('id'))
           .orderBy('id')
           .limit(RETENTION_CHUNK)
@@ -610,6 +619,20 @@ export class DatabaseTrafficStore implements TrafficStore {
     }
     return map;
   }
+}
+
+/**
+ * Deletes the traffic of the attachments `attachmentIds` selects, inside the caller's
+ * transaction: the stores that delete Controllers and Whisperers call it, so traffic
+ * goes with its attachments in one place and one commit.
+ */
+export async function deleteTrafficOfAttachments(
+  tx: Knex.Transaction,
+  attachmentIds: Knex.QueryBuilder,
+): Promise<void> {
+  await tx(EXCHANGES).whereIn('attachment_id', attachmentIds.clone()).delete();
+  await tx(FLOWS).whereIn('attachment_id', attachmentIds.clone()).delete();
+  await tx(STATS).whereIn('attachment_id', attachmentIds.clone()).delete();
 }
 
 function toRow(batch: TrafficBatch, e: CapturedExchange, now: number) {

@@ -7,6 +7,7 @@ import {
   Whisperer,
 } from '@spider/backstage-plugin-spider-common';
 import { iso } from './time';
+import { deleteTrafficOfAttachments } from './DatabaseTrafficStore';
 
 function toWhisperer(row: any): Whisperer {
   return {
@@ -26,7 +27,10 @@ function toWhisperer(row: any): Whisperer {
 export class WhisperersStore {
   constructor(private readonly db: Knex) {}
 
-  async create(input: CreateWhispererRequest, owner: string): Promise<Whisperer> {
+  async create(
+    input: CreateWhispererRequest,
+    owner: string,
+  ): Promise<Whisperer> {
     const now = Date.now();
     const id = randomUUID();
     await this.db('spider_whisperers').insert({
@@ -63,9 +67,11 @@ export class WhisperersStore {
   async update(id: string, patch: UpdateWhispererRequest): Promise<Whisperer> {
     const changes: Record<string, unknown> = { updated_at: Date.now() };
     if (patch.name !== undefined) changes.name = patch.name;
-    if (patch.description !== undefined) changes.description = patch.description;
+    if (patch.description !== undefined)
+      changes.description = patch.description;
     if (patch.image !== undefined) changes.image = patch.image;
-    if (patch.captureFilter !== undefined) changes.capture_filter = patch.captureFilter;
+    if (patch.captureFilter !== undefined)
+      changes.capture_filter = patch.captureFilter;
     if (patch.timeToLive !== undefined) changes.time_to_live = patch.timeToLive;
     if (patch.env !== undefined) changes.env_json = JSON.stringify(patch.env);
     const n = await this.db('spider_whisperers').where({ id }).update(changes);
@@ -73,7 +79,14 @@ export class WhisperersStore {
     return (await this.get(id))!;
   }
 
+  /** Deletes the Whisperer and the traffic its (ended) attachments captured. */
   async delete(id: string): Promise<boolean> {
-    return (await this.db('spider_whisperers').where({ id }).delete()) > 0;
+    return this.db.transaction(async tx => {
+      await deleteTrafficOfAttachments(
+        tx,
+        tx('spider_attachments').select('id').where({ whisperer_id: id }),
+      );
+      return (await tx('spider_whisperers').where({ id }).delete()) > 0;
+    });
   }
 }
