@@ -602,6 +602,18 @@ describe.each(databases.eachSupportedId())(
       expect(text.length).toBeGreaterThan(5_000_000);
       expect(chunks).toBeGreaterThan(60);
       expect(largest).toBeLessThan(200_000);
+
+      // A client that goes away midway ends the export; the backend serves on.
+      await abortAfter(
+        app.baseUrl,
+        `/api/spider/attachments/${a.id}/traffic.har?limit=5000`,
+        mockCredentials.user.header(OWNER),
+        100_000,
+      );
+      expect(
+        (await app.as(OWNER).get(`/attachments/${a.id}/traffic?limit=1`))
+          .status,
+      ).toBe(200);
     });
 
     it('maps peers to pods, workloads and catalog entities', async () => {
@@ -825,6 +837,35 @@ function textParser(
     text += c;
   });
   res.on('end', () => callback(null, text));
+}
+
+/** Starts a GET over a plain socket and drops the connection once `bytes` arrived. */
+function abortAfter(
+  baseUrl: string,
+  path: string,
+  authorization: string,
+  bytes: number,
+): Promise<number> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: ${authorization}\r\n\r\n`,
+      );
+    });
+    socket.on('data', d => {
+      seen += d.length;
+      if (seen >= bytes) {
+        socket.destroy();
+        resolve(seen);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('end', () =>
+      reject(new Error(`the response ended after ${seen} bytes`)),
+    );
+  });
 }
 
 /**

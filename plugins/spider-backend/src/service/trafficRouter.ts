@@ -15,6 +15,10 @@ import { parseInput } from './validation';
 /** Waits until the response takes more data, or is gone. */
 function drained(res: express.Response): Promise<void> {
   return new Promise(resolve => {
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
     const done = () => {
       res.off('drain', done);
       res.off('close', done);
@@ -45,6 +49,10 @@ export function createTrafficRouter(options: {
   router.get('/attachments/:id/traffic.har', async (req, res) => {
     const { id } = parseInput(idParamSchema, req.params, 'path');
     const query = parseInput(harQuerySchema, req.query, 'query');
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+    });
     const { fileName, chunks } = await service.har(await user(req), id, query);
     // The first chunk is read before any header goes out, so a failing store still gets
     // a proper error response; after that the file streams as the store pages come.
@@ -53,18 +61,14 @@ export function createTrafficRouter(options: {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${fileName}"`);
     res.setHeader('Cache-Control', 'no-store');
-    let closed = false;
-    res.on('close', () => {
-      closed = true;
-    });
     try {
       if (!first.done && !res.write(first.value)) await drained(res);
-      while (!closed) {
+      while (!closed && !res.destroyed) {
         const next = await chunks.next();
         if (next.done) break;
         if (!res.write(next.value)) await drained(res);
       }
-      if (closed) {
+      if (closed || res.destroyed) {
         await chunks.return(undefined);
         return;
       }
