@@ -12,11 +12,11 @@ export { TestAgent };
  * and default policy) on its own SQLite database, for end-to-end tests. `restart()`
  * stops it and brings it back on the same port and database, as a redeploy would.
  */
-export async function startControls(options: { entities?: Entity[]; config?: Record<string, unknown>; knex?: Knex } = {}) {
+export async function startControls(options: { entities?: Entity[]; config?: Record<string, unknown>; knex?: Knex; port?: number; listenHost?: string } = {}) {
   const knex =
     options.knex ??
     knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true, pool: { min: 1, max: 1, idleTimeoutMillis: 24 * 3600_000 } });
-  let app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config });
+  let app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config, port: options.port, listenHost: options.listenHost });
   const port = app.port;
   const controls = {
     get app() {
@@ -34,10 +34,10 @@ export async function startControls(options: { entities?: Entity[]; config?: Rec
     async restart(downtimeMs = 0) {
       await app.stop();
       if (downtimeMs) await new Promise(r => setTimeout(r, downtimeMs));
-      app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config, port });
+      app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config, port, listenHost: options.listenHost });
     },
     async start() {
-      app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config, port });
+      app = await startSpiderTestBackend({ knex, entities: options.entities, config: options.config, port, listenHost: options.listenHost });
     },
     async close() {
       await app.stop().catch(() => {});
