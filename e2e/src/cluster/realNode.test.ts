@@ -1,5 +1,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoordinationV1Api } from '@kubernetes/client-node';
@@ -239,6 +241,27 @@ describeAsRoot(`the real node${AS_ROOT}`, () => {
         "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 kubernetes.default 443",
       );
       expect(api).toContain('Client sent an HTTP request to an HTTPS server');
+
+      // A server on the host (as the portal is, for the agent) at the host's address on
+      // the pods' side.
+      const host = createServer((_req, res) => res.end('hello from the host'));
+      await new Promise<void>(r => host.listen(0, '0.0.0.0', r));
+      try {
+        const port = (host.address() as AddressInfo).port;
+        const fromHost = await kubectl(
+          'exec',
+          '-n',
+          ns,
+          'client',
+          '--',
+          'sh',
+          '-c',
+          `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${node.hostIp} ${port}`,
+        );
+        expect(fromHost).toContain('hello from the host');
+      } finally {
+        host.close();
+      }
 
       // Logs come from the kubelet (apiserver -> node IP, InternalIP).
       expect(await kubectl('logs', '-n', ns, 'client')).toContain(
