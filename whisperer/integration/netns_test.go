@@ -40,14 +40,13 @@ func TestMain(m *testing.M) {
 
 // lab is two namespaces and what runs in them; everything is undone by Cleanup.
 type lab struct {
-	t          *testing.T
-	srv, cli   string // namespace names
-	vethS      string
-	srvIP      string
-	cliIP      string
-	dir        string
-	procs      []*exec.Cmd
-	whispererB string
+	t        *testing.T
+	srv, cli string // namespace names
+	vethS    string
+	srvIP    string
+	cliIP    string
+	dir      string
+	procs    []*exec.Cmd
 }
 
 func requireTools(t *testing.T, tools ...string) {

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net h2c is the only server with the h2c upgrade (runH2CServer)
+
 package integration
 
 import (
@@ -17,6 +19,8 @@ import (
 )
 
 // runH2CServer answers HTTP/1.1 requests that ask to upgrade to h2c (RFC 7540 3.2).
+// x/net's h2c is deprecated, but net/http's own unencrypted HTTP/2 speaks prior knowledge
+// only, and the upgrade is what this server is here to exercise.
 func runH2CServer() int {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -66,7 +66,6 @@ func (h *Half) Add(seq uint32, syn bool, payload []byte, ts time.Time, lim Limit
 			return
 		}
 		payload = payload[-diff:]
-		seq = h.next
 		fallthrough
 	case diff == 0:
 		h.next += uint32(len(payload))
