@@ -885,7 +885,7 @@ function rawChunkedGet(
       );
     });
     const parts: Buffer[] = [];
-    socket.on('data', d => parts.push(d));
+    socket.on('data', (d: Buffer) => parts.push(d));
     socket.on('error', reject);
     socket.on('end', () => {
       const raw = Buffer.concat(parts);
