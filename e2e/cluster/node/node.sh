@@ -28,9 +28,9 @@ CONTAINERD_SOCK="$CONTAINERD_DIR/containerd.sock"
 KUBELET_DIR="$NODE_DIR/kubelet"
 CNI_BIN_DIR="${SPIDER_PLANE_CNI_BIN_DIR:-/usr/lib/cni}"
 DNS_IP=10.96.0.10
-PAUSE_IMAGE="docker.io/spider/pause:3.10"
+PAUSE_IMAGE="spider/pause:3.10"
 COREDNS_VERSION="$(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print $3 }' "$NODE_HERE/../go/coredns/go.mod")"
-COREDNS_IMAGE="docker.io/spider/coredns:${COREDNS_VERSION#v}"
+COREDNS_IMAGE="spider/coredns:${COREDNS_VERSION#v}"
 NODE_LABEL="spider.dev/node-kind=real"
 
 _node_o2=$((64 + ((PORT >> 8) & 63)))

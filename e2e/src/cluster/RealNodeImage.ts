@@ -7,8 +7,8 @@ import { REPO_ROOT } from '../paths';
 
 const exec = promisify(execFile);
 
-/** Image name of the test image, as containerd stores it. */
-export const BUSYBOX_IMAGE = 'docker.io/spider/e2e-busybox:1';
+/** Image name of the test image (the CRI normalises short names, as for every Spider image). */
+export const BUSYBOX_IMAGE = 'spider/e2e-busybox:1';
 
 const BUSYBOX = '/bin/busybox';
 const APPLETS = [
