@@ -35,7 +35,8 @@ describe('new frontend system wiring', () => {
         [catalogApiRef, catalogApiMock()],
       ] as any,
     });
-    expect(await screen.findByText('prod-eu-1')).toBeInTheDocument();
+    // The page is lazy: give its chunk time to load on a busy machine.
+    expect(await screen.findByText('prod-eu-1', {}, { timeout: 15_000 })).toBeInTheDocument();
     expect(
       screen.getByRole('tab', { name: 'Controllers' }),
     ).toBeInTheDocument();

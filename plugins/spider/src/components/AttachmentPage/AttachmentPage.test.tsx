@@ -104,9 +104,9 @@ describe('AttachmentPage', () => {
       /Capturing, .* left/,
     );
     await userEvent.click(
-      await screen.findByLabelText(
-        'Show the traffic of payments-7c9d-fghij/spider-x',
-      ),
+      await screen.findByRole('link', {
+        name: 'Show the traffic of payments-7c9d-fghij/spider-x',
+      }),
     );
     await waitFor(() =>
       expect(within(screen.getByRole('grid')).getAllByRole('row')).toHaveLength(

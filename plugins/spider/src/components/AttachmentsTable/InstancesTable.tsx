@@ -4,10 +4,9 @@ import TableCell from '@material-ui/core/TableCell';
 import TableHead from '@material-ui/core/TableHead';
 import TableRow from '@material-ui/core/TableRow';
 import Typography from '@material-ui/core/Typography';
-import IconButton from '@material-ui/core/IconButton';
 import Tooltip from '@material-ui/core/Tooltip';
 import FilterListIcon from '@material-ui/icons/FilterList';
-import { Link as RouterLink } from 'react-router-dom';
+import { Link } from '@backstage/core-components';
 import type { WhispererInstance } from '@spider/backstage-plugin-spider-common';
 import {
   formatDateTime,
@@ -93,14 +92,13 @@ export function InstancesTable(props: {
                 <TableCell padding="checkbox">
                   {to && (
                     <Tooltip title="Show only this instance's traffic">
-                      <IconButton
-                        component={RouterLink}
+                      <Link
                         to={to}
-                        size="small"
                         aria-label={`Show the traffic of ${name}`}
+                        style={{ display: 'inline-flex', padding: 4 }}
                       >
                         <FilterListIcon fontSize="small" />
-                      </IconButton>
+                      </Link>
                     </Tooltip>
                   )}
                 </TableCell>

@@ -161,6 +161,8 @@ function BodySection(props: {
     default:
       return (
         <>
+          {/* Scrollable: keyboard users need to focus it to scroll. */}
+          {/* eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex */}
           <pre className={classes.pre} aria-label={props.label} tabIndex={0}>
             {view.text}
           </pre>

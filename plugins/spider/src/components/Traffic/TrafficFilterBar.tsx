@@ -22,7 +22,7 @@ export const TEXT_DEBOUNCE_MS = 300;
 const fieldId = (label: string) =>
   `spider-traffic-${label.toLowerCase().replace(/[^a-z]+/g, '-')}`;
 
-const DebouncedField = memo(function DebouncedField(props: {
+const DebouncedField = memo(function DebouncedFieldView(props: {
   label: string;
   value: string;
   onCommit: (v: string) => void;
@@ -128,7 +128,7 @@ export interface TrafficFilterBarProps {
 }
 
 /** The traffic view's filters; every change goes to the URL through `onChange`. */
-export const TrafficFilterBar = memo(function TrafficFilterBar(
+export const TrafficFilterBar = memo(function TrafficFilterBarView(
   props: TrafficFilterBarProps,
 ) {
   const { filters, onChange } = props;

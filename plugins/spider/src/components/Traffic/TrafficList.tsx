@@ -141,8 +141,11 @@ const Row = memo(function ExchangeRow(props: ListChildComponentProps<RowData>) {
   const selected = selectedId === e.id;
   const c = classes.cell;
   return (
+    // The grid owns the keyboard (aria-activedescendant); a click is the mouse's shortcut.
+    // eslint-disable-next-line jsx-a11y/click-events-have-key-events
     <div
       role="row"
+      tabIndex={-1}
       id={exchangeRowId(idPrefix, e.id)}
       aria-rowindex={props.index + 2}
       aria-selected={selected}
