@@ -35,7 +35,10 @@ while (($#)); do
 done
 PORTAL_PORT="$(sed -nE 's#^https?://[^/:]+:([0-9]+)/?$#\1#p' <<<"$PORTAL")"
 [[ -n "$PORTAL_PORT" ]] || { echo "demo/up.sh: --portal must be http://HOST:PORT" >&2; exit 2; }
-[[ "$PORT" =~ ^[0-9]+$ ]] && ((PORT >= 1024 && PORT < 32768)) || { echo "demo/up.sh: --port must be 1024..32767" >&2; exit 2; }
+if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1024 || PORT >= 32768)); then
+  echo "demo/up.sh: --port must be 1024..32767" >&2
+  exit 2
+fi
 
 STATE="/tmp/spider-demo-plane-$PORT"
 CHARTS="$CACHE/demo/charts"
@@ -127,16 +130,14 @@ mkdir -p "$CHARTS"
 say "packaged the agent chart: $(packaged_chart)"
 
 # ------------------------------------------------------------------ portal
-alive
-say "waiting for the portal backend at $PORTAL"
-token=""
-for _ in $(seq 1 300); do
-  alive
-  token="$(curl -sf -m 5 -H 'X-Requested-With: XMLHttpRequest' "$PORTAL/api/auth/guest/refresh" | jq -r '.backstageIdentity.token // empty' 2>/dev/null || true)"
-  [[ -n "$token" ]] && break
-  sleep 2
-done
-[[ -n "$token" ]] || die "the portal did not answer $PORTAL/api/auth/guest/refresh in 10 minutes"
+helm_demo() {
+  PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" HELM_CONFIG_HOME="$CACHE/demo/helm/config" \
+    HELM_CACHE_HOME="$CACHE/demo/helm/cache" HELM_DATA_HOME="$CACHE/demo/helm/data" "$@"
+}
+yaml_json() { python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'; }
+guest_token() {
+  curl -sf -m 5 -H 'X-Requested-With: XMLHttpRequest' "$PORTAL/api/auth/guest/refresh" | jq -r '.backstageIdentity.token // empty' 2>/dev/null
+}
 api() { # api METHOD PATH [JSON]
   local args=(-sS -m 30 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -X "$1" -w '\n%{http_code}')
   [[ $# -ge 3 ]] && args+=(--data "$3")
@@ -148,60 +149,100 @@ api() { # api METHOD PATH [JSON]
   echo "$out"
 }
 
-# The dev portal keeps its database in memory: each start needs its Controller again; a
-# portal that already has one (this script ran twice) keeps it.
-controller_id="$(api GET /controllers | jq -r '.items[] | select(.name == "demo-cluster") | .id' | head -1)"
-agent_token=""
-if [[ -z "$controller_id" ]]; then
-  created="$(api POST /controllers '{"name":"demo-cluster","description":"The demo cluster scripts/start.sh runs on this machine (plane with a real node)"}')" || die "could not register the demo Controller"
-  controller_id="$(jq -r .id <<<"$created")"
-  agent_token="$(jq -r .token <<<"$created")"
-  say "registered Controller demo-cluster ($controller_id)"
-else
-  agent_token="$(api POST "/controllers/$controller_id/token" '{}' | jq -r .token)" || die "could not rotate the demo Controller's token"
-  say "Controller demo-cluster exists ($controller_id); token rotated"
-fi
-if ! api GET /whisperers | jq -e '.items[] | select(.name == "demo-http")' >/dev/null; then
-  api POST /whisperers '{"name":"demo-http","description":"HTTP/1.1 and gRPC of the demo shop","timeToLive":"PT30M"}' >/dev/null || die "could not create the demo Whisperer"
-fi
+# Sets controller_id and agent_token: the demo Controller, registered now, or its token
+# rotated when the portal already has it (this script ran twice).
+register() {
+  local created
+  controller_id="$(api GET /controllers | jq -r '.items[] | select(.name == "demo-cluster") | .id' | head -1)" || return 1
+  if [[ -z "$controller_id" ]]; then
+    created="$(api POST /controllers '{"name":"demo-cluster","description":"The demo cluster scripts/start.sh runs on this machine (plane with a real node)"}')" || return 1
+    controller_id="$(jq -r .id <<<"$created")"
+    agent_token="$(jq -r .token <<<"$created")"
+    say "registered Controller demo-cluster ($controller_id)"
+  else
+    agent_token="$(api POST "/controllers/$controller_id/token" '{}' | jq -r .token)" || return 1
+    say "Controller demo-cluster exists ($controller_id); token rotated"
+  fi
+  if ! api GET /whisperers | jq -e '.items[] | select(.name == "demo-http")' >/dev/null; then
+    api POST /whisperers '{"name":"demo-http","description":"HTTP/1.1 and gRPC of the demo shop","timeToLive":"PT30M"}' >/dev/null || return 1
+  fi
+}
+
+# Installs the agent with the command the Install tab renders, and checks the release got
+# the values the Install tab renders (the token aside): the release's computed values equal
+# the chart's defaults overlaid with the rendered file.
+install_agent() {
+  local command installed rendered
+  command="$(api GET "/controllers/$controller_id/install?format=command" | jq -r .content)" || return 1
+  api GET "/controllers/$controller_id/install?format=values" | jq -r .content >"$CACHE/demo/agent-values.yaml" || return 1
+  echo "install command (as the Install tab renders it): $command"
+  if [[ "$command" != "helm upgrade --install "*" $(packaged_chart) "* ]]; then
+    say "the portal renders a chart other than $(packaged_chart) (start the portal with scripts/start.sh, which sets it): $command"
+    return 1
+  fi
+  say "installing the agent with the Install tab's command"
+  SPIDER_AGENT_TOKEN="$agent_token" helm_demo bash -c "$command" || return 1
+  installed="$(helm_demo helm get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token)')"
+  rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token)' <(helm_demo helm show values "$(packaged_chart)" | yaml_json) \
+    <(yaml_json <"$CACHE/demo/agent-values.yaml") 2>/dev/null || echo unknown)"
+  if [[ "$installed" == "$rendered" ]]; then
+    echo "the release's values are the Install tab's values"
+  else
+    say "warning: the release's values differ from the Install tab's values (see the log)"
+    diff <(echo "$installed") <(echo "$rendered") || true
+  fi
+}
+
+connected() { [[ "$(api GET "/controllers/$controller_id/status" | jq -r .connected)" == true ]]; }
+wait_connected() {
+  kubectl -n "$NS_AGENT" rollout status deployment/spider-agent --timeout=180s || return 1
+  for _ in $(seq 1 60); do
+    connected && return 0
+    sleep 2
+  done
+  return 1
+}
+
+alive
+say "waiting for the portal backend at $PORTAL"
+token=""
+for _ in $(seq 1 300); do
+  alive
+  token="$(guest_token || true)"
+  [[ -n "$token" ]] && break
+  sleep 2
+done
+[[ -n "$token" ]] || die "the portal did not answer $PORTAL/api/auth/guest/refresh in 10 minutes"
+controller_id="" agent_token=""
+register || die "could not register the demo Controller and Whisperer"
 
 # ------------------------------------------------------------------- agent
 alive
-command="$(api GET "/controllers/$controller_id/install?format=command" | jq -r .content)" || die "could not read the install command"
-api GET "/controllers/$controller_id/install?format=values" | jq -r .content >"$CACHE/demo/agent-values.yaml" || die "could not read the install values"
-echo "install command (as the Install tab renders it): $command"
-[[ "$command" == "helm upgrade --install "*" $(packaged_chart) "* ]] ||
-  die "the portal renders a chart other than $(packaged_chart) (start the portal with scripts/start.sh, which sets it): $command"
-say "installing the agent with the Install tab's command"
-PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" SPIDER_AGENT_TOKEN="$agent_token" \
-  HELM_CACHE_HOME="$CACHE/demo/helm/cache" HELM_CONFIG_HOME="$CACHE/demo/helm/config" HELM_DATA_HOME="$CACHE/demo/helm/data" \
-  bash -c "$command" || die "the install command failed"
-# The values the Install tab renders are what the release got (the token aside): the
-# release's computed values equal the chart's defaults overlaid with the rendered file.
-helm_demo() {
-  PATH="$SPIDER_PLANE_BIN:$PATH" KUBECONFIG="$SPIDER_PLANE_KUBECONFIG" HELM_CONFIG_HOME="$CACHE/demo/helm/config" \
-    HELM_CACHE_HOME="$CACHE/demo/helm/cache" HELM_DATA_HOME="$CACHE/demo/helm/data" helm "$@"
-}
-yaml_json() { python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'; }
-installed="$(helm_demo get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token)')"
-rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token)' <(helm_demo show values "$(packaged_chart)" | yaml_json) \
-  <(yaml_json <"$CACHE/demo/agent-values.yaml") 2>/dev/null || echo unknown)"
-if [[ "$installed" == "$rendered" ]]; then
-  echo "the release's values are the Install tab's values"
-else
-  say "warning: the release's values differ from the Install tab's values (see the log)"
-  diff <(echo "$installed") <(echo "$rendered") || true
-fi
+install_agent || die "could not install the agent with the Install tab's command"
 
 # ------------------------------------------------------------------- ready
 alive
 say "waiting for the demo shop and the agent"
 kubectl -n shop rollout status deployment/payments --timeout=180s
 kubectl -n shop rollout status deployment/checkout --timeout=180s
-kubectl -n "$NS_AGENT" rollout status deployment/spider-agent --timeout=180s || die "the agent did not become ready (kubectl -n $NS_AGENT logs deploy/spider-agent)"
-for _ in $(seq 1 60); do
-  [[ "$(api GET "/controllers/$controller_id/status" | jq -r .connected)" == true ]] && break
-  sleep 2
-done
-[[ "$(api GET "/controllers/$controller_id/status" | jq -r .connected)" == true ]] || die "the agent runs but has not connected to $PORTAL"
+wait_connected || die "the agent did not connect to $PORTAL (kubectl -n $NS_AGENT logs deploy/spider-agent)"
 say "ready in $(( ($(date +%s%3N) - T0) / 1000 ))s: open http://localhost:3000/catalog/default/component/payments/traffic-capture and attach demo-http (kubeconfig: $SPIDER_PLANE_KUBECONFIG)"
+
+# ------------------------------------------------------------------- keep
+# The dev portal keeps its database in memory, and its backend restarts when its sources
+# change: then the demo Controller is gone and the agent's token with it. While the portal
+# runs, register again and reinstall (a new token rolls the agent pod).
+[[ -n "$WATCH_PID" ]] || exit 0
+while sleep 20; do
+  alive
+  token="$(guest_token || true)"
+  [[ -n "$token" ]] || continue
+  listed="$(api GET /controllers 2>/dev/null)" || continue # the plugin is not serving yet
+  [[ -z "$(jq -r '.items[] | select(.name == "demo-cluster") | .id' <<<"$listed")" ]] || continue
+  say "the portal restarted without the demo Controller; registering it again"
+  if register && install_agent && wait_connected; then
+    say "demo Controller connected again"
+  else
+    say "warning: could not re-register the demo Controller; retrying"
+  fi
+done
