@@ -6,8 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 export PATH="/usr/local/go/bin:$PATH"
-# Node checks the integration output against spider-common's zod schemas.
-if ! command -v node >/dev/null && [[ -f ../scripts/toolchain.sh ]]; then
+# Node (24, the repository's) checks the integration output against spider-common's zod
+# schemas.
+if [[ -f ../scripts/toolchain.sh ]]; then
   # shellcheck disable=SC1091
   source ../scripts/toolchain.sh >/dev/null
 fi
