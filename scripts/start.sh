@@ -42,7 +42,8 @@ if ((cluster)); then
     log="$cache/demo/up.log"
     # The Install tab renders the packaged chart and the portal's in-cluster name (a
     # Service demo/up.sh points at this host), so its one-line command works in the demo.
-    export APP_CONFIG_spider_install_chart="$(demo/up.sh --print-chart)"
+    APP_CONFIG_spider_install_chart="$(demo/up.sh --print-chart)"
+    export APP_CONFIG_spider_install_chart
     export APP_CONFIG_spider_agents_externalUrl="http://spider-portal.default.svc.cluster.local:7007/api/spider"
     echo "› Demo cluster: starting in the background (log: $log)"
     # $$ stays this script's pid across the exec below: the portal's pid.
