@@ -13,6 +13,16 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
+# Capture and the real node: packets between network namespaces, containers, CNI.
+for tool in tcpdump:tcpdump tshark:tshark wrk:wrk nghttp:nghttp2-client nghttpd:nghttp2-server \
+  containerd:containerd runc:runc iptables:iptables nft:nftables nginx:nginx-light; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+[ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
+[ -f /usr/lib/x86_64-linux-gnu/libdbus-1.a ] || need+=(libdbus-1-dev)
+# The real node's test image: Debian's static busybox.
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -38,6 +48,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+step "Whisperer (Go): vet, unit tests, fuzz, real packets between network namespaces"
+SPIDER_FUZZ_TIME="${SPIDER_FUZZ_TIME:-10s}" whisperer/test.sh
+
 step "PostgreSQL"
 source scripts/postgres.sh
 
@@ -48,8 +61,13 @@ else
   e2e/cluster/build.sh
   plane_port="${SPIDER_PLANE_PORT:-26443}"
   plane_state="$(mktemp -d /tmp/spider-plane.XXXXXX)"
-  e2e/cluster/plane --state "$plane_state" --port "$plane_port" --watch-pid $$ up
-  export SPIDER_TEST_KUBECONFIG="$plane_state/kubeconfig"
+  # As root the plane gains a real node (containerd, kubelet, kube-proxy, CoreDNS) where
+  # pods and whisperers really run; kwok nodes stay for scale.
+  real_nodes=0
+  [ "$(id -u)" = 0 ] && real_nodes=1
+  e2e/cluster/plane --state "$plane_state" --port "$plane_port" --real-nodes "$real_nodes" --watch-pid $$ up
+  # The tests reuse this running plane (and learn its real node from its state).
+  export SPIDER_PLANE_STATE="$plane_state"
 fi
 
 step "Tests"

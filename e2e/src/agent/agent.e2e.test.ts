@@ -130,7 +130,10 @@ describe('controller agent (real plane, real Controls service)', () => {
     await attach('CronJob', 'nightly');
     await attach('Pod', 'lonely');
     await eachPodHasOne('db', 2);
-    const nodes = (await apis(admin).core.listNode()).items.length;
+    // DaemonSet pods land on schedulable nodes only: a tainted real node takes none.
+    const nodes = (await apis(admin).core.listNode()).items.filter(
+      n => !(n.spec?.taints ?? []).some(t => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
+    ).length;
     await eachPodHasOne('node-agent', nodes);
     await eachPodHasOne('lonely', 1);
     // The CronJob runs every minute: its next run's pod gets a whisperer as it starts.
