@@ -9,6 +9,7 @@ import {
   FakeSpiderApi,
   makeAttachment,
   makeController,
+  makeExchange,
   makeWhisperer,
   makeWorkload,
 } from '../../__testUtils__/FakeSpiderApi';
@@ -113,6 +114,55 @@ describe('EntityTrafficCaptureContent', () => {
       }),
     );
     await waitFor(() => expect(api.callsOf('detach')).toEqual([[a.id]]));
+  });
+
+  it("shows the traffic of the entity's attachments, a detached one's included", async () => {
+    const { api, a } = setup();
+    const gone = makeAttachment({ status: 'detached', target: a.target });
+    api.entityAttachments.set('component:default/payments', [a.id, gone.id]);
+    api.exchanges = [
+      makeExchange({
+        id: 'live-1',
+        attachmentId: a.id,
+        at: Date.parse('2026-12-01T10:00:02Z'),
+      }),
+      makeExchange({
+        id: 'old-1',
+        attachmentId: gone.id,
+        at: Date.parse('2026-12-01T10:00:01Z'),
+      }),
+      makeExchange({
+        id: 'elsewhere',
+        attachmentId: 'another',
+        at: Date.parse('2026-12-01T10:00:03Z'),
+      }),
+    ];
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+      { api },
+    );
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(
+        within(grid)
+          .getAllByRole('row')
+          .slice(1)
+          .map(r => r.getAttribute('data-exchange-id')),
+      ).toEqual(['live-1', 'old-1']),
+    );
+    expect(api.callsOf('listEntityTraffic')[0][0]).toBe(
+      'component:default/payments',
+    );
+    // the instance filter offers the live attachment's instances
+    expect(
+      within(screen.getByLabelText('Instance')).getByRole('option', {
+        name: 'payments-7c9d-abcde',
+      }),
+    ).toBeInTheDocument();
   });
 
   it('attaches from a workload row with the target fixed', async () => {
