@@ -1,6 +1,7 @@
 package live
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/spider-backstage/spider/whisperer/internal/capture"
@@ -11,10 +12,17 @@ func TestEffectiveFilter(t *testing.T) {
 		{"tcp port 80", "http://10.96.0.12:8081", "(tcp port 80) and not (tcp and host 10.96.0.12 and port 8081)"},
 		{"", "http://10.96.0.12:8081", "not (tcp and host 10.96.0.12 and port 8081)"},
 		{"tcp", "https://[fd00::1]", "(tcp) and not (tcp and host fd00::1 and port 443)"},
-		{"tcp", "http://agent.spider:8081", "tcp"}, // a name: libpcap would resolve it at compile time
+		{"tcp", "http://agent.spider:8081", "(tcp) and not (tcp and (host 10.96.7.1 or host 10.96.7.2) and port 8081)"}, // a Service name, resolved
+		{"tcp", "http://unknown.invalid:8081", "tcp"},                                                                   // unresolvable: left out rather than handed to libpcap
+	}
+	resolve := func(host string) []netip.Addr {
+		if host == "agent.spider" {
+			return []netip.Addr{netip.MustParseAddr("10.96.7.2"), netip.MustParseAddr("::ffff:10.96.7.1"), netip.MustParseAddr("10.96.7.2")}
+		}
+		return nil
 	}
 	for _, c := range cases {
-		got := effectiveFilter(c.filter, c.url)
+		got := effectiveFilter(c.filter, c.url, resolve)
 		if got != c.want {
 			t.Errorf("effectiveFilter(%q, %q) = %q, want %q", c.filter, c.url, got, c.want)
 		}

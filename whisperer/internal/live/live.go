@@ -94,7 +94,7 @@ func Run(ctx context.Context, env Env, log io.Writer) int {
 		r.report(ctx, "failed", strp(err.Error()), intp(2), false)
 		return 2
 	}
-	src, err := capture.OpenLive(capture.LiveOptions{Device: env.Device, Filter: effectiveFilter(filter, env.AgentURL)})
+	src, err := capture.OpenLive(capture.LiveOptions{Device: env.Device, Filter: effectiveFilter(filter, env.AgentURL, resolveHost)})
 	if err != nil {
 		var fe *capture.FilterError
 		code := 1
