@@ -16,6 +16,10 @@ import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUti
 import { AxeViolation, launchBrowser, OUTPUT, signIn } from './browser';
 import { startPortal } from './portal';
 import { runTrafficCaptureJourney } from './trafficCapture.journey';
+import {
+  canRunLiveTraffic,
+  runLiveTrafficJourney,
+} from './liveTraffic.journey';
 import { runBenchmark } from './bench.journey';
 
 async function main() {
@@ -30,7 +34,10 @@ async function main() {
   const violations: AxeViolation[] = [];
   let failed = false;
   try {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true /* to inject axe-core */ });
+    const context = await browser.newContext({
+      viewport: { width: 1440, height: 900 },
+      bypassCSP: true /* to inject axe-core */,
+    });
     context.setDefaultTimeout(30_000);
     const page = await context.newPage();
     const pageErrors: string[] = [];
@@ -39,24 +46,79 @@ async function main() {
     log('journey: signed in as guest');
     if (!benchOnly) {
       try {
-        await runTrafficCaptureJourney({ page, baseUrl: portal.baseUrl, log, violations, agents });
+        await runTrafficCaptureJourney({
+          page,
+          baseUrl: portal.baseUrl,
+          log,
+          violations,
+          agents,
+        });
       } catch (e) {
-        await page.screenshot({ path: path.join(OUTPUT, 'screenshots', 'FAILED.png'), fullPage: true }).catch(() => {});
+        await page
+          .screenshot({
+            path: path.join(OUTPUT, 'screenshots', 'FAILED.png'),
+            fullPage: true,
+          })
+          .catch(() => {});
         throw e;
       }
-      fs.writeFileSync(path.join(OUTPUT, 'axe.json'), `${JSON.stringify(violations, null, 2)}\n`);
+      if (canRunLiveTraffic()) {
+        try {
+          await runLiveTrafficJourney({
+            page,
+            baseUrl: portal.baseUrl,
+            token: await portal.guestToken(),
+            log,
+            violations,
+          });
+        } catch (e) {
+          await page
+            .screenshot({
+              path: path.join(OUTPUT, 'screenshots', 'FAILED-live.png'),
+              fullPage: true,
+            })
+            .catch(() => {});
+          throw e;
+        }
+      } else if (process.env.CI) {
+        throw new Error(
+          'the live traffic journey needs root (network namespaces) and a plane (SPIDER_PLANE_STATE or SPIDER_TEST_KUBECONFIG); CI provides both',
+        );
+      } else {
+        log(
+          'live traffic journey skipped: needs root and a plane (SPIDER_PLANE_STATE or SPIDER_TEST_KUBECONFIG; scripts/test.sh gives both)',
+        );
+      }
+      fs.writeFileSync(
+        path.join(OUTPUT, 'axe.json'),
+        `${JSON.stringify(violations, null, 2)}\n`,
+      );
       if (violations.length) {
         failed = true;
         log(`axe: ${violations.length} serious or critical violation(s):`);
-        for (const v of violations) log(`  [${v.impact}] ${v.page} (${v.theme}): ${v.id} — ${v.help}\n    ${v.nodes.join('\n    ')}`);
+        for (const v of violations)
+          log(
+            `  [${v.impact}] ${v.page} (${v.theme}): ${v.id} — ${
+              v.help
+            }\n    ${v.nodes.join('\n    ')}`,
+          );
       } else {
-        log('axe: no serious or critical violations on any page (light and dark)');
+        log(
+          'axe: no serious or critical violations on any page (light and dark)',
+        );
       }
-      if (pageErrors.length) log(`page errors seen:\n  ${pageErrors.join('\n  ')}`);
+      if (pageErrors.length)
+        log(`page errors seen:\n  ${pageErrors.join('\n  ')}`);
     }
     if (bench || benchOnly) {
       const benchPage = await context.newPage();
-      const { missed } = await runBenchmark({ page: benchPage, baseUrl: portal.baseUrl, token: await portal.guestToken(), log, agents });
+      const { missed } = await runBenchmark({
+        page: benchPage,
+        baseUrl: portal.baseUrl,
+        token: await portal.guestToken(),
+        log,
+        agents,
+      });
       if (missed && process.env.SPIDER_BENCH_ENFORCE) failed = true;
     }
   } finally {
@@ -64,7 +126,12 @@ async function main() {
     await browser.close().catch(() => {});
     await portal.stop();
   }
-  log(`screenshots: ${path.relative(process.cwd(), path.join(OUTPUT, 'screenshots'))}`);
+  log(
+    `screenshots: ${path.relative(
+      process.cwd(),
+      path.join(OUTPUT, 'screenshots'),
+    )}`,
+  );
   if (failed) process.exit(1);
 }
 
