@@ -99,19 +99,20 @@ if [[ ! -s "$pcap" ]]; then
   [[ -s "$pcap" ]] || { echo "could not record $min_exchanges exchanges" >&2; exit 1; }
 fi
 
-# Run a command, print "wall_s peak_rss_kb" from /usr/bin/time -v.
+# Run a command, print "wall_s peak_rss_kb cpu_s" from /usr/bin/time -v.
 timed() {
   local out="$1"; shift
   /usr/bin/time -v "$@" >"$out" 2>"$work/time.txt"
   awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); w = (length(t) == 3) ? t[1]*3600 + t[2]*60 + t[3] : t[1]*60 + t[2]}
-              /Maximum resident set size/ {r = $2} END {printf "%.2f %d\n", w, r}' "$work/time.txt"
+              /Maximum resident set size/ {r = $2} /User time/ {u = $2} /System time/ {y = $2}
+              END {printf "%.2f %d %.2f\n", w, r, u + y}' "$work/time.txt"
 }
-w_n=0 w_wall=0 w_rss=0 t_n=0 t_wall=0 t_rss=0
+w_n=0 w_wall=0 w_rss=0 w_cpu=0 t_n=0 t_wall=0 t_rss=0 t_cpu=0
 if [[ " $parts " == *" read "* ]]; then
   echo "reading $(du -h "$pcap" | cut -f1) with spider-whisperer read and tshark..." >&2
-  read -r w_wall w_rss < <(timed "$work/read.jsonl" "$bin" read "$pcap")
+  read -r w_wall w_rss w_cpu < <(timed "$work/read.jsonl" "$bin" read "$pcap")
   w_n=$(wc -l <"$work/read.jsonl")
-  read -r t_wall t_rss < <(timed "$work/tshark.txt" tshark -r "$pcap" -Y http.response -T fields -e http.response.code)
+  read -r t_wall t_rss t_cpu < <(timed "$work/tshark.txt" tshark -r "$pcap" -Y http.response -T fields -e http.response.code)
   t_n=$(wc -l <"$work/tshark.txt")
 fi
 
@@ -196,10 +197,10 @@ echo
 echo "bench:whisperer  $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "(a) read $(basename "$pcap") ($(du -h "$pcap" | cut -f1))"
-printf '  %-24s %12s %10s %14s %12s\n' "" exchanges wall_s exchanges/s peak_RSS_MB
-printf '  %-24s %12s %10s %14s %12s\n' "spider-whisperer read" "$w_n" "$w_wall" "$(rate_of "$w_n" "$w_wall")" "$((w_rss / 1024))"
-printf '  %-24s %12s %10s %14s %12s\n' "tshark -Y http.response" "$t_n" "$t_wall" "$(rate_of "$t_n" "$t_wall")" "$((t_rss / 1024))"
-echo "  read is $(ratio "$t_wall" "$w_wall") faster than tshark (goal >= 10x, RSS <= 64 MB)"
+printf '  %-24s %12s %10s %10s %14s %12s\n' "" exchanges wall_s cpu_s exchanges/s peak_RSS_MB
+printf '  %-24s %12s %10s %10s %14s %12s\n' "spider-whisperer read" "$w_n" "$w_wall" "$w_cpu" "$(rate_of "$w_n" "$w_wall")" "$((w_rss / 1024))"
+printf '  %-24s %12s %10s %10s %14s %12s\n' "tshark -Y http.response" "$t_n" "$t_wall" "$t_cpu" "$(rate_of "$t_n" "$t_wall")" "$((t_rss / 1024))"
+echo "  read is $(ratio "$t_wall" "$w_wall") faster than tshark in wall time, $(ratio "$t_cpu" "$w_cpu") in CPU time (goal >= 10x, RSS <= 64 MB)"
 echo
 echo "(b) live, ${secs}s per run"
 printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "" requests captured reported coverage cores RSS_MB
