@@ -15,7 +15,7 @@ command -v dig >/dev/null || need+=(dnsutils)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 # Capture and the real node: packets between network namespaces, containers, CNI.
 for tool in tcpdump:tcpdump tshark:tshark wrk:wrk nghttp:nghttp2-client nghttpd:nghttp2-server \
-  containerd:containerd runc:runc iptables:iptables nft:nftables nginx:nginx-light; do
+  containerd:containerd runc:runc iptables:iptables nft:nftables nginx:nginx-light socat:socat curl:curl jq:jq; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
