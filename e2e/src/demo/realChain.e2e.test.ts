@@ -52,6 +52,7 @@ describeAsRoot('the traffic chain on the real node', () => {
   let controls: Awaited<ReturnType<typeof startControls>>;
   let controllerId: string;
   let token: string;
+  let attachmentId: string;
   const user = () => controls.as(OWNER);
   const kubectl = (...args: string[]) =>
     exec(
@@ -203,7 +204,7 @@ describeAsRoot('the traffic chain on the real node', () => {
         `/controllers/${controllerId}/install?format=values&namespace=${AGENT_NS}`,
       )
     ).body.content as string;
-    expect(command).toContain(chart);
+    if (!command.includes(chart)) throw new Error(`the Install tab renders another chart than ${chart}: ${command}`);
     const dir = mkdtempSync(join(tmpdir(), 'spider-install-'));
     writeFileSync(join(dir, 'values.yaml'), values);
     await exec('bash', ['-c', command], {
@@ -275,7 +276,6 @@ describeAsRoot('the traffic chain on the real node', () => {
     expect(agentPod?.spec?.serviceAccountName).toMatch(/spider-agent/);
   });
 
-  let attachmentId: string;
   let firstPod: string;
 
   it('captures checkout calling payments, listed by the REST API with the injected container running as specified', async () => {
@@ -385,7 +385,7 @@ describeAsRoot('the traffic chain on the real node', () => {
     const running = (
       await user().get(`/attachments/${id}`)
     ).body.instances.find((i: any) => i.state === 'running');
-    await until(
+    const ended = await until(
       'the attachment expired and its whisperer exited 0',
       async () => {
         const a = (await user().get(`/attachments/${id}`)).body;
@@ -396,7 +396,10 @@ describeAsRoot('the traffic chain on the real node', () => {
         const s = p.status?.ephemeralContainerStatuses?.find(
           c => c.name === running.container,
         );
-        return a.status === 'expired' && s?.state?.terminated?.exitCode === 0;
+    expect(ended).toEqual({ status: 'expired', exitCode: 0 });
+        return a.status === 'expired' && s?.state?.terminated?.exitCode === 0
+          ? { status: a.status, exitCode: s.state.terminated.exitCode }
+          : undefined;
       },
       120_000,
       1000,
