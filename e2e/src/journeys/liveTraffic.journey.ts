@@ -237,7 +237,7 @@ export async function runLiveTrafficJourney(ctx: LiveTrafficContext) {
       .getByText('Whisperer instances (1)')
       .waitFor({ timeout: 60_000 });
     await page
-      .getByRole('link', { name: 'Filter on this instance' })
+      .getByRole('link', { name: /^Show the traffic of/ })
       .first()
       .click();
     await page.waitForURL(/instance=/);

@@ -150,7 +150,7 @@ export async function runTrafficCaptureJourney(ctx: JourneyContext) {
   await page.getByTestId('instance-pod-1').getByText('Running').first().waitFor();
   const attachmentUrl = page.url();
   await capture(page, 'attachment', () => page.getByText('Whisperer instances (2)').waitFor(), violations);
-  await page.getByRole('link', { name: 'Filter on this instance' }).first().click();
+  await page.getByRole('link', { name: /^Show the traffic of/ }).first().click();
   await page.getByRole('button', { name: /Stop filtering on pod-0/ }).waitFor();
 
   step('detach from the entity tab');
