@@ -26,8 +26,11 @@ const EXCHANGES = 'spider_traffic_exchanges';
 const FLOWS = 'spider_traffic_flows';
 const STATS = 'spider_traffic_stats';
 
-/** Rows per INSERT: ~35 columns each stays far below SQLite's and PostgreSQL's bind limits. */
-const INSERT_CHUNK = 400;
+/**
+ * Rows per INSERT: 31 binds each stays below PostgreSQL's 65,535; Knex writes SQLite's
+ * multi-row insert as a compound SELECT, which SQLite caps at 500 terms.
+ */
+const INSERT_CHUNK = { sqlite: 400, postgres: 1000 };
 /** Rows per page when streaming with bodies (HAR). */
 const STREAM_PAGE = 500;
 /** Durations sampled, newest first, for the map's percentiles. */
@@ -76,14 +79,17 @@ export class DatabaseTrafficStore implements TrafficStore {
   ): Promise<{ inserted: number; latest: string | null }> {
     const now = Date.now();
     const rows = batch.exchanges.map(e => toRow(batch, e, now));
+    const chunk = isSqlite(this.db)
+      ? INSERT_CHUNK.sqlite
+      : INSERT_CHUNK.postgres;
     return this.db.transaction(async tx => {
       let inserted = 0;
       let latestMs: number | null = null;
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      for (let i = 0; i < rows.length; i += chunk) {
         const returned: Array<{ started_at: number | string }> = await tx(
           EXCHANGES,
         )
-          .insert(rows.slice(i, i + INSERT_CHUNK))
+          .insert(rows.slice(i, i + chunk))
           .onConflict(['attachment_id', 'pod', 'container', 'source_id'])
           .ignore()
           .returning(['started_at']);
@@ -139,9 +145,9 @@ export class DatabaseTrafficStore implements TrafficStore {
     if (replay) return;
 
     const flows = aggregateFlows(batch);
-    for (let i = 0; i < flows.length; i += INSERT_CHUNK) {
+    for (let i = 0; i < flows.length; i += INSERT_CHUNK.sqlite) {
       await tx(FLOWS)
-        .insert(flows.slice(i, i + INSERT_CHUNK))
+        .insert(flows.slice(i, i + INSERT_CHUNK.sqlite))
         .onConflict([
           'attachment_id',
           'pod',
@@ -758,10 +764,10 @@ function applyFilter(query: Knex.QueryBuilder, filter: TrafficFilter) {
   }
   if (filter.q) {
     const needle = filter.q.toLowerCase();
-    const client = query.client.config.client;
-    const sqlite = client === 'better-sqlite3' || client === 'sqlite3';
     query.whereRaw(
-      sqlite ? 'instr(search_text, ?) > 0' : 'strpos(search_text, ?) > 0',
+      isSqlite(query)
+        ? 'instr(search_text, ?) > 0'
+        : 'strpos(search_text, ?) > 0',
       [needle],
     );
   }
@@ -836,6 +842,11 @@ function decodeCursor(cursor: string): { startedAt: number; id: number } {
       'cursor is not valid: pass the nextCursor of a previous page',
     );
   return { startedAt: Number(m[1]), id: Number(m[2]) };
+}
+
+function isSqlite(db: Knex | Knex.QueryBuilder): boolean {
+  const client = db.client.config.client;
+  return client === 'better-sqlite3' || client === 'sqlite3';
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
