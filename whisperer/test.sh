@@ -28,7 +28,11 @@ for pkg in $(go list ./...); do
   dir="$(go list -f '{{.Dir}}' "$pkg")"
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz $pkg $target ($fuzztime)"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
+    # Quiet unless it fails: then the failing input and the test's message are the point.
+    if ! out="$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1)"; then
+      echo "$out" | tail -40 >&2
+      exit 1
+    fi
   done
 done
 

@@ -83,19 +83,28 @@ func FuzzHalf(f *testing.F) {
 			segs = append(segs, seg{seq: uint32(1000 + i), data: string(stream[i : i+n])})
 			i += n
 		}
-		var h Half
-		r := &rec{}
-		h.Add(999, true, nil, time.Time{}, DefaultLimits, r)
 		for k := range segs {
 			j := int(order[k%len(order)]) % len(segs)
 			segs[k], segs[j] = segs[j], segs[k]
 		}
-		for _, s := range segs {
-			h.Add(s.seq, false, []byte(s.data), time.Time{}, DefaultLimits, r)
+		run := func(lim Limits) (*rec, *Half) {
+			var h Half
+			r := &rec{}
+			h.Add(999, true, nil, time.Time{}, lim, r)
+			for _, s := range segs {
+				h.Add(s.seq, false, []byte(s.data), time.Time{}, lim, r)
+			}
+			h.Flush(time.Time{}, r)
+			return r, &h
 		}
-		h.Flush(time.Time{}, r)
-		if r.got.String() != string(stream) {
+		// With room for every segment, any order gives back the stream exactly.
+		if r, _ := run(Limits{MaxBytes: len(stream) + 1, MaxSegments: len(segs) + 1}); r.got.String() != string(stream) {
 			t.Fatalf("got %q, want %q", r.got.String(), stream)
+		}
+		// Within the default bounds (more reordering than they hold gives gaps, by design):
+		// nothing stays buffered after a flush.
+		if _, h := run(DefaultLimits); h.Buffered() != 0 {
+			t.Fatalf("%d bytes left buffered after flush", h.Buffered())
 		}
 	})
 }
