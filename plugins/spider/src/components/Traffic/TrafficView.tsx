@@ -134,7 +134,11 @@ function NoTraffic(props: {
           {whispererTo ? (
             <>
               {' '}
-              (<Link to={whispererTo}>{w.whispererName}</Link>)
+              (
+              <Link to={whispererTo} underline="always">
+                {w.whispererName}
+              </Link>
+              )
             </>
           ) : null}
           . New exchanges show up here by themselves.
