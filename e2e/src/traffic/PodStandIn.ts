@@ -51,7 +51,7 @@ export class PodStandIn {
     let out = '';
     app.stdout!.on('data', d => (out += String(d)));
     app.stderr!.on('data', d => (out += String(d)));
-    await until('the app in the pod namespace', async () => out.includes('ready') || undefined, 20_000, 100);
+    await until('the app in the pod namespace', async () => out.includes('ready') || undefined, 60_000, 100);
     return standIn;
   }
 

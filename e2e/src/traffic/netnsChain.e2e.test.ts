@@ -133,17 +133,13 @@ describeIfRoot(
         HOST_IP,
         String(OUT_PORT),
       ]);
-      await until(
-        'app ready',
-        async () => {
-          const line = await Promise.race([
-            once(app.stdout!, 'data').then(d => String(d[0])),
-            new Promise<string>(r => setTimeout(() => r(''), 500)),
-          ]);
-          return line.includes('ready') || undefined;
-        },
-        20_000,
-      );
+      // Collect everything the app prints: a line missed between two waits is never lost.
+      let appOut = '';
+      app.stdout!.on('data', d => (appOut += String(d)));
+      app.stderr!.on('data', d => (appOut += String(d)));
+      await until('the app in the pod namespace', async () => appOut.includes('ready') || undefined, 60_000, 100).catch(e => {
+        throw new Error(`${e}; app output: ${appOut.slice(-1000)}`);
+      });
 
       upstream = createServer((_req, res) => res.end('upstream ok'));
       upstream.listen(OUT_PORT, HOST_IP);
