@@ -151,7 +151,8 @@ export async function runLiveTrafficJourney(ctx: LiveTrafficContext) {
     await page.goto(entityTab);
     const row = page
       .getByTestId('entity-workload-payments')
-      .filter({ hasText: controllerName });
+      .filter({ hasText: controllerName })
+      .filter({ hasText: namespace });
     await row.waitFor({ timeout: 60_000 });
     await row.getByRole('button', { name: 'Attach' }).click();
     const dialog = page.getByRole('dialog', { name: 'Attach a whisperer' });
