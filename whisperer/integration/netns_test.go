@@ -420,7 +420,7 @@ func TestLiveCaptureBetweenNamespaces(t *testing.T) {
 			t.Errorf("server name %q for an NXDOMAIN", *x.Server.Name)
 		}
 	}
-	if named < len(live)-1 {
+	if named != len(live) { // held back until the PTR answer, not shipped nameless
 		t.Errorf("only %d of %d exchanges have the client's name", named, len(live))
 	}
 	questions := strings.Split(strings.TrimSpace(l.log("dns.log")), "\n")

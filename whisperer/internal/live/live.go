@@ -363,27 +363,54 @@ func (r *runner) capture(src *capture.Live, exCh chan<- []*exchange.Exchange, fl
 	exCh <- out // the encoder is draining until the channel closes: this cannot be dropped
 }
 
-// encode names peers and encodes exchanges into the queue, once per flush interval so
-// that a name looked up on the first exchange is there when it is encoded.
+// nameWait bounds how long an exchange waits for the first PTR answer about its peers:
+// long enough for a loaded DNS proxy, short enough that the live view stays live.
+const nameWait = 2 * time.Second
+
+// encode names peers and encodes exchanges into the queue, once per flush interval. An
+// exchange whose peer is still being looked up for the first time is held (with those
+// after it, to keep the order) until the answer or nameWait, so that the first calls
+// from a new peer are not shipped nameless.
 func (r *runner) encode(exCh <-chan []*exchange.Exchange, flowCh <-chan []exchange.Flow, done chan<- struct{}) {
 	defer close(done)
 	interval := time.Duration(r.settings.FlushIntervalMs) * time.Millisecond
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(min(interval, 250*time.Millisecond))
 	defer tick.Stop()
-	var fresh []*exchange.Exchange
+	type held struct {
+		x    *exchange.Exchange
+		seen time.Time
+	}
+	var fresh []held
 	var buf []byte
-	flush := func() {
-		for _, x := range fresh {
-			x.Client.Name = r.names.Name(x.Client.IP)
-			x.Server.Name = r.names.Name(x.Server.IP)
+	lastFlush := time.Now()
+	holding := false // the last flush held exchanges back for a name
+	flush := func(final bool) {
+		now := time.Now()
+		lastFlush = now
+		holding = false
+		n := 0
+		for _, h := range fresh {
+			x := h.x
+			client, cp := r.names.Lookup(x.Client.IP)
+			server, sp := r.names.Lookup(x.Server.IP)
+			if (cp || sp) && !final && now.Sub(h.seen) < nameWait && len(fresh) < 8192 {
+				holding = true
+				break
+			}
+			x.Client.Name, x.Server.Name = client, server
 			buf = exchange.AppendJSON(buf[:0], x)
 			if len(buf) > ship.MaxExchangeBytes {
 				buf = shrink(buf[:0], x)
 			}
 			r.queue.Push(append([]byte(nil), buf...))
+			n++
 		}
-		clear(fresh)
-		fresh = fresh[:0]
+		rest := copy(fresh, fresh[n:])
+		clear(fresh[rest:])
+		fresh = fresh[:rest]
+		if n == 0 {
+			return
+		}
 		select {
 		case r.kick <- struct{}{}:
 		default:
@@ -396,13 +423,14 @@ func (r *runner) encode(exCh <-chan []*exchange.Exchange, flowCh <-chan []exchan
 				exCh = nil
 				continue
 			}
+			now := time.Now()
 			for _, x := range xs {
 				r.names.Name(x.Client.IP) // start the lookups now
 				r.names.Name(x.Server.IP)
+				fresh = append(fresh, held{x, now})
 			}
-			fresh = append(fresh, xs...)
 			if len(fresh) >= 2048 {
-				flush()
+				flush(false)
 			}
 		case fs, ok := <-flowCh:
 			if !ok {
@@ -414,11 +442,21 @@ func (r *runner) encode(exCh <-chan []*exchange.Exchange, flowCh <-chan []exchan
 				f.Server.Name = r.names.Name(f.Server.IP)
 				r.queue.PushFlow(f)
 			}
-		case <-tick.C:
-			flush()
+		case now := <-tick.C:
+			// Each flush interval, and sooner once what was held for a name can go.
+			if now.Sub(lastFlush) >= interval || holding && len(fresh) > 0 && (now.Sub(fresh[0].seen) >= nameWait || r.named(fresh[0].x)) {
+				flush(false)
+			}
 		}
 	}
-	flush()
+	flush(true)
+}
+
+// named says whether the lookups of both of x's peers have answered.
+func (r *runner) named(x *exchange.Exchange) bool {
+	_, cp := r.names.Lookup(x.Client.IP)
+	_, sp := r.names.Lookup(x.Server.IP)
+	return !cp && !sp
 }
 
 // shrink re-encodes an exchange too large for a batch without its bodies.

@@ -50,22 +50,29 @@ func New(server string) *Names {
 
 // Name returns the cached name of ip, or nil, and asks for it when not cached.
 func (n *Names) Name(ip string) *string {
+	name, _ := n.Lookup(ip)
+	return name
+}
+
+// Lookup is Name that also says whether a first lookup of ip is still under way, so a
+// caller can hold an exchange back briefly instead of shipping it nameless.
+func (n *Names) Lookup(ip string) (name *string, pending bool) {
 	if n.lookup == nil {
-		return nil
+		return nil, false
 	}
 	now := n.now()
 	n.mu.Lock()
 	e, ok := n.cache[ip]
 	if ok && (e.pending || now.Before(e.expires)) {
 		n.mu.Unlock()
-		return e.name
+		return e.name, e.pending && e.name == nil
 	}
 	if len(n.cache) >= n.maxSize {
 		n.evictExpired(now)
 	}
 	if len(n.cache) >= n.maxSize {
 		n.mu.Unlock()
-		return e.name
+		return e.name, false
 	}
 	e.pending = true
 	n.cache[ip] = e
@@ -77,8 +84,9 @@ func (n *Names) Name(ip string) *string {
 		n.mu.Lock()
 		delete(n.cache, ip)
 		n.mu.Unlock()
+		return e.name, false
 	}
-	return e.name
+	return e.name, e.name == nil
 }
 
 func (n *Names) evictExpired(now time.Time) {

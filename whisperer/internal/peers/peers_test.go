@@ -69,3 +69,28 @@ func TestNoServer(t *testing.T) {
 		t.Fatal("no DNS server: names are null")
 	}
 }
+
+func TestLookupSaysWhenAFirstAnswerIsPending(t *testing.T) {
+	n := &Names{ttl: time.Minute, negTTL: 10 * time.Second, cache: map[string]entry{}, queue: make(chan string, 8), maxSize: 100, now: time.Now}
+	n.lookup = func(ctx context.Context, ip string) ([]string, error) {
+		if ip == "10.0.0.9" {
+			return nil, errors.New("NXDOMAIN")
+		}
+		return []string{"web.shop.svc.cluster.local."}, nil
+	}
+	if name, pending := n.Lookup("10.0.0.1"); name != nil || !pending {
+		t.Fatalf("first ask: %v pending %v, want nil and pending", name, pending)
+	}
+	if _, pending := n.Lookup("10.0.0.1"); !pending {
+		t.Fatal("asked again before the answer: still pending")
+	}
+	n.resolve(<-n.queue)
+	if name, pending := n.Lookup("10.0.0.1"); name == nil || pending {
+		t.Fatalf("answered: %v pending %v", name, pending)
+	}
+	n.Lookup("10.0.0.9")
+	n.resolve(<-n.queue)
+	if name, pending := n.Lookup("10.0.0.9"); name != nil || pending {
+		t.Fatalf("a failed lookup is answered, not pending: %v %v", name, pending)
+	}
+}
