@@ -9,10 +9,19 @@ import {
   StatusMessage,
 } from '@spider/backstage-plugin-spider-common';
 import { ClusterCache } from './cluster/ClusterCache';
-import { inventoryOf, InventoryTracker, listWorkloads, snapshotMessages } from './cluster/inventory';
+import {
+  inventoryOf,
+  InventoryTracker,
+  listWorkloads,
+  snapshotMessages,
+} from './cluster/inventory';
 import { leanPod, leanService, leanWorkload } from './cluster/lean';
 import { WATCHED_KINDS, WatchedKind } from './cluster/resources';
-import { DEFAULT_WATCHER_OPTIONS, Watcher, WatcherOptions } from './cluster/Watcher';
+import {
+  DEFAULT_WATCHER_OPTIONS,
+  Watcher,
+  WatcherOptions,
+} from './cluster/Watcher';
 import type { AgentConfig } from './config/config';
 import { ControlsClient } from './controls/ControlsClient';
 import { startHttpServer } from './http/server';
@@ -52,7 +61,8 @@ export interface AgentOptions {
 export function advertiseAddress(podIp: string | null): string {
   if (podIp) return podIp;
   for (const list of Object.values(os.networkInterfaces())) {
-    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
+    for (const i of list ?? [])
+      if (i.family === 'IPv4' && !i.internal) return i.address;
   }
   return '127.0.0.1';
 }
@@ -71,13 +81,21 @@ export async function whispererEndpoints(
   if (config.serviceHost) {
     try {
       const { address } = await dnsLookup(config.serviceHost, { family: 4 });
-      return { agentUrl: `http://${config.serviceHost}:${config.endpointPort}`, dns: `${address}:53` };
+      return {
+        agentUrl: `http://${config.serviceHost}:${config.endpointPort}`,
+        dns: `${address}:53`,
+      };
     } catch (err) {
-      log.warn(`Service ${config.serviceHost} does not resolve (${err}); giving whisperers the pod IP`);
+      log.warn(
+        `Service ${config.serviceHost} does not resolve (${err}); giving whisperers the pod IP`,
+      );
     }
   }
   const ip = advertiseAddress(config.pod.ip);
-  return { agentUrl: `http://${ip}:${ports.endpoint}`, dns: `${ip}:${ports.dns}` };
+  return {
+    agentUrl: `http://${ip}:${ports.endpoint}`,
+    dns: `${ip}:${ports.dns}`,
+  };
 }
 
 /**
@@ -116,7 +134,11 @@ export class Agent {
     this.cache = new ClusterCache(config.scope);
     this.injector = new Injector(
       new EphemeralPods(this.kubeHttp),
-      { concurrency: 16, maxAttempts: 5, backoff: { baseMs: 200, maxMs: 5000 } },
+      {
+        concurrency: 16,
+        maxAttempts: 5,
+        backoff: { baseMs: 200, maxMs: 5000 },
+      },
       // The reconciler is created right below; results cannot arrive before it exists.
       r => this.reconciler?.onInjectResult(r),
       log.child({ component: 'injector' }),
@@ -128,7 +150,10 @@ export class Agent {
       {
         scope: config.scope,
         defaultImage: config.whispererImage,
-        endpoints: { agentUrl: `http://${ip}:${config.endpointPort}`, dns: `${ip}:${config.dnsPort}` },
+        endpoints: {
+          agentUrl: `http://${ip}:${config.endpointPort}`,
+          dns: `${ip}:${config.dnsPort}`,
+        },
         resyncMs: config.resyncSeconds * 1000,
         debounceMs: options.debounceMs ?? 50,
         rejectionHoldMs: 5 * 60_000,
@@ -138,7 +163,9 @@ export class Agent {
       log.child({ component: 'reconciler' }),
       this.metrics.reconciler,
     );
-    this.traffic = new TrafficRelay({ maxBufferBytes: config.trafficBufferBytes });
+    this.traffic = new TrafficRelay({
+      maxBufferBytes: config.trafficBufferBytes,
+    });
     if (options.connectControls !== false) {
       this.controls = new ControlsClient({
         url: config.controlsUrl,
@@ -162,7 +189,8 @@ export class Agent {
       this.traffic.attach({
         canSendTraffic: () => controls.supports('traffic'),
         bufferedAmount: () => controls.bufferedAmount,
-        sendTraffic: (message, written) => controls.sendTraffic(message, written),
+        sendTraffic: (message, written) =>
+          controls.sendTraffic(message, written),
       });
     }
     registerRelayMetrics(this.metrics.registry, () => this.traffic.stats());
@@ -187,7 +215,12 @@ export class Agent {
       ready: () => ({
         ready: this.ready,
         detail: {
-          synced: Object.fromEntries(this.watchers.map(w => [`${w.kind}${w.namespace ? `/${w.namespace}` : ''}`, w.synced])),
+          synced: Object.fromEntries(
+            this.watchers.map(w => [
+              `${w.kind}${w.namespace ? `/${w.namespace}` : ''}`,
+              w.synced,
+            ]),
+          ),
           controlsConnected: this.controls?.connected ?? null,
         },
       }),
@@ -198,13 +231,20 @@ export class Agent {
     this.kubeHttp
       .json('GET', '/version', { timeoutMs: 10_000 })
       .then(v => {
-        this.clusterVersion = typeof v?.gitVersion === 'string' ? v.gitVersion.slice(0, 64) : null;
+        this.clusterVersion =
+          typeof v?.gitVersion === 'string' ? v.gitVersion.slice(0, 64) : null;
       })
-      .catch(e => log.warn('cannot read the cluster version', { error: (e as Error).message }));
+      .catch(e =>
+        log.warn('cannot read the cluster version', {
+          error: (e as Error).message,
+        }),
+      );
 
     // One watcher per kind, cluster-wide or per included namespace.
     const namespaces =
-      config.scope.include === '*' ? [null] : config.scope.include.filter(n => !config.scope.exclude.includes(n));
+      config.scope.include === '*'
+        ? [null]
+        : config.scope.include.filter(n => !config.scope.exclude.includes(n));
     const lean = (kind: WatchedKind) => {
       if (kind === 'Pod') return leanPod;
       if (kind === 'Service') return leanService;
@@ -213,10 +253,19 @@ export class Agent {
     for (const kind of WATCHED_KINDS) {
       for (const ns of namespaces) {
         this.watchers.push(
-          new Watcher(this.kubeHttp, kind, ns, lean(kind), this.cache, log.child({ component: 'watch' }), this.metrics.watcher, {
-            ...DEFAULT_WATCHER_OPTIONS,
-            ...this.options.watcherOptions,
-          }),
+          new Watcher(
+            this.kubeHttp,
+            kind,
+            ns,
+            lean(kind),
+            this.cache,
+            log.child({ component: 'watch' }),
+            this.metrics.watcher,
+            {
+              ...DEFAULT_WATCHER_OPTIONS,
+              ...this.options.watcherOptions,
+            },
+          ),
         );
       }
     }
@@ -254,7 +303,9 @@ export class Agent {
       registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
       this.stoppers.push(() => endpoint.stop());
       // With port 0 in the config the real ports are known only now.
-      this.reconciler.setEndpoints(await whispererEndpoints(config, this.ports, log));
+      this.reconciler.setEndpoints(
+        await whispererEndpoints(config, this.ports, log),
+      );
     }
 
     // The reconciler plans only once the caches are complete: a partial cache would
@@ -281,7 +332,8 @@ export class Agent {
     // Whisperers keep what they hold (503) instead of handing it to a closing agent;
     // what the agent holds goes out while the socket is still up, briefly.
     const unsent = await this.traffic.closeAndFlush(2000);
-    if (unsent) log.warn('traffic not relayed at shutdown', { exchanges: unsent });
+    if (unsent)
+      log.warn('traffic not relayed at shutdown', { exchanges: unsent });
     clearInterval(this.statusTimer);
     clearTimeout(this.inventoryTimer);
     clearTimeout(this.instancesTimer);
@@ -292,7 +344,10 @@ export class Agent {
     this.kubeHttp.close();
     for (const s of this.stoppers.reverse()) await s();
     const relay = this.traffic.stats();
-    log.info('agent stopped', { trafficSent: relay.exchangesSent, trafficDropped: relay.droppedExchanges });
+    log.info('agent stopped', {
+      trafficSent: relay.exchangesSent,
+      trafficDropped: relay.droppedExchanges,
+    });
   }
 
   // ---- Controls service ---------------------------------------------------
@@ -307,7 +362,11 @@ export class Agent {
     // Snapshot once the caches are complete; the backend replaces its inventory with it.
     this.synced.then(() => {
       if (!this.controls?.connected) return;
-      const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
+      const items = inventoryOf(
+        this.cache.allWorkloads(),
+        this.cache.allPods(),
+        this.cache,
+      );
       for (const m of snapshotMessages(items)) this.send(m);
       this.inventory.reset(items);
       this.sendInstances(this.reconciler.allViews());
@@ -319,34 +378,72 @@ export class Agent {
     const { log } = this.options;
     switch (m.type) {
       case 'welcome':
-        log.info('welcome from the Controls service', { controllerId: m.controllerId, revision: m.revision, attachments: m.attachments.length });
+        log.info('welcome from the Controls service', {
+          controllerId: m.controllerId,
+          revision: m.revision,
+          attachments: m.attachments.length,
+        });
         this.reconciler.setDesired(m.revision, m.attachments);
         break;
       case 'attach':
-        log.info('attach', { attachmentId: m.attachment.id, target: m.attachment.target, revision: m.revision });
+        log.info('attach', {
+          attachmentId: m.attachment.id,
+          target: m.attachment.target,
+          revision: m.revision,
+        });
         this.reconciler.attach(m.revision, m.attachment);
         break;
       case 'detach':
-        log.info('detach', { attachmentId: m.attachmentId, reason: m.reason, revision: m.revision });
+        log.info('detach', {
+          attachmentId: m.attachmentId,
+          reason: m.reason,
+          revision: m.revision,
+        });
         this.reconciler.detach(m.revision, m.attachmentId, m.reason);
         break;
       case 'request': {
         const answer = () => {
-          const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
-          const result = listWorkloadsResultSchema.parse(listWorkloads(items, m.params));
+          const items = inventoryOf(
+            this.cache.allWorkloads(),
+            this.cache.allPods(),
+            this.cache,
+          );
+          const result = listWorkloadsResultSchema.parse(
+            listWorkloads(items, m.params),
+          );
           this.send({ type: 'reply', id: m.id, ok: true, result });
         };
         try {
           if (this.ready) answer();
           else {
-            const timer = setTimeout(() => this.send({ type: 'reply', id: m.id, ok: false, error: { code: 'NotReady', message: 'The agent is still loading the cluster state.' } }), Math.max(0, m.timeoutMs - 500));
+            const timer = setTimeout(
+              () =>
+                this.send({
+                  type: 'reply',
+                  id: m.id,
+                  ok: false,
+                  error: {
+                    code: 'NotReady',
+                    message: 'The agent is still loading the cluster state.',
+                  },
+                }),
+              Math.max(0, m.timeoutMs - 500),
+            );
             this.synced.then(() => {
               clearTimeout(timer);
               answer();
             });
           }
         } catch (e) {
-          this.send({ type: 'reply', id: m.id, ok: false, error: { code: 'Internal', message: (e as Error).message.slice(0, 2000) } });
+          this.send({
+            type: 'reply',
+            id: m.id,
+            ok: false,
+            error: {
+              code: 'Internal',
+              message: (e as Error).message.slice(0, 2000),
+            },
+          });
         }
         break;
       }
@@ -360,7 +457,11 @@ export class Agent {
     this.inventoryTimer = setTimeout(() => {
       this.inventoryTimer = undefined;
       if (!this.controls?.connected || !this.ready) return;
-      const items = inventoryOf(this.cache.allWorkloads(), this.cache.allPods(), this.cache);
+      const items = inventoryOf(
+        this.cache.allWorkloads(),
+        this.cache.allPods(),
+        this.cache,
+      );
       for (const m of this.inventory.delta(items)) this.send(m);
     }, 1000);
   }
@@ -379,14 +480,27 @@ export class Agent {
   }
 
   private updateAttachmentMetrics() {
-    const phases: Record<string, number> = { active: 0, failed: 0, stopped: 0, expired: 0 };
-    const states: Record<string, number> = { pending: 0, running: 0, stopping: 0, terminated: 0, failed: 0 };
+    const phases: Record<string, number> = {
+      active: 0,
+      failed: 0,
+      stopped: 0,
+      expired: 0,
+    };
+    const states: Record<string, number> = {
+      pending: 0,
+      running: 0,
+      stopping: 0,
+      terminated: 0,
+      failed: 0,
+    };
     for (const v of this.reconciler.allViews()) {
       phases[v.phase]++;
       for (const i of v.instances) states[i.state]++;
     }
-    for (const [phase, n] of Object.entries(phases)) this.metrics.attachments.set({ phase }, n);
-    for (const [state, n] of Object.entries(states)) this.metrics.instances.set({ state }, n);
+    for (const [phase, n] of Object.entries(phases))
+      this.metrics.attachments.set({ phase }, n);
+    for (const [state, n] of Object.entries(states))
+      this.metrics.instances.set({ state }, n);
   }
 
   private sendInstances(views: AttachmentView[]): boolean {
@@ -405,7 +519,8 @@ export class Agent {
 
   statusReport(): StatusMessage['status'] {
     const counts = this.cache.counts();
-    for (const [kind, n] of Object.entries(counts)) this.metrics.watched.set({ kind }, n);
+    for (const [kind, n] of Object.entries(counts))
+      this.metrics.watched.set({ kind }, n);
     const sample = this.sampler.sample();
     return {
       agentVersion: AGENT_VERSION,
@@ -416,7 +531,13 @@ export class Agent {
       rssBytes: sample.rssBytes,
       heapUsedBytes: sample.heapUsedBytes,
       watched: counts,
-      attachments: this.reconciler.allViews().slice(0, 5000).map(v => ({ id: v.attachmentId, instances: v.instances.slice(0, 5000) })),
+      attachments: this.reconciler
+        .allViews()
+        .slice(0, 5000)
+        .map(v => ({
+          id: v.attachmentId,
+          instances: v.instances.slice(0, 5000),
+        })),
       reportedAt: new Date().toISOString(),
       startedAt: this.startedAt,
     };

@@ -9,5 +9,8 @@ export type { AgentConfig } from './config/config';
 export { createLogger } from './log/logger';
 export type { Logger } from './log/logger';
 export type { PodDirectory, PodIdentity } from './cluster/PodDirectory';
-export type { WhispererRegistry, WhispererConfig } from './reconcile/WhispererRegistry';
+export type {
+  WhispererRegistry,
+  WhispererConfig,
+} from './reconcile/WhispererRegistry';
 export { planReconcile } from './reconcile/plan';

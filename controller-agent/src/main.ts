@@ -15,7 +15,9 @@ async function main(): Promise<void> {
     if (e instanceof ConfigError) {
       // One line per problem, JSON like every other log line, then a non-zero exit.
       const log = createLogger('error');
-      log.error('the agent cannot start: invalid configuration', { problems: e.problems });
+      log.error('the agent cannot start: invalid configuration', {
+        problems: e.problems,
+      });
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 2;
       return;
@@ -52,7 +54,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('unhandledRejection', reason => log.error('unhandled rejection', { error: reason }));
+  process.on('unhandledRejection', reason =>
+    log.error('unhandled rejection', { error: reason }),
+  );
   try {
     await agent.start();
   } catch (e) {

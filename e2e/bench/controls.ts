@@ -25,7 +25,14 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function main() {
   const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.SPIDER_BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      ...(process.env.SPIDER_BENCH_NODE_OPTIONS ?? '')
+        .split(' ')
+        .filter(Boolean),
+    ],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: process.env,
   });
@@ -39,13 +46,19 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   const auth = mockCredentials.user.header(OWNER);
   const api = {
-    post: (p: string, body: unknown) => request(base).post(`/api/spider${p}`).set('Authorization', auth).send(body as any),
-    get: (p: string) => request(base).get(`/api/spider${p}`).set('Authorization', auth),
+    post: (p: string, body: unknown) =>
+      request(base)
+        .post(`/api/spider${p}`)
+        .set('Authorization', auth)
+        .send(body as any),
+    get: (p: string) =>
+      request(base).get(`/api/spider${p}`).set('Authorization', auth),
   };
   const rss = () =>
     new Promise<number>(resolve => {
       server.once('message', (m: any) => {
-        if (process.env.SPIDER_BENCH_VERBOSE) console.log(JSON.stringify(m.mem));
+        if (process.env.SPIDER_BENCH_VERBOSE)
+          console.log(JSON.stringify(m.mem));
         resolve(m.rss);
       });
       server.send('rss');
@@ -66,7 +79,11 @@ async function main() {
     for (let i = 0; i < SOCKETS; i += 50) {
       await Promise.all(
         tokens.slice(i, i + 50).map(async (t, j) => {
-          const a = new TestAgent({ url: `ws://127.0.0.1:${port}/api/spider/agent/v1`, token: t.token, podsPerWorkload: 1 });
+          const a = new TestAgent({
+            url: `ws://127.0.0.1:${port}/api/spider/agent/v1`,
+            token: t.token,
+            podsPerWorkload: 1,
+          });
           await a.connect();
           agents[i + j] = a;
         }),
@@ -76,9 +93,23 @@ async function main() {
     await new Promise(r => setTimeout(r, 3000));
     server.send('gc');
     const rssLoaded = await rss();
-    console.log(`agent sockets held: ${agents.length} (connected in ${connectSeconds.toFixed(1)} s)`);
     console.log(
-      `backend RSS: at start ${(rssIdle / 1e6).toFixed(0)} MB, with ${SOCKETS} Controllers registered ${(rssBefore / 1e6).toFixed(0)} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(0)} MB (goal < 500 MB; sockets add ${((rssLoaded - rssBefore) / 1e3 / agents.length).toFixed(0)} kB each)`,
+      `agent sockets held: ${
+        agents.length
+      } (connected in ${connectSeconds.toFixed(1)} s)`,
+    );
+    console.log(
+      `backend RSS: at start ${(rssIdle / 1e6).toFixed(
+        0,
+      )} MB, with ${SOCKETS} Controllers registered ${(rssBefore / 1e6).toFixed(
+        0,
+      )} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(
+        0,
+      )} MB (goal < 500 MB; sockets add ${(
+        (rssLoaded - rssBefore) /
+        1e3 /
+        agents.length
+      ).toFixed(0)} kB each)`,
     );
 
     // 2. Attach latency to a random agent under that load.
@@ -92,10 +123,18 @@ async function main() {
         whispererId: w.body.id,
         target: { namespace: 'bench', kind: 'Deployment', name: `w-${i}` },
       });
-      await agents[k].waitFor(() => agents[k].desired.has(res.body.id), 'attach', 10_000);
+      await agents[k].waitFor(
+        () => agents[k].desired.has(res.body.id),
+        'attach',
+        10_000,
+      );
       lat.push(performance.now() - t0);
     }
-    console.log(`attach → agent latency over ${ATTACHES}: p50 ${ms(pct(lat, 50))}, p99 ${ms(pct(lat, 99))} (goal p99 < 100 ms)`);
+    console.log(
+      `attach → agent latency over ${ATTACHES}: p50 ${ms(
+        pct(lat, 50),
+      )}, p99 ${ms(pct(lat, 99))} (goal p99 < 100 ms)`,
+    );
     agents.forEach(a => a.close());
 
     // 3. Listing with 10,000 rows.
@@ -105,7 +144,15 @@ async function main() {
     for (let i = existing; i < ROWS; i += batch) {
       await Promise.all(
         Array.from({ length: Math.min(batch, ROWS - i) }, (_, j) =>
-          api.post('/attachments', { controllerId: c0, whispererId: w.body.id, target: { namespace: `ns-${(i + j) % 50}`, kind: 'Pod', name: `p-${i + j}` } }),
+          api.post('/attachments', {
+            controllerId: c0,
+            whispererId: w.body.id,
+            target: {
+              namespace: `ns-${(i + j) % 50}`,
+              kind: 'Pod',
+              name: `p-${i + j}`,
+            },
+          }),
         ),
       );
     }
@@ -117,7 +164,11 @@ async function main() {
       list.push(performance.now() - t0);
     }
     const db = process.env.SPIDER_BENCH_PG ? 'PostgreSQL' : 'SQLite';
-    console.log(`GET /attachments?limit=100 with ${ROWS} rows on ${db}: p50 ${ms(pct(list, 50))}, p99 ${ms(pct(list, 99))}`);
+    console.log(
+      `GET /attachments?limit=100 with ${ROWS} rows on ${db}: p50 ${ms(
+        pct(list, 50),
+      )}, p99 ${ms(pct(list, 99))}`,
+    );
   } finally {
     server.kill('SIGTERM');
   }

@@ -11,12 +11,25 @@ async function main() {
   const pg = process.env.SPIDER_BENCH_PG;
   const knex = pg
     ? knexFactory({ client: 'pg', connection: pg, pool: { min: 1, max: 20 } })
-    : knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true, pool: { min: 1, max: 1, idleTimeoutMillis: 86_400_000 } });
-  const app = await startSpiderTestBackend({ knex, config: { agents: { maxConnections: 20_000 } }, logLevel: 'error' });
+    : knexFactory({
+        client: 'better-sqlite3',
+        connection: { filename: ':memory:' },
+        useNullAsDefault: true,
+        pool: { min: 1, max: 1, idleTimeoutMillis: 86_400_000 },
+      });
+  const app = await startSpiderTestBackend({
+    knex,
+    config: { agents: { maxConnections: 20_000 } },
+    logLevel: 'error',
+  });
   process.stdout.write(`READY ${app.port}\n`);
   process.on('message', (m: any) => {
     if (m === 'gc') (globalThis as any).gc?.();
-    if (m === 'rss') process.send?.({ rss: process.memoryUsage().rss, mem: process.memoryUsage() });
+    if (m === 'rss')
+      process.send?.({
+        rss: process.memoryUsage().rss,
+        mem: process.memoryUsage(),
+      });
   });
   process.on('SIGTERM', async () => {
     await app.stop();

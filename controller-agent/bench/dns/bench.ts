@@ -73,7 +73,10 @@ async function waitReady(port: number): Promise<void> {
 }
 
 function dnsperf(args: string[]): string {
-  return execFileSync('dnsperf', args, { maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' });
+  return execFileSync('dnsperf', args, {
+    maxBuffer: 512 * 1024 * 1024,
+    encoding: 'utf8',
+  });
 }
 
 function num(text: string, re: RegExp): number {
@@ -83,15 +86,41 @@ function num(text: string, re: RegExp): number {
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[
+    Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))
+  ];
 }
 
-async function measure(impl: string, port: number, queries: string): Promise<Result> {
+async function measure(
+  impl: string,
+  port: number,
+  queries: string,
+): Promise<Result> {
   await waitReady(port);
-  const base = ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-c', '4', '-T', '1'];
+  const base = [
+    '-s',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-d',
+    queries,
+    '-c',
+    '4',
+    '-T',
+    '1',
+  ];
   dnsperf([...base, '-l', '2', '-q', '200']); // warm-up (JIT, caches)
   const tp = dnsperf([...base, '-l', String(SECONDS), '-q', '200']);
-  const lat = dnsperf([...base, '-l', String(SECONDS), '-q', '200', '-Q', String(RATE), '-v']);
+  const lat = dnsperf([
+    ...base,
+    '-l',
+    String(SECONDS),
+    '-q',
+    '200',
+    '-Q',
+    String(RATE),
+    '-v',
+  ]);
   const latencies = lat
     .split('\n')
     .filter(l => l.startsWith('> NOERROR'))
@@ -123,7 +152,10 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 async function main() {
-  const startLoad = os.loadavg().map(l => l.toFixed(1)).join(' ');
+  const startLoad = os
+    .loadavg()
+    .map(l => l.toFixed(1))
+    .join(' ');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spider-bench-dns-'));
   const pods = benchPods(PODS);
   const queries = path.join(dir, 'queries.txt');
@@ -134,15 +166,40 @@ async function main() {
     port++;
     let child: ChildProcess;
     if (impl === 'coredns') {
-      const bin = execFileSync(path.join(here, '..', 'coredns', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+      const bin = execFileSync(path.join(here, '..', 'coredns', 'build.sh'), {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }).trim();
       fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(pods));
       // hosts answers PTR for every entry; ttl like the agent's PTR TTL.
-      fs.writeFileSync(path.join(dir, 'Corefile'), `.:${port} {\n  bind 127.0.0.1\n  hosts ${path.join(dir, 'hosts')} {\n    ttl 5\n    reload 0\n  }\n}\n`);
-      child = spawn(bin, ['-conf', path.join(dir, 'Corefile'), '-quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } else {
-      child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.ts'), '--impl', impl, '--port', String(port), '--pods', String(PODS)], {
+      fs.writeFileSync(
+        path.join(dir, 'Corefile'),
+        `.:${port} {\n  bind 127.0.0.1\n  hosts ${path.join(
+          dir,
+          'hosts',
+        )} {\n    ttl 5\n    reload 0\n  }\n}\n`,
+      );
+      child = spawn(bin, ['-conf', path.join(dir, 'Corefile'), '-quiet'], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
+    } else {
+      child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(here, 'serve.ts'),
+          '--impl',
+          impl,
+          '--port',
+          String(port),
+          '--pods',
+          String(PODS),
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
     }
     try {
       process.stderr.write(`bench:dns ${impl} on 127.0.0.1:${port} ...\n`);
@@ -153,19 +210,44 @@ async function main() {
   }
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const lines = [
-    `PTR from cache, ${PODS} names, dnsperf -c 4 -q 200, ${SECONDS} s runs, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average before ${startLoad}, after ${os.loadavg().map(l => l.toFixed(1)).join(' ')}`,
+    `PTR from cache, ${PODS} names, dnsperf -c 4 -q 200, ${SECONDS} s runs, ${
+      os.cpus().length
+    } CPUs (${
+      os.cpus()[0]?.model ?? '?'
+    }), load average before ${startLoad}, after ${os
+      .loadavg()
+      .map(l => l.toFixed(1))
+      .join(' ')}`,
     '',
     `| server | max qps | avg ms | lost % | p50 ms @${RATE} qps | p99 ms @${RATE} qps | max ms | lost % @${RATE} |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.map(r => `| ${r.impl} | ${f(r.qps)} | ${f(r.avgMs, 2)} | ${f(r.lostPct, 2)} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(r.rateLostPct, 2)} |`),
+    ...results.map(
+      r =>
+        `| ${r.impl} | ${f(r.qps)} | ${f(r.avgMs, 2)} | ${f(
+          r.lostPct,
+          2,
+        )} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(
+          r.rateLostPct,
+          2,
+        )} |`,
+    ),
   ];
   const agent = results.find(r => r.impl === 'agent');
   const core = results.find(r => r.impl === 'coredns');
   if (agent && core) {
-    lines.push('', `agent/CoreDNS: throughput ×${f(agent.qps / core.qps, 2)}, p99 @${RATE} qps ×${f(agent.p99Ms / core.p99Ms, 2)}`);
+    lines.push(
+      '',
+      `agent/CoreDNS: throughput ×${f(
+        agent.qps / core.qps,
+        2,
+      )}, p99 @${RATE} qps ×${f(agent.p99Ms / core.p99Ms, 2)}`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'results.json'),
+    JSON.stringify(results, null, 2),
+  );
   process.stderr.write(`raw results: ${path.join(dir, 'results.json')}\n`);
 }
 

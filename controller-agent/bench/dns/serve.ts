@@ -22,21 +22,35 @@ async function main() {
   if (impl === 'agent') {
     const dir = new MemoryPodDirectory();
     for (const p of pods) dir.setPod(p);
-    const dns = createDnsServer({ directory: dir, port, host: '127.0.0.1', upstreams: ['127.0.0.1:9'] });
+    const dns = createDnsServer({
+      directory: dir,
+      port,
+      host: '127.0.0.1',
+      upstreams: ['127.0.0.1:9'],
+    });
     await dns.start();
     process.on('SIGTERM', () => {
       process.stderr.write(`${JSON.stringify(dns.stats())}\n`);
       void dns.stop().then(() => process.exit(0));
     });
   } else {
-    const names = new Map(pods.map(p => [reverseNameOf(p.ip)!, podPtrName(p, DEFAULT_ZONE)]));
+    const names = new Map(
+      pods.map(p => [reverseNameOf(p.ip)!, podPtrName(p, DEFAULT_ZONE)]),
+    );
     const server = createServer({
       udp: true,
       handle: (request: any, send: any) => {
         const response = Packet.createResponseFromRequest(request);
         const [q] = request.questions;
         const target = q && names.get(String(q.name).toLowerCase());
-        if (target) response.answers.push({ name: q.name, type: Packet.TYPE.PTR, class: Packet.CLASS.IN, ttl: 5, domain: target } as any);
+        if (target)
+          response.answers.push({
+            name: q.name,
+            type: Packet.TYPE.PTR,
+            class: Packet.CLASS.IN,
+            ttl: 5,
+            domain: target,
+          } as any);
         send(response);
       },
     } as any);

@@ -1,8 +1,27 @@
-import type { NamespaceScope, WorkloadRef } from '@spider/backstage-plugin-spider-common';
+import type {
+  NamespaceScope,
+  WorkloadRef,
+} from '@spider/backstage-plugin-spider-common';
 import { namespaceInScope } from '../config/config';
-import { LeanPod, LeanService, LeanWorkload, OwnerRef, podFinished } from './lean';
-import { OwnerIndex, podsOfTarget, targetsOfPod, targetsOfWorkload, topWorkloadOf } from './owners';
-import type { PodDirectory, PodIdentity, ServiceIdentity } from './PodDirectory';
+import {
+  LeanPod,
+  LeanService,
+  LeanWorkload,
+  OwnerRef,
+  podFinished,
+} from './lean';
+import {
+  OwnerIndex,
+  podsOfTarget,
+  targetsOfPod,
+  targetsOfWorkload,
+  topWorkloadOf,
+} from './owners';
+import type {
+  PodDirectory,
+  PodIdentity,
+  ServiceIdentity,
+} from './PodDirectory';
 import type { WatchedKind } from './resources';
 import type { WatchSink } from './Watcher';
 
@@ -20,13 +39,18 @@ const childKey = (namespace: string, owner: OwnerRef, childKind: string) =>
  */
 export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
   private readonly pods = new Map<string, LeanPod>();
-  private readonly workloads = new Map<WorkloadKindNoPod, Map<string, LeanWorkload>>();
+  private readonly workloads = new Map<
+    WorkloadKindNoPod,
+    Map<string, LeanWorkload>
+  >();
   private readonly services = new Map<string, LeanService>();
   private readonly childIndex = new Map<string, Set<string>>();
   private readonly podsByIp = new Map<string, string>();
   private readonly servicesByIp = new Map<string, string>();
 
-  private readonly targetListeners = new Set<(targets: WorkloadRef[]) => void>();
+  private readonly targetListeners = new Set<
+    (targets: WorkloadRef[]) => void
+  >();
   private readonly inventoryListeners = new Set<() => void>();
   private readonly directoryListeners = new Set<() => void>();
   private directoryNotify: NodeJS.Timeout | undefined;
@@ -44,13 +68,20 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     }
     const existing = this.mapOf(kind);
     for (const [k, item] of [...existing.entries()]) {
-      if ((namespace === null || item.namespace === namespace) && !keep.has(k)) {
+      if (
+        (namespace === null || item.namespace === namespace) &&
+        !keep.has(k)
+      ) {
         this.apply(kind, 'DELETED', item as Lean);
       }
     }
   }
 
-  apply(kind: WatchedKind, type: 'ADDED' | 'MODIFIED' | 'DELETED', item: Lean): void {
+  apply(
+    kind: WatchedKind,
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    item: Lean,
+  ): void {
     if (!namespaceInScope(this.scope, item.namespace)) return;
     if (kind === 'Pod') this.applyPod(type, item as LeanPod);
     else if (kind === 'Service') this.applyService(type, item as LeanService);
@@ -58,7 +89,12 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
   }
 
   /** The cached objects of one kind. */
-  private mapOf(kind: WatchedKind): Map<string, LeanPod> | Map<string, LeanService> | Map<string, LeanWorkload> {
+  private mapOf(
+    kind: WatchedKind,
+  ):
+    | Map<string, LeanPod>
+    | Map<string, LeanService>
+    | Map<string, LeanWorkload> {
     if (kind === 'Pod') return this.pods;
     if (kind === 'Service') return this.services;
     return this.workloadMap(kind);
@@ -70,7 +106,13 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     return m;
   }
 
-  private link(namespace: string, owner: OwnerRef | null, childKind: string, name: string, add: boolean) {
+  private link(
+    namespace: string,
+    owner: OwnerRef | null,
+    childKind: string,
+    name: string,
+    add: boolean,
+  ) {
     if (!owner) return;
     const k = childKey(namespace, owner, childKind);
     let set = this.childIndex.get(k);
@@ -88,7 +130,8 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     const prev = this.pods.get(k);
     if (prev) {
       this.link(prev.namespace, prev.owner, 'Pod', prev.name, false);
-      if (prev.ip && this.podsByIp.get(prev.ip) === k) this.podsByIp.delete(prev.ip);
+      if (prev.ip && this.podsByIp.get(prev.ip) === k)
+        this.podsByIp.delete(prev.ip);
     }
     if (type === 'DELETED') {
       this.pods.delete(k);
@@ -99,8 +142,15 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     }
     const targets = targetsOfPod(pod, this);
     this.emitTargets(targets);
-    if (!prev || type === 'DELETED' || prev.owner?.name !== pod.owner?.name) this.emitInventory();
-    if (!prev || type === 'DELETED' || prev.ip !== pod.ip || prev.ephemeral.length !== pod.ephemeral.length || prev.phase !== pod.phase) {
+    if (!prev || type === 'DELETED' || prev.owner?.name !== pod.owner?.name)
+      this.emitInventory();
+    if (
+      !prev ||
+      type === 'DELETED' ||
+      prev.ip !== pod.ip ||
+      prev.ephemeral.length !== pod.ephemeral.length ||
+      prev.phase !== pod.phase
+    ) {
       this.emitDirectory();
     }
   }
@@ -109,7 +159,8 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     const map = this.workloadMap(w.kind);
     const k = key(w.namespace, w.name);
     const prev = map.get(k);
-    if (prev) this.link(prev.namespace, prev.owner, prev.kind, prev.name, false);
+    if (prev)
+      this.link(prev.namespace, prev.owner, prev.kind, prev.name, false);
     if (type === 'DELETED') map.delete(k);
     else {
       map.set(k, w);
@@ -125,7 +176,8 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
   private applyService(type: string, s: LeanService) {
     const k = key(s.namespace, s.name);
     const prev = this.services.get(k);
-    for (const ip of prev?.ips ?? []) if (this.servicesByIp.get(ip) === k) this.servicesByIp.delete(ip);
+    for (const ip of prev?.ips ?? [])
+      if (this.servicesByIp.get(ip) === k) this.servicesByIp.delete(ip);
     if (type === 'DELETED') this.services.delete(k);
     else {
       this.services.set(k, s);
@@ -168,13 +220,21 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
 
   // ---- OwnerIndex -----------------------------------------------------------
 
-  workload(kind: WorkloadKindNoPod, namespace: string, name: string): LeanWorkload | undefined {
+  workload(
+    kind: WorkloadKindNoPod,
+    namespace: string,
+    name: string,
+  ): LeanWorkload | undefined {
     return this.workloads.get(kind)?.get(key(namespace, name));
   }
   pod(namespace: string, name: string): LeanPod | undefined {
     return this.pods.get(key(namespace, name));
   }
-  children(namespace: string, owner: OwnerRef, childKind: 'Pod' | 'ReplicaSet' | 'Job'): Iterable<string> {
+  children(
+    namespace: string,
+    owner: OwnerRef,
+    childKind: 'Pod' | 'ReplicaSet' | 'Job',
+  ): Iterable<string> {
     return this.childIndex.get(childKey(namespace, owner, childKind)) ?? [];
   }
 
@@ -194,8 +254,18 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
 
   /** Number of cached objects per kind (for status and metrics). */
   counts(): Record<string, number> {
-    const out: Record<string, number> = { Pod: this.pods.size, Service: this.services.size };
-    for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'] as const) {
+    const out: Record<string, number> = {
+      Pod: this.pods.size,
+      Service: this.services.size,
+    };
+    for (const kind of [
+      'Deployment',
+      'StatefulSet',
+      'DaemonSet',
+      'ReplicaSet',
+      'Job',
+      'CronJob',
+    ] as const) {
       out[kind] = this.workloads.get(kind)?.size ?? 0;
     }
     return out;

@@ -16,18 +16,34 @@ class FakeApi {
     const index = opts.query.continue ? Number(opts.query.continue) : 0;
     if (index === 0) this.listCalls++;
     const page = this.pages[index];
-    return { items: page, metadata: { resourceVersion: `list-${this.listCalls}`, continue: index + 1 < this.pages.length ? String(index + 1) : undefined } };
+    return {
+      items: page,
+      metadata: {
+        resourceVersion: `list-${this.listCalls}`,
+        continue: index + 1 < this.pages.length ? String(index + 1) : undefined,
+      },
+    };
   }
-  async watch(_p: string, query: any, onEvent: (e: WatchEvent) => void, opts: { signal: AbortSignal }) {
+  async watch(
+    _p: string,
+    query: any,
+    onEvent: (e: WatchEvent) => void,
+    opts: { signal: AbortSignal },
+  ) {
     this.watches.push(query);
     const step = this.script.shift();
     // A quiet, open watch until the watcher stops.
-    if (!step) return new Promise<void>(resolve => opts.signal.addEventListener('abort', () => resolve()));
+    if (!step)
+      return new Promise<void>(resolve =>
+        opts.signal.addEventListener('abort', () => resolve()),
+      );
     return step(onEvent);
   }
 }
 
-const obj = (name: string, rv: string) => ({ metadata: { name, namespace: 'n', resourceVersion: rv } });
+const obj = (name: string, rv: string) => ({
+  metadata: { name, namespace: 'n', resourceVersion: rv },
+});
 
 describe('Watcher', () => {
   it('lists in pages, watches from the list version, relists on 410, resumes after errors', async () => {
@@ -36,10 +52,16 @@ describe('Watcher', () => {
     api.script = [
       async on => {
         on({ type: 'ADDED', object: obj('d', '10') });
-        on({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } });
+        on({
+          type: 'BOOKMARK',
+          object: { metadata: { resourceVersion: '15' } },
+        });
       }, // server timeout: resume from the bookmark
       async on => {
-        on({ type: 'ERROR', object: { code: 410, message: 'too old resource version' } });
+        on({
+          type: 'ERROR',
+          object: { code: 410, message: 'too old resource version' },
+        });
       },
       async () => {
         throw new KubeApiError(undefined, undefined, 'ECONNRESET');
@@ -53,15 +75,31 @@ describe('Watcher', () => {
     const relists: string[] = [];
     const restarts: string[] = [];
     const w = new Watcher<string>(
-      api as any, 'Pod', null, o => o.metadata.name, sink, silentLogger,
-      { relist: (_k, r) => relists.push(r), restart: (_k, r) => restarts.push(r) },
-      { pageSize: 2, watchTimeoutSeconds: [1, 1], idleGraceMs: 10, backoff: { baseMs: 1, maxMs: 2 } },
+      api as any,
+      'Pod',
+      null,
+      o => o.metadata.name,
+      sink,
+      silentLogger,
+      {
+        relist: (_k, r) => relists.push(r),
+        restart: (_k, r) => restarts.push(r),
+      },
+      {
+        pageSize: 2,
+        watchTimeoutSeconds: [1, 1],
+        idleGraceMs: 10,
+        backoff: { baseMs: 1, maxMs: 2 },
+      },
     );
     w.start();
     const until = async (check: () => boolean) => {
       const end = Date.now() + 3000;
       while (!check()) {
-        if (Date.now() > end) throw new Error(`stuck: ${JSON.stringify({ seen, watches: api.watches })}`);
+        if (Date.now() > end)
+          throw new Error(
+            `stuck: ${JSON.stringify({ seen, watches: api.watches })}`,
+          );
         await new Promise(r => setTimeout(r, 5));
       }
     };
@@ -72,8 +110,17 @@ describe('Watcher', () => {
     expect(api.lists[1]).toMatchObject({ limit: 2, continue: '1' });
     expect(seen).toEqual(['replace:a,b,c', 'ADDED:d', 'replace:a,b,c']);
     expect(w.synced).toBe(true);
-    expect(api.watches.map(q => q.resourceVersion)).toEqual(['list-1', '15', 'list-2', 'list-2']);
-    expect(api.watches.every(q => q.allowWatchBookmarks === true && q.timeoutSeconds === 1)).toBe(true);
+    expect(api.watches.map(q => q.resourceVersion)).toEqual([
+      'list-1',
+      '15',
+      'list-2',
+      'list-2',
+    ]);
+    expect(
+      api.watches.every(
+        q => q.allowWatchBookmarks === true && q.timeoutSeconds === 1,
+      ),
+    ).toBe(true);
     expect(relists).toEqual(['gone']);
     expect(restarts).toEqual(['network']);
   });

@@ -6,7 +6,11 @@ import { collectionPath, WatchedKind } from './resources';
 export interface WatchSink<T> {
   /** A fresh full list: replaces everything this watcher delivered before. */
   replace(kind: WatchedKind, namespace: string | null, items: T[]): void;
-  apply(kind: WatchedKind, type: 'ADDED' | 'MODIFIED' | 'DELETED', item: T): void;
+  apply(
+    kind: WatchedKind,
+    type: 'ADDED' | 'MODIFIED' | 'DELETED',
+    item: T,
+  ): void;
 }
 
 export interface WatcherMetrics {
@@ -95,42 +99,64 @@ export class Watcher<T> {
     const signal = this.abort.signal;
     // An object (not a `let`) so the watch event handler below, created on each turn of
     // the loop, updates the one cursor that the next turn and the error path read.
-    const cursor: { resourceVersion: string | null } = { resourceVersion: null };
+    const cursor: { resourceVersion: string | null } = {
+      resourceVersion: null,
+    };
     let failures = 0;
     while (!signal.aborted) {
       try {
         if (cursor.resourceVersion === null) {
           cursor.resourceVersion = await this.list();
-          this.log.debug('listed', { kind: this.kind, namespace: this.namespace, resourceVersion: cursor.resourceVersion });
+          this.log.debug('listed', {
+            kind: this.kind,
+            namespace: this.namespace,
+            resourceVersion: cursor.resourceVersion,
+          });
         }
         const [lo, hi] = this.options.watchTimeoutSeconds;
         const timeoutSeconds = lo + Math.floor(Math.random() * (hi - lo + 1));
         let gone = false;
         let events = 0;
-        await this.http.watch(
-          this.path,
-          { resourceVersion: cursor.resourceVersion!, allowWatchBookmarks: true, timeoutSeconds },
-          (e: WatchEvent) => {
-            if (e.type === 'ERROR') {
-              if (e.object?.code === 410) {
-                gone = true;
-                throw new GoneSignal();
+        await this.http
+          .watch(
+            this.path,
+            {
+              resourceVersion: cursor.resourceVersion!,
+              allowWatchBookmarks: true,
+              timeoutSeconds,
+            },
+            (e: WatchEvent) => {
+              if (e.type === 'ERROR') {
+                if (e.object?.code === 410) {
+                  gone = true;
+                  throw new GoneSignal();
+                }
+                throw new KubeApiError(
+                  e.object?.code,
+                  e.object,
+                  `watch ${this.path}: ${e.object?.message ?? 'error event'}`,
+                );
               }
-              throw new KubeApiError(e.object?.code, e.object, `watch ${this.path}: ${e.object?.message ?? 'error event'}`);
-            }
-            const rv = e.object?.metadata?.resourceVersion;
-            if (rv) cursor.resourceVersion = rv;
-            if (e.type === 'BOOKMARK') return;
-            events++;
-            this.sink.apply(this.kind, e.type, this.toLean(e.object));
-          },
-          { signal, idleTimeoutMs: timeoutSeconds * 1000 + this.options.idleGraceMs },
-        ).catch(err => {
-          if (!(err instanceof GoneSignal)) throw err;
-        });
+              const rv = e.object?.metadata?.resourceVersion;
+              if (rv) cursor.resourceVersion = rv;
+              if (e.type === 'BOOKMARK') return;
+              events++;
+              this.sink.apply(this.kind, e.type, this.toLean(e.object));
+            },
+            {
+              signal,
+              idleTimeoutMs: timeoutSeconds * 1000 + this.options.idleGraceMs,
+            },
+          )
+          .catch(err => {
+            if (!(err instanceof GoneSignal)) throw err;
+          });
         if (gone) {
           this.metrics.relist(this.kind, 'gone');
-          this.log.info('watch expired (410 Gone); listing again', { kind: this.kind, namespace: this.namespace });
+          this.log.info('watch expired (410 Gone); listing again', {
+            kind: this.kind,
+            namespace: this.namespace,
+          });
           cursor.resourceVersion = null;
         }
         // A watch that ended normally (server timeout) simply resumes from its resourceVersion.
@@ -145,7 +171,11 @@ export class Watcher<T> {
           continue;
         }
         failures++;
-        const delay = backoffDelay(failures, this.options.backoff.baseMs, this.options.backoff.maxMs);
+        const delay = backoffDelay(
+          failures,
+          this.options.backoff.baseMs,
+          this.options.backoff.maxMs,
+        );
         this.metrics.restart(this.kind, status ? String(status) : 'network');
         this.log.warn('watch failed; retrying', {
           kind: this.kind,

@@ -11,7 +11,8 @@ import { podsOfTarget } from './owners';
 
 export type InventoryWorkload = Workload;
 
-const inventoryKey = (w: Pick<Workload, 'namespace' | 'kind' | 'name'>) => `${w.namespace}/${w.kind}/${w.name}`;
+const inventoryKey = (w: Pick<Workload, 'namespace' | 'kind' | 'name'>) =>
+  `${w.namespace}/${w.kind}/${w.name}`;
 
 /**
  * The workloads a user may target, as the backend's inventory: every Deployment,
@@ -38,18 +39,32 @@ export function inventoryOf(
   }
   for (const p of pods) {
     if (p.owner) continue;
-    out.push({ namespace: p.namespace, kind: 'Pod', name: p.name, labels: {}, replicas: null, pods: 1 });
+    out.push({
+      namespace: p.namespace,
+      kind: 'Pod',
+      name: p.name,
+      labels: {},
+      replicas: null,
+      pods: 1,
+    });
   }
   out.sort((a, b) => (inventoryKey(a) < inventoryKey(b) ? -1 : 1));
   return out;
 }
 
 /** Splits a snapshot into protocol-sized chunks (first/last flags on the ends). */
-export function snapshotMessages(items: InventoryWorkload[]): InventoryMessage[] {
+export function snapshotMessages(
+  items: InventoryWorkload[],
+): InventoryMessage[] {
   const size = AGENT_PROTOCOL_LIMITS.inventoryChunk;
   const chunks: InventoryMessage[] = [];
   for (let i = 0; i < Math.max(items.length, 1); i += size) {
-    chunks.push({ type: 'inventory', mode: 'snapshot', upserts: items.slice(i, i + size), removed: [] });
+    chunks.push({
+      type: 'inventory',
+      mode: 'snapshot',
+      upserts: items.slice(i, i + size),
+      removed: [],
+    });
   }
   chunks[0].first = true;
   chunks[chunks.length - 1].last = true;
@@ -90,14 +105,22 @@ export class InventoryTracker {
     const size = AGENT_PROTOCOL_LIMITS.inventoryChunk;
     const out: InventoryMessage[] = [];
     for (let i = 0; i < Math.max(upserts.length, removed.length); i += size) {
-      out.push({ type: 'inventory', mode: 'delta', upserts: upserts.slice(i, i + size), removed: removed.slice(i, i + size) });
+      out.push({
+        type: 'inventory',
+        mode: 'delta',
+        upserts: upserts.slice(i, i + size),
+        removed: removed.slice(i, i + size),
+      });
     }
     return out;
   }
 }
 
 /** Answers a `listWorkloads` request: only the namespaces the caller was granted. */
-export function listWorkloads(items: InventoryWorkload[], params: ListWorkloadsParams): ListWorkloadsResult {
+export function listWorkloads(
+  items: InventoryWorkload[],
+  params: ListWorkloadsParams,
+): ListWorkloadsResult {
   const allowed = params.namespaces === '*' ? null : new Set(params.namespaces);
   const q = params.q?.toLowerCase();
   const limit = params.limit ?? 1000;

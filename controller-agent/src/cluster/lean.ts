@@ -80,7 +80,9 @@ export function intern(s: string): string {
 function controllerOf(meta: any): OwnerRef | null {
   const refs: any[] = meta?.ownerReferences ?? [];
   const ref = refs.find(r => r?.controller) ?? null;
-  return ref ? { kind: intern(String(ref.kind)), name: String(ref.name) } : null;
+  return ref
+    ? { kind: intern(String(ref.kind)), name: String(ref.name) }
+    : null;
 }
 
 function whispererStatus(name: string, status: any | undefined): LeanWhisperer {
@@ -89,7 +91,10 @@ function whispererStatus(name: string, status: any | undefined): LeanWhisperer {
     return {
       name,
       state: 'terminated',
-      exitCode: typeof st.terminated.exitCode === 'number' ? st.terminated.exitCode : null,
+      exitCode:
+        typeof st.terminated.exitCode === 'number'
+          ? st.terminated.exitCode
+          : null,
       reason: st.terminated.reason ?? null,
       startedAt: st.terminated.startedAt ?? null,
       finishedAt: st.terminated.finishedAt ?? null,
@@ -115,7 +120,14 @@ function whispererStatus(name: string, status: any | undefined): LeanWhisperer {
       finishedAt: null,
     };
   }
-  return { name, state: 'unknown', exitCode: null, reason: null, startedAt: null, finishedAt: null };
+  return {
+    name,
+    state: 'unknown',
+    exitCode: null,
+    reason: null,
+    startedAt: null,
+    finishedAt: null,
+  };
 }
 
 export function leanPod(obj: any): LeanPod {
@@ -123,7 +135,9 @@ export function leanPod(obj: any): LeanPod {
   const spec = obj?.spec ?? {};
   const status = obj?.status ?? {};
   const annotations = meta.annotations ?? {};
-  const ephemeral: string[] = (spec.ephemeralContainers ?? []).map((c: any) => String(c.name));
+  const ephemeral: string[] = (spec.ephemeralContainers ?? []).map((c: any) =>
+    String(c.name),
+  );
   const statuses = new Map<string, any>(
     (status.ephemeralContainerStatuses ?? []).map((s: any) => [s.name, s]),
   );
@@ -157,15 +171,23 @@ function leanLabels(labels: any): Record<string, string> {
   return out;
 }
 
-export function leanWorkload(kind: LeanWorkload['kind'], obj: any): LeanWorkload {
+export function leanWorkload(
+  kind: LeanWorkload['kind'],
+  obj: any,
+): LeanWorkload {
   const meta = obj?.metadata ?? {};
   let replicas: number | null = null;
-  if (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet') {
+  if (
+    kind === 'Deployment' ||
+    kind === 'StatefulSet' ||
+    kind === 'ReplicaSet'
+  ) {
     replicas = typeof obj?.spec?.replicas === 'number' ? obj.spec.replicas : 1;
   } else if (kind === 'DaemonSet') {
-    replicas = typeof obj?.status?.desiredNumberScheduled === 'number'
-      ? obj.status.desiredNumberScheduled
-      : 0;
+    replicas =
+      typeof obj?.status?.desiredNumberScheduled === 'number'
+        ? obj.status.desiredNumberScheduled
+        : 0;
   }
   return {
     kind,

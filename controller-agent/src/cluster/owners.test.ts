@@ -1,23 +1,66 @@
 import type { LeanPod, LeanWorkload, OwnerRef } from './lean';
-import { OwnerIndex, podsOfTarget, targetsOfPod, targetsOfWorkload, topWorkloadOf } from './owners';
+import {
+  OwnerIndex,
+  podsOfTarget,
+  targetsOfPod,
+  targetsOfWorkload,
+  topWorkloadOf,
+} from './owners';
 
 function pod(name: string, owner: OwnerRef | null, namespace = 'ns'): LeanPod {
   return {
-    uid: `uid-${name}`, namespace, name, phase: 'Running', ip: null, node: null, owner,
-    deleting: false, mirror: false, targetContainer: null, containers: ['app'], ephemeral: [], whisperers: [],
+    uid: `uid-${name}`,
+    namespace,
+    name,
+    phase: 'Running',
+    ip: null,
+    node: null,
+    owner,
+    deleting: false,
+    mirror: false,
+    targetContainer: null,
+    containers: ['app'],
+    ephemeral: [],
+    whisperers: [],
   };
 }
-function wl(kind: LeanWorkload['kind'], name: string, owner: OwnerRef | null = null): LeanWorkload {
-  return { kind, uid: `uid-${name}`, namespace: 'ns', name, labels: {}, replicas: null, owner };
+function wl(
+  kind: LeanWorkload['kind'],
+  name: string,
+  owner: OwnerRef | null = null,
+): LeanWorkload {
+  return {
+    kind,
+    uid: `uid-${name}`,
+    namespace: 'ns',
+    name,
+    labels: {},
+    replicas: null,
+    owner,
+  };
 }
 
 function indexOf(workloads: LeanWorkload[], pods: LeanPod[]): OwnerIndex {
-  const all = [...workloads.map(w => ({ ...w, childKind: w.kind as string })), ...pods.map(p => ({ ...p, childKind: 'Pod' }))];
+  const all = [
+    ...workloads.map(w => ({ ...w, childKind: w.kind as string })),
+    ...pods.map(p => ({ ...p, childKind: 'Pod' })),
+  ];
   return {
-    workload: (kind, ns, name) => workloads.find(w => w.kind === kind && w.namespace === ns && w.name === name),
+    workload: (kind, ns, name) =>
+      workloads.find(
+        w => w.kind === kind && w.namespace === ns && w.name === name,
+      ),
     pod: (ns, name) => pods.find(p => p.namespace === ns && p.name === name),
     children: (ns, owner, childKind) =>
-      all.filter(o => o.childKind === childKind && o.namespace === ns && o.owner?.kind === owner.kind && o.owner?.name === owner.name).map(o => o.name),
+      all
+        .filter(
+          o =>
+            o.childKind === childKind &&
+            o.namespace === ns &&
+            o.owner?.kind === owner.kind &&
+            o.owner?.name === owner.name,
+        )
+        .map(o => o.name),
   };
 }
 
@@ -67,7 +110,9 @@ describe('topWorkloadOf', () => {
 
 describe('podsOfTarget', () => {
   const names = (kind: any, name: string, namespace = 'ns') =>
-    podsOfTarget({ namespace, kind, name }, index).map(x => x.name).sort();
+    podsOfTarget({ namespace, kind, name }, index)
+      .map(x => x.name)
+      .sort();
   it.each([
     ['Deployment', 'web', ['web-1-a', 'web-2-a', 'web-2-b']],
     ['ReplicaSet', 'web-2', ['web-2-a', 'web-2-b']],

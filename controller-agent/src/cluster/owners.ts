@@ -1,4 +1,7 @@
-import type { WorkloadKind, WorkloadRef } from '@spider/backstage-plugin-spider-common';
+import type {
+  WorkloadKind,
+  WorkloadRef,
+} from '@spider/backstage-plugin-spider-common';
 import type { LeanPod, LeanWorkload, OwnerRef } from './lean';
 
 /**
@@ -9,7 +12,11 @@ import type { LeanPod, LeanWorkload, OwnerRef } from './lean';
  * ReplicaSet arrives.
  */
 export interface OwnerIndex {
-  workload(kind: LeanWorkload['kind'], namespace: string, name: string): LeanWorkload | undefined;
+  workload(
+    kind: LeanWorkload['kind'],
+    namespace: string,
+    name: string,
+  ): LeanWorkload | undefined;
   pod(namespace: string, name: string): LeanPod | undefined;
   /** Names of the objects of `childKind` whose controller is `owner` in `namespace`. */
   children(
@@ -19,7 +26,12 @@ export interface OwnerIndex {
   ): Iterable<string>;
 }
 
-const DIRECT_OWNER_KINDS = new Set(['ReplicaSet', 'Job', 'StatefulSet', 'DaemonSet']);
+const DIRECT_OWNER_KINDS = new Set([
+  'ReplicaSet',
+  'Job',
+  'StatefulSet',
+  'DaemonSet',
+]);
 
 /**
  * The top-level workload of a pod: its Deployment (through the ReplicaSet), CronJob
@@ -35,7 +47,8 @@ export function topWorkloadOf(
   if (owner.kind === 'ReplicaSet' || owner.kind === 'Job') {
     const parent = index.workload(owner.kind, pod.namespace, owner.name)?.owner;
     const parentKind = owner.kind === 'ReplicaSet' ? 'Deployment' : 'CronJob';
-    if (parent && parent.kind === parentKind) return { kind: parentKind, name: parent.name };
+    if (parent && parent.kind === parentKind)
+      return { kind: parentKind, name: parent.name };
   }
   return { kind: owner.kind as WorkloadKind, name: owner.name };
 }
@@ -48,9 +61,15 @@ export function targetsOfPod(
   pod: Pick<LeanPod, 'namespace' | 'name' | 'owner'>,
   index: Pick<OwnerIndex, 'workload'>,
 ): WorkloadRef[] {
-  const refs: WorkloadRef[] = [{ namespace: pod.namespace, kind: 'Pod', name: pod.name }];
+  const refs: WorkloadRef[] = [
+    { namespace: pod.namespace, kind: 'Pod', name: pod.name },
+  ];
   if (pod.owner && DIRECT_OWNER_KINDS.has(pod.owner.kind)) {
-    refs.push({ namespace: pod.namespace, kind: pod.owner.kind as WorkloadKind, name: pod.owner.name });
+    refs.push({
+      namespace: pod.namespace,
+      kind: pod.owner.kind as WorkloadKind,
+      name: pod.owner.name,
+    });
     const top = topWorkloadOf(pod, index);
     if (top && top.kind !== pod.owner.kind) {
       refs.push({ namespace: pod.namespace, ...top });
@@ -60,16 +79,31 @@ export function targetsOfPod(
 }
 
 /** Targets a workload change may concern (a ReplicaSet also concerns its Deployment). */
-export function targetsOfWorkload(w: Pick<LeanWorkload, 'kind' | 'namespace' | 'name' | 'owner'>): WorkloadRef[] {
-  const refs: WorkloadRef[] = [{ namespace: w.namespace, kind: w.kind, name: w.name }];
-  if (w.owner && ((w.kind === 'ReplicaSet' && w.owner.kind === 'Deployment') || (w.kind === 'Job' && w.owner.kind === 'CronJob'))) {
-    refs.push({ namespace: w.namespace, kind: w.owner.kind as WorkloadKind, name: w.owner.name });
+export function targetsOfWorkload(
+  w: Pick<LeanWorkload, 'kind' | 'namespace' | 'name' | 'owner'>,
+): WorkloadRef[] {
+  const refs: WorkloadRef[] = [
+    { namespace: w.namespace, kind: w.kind, name: w.name },
+  ];
+  if (
+    w.owner &&
+    ((w.kind === 'ReplicaSet' && w.owner.kind === 'Deployment') ||
+      (w.kind === 'Job' && w.owner.kind === 'CronJob'))
+  ) {
+    refs.push({
+      namespace: w.namespace,
+      kind: w.owner.kind as WorkloadKind,
+      name: w.owner.name,
+    });
   }
   return refs;
 }
 
 /** The pods of a target workload, as the index knows them now. */
-export function podsOfTarget(target: WorkloadRef, index: OwnerIndex): LeanPod[] {
+export function podsOfTarget(
+  target: WorkloadRef,
+  index: OwnerIndex,
+): LeanPod[] {
   const { namespace } = target;
   const podsOwnedBy = (owner: OwnerRef): LeanPod[] => {
     const out: LeanPod[] = [];
@@ -93,7 +127,11 @@ export function podsOfTarget(target: WorkloadRef, index: OwnerIndex): LeanPod[] 
     case 'CronJob': {
       const middle = target.kind === 'Deployment' ? 'ReplicaSet' : 'Job';
       const out: LeanPod[] = [];
-      for (const child of index.children(namespace, { kind: target.kind, name: target.name }, middle)) {
+      for (const child of index.children(
+        namespace,
+        { kind: target.kind, name: target.name },
+        middle,
+      )) {
         out.push(...podsOwnedBy({ kind: middle, name: child }));
       }
       return out;

@@ -23,7 +23,12 @@ const API: Record<WatchedKind, { prefix: string; plural: string }> = {
 };
 
 /** Collection path of a kind, cluster-wide (namespace null) or in one namespace. */
-export function collectionPath(kind: WatchedKind, namespace: string | null): string {
+export function collectionPath(
+  kind: WatchedKind,
+  namespace: string | null,
+): string {
   const { prefix, plural } = API[kind];
-  return namespace ? `${prefix}/namespaces/${namespace}/${plural}` : `${prefix}/${plural}`;
+  return namespace
+    ? `${prefix}/namespaces/${namespace}/${plural}`
+    : `${prefix}/${plural}`;
 }

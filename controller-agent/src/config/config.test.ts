@@ -46,20 +46,34 @@ describe('loadConfig', () => {
     const p = problems({});
     expect(p).toHaveLength(2);
     expect(p[0]).toMatch(/SPIDER_CONTROLS_URL \(--controls-url\): missing/);
-    expect(p[1]).toMatch(/SPIDER_TOKEN \(--token\) or SPIDER_TOKEN_FILE \(--token-file\): missing/);
+    expect(p[1]).toMatch(
+      /SPIDER_TOKEN \(--token\) or SPIDER_TOKEN_FILE \(--token-file\): missing/,
+    );
   });
 
   it.each([
     [{ SPIDER_CONTROLS_URL: 'ftp://x' }, /must be an http\(s\) or ws\(s\) URL/],
     [{ SPIDER_CONTROLS_URL: 'not a url' }, /not a URL/],
-    [{ SPIDER_RESYNC_SECONDS: 'soon' }, /SPIDER_RESYNC_SECONDS .*whole number from 5 to 86400, got "soon"/],
+    [
+      { SPIDER_RESYNC_SECONDS: 'soon' },
+      /SPIDER_RESYNC_SECONDS .*whole number from 5 to 86400, got "soon"/,
+    ],
     [{ SPIDER_HTTP_PORT: '70000' }, /SPIDER_HTTP_PORT .*0 to 65535/],
-    [{ SPIDER_LOG_LEVEL: 'loud' }, /SPIDER_LOG_LEVEL .*one of debug, info, warn, error/],
+    [
+      { SPIDER_LOG_LEVEL: 'loud' },
+      /SPIDER_LOG_LEVEL .*one of debug, info, warn, error/,
+    ],
     [{ SPIDER_NAMESPACES: 'good,Bad_NS' }, /SPIDER_NAMESPACES .*"Bad_NS"/],
-    [{ SPIDER_WHISPERER_IMAGE: 'no spaces allowed' }, /SPIDER_WHISPERER_IMAGE .*not an image/],
+    [
+      { SPIDER_WHISPERER_IMAGE: 'no spaces allowed' },
+      /SPIDER_WHISPERER_IMAGE .*not an image/,
+    ],
     [{ SPIDER_HOST_ALIASES: '{"ip":1}' }, /SPIDER_HOST_ALIASES .*must be JSON/],
     [{ SPIDER_POD_IP: '999.1.1.1' }, /SPIDER_POD_IP .*not an IP/],
-    [{ SPIDER_DNS_UPSTREAMS: '10.0.0.10,dns.example' }, /SPIDER_DNS_UPSTREAMS .*"dns.example"/],
+    [
+      { SPIDER_DNS_UPSTREAMS: '10.0.0.10,dns.example' },
+      /SPIDER_DNS_UPSTREAMS .*"dns.example"/,
+    ],
     [{ SPIDER_TOKEN_FILE: '/nope' }, /set one of them, not both/],
     [{ SPIDER_HTTP_PORT: '9000', SPIDER_ENDPOINT_PORT: '9000' }, /must differ/],
   ])('rejects %j', (extra, message) => {
@@ -70,19 +84,27 @@ describe('loadConfig', () => {
 
   it('reports an unreadable token file and unknown flags', () => {
     const p = problems(
-      { SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL, SPIDER_TOKEN_FILE: '/nope' },
+      {
+        SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL,
+        SPIDER_TOKEN_FILE: '/nope',
+      },
       ['--frobnicate'],
     );
     expect(p).toEqual([
       'unknown argument "--frobnicate" (see --help)',
-      expect.stringMatching(/SPIDER_TOKEN_FILE \(--token-file\): cannot read "\/nope"/),
+      expect.stringMatching(
+        /SPIDER_TOKEN_FILE \(--token-file\): cannot read "\/nope"/,
+      ),
     ]);
   });
 
   it('re-reads the token file on each call (rotation without restart)', () => {
     let content = 'first\n';
     const c = loadConfig(
-      { SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL, SPIDER_TOKEN_FILE: '/t' },
+      {
+        SPIDER_CONTROLS_URL: base.SPIDER_CONTROLS_URL,
+        SPIDER_TOKEN_FILE: '/t',
+      },
       [],
       () => content,
     );
@@ -95,10 +117,20 @@ describe('loadConfig', () => {
     const c = loadConfig(base, []);
     expect(c.trafficBufferBytes).toBe(64 * 1024 * 1024);
     expect(c.allowProcessAccess).toBe(false);
-    expect(loadConfig({ ...base, SPIDER_TRAFFIC_BUFFER_BYTES: '8388608', SPIDER_ALLOW_PROCESS_ACCESS: 'TRUE' }, []))
-      .toMatchObject({ trafficBufferBytes: 8388608, allowProcessAccess: true });
+    expect(
+      loadConfig(
+        {
+          ...base,
+          SPIDER_TRAFFIC_BUFFER_BYTES: '8388608',
+          SPIDER_ALLOW_PROCESS_ACCESS: 'TRUE',
+        },
+        [],
+      ),
+    ).toMatchObject({ trafficBufferBytes: 8388608, allowProcessAccess: true });
     expect(problems({ ...base, SPIDER_TRAFFIC_BUFFER_BYTES: '1000' })).toEqual([
-      expect.stringMatching(/^SPIDER_TRAFFIC_BUFFER_BYTES \(--traffic-buffer-bytes\): must be a whole number from 4194304/),
+      expect.stringMatching(
+        /^SPIDER_TRAFFIC_BUFFER_BYTES \(--traffic-buffer-bytes\): must be a whole number from 4194304/,
+      ),
     ]);
     expect(problems({ ...base, SPIDER_ALLOW_PROCESS_ACCESS: 'yes' })).toEqual([
       'SPIDER_ALLOW_PROCESS_ACCESS (--allow-process-access): must be "true" or "false", got "yes"',
@@ -107,10 +139,15 @@ describe('loadConfig', () => {
 
   it('parses host aliases', () => {
     const c = loadConfig(
-      { ...base, SPIDER_HOST_ALIASES: '[{"ip":"10.0.0.5","hostnames":["db.internal"]}]' },
+      {
+        ...base,
+        SPIDER_HOST_ALIASES: '[{"ip":"10.0.0.5","hostnames":["db.internal"]}]',
+      },
       [],
     );
-    expect(c.hostAliases).toEqual([{ ip: '10.0.0.5', hostnames: ['db.internal'] }]);
+    expect(c.hostAliases).toEqual([
+      { ip: '10.0.0.5', hostnames: ['db.internal'] },
+    ]);
   });
 });
 

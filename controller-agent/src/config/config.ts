@@ -68,7 +68,10 @@ export const DEFAULTS = {
 };
 
 /** The relay buffer must hold at least a few protocol messages (1.5 MiB each) to make progress. */
-export const TRAFFIC_BUFFER_BOUNDS = { min: 4 * 1024 * 1024, max: 4 * 1024 * 1024 * 1024 };
+export const TRAFFIC_BUFFER_BOUNDS = {
+  min: 4 * 1024 * 1024,
+  max: 4 * 1024 * 1024 * 1024,
+};
 
 type Setting = keyof typeof AGENT_ENV | 'kubeconfig';
 
@@ -91,7 +94,9 @@ export const USAGE = `Usage: spider-controller-agent [flags]
 
 Every flag can also be given as an environment variable; flags win.
 ${(Object.keys(AGENT_ENV) as Setting[])
-  .map(s => `  ${flagFor(s).padEnd(24)} ${AGENT_ENV[s as keyof typeof AGENT_ENV]}`)
+  .map(
+    s => `  ${flagFor(s).padEnd(24)} ${AGENT_ENV[s as keyof typeof AGENT_ENV]}`,
+  )
   .join('\n')}
   --kubeconfig             KUBECONFIG
   --help                   this text`;
@@ -152,7 +157,9 @@ function parseInteger(
   const n = Number(raw.trim());
   if (!Number.isInteger(n) || n < min || n > max) {
     problems.push(
-      `${label(setting)}: must be a whole number from ${min} to ${max}, got "${raw}"`,
+      `${label(
+        setting,
+      )}: must be a whole number from ${min} to ${max}, got "${raw}"`,
     );
     return fallback;
   }
@@ -161,7 +168,9 @@ function parseInteger(
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 function isIp(text: string): boolean {
-  return IPV4.test(text) || (/^[0-9a-fA-F:]+$/.test(text) && text.includes(':'));
+  return (
+    IPV4.test(text) || (/^[0-9a-fA-F:]+$/.test(text) && text.includes(':'))
+  );
 }
 
 /**
@@ -186,26 +195,30 @@ export function loadConfig(
   let controlsUrl = get('controlsUrl');
   if (!controlsUrl) {
     problems.push(
-      `${label('controlsUrl')}: missing; set it to the Controls service URL shown on the Controller's Install tab (e.g. https://portal.example.com/api/spider)`,
+      `${label(
+        'controlsUrl',
+      )}: missing; set it to the Controls service URL shown on the Controller's Install tab (e.g. https://portal.example.com/api/spider)`,
     );
   } else {
     try {
       const u = new URL(controlsUrl);
       if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
         problems.push(
-          `${label('controlsUrl')}: must be an http(s) or ws(s) URL, got "${controlsUrl}"`,
+          `${label(
+            'controlsUrl',
+          )}: must be an http(s) or ws(s) URL, got "${controlsUrl}"`,
         );
       }
       if (u.search || u.hash) {
         problems.push(
-          `${label('controlsUrl')}: must not carry a query or fragment, got "${controlsUrl}"`,
+          `${label(
+            'controlsUrl',
+          )}: must not carry a query or fragment, got "${controlsUrl}"`,
         );
       }
       controlsUrl = controlsUrl.replace(/\/+$/, '');
     } catch {
-      problems.push(
-        `${label('controlsUrl')}: not a URL: "${controlsUrl}"`,
-      );
+      problems.push(`${label('controlsUrl')}: not a URL: "${controlsUrl}"`);
     }
   }
 
@@ -220,7 +233,9 @@ export function loadConfig(
   } else if (tokenFile) {
     try {
       if (!readFile(tokenFile).trim()) {
-        problems.push(`${label('tokenFile')}: the file "${tokenFile}" is empty`);
+        problems.push(
+          `${label('tokenFile')}: the file "${tokenFile}" is empty`,
+        );
       }
       // Re-read on every connect: a rotated Secret shows up without a restart.
       let last = '';
@@ -234,12 +249,16 @@ export function loadConfig(
       };
     } catch (e) {
       problems.push(
-        `${label('tokenFile')}: cannot read "${tokenFile}": ${(e as Error).message}`,
+        `${label('tokenFile')}: cannot read "${tokenFile}": ${
+          (e as Error).message
+        }`,
       );
     }
   } else if (!tokenValue) {
     problems.push(
-      `${label('token')} or ${label('tokenFile')}: missing; the agent needs its Controller's token (shown once when the Controller was created or its token rotated)`,
+      `${label('token')} or ${label(
+        'tokenFile',
+      )}: missing; the agent needs its Controller's token (shown once when the Controller was created or its token rotated)`,
     );
   } else if (/\s/.test(tokenValue)) {
     problems.push(`${label('token')}: must not contain spaces`);
@@ -258,7 +277,9 @@ export function loadConfig(
     const bad = list.filter(n => !isDns1123Label(n));
     if (bad.length) {
       problems.push(
-        `${label(setting)}: not namespace names: ${bad.map(b => `"${b}"`).join(', ')} (comma-separated lower-case names, or "*" for all)`,
+        `${label(setting)}: not namespace names: ${bad
+          .map(b => `"${b}"`)
+          .join(', ')} (comma-separated lower-case names, or "*" for all)`,
       );
     }
   }
@@ -278,19 +299,37 @@ export function loadConfig(
   const whispererImage = get('whispererImage') ?? DEFAULTS.whispererImage;
   if (!imageSchema.safeParse(whispererImage).success) {
     problems.push(
-      `${label('whispererImage')}: not an image reference: "${whispererImage}" (e.g. registry/repository:tag)`,
+      `${label(
+        'whispererImage',
+      )}: not an image reference: "${whispererImage}" (e.g. registry/repository:tag)`,
     );
   }
 
   const levelRaw = (get('logLevel') ?? DEFAULTS.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(levelRaw as LogLevel)) {
     problems.push(
-      `${label('logLevel')}: must be one of ${LOG_LEVELS.join(', ')}, got "${levelRaw}"`,
+      `${label('logLevel')}: must be one of ${LOG_LEVELS.join(
+        ', ',
+      )}, got "${levelRaw}"`,
     );
   }
 
-  const httpPort = parseInteger('httpPort', get('httpPort'), DEFAULTS.httpPort, 0, 65_535, problems);
-  const dnsPort = parseInteger('dnsPort', get('dnsPort'), DEFAULTS.dnsPort, 0, 65_535, problems);
+  const httpPort = parseInteger(
+    'httpPort',
+    get('httpPort'),
+    DEFAULTS.httpPort,
+    0,
+    65_535,
+    problems,
+  );
+  const dnsPort = parseInteger(
+    'dnsPort',
+    get('dnsPort'),
+    DEFAULTS.dnsPort,
+    0,
+    65_535,
+    problems,
+  );
   const endpointPort = parseInteger(
     'endpointPort',
     get('endpointPort'),
@@ -305,7 +344,9 @@ export function loadConfig(
   ] as const;
   if (fixed[0][1] !== 0 && fixed[0][1] === fixed[1][1]) {
     problems.push(
-      `${label('httpPort')} and ${label('endpointPort')}: both are ${httpPort}; they must differ`,
+      `${label('httpPort')} and ${label(
+        'endpointPort',
+      )}: both are ${httpPort}; they must differ`,
     );
   }
 
@@ -322,7 +363,10 @@ export function loadConfig(
             typeof a.ip === 'string' &&
             isIp(a.ip) &&
             Array.isArray(a.hostnames) &&
-            a.hostnames.every((h: unknown) => typeof h === 'string' && h.length > 0 && h.length <= 253),
+            a.hostnames.every(
+              (h: unknown) =>
+                typeof h === 'string' && h.length > 0 && h.length <= 253,
+            ),
         )
       ) {
         throw new Error('shape');
@@ -330,16 +374,26 @@ export function loadConfig(
       hostAliases = parsed.map(a => ({ ip: a.ip, hostnames: a.hostnames }));
     } catch {
       problems.push(
-        `${label('hostAliases')}: must be JSON like [{"ip":"10.0.0.5","hostnames":["db.internal"]}]`,
+        `${label(
+          'hostAliases',
+        )}: must be JSON like [{"ip":"10.0.0.5","hostnames":["db.internal"]}]`,
       );
     }
   }
 
   const upstreamsRaw = get('dnsUpstreams');
   const dnsUpstreams = upstreamsRaw ? parseList(upstreamsRaw) : [];
-  const badUpstreams = dnsUpstreams.filter(u => !/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$|^[0-9a-fA-F:]+$/.test(u));
+  const badUpstreams = dnsUpstreams.filter(
+    u => !/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$|^[0-9a-fA-F:]+$/.test(u),
+  );
   if (badUpstreams.length) {
-    problems.push(`${label('dnsUpstreams')}: not "ip", "ip:port" or "[ipv6]:port": ${badUpstreams.map(b => `"${b}"`).join(', ')}`);
+    problems.push(
+      `${label(
+        'dnsUpstreams',
+      )}: not "ip", "ip:port" or "[ipv6]:port": ${badUpstreams
+        .map(b => `"${b}"`)
+        .join(', ')}`,
+    );
   }
 
   const trafficBufferBytes = parseInteger(
@@ -355,7 +409,11 @@ export function loadConfig(
   const processRaw = get('allowProcessAccess')?.toLowerCase();
   if (processRaw === 'true') allowProcessAccess = true;
   else if (processRaw !== undefined && processRaw !== 'false') {
-    problems.push(`${label('allowProcessAccess')}: must be "true" or "false", got "${processRaw}"`);
+    problems.push(
+      `${label(
+        'allowProcessAccess',
+      )}: must be "true" or "false", got "${processRaw}"`,
+    );
   }
 
   const podIp = get('podIp') ?? null;
@@ -390,7 +448,10 @@ export function loadConfig(
 }
 
 /** True when `namespace` is inside the install's scope. */
-export function namespaceInScope(scope: NamespaceScope, namespace: string): boolean {
+export function namespaceInScope(
+  scope: NamespaceScope,
+  namespace: string,
+): boolean {
   if (scope.exclude.includes(namespace)) return false;
   return scope.include === '*' || scope.include.includes(namespace);
 }

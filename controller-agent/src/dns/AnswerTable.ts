@@ -25,7 +25,11 @@ export interface AnswerTableOptions {
 
 const NODATA: LocalAnswer = { records: null, count: 0 };
 
-export const HOST_ALIAS_LIMITS = { aliases: 1000, hostnamesPerAlias: 32, addressesPerName: 32 };
+export const HOST_ALIAS_LIMITS = {
+  aliases: 1000,
+  hostnamesPerAlias: 32,
+  addressesPerName: 32,
+};
 
 interface Entry {
   ptr: Buffer | null;
@@ -35,7 +39,8 @@ interface Entry {
   aaaaCount: number;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9])?)(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9])?)(\.[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9])?)*$/;
 
 /** Checks host aliases from configuration; returns the problems, empty when valid. */
 export function checkHostAliases(aliases: HostAlias[]): string[] {
@@ -44,9 +49,15 @@ export function checkHostAliases(aliases: HostAlias[]): string[] {
     problems.push(`at most ${HOST_ALIAS_LIMITS.aliases} host aliases`);
   }
   for (const alias of aliases.slice(0, HOST_ALIAS_LIMITS.aliases)) {
-    if (!canonicalIp(alias.ip)) problems.push(`host alias IP "${alias.ip}" is not an IP address`);
-    if (!alias.hostnames.length || alias.hostnames.length > HOST_ALIAS_LIMITS.hostnamesPerAlias) {
-      problems.push(`host alias ${alias.ip}: 1 to ${HOST_ALIAS_LIMITS.hostnamesPerAlias} hostnames`);
+    if (!canonicalIp(alias.ip))
+      problems.push(`host alias IP "${alias.ip}" is not an IP address`);
+    if (
+      !alias.hostnames.length ||
+      alias.hostnames.length > HOST_ALIAS_LIMITS.hostnamesPerAlias
+    ) {
+      problems.push(
+        `host alias ${alias.ip}: 1 to ${HOST_ALIAS_LIMITS.hostnamesPerAlias} hostnames`,
+      );
     }
     for (const h of alias.hostnames) {
       if (!HOSTNAME.test(h.toLowerCase().replace(/\.$/, ''))) {
@@ -74,7 +85,8 @@ export class AnswerTable {
     private readonly options: AnswerTableOptions,
   ) {
     const problems = checkHostAliases(hostAliases);
-    if (problems.length) throw new Error(`invalid host aliases: ${problems.join('; ')}`);
+    if (problems.length)
+      throw new Error(`invalid host aliases: ${problems.join('; ')}`);
     const byName = new Map<string, { v4: Buffer[]; v6: Buffer[] }>();
     for (const alias of hostAliases) {
       const ip = canonicalIp(alias.ip)!;
@@ -83,7 +95,10 @@ export class AnswerTable {
         const name = raw.toLowerCase().replace(/\.$/, '');
         const slot = byName.get(name) ?? { v4: [], v6: [] };
         const list = bytes.length === 4 ? slot.v4 : slot.v6;
-        if (list.length < HOST_ALIAS_LIMITS.addressesPerName && !list.some(b => b.equals(bytes))) {
+        if (
+          list.length < HOST_ALIAS_LIMITS.addressesPerName &&
+          !list.some(b => b.equals(bytes))
+        ) {
           list.push(bytes);
         }
         byName.set(name, slot);
@@ -92,7 +107,8 @@ export class AnswerTable {
       }
     }
     for (const [name, { v4, v6 }] of byName) {
-      const rr = (type: number) => (b: Buffer) => encodeAnswerRecord(type, options.aliasTtl, b);
+      const rr = (type: number) => (b: Buffer) =>
+        encodeAnswerRecord(type, options.aliasTtl, b);
       this.aliases.set(name, {
         ptr: null,
         a: v4.length ? Buffer.concat(v4.map(rr(DNS_TYPE.A))) : null,
@@ -123,11 +139,18 @@ export class AnswerTable {
       case DNS_TYPE.A:
         return entry.a ? { records: entry.a, count: entry.aCount } : NODATA;
       case DNS_TYPE.AAAA:
-        return entry.aaaa ? { records: entry.aaaa, count: entry.aaaaCount } : NODATA;
+        return entry.aaaa
+          ? { records: entry.aaaa, count: entry.aaaaCount }
+          : NODATA;
       case DNS_TYPE.ANY: {
-        const parts = [entry.ptr, entry.a, entry.aaaa].filter((b): b is Buffer => !!b);
+        const parts = [entry.ptr, entry.a, entry.aaaa].filter(
+          (b): b is Buffer => !!b,
+        );
         return parts.length
-          ? { records: Buffer.concat(parts), count: (entry.ptr ? 1 : 0) + entry.aCount + entry.aaaaCount }
+          ? {
+              records: Buffer.concat(parts),
+              count: (entry.ptr ? 1 : 0) + entry.aCount + entry.aaaaCount,
+            }
           : NODATA;
       }
       default:
@@ -154,7 +177,11 @@ export class AnswerTable {
     }
     if (!target) return null;
     return {
-      ptr: encodeAnswerRecord(DNS_TYPE.PTR, this.options.ptrTtl, encodeName(target)),
+      ptr: encodeAnswerRecord(
+        DNS_TYPE.PTR,
+        this.options.ptrTtl,
+        encodeName(target),
+      ),
       a: null,
       aCount: 0,
       aaaa: null,
@@ -162,4 +189,3 @@ export class AnswerTable {
     };
   }
 }
-

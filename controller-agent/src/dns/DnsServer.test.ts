@@ -10,7 +10,9 @@ describe('DNS server (UDP and TCP on one port)', () => {
   let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
   let dns: AgentDnsServer;
   let port: number;
-  const dir = new MemoryPodDirectory().setPod(pod('10.244.1.7', 'web-abc', 'shop'));
+  const dir = new MemoryPodDirectory().setPod(
+    pod('10.244.1.7', 'web-abc', 'shop'),
+  );
 
   beforeAll(async () => {
     upstream = await startFakeUpstream({ 'public.example': ['93.184.216.34'] });
@@ -29,24 +31,48 @@ describe('DNS server (UDP and TCP on one port)', () => {
   });
 
   it('answers PTR from the directory over UDP, and follows pod changes at once', async () => {
-    const reply = decode((await udpExchange(port, makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR)))!);
+    const reply = decode(
+      (await udpExchange(
+        port,
+        makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+      ))!,
+    );
     expect(reply.header).toMatchObject({ aa: 1, rcode: 0 });
-    expect(reply.answers[0].domain).toBe('web-abc.web.deployment.shop.pod.cluster.local');
+    expect(reply.answers[0].domain).toBe(
+      'web-abc.web.deployment.shop.pod.cluster.local',
+    );
 
     dir.setPod(pod('10.244.1.8', 'web-new', 'shop'));
-    const added = decode((await udpExchange(port, makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR)))!);
+    const added = decode(
+      (await udpExchange(
+        port,
+        makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+      ))!,
+    );
     expect(added.answers[0].domain).toMatch(/^web-new\./);
     dir.removePod('10.244.1.8');
     // Gone from the directory: no longer answered locally, so it is forwarded (NXDOMAIN there).
-    const gone = decode((await udpExchange(port, makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR)))!);
+    const gone = decode(
+      (await udpExchange(
+        port,
+        makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+      ))!,
+    );
     expect(gone.header.rcode).toBe(RCODE.NXDOMAIN);
     expect(gone.answers).toHaveLength(0);
   });
 
   it('answers host aliases and forwards everything else', async () => {
-    const alias = decode((await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)))!);
+    const alias = decode(
+      (await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)))!,
+    );
     expect(alias.answers[0].address).toBe('10.0.0.5');
-    const fwd = decode((await udpExchange(port, makeQuery('Public.Example', DNS_TYPE.A, { id: 4321 })))!);
+    const fwd = decode(
+      (await udpExchange(
+        port,
+        makeQuery('Public.Example', DNS_TYPE.A, { id: 4321 }),
+      ))!,
+    );
     expect(fwd.header).toMatchObject({ id: 4321, rcode: 0 });
     expect(fwd.answers[0].address).toBe('93.184.216.34');
     expect(upstream.queries).toContain('udp:public.example');
@@ -72,7 +98,9 @@ describe('DNS server (UDP and TCP on one port)', () => {
     const reply = decode((await udpExchange(port, bad))!);
     expect(reply.header).toMatchObject({ id: 99, rcode: RCODE.FORMERR });
     expect(await udpExchange(port, Buffer.from([1, 2, 3]), 200)).toBeNull(); // dropped
-    expect(await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A))).not.toBeNull();
+    expect(
+      await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)),
+    ).not.toBeNull();
     expect(dns.stats()).toMatchObject({ formerr: 1, dropped: 1 });
   });
 
@@ -103,7 +131,13 @@ describe('DNS forwarding failures', () => {
     const { port } = await dns.start();
     try {
       const started = Date.now();
-      const reply = decode((await udpExchange(port, makeQuery('slow.example', DNS_TYPE.A, { id: 7 }), 2000))!);
+      const reply = decode(
+        (await udpExchange(
+          port,
+          makeQuery('slow.example', DNS_TYPE.A, { id: 7 }),
+          2000,
+        ))!,
+      );
       expect(reply.header).toMatchObject({ id: 7, rcode: RCODE.SERVFAIL });
       expect(Date.now() - started).toBeLessThan(1500);
       expect(silent.queries.length).toBe(2); // tried twice (one upstream, one retry)
@@ -114,7 +148,10 @@ describe('DNS forwarding failures', () => {
   });
 
   it('retries over TCP when a TCP client gets a truncated UDP answer, and relays TC to UDP clients', async () => {
-    const up = await startFakeUpstream({ 'big.example': ['10.1.1.1'] }, { truncateUdp: true });
+    const up = await startFakeUpstream(
+      { 'big.example': ['10.1.1.1'] },
+      { truncateUdp: true },
+    );
     const dns = createDnsServer({
       directory: new MemoryPodDirectory(),
       port: 0,
@@ -123,11 +160,19 @@ describe('DNS forwarding failures', () => {
     });
     const { port } = await dns.start();
     try {
-      const viaUdp = decode((await udpExchange(port, makeQuery('big.example', DNS_TYPE.A)))!);
+      const viaUdp = decode(
+        (await udpExchange(port, makeQuery('big.example', DNS_TYPE.A)))!,
+      );
       expect(viaUdp.header.tc).toBe(1);
-      const { replies } = await tcpExchange(port, [makeQuery('big.example', DNS_TYPE.A)]);
+      const { replies } = await tcpExchange(port, [
+        makeQuery('big.example', DNS_TYPE.A),
+      ]);
       expect(decode(replies[0]).answers[0].address).toBe('10.1.1.1');
-      expect(up.queries).toEqual(['udp:big.example', 'udp:big.example', 'tcp:big.example']);
+      expect(up.queries).toEqual([
+        'udp:big.example',
+        'udp:big.example',
+        'tcp:big.example',
+      ]);
     } finally {
       await dns.stop();
       await up.close();
@@ -138,15 +183,29 @@ describe('DNS forwarding failures', () => {
     const fs = require('node:fs');
     const os = require('node:os');
     const path = require('node:path');
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dns-')), 'resolv.conf');
-    fs.writeFileSync(file, 'search svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::a\noptions ndots:5\n');
-    const dns = createDnsServer({ directory: new MemoryPodDirectory(), port: 0, resolvConfPath: file });
+    const file = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'dns-')),
+      'resolv.conf',
+    );
+    fs.writeFileSync(
+      file,
+      'search svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::a\noptions ndots:5\n',
+    );
+    const dns = createDnsServer({
+      directory: new MemoryPodDirectory(),
+      port: 0,
+      resolvConfPath: file,
+    });
     expect(dns.upstreams).toEqual([
       { address: '10.96.0.10', port: 53, family: 4 },
       { address: 'fd00::a', port: 53, family: 6 },
     ]);
     expect(() =>
-      createDnsServer({ directory: new MemoryPodDirectory(), port: 0, upstreams: ['dns.example'] }),
+      createDnsServer({
+        directory: new MemoryPodDirectory(),
+        port: 0,
+        upstreams: ['dns.example'],
+      }),
     ).toThrow(/invalid DNS upstreams/);
     const fromEnv = createDnsServer({
       directory: new MemoryPodDirectory(),

@@ -115,21 +115,33 @@ export class DnsServer {
       const local = this.table.lookup(query.name, query.qtype);
       if (local) {
         c.local++;
-        return buildResponse(raw, query, RCODE.NOERROR, local.records, local.count, {
-          authoritative: true,
-          limit,
-        });
+        return buildResponse(
+          raw,
+          query,
+          RCODE.NOERROR,
+          local.records,
+          local.count,
+          {
+            authoritative: true,
+            limit,
+          },
+        );
       }
     }
     c.forwarded++;
     const servfail = () => {
       c.servfail++;
-      return buildResponse(raw, query, RCODE.SERVFAIL, null, 0, { authoritative: false, limit });
+      return buildResponse(raw, query, RCODE.SERVFAIL, null, 0, {
+        authoritative: false,
+        limit,
+      });
     };
     return this.forwarder.forward(raw, query, viaTcp).then(
       response => {
         if (!response) return servfail();
-        return viaTcp ? response : truncateResponse(response, limit) ?? servfail();
+        return viaTcp
+          ? response
+          : truncateResponse(response, limit) ?? servfail();
       },
       () => servfail(),
     );
@@ -187,7 +199,11 @@ export class DnsServer {
     });
   }
 
-  private onDatagram(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onDatagram(
+    udp: dgram.Socket,
+    msg: Buffer,
+    rinfo: dgram.RemoteInfo,
+  ): void {
     this.counters.udpQueries++;
     let out: Buffer | null | Promise<Buffer | null>;
     try {
@@ -214,8 +230,9 @@ export class DnsServer {
 
   private listenTcp(port: number, host: string): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, socket =>
-        this.onConnection(socket),
+      const server = net.createServer(
+        { allowHalfOpen: true, noDelay: true },
+        socket => this.onConnection(socket),
       );
       server.maxConnections = this.limits.maxTcpConnections;
       server.once('error', reject);
@@ -243,7 +260,8 @@ export class DnsServer {
       if (!socket.destroyed) socket.destroy();
     };
     const finishIfDone = () => {
-      if (peerEnded && pending.inflight === 0 && !socket.destroyed) socket.end();
+      if (peerEnded && pending.inflight === 0 && !socket.destroyed)
+        socket.end();
     };
     const write = (out: Buffer) => {
       if (socket.destroyed || !socket.writable) return;
@@ -254,7 +272,11 @@ export class DnsServer {
       if (socket.writableLength > limits.maxTcpWriteBufferBytes) close();
     };
     const pump = () => {
-      while (!socket.destroyed && buffered.length >= 2 && pending.inflight < limits.maxTcpInflightPerConnection) {
+      while (
+        !socket.destroyed &&
+        buffered.length >= 2 &&
+        pending.inflight < limits.maxTcpInflightPerConnection
+      ) {
         const need = buffered.readUInt16BE(0);
         if (need > limits.maxQueryBytes) {
           // Oversized: the framing cannot be trusted past it; drop the connection.
@@ -296,7 +318,8 @@ export class DnsServer {
         );
       }
       // Pipelined queries beyond the in-flight cap wait in the socket, not in memory.
-      if (pending.inflight >= limits.maxTcpInflightPerConnection) socket.pause();
+      if (pending.inflight >= limits.maxTcpInflightPerConnection)
+        socket.pause();
       else if (socket.isPaused()) socket.resume();
     };
     socket.setTimeout(limits.tcpIdleTimeoutMs, close);

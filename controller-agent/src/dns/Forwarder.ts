@@ -43,7 +43,11 @@ export class Forwarder {
   }
 
   /** The upstream's response with the client's ID, or null (the caller answers SERVFAIL). */
-  async forward(raw: Buffer, query: Query, viaTcp: boolean): Promise<Buffer | null> {
+  async forward(
+    raw: Buffer,
+    query: Query,
+    viaTcp: boolean,
+  ): Promise<Buffer | null> {
     const { upstreams, attemptTimeoutMs, totalTimeoutMs } = this.options;
     if (this.closed || upstreams.length === 0) return null;
     if (this.pending.size >= this.options.maxInflight) {
@@ -59,7 +63,12 @@ export class Forwarder {
       const timeout = Math.min(attemptTimeoutMs, remaining);
       let response = await this.viaUdp(raw, query, upstream, timeout);
       if (response && viaTcp && (response[2] & 0x02) !== 0) {
-        response = await this.viaTcp(raw, query, upstream, Math.max(1, deadline - Date.now()));
+        response = await this.viaTcp(
+          raw,
+          query,
+          upstream,
+          Math.max(1, deadline - Date.now()),
+        );
       }
       if (response) {
         response.writeUInt16BE(query.id, 0);
@@ -95,13 +104,22 @@ export class Forwarder {
       const id = randomInt(0, 65_536);
       if (!this.pending.has(id)) return id;
     }
-    for (let id = randomInt(0, 65_536), n = 0; n < 65_536; n++, id = (id + 1) & 0xffff) {
+    for (
+      let id = randomInt(0, 65_536), n = 0;
+      n < 65_536;
+      n++, id = (id + 1) & 0xffff
+    ) {
       if (!this.pending.has(id)) return id;
     }
     return -1;
   }
 
-  private viaUdp(raw: Buffer, query: Query, upstream: Upstream, timeoutMs: number): Promise<Buffer | null> {
+  private viaUdp(
+    raw: Buffer,
+    query: Query,
+    upstream: Upstream,
+    timeoutMs: number,
+  ): Promise<Buffer | null> {
     return new Promise(resolve => {
       const id = this.freeId();
       if (id < 0) {
@@ -130,12 +148,17 @@ export class Forwarder {
       const copy = Buffer.from(raw);
       copy.writeUInt16BE(id, 0);
       try {
-        this.socket(upstream.family).send(copy, upstream.port, upstream.address, err => {
-          if (err) {
-            this.options.onEvent?.('error');
-            settle(null);
-          }
-        });
+        this.socket(upstream.family).send(
+          copy,
+          upstream.port,
+          upstream.address,
+          err => {
+            if (err) {
+              this.options.onEvent?.('error');
+              settle(null);
+            }
+          },
+        );
       } catch {
         settle(null);
       }
@@ -162,11 +185,19 @@ export class Forwarder {
     p.settle(msg);
   }
 
-  private viaTcp(raw: Buffer, query: Query, upstream: Upstream, timeoutMs: number): Promise<Buffer | null> {
+  private viaTcp(
+    raw: Buffer,
+    query: Query,
+    upstream: Upstream,
+    timeoutMs: number,
+  ): Promise<Buffer | null> {
     return new Promise(resolve => {
       let done = false;
       let buffered: Buffer = Buffer.alloc(0);
-      const socket = net.connect({ host: upstream.address, port: upstream.port });
+      const socket = net.connect({
+        host: upstream.address,
+        port: upstream.port,
+      });
       const timer = setTimeout(() => {
         this.options.onEvent?.('timeout');
         finish(null);
@@ -200,7 +231,12 @@ export class Forwarder {
         if (buffered.length < need + 2) return;
         const msg = Buffer.from(buffered.subarray(2));
         const q = responseQuestion(msg);
-        if (!q || q.id !== query.id || q.name !== query.name || q.qtype !== query.qtype) {
+        if (
+          !q ||
+          q.id !== query.id ||
+          q.name !== query.name ||
+          q.qtype !== query.qtype
+        ) {
           this.options.onEvent?.('mismatch');
           finish(null);
           return;

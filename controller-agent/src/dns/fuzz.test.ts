@@ -36,7 +36,8 @@ const seeds = [
 /** A random packet: pure noise, or a valid query with bytes flipped, cut, grown or counts forged. */
 function randomPacket(): Buffer {
   const kind = int(6);
-  if (kind === 0) return Buffer.from(Array.from({ length: int(700) }, () => int(256)));
+  if (kind === 0)
+    return Buffer.from(Array.from({ length: int(700) }, () => int(256)));
   const p = Buffer.from(seeds[int(seeds.length)]);
   switch (kind) {
     case 1:
@@ -45,13 +46,18 @@ function randomPacket(): Buffer {
     case 2:
       return p.subarray(0, int(p.length));
     case 3:
-      return Buffer.concat([p, Buffer.from(Array.from({ length: 1 + int(300) }, () => int(256)))]);
+      return Buffer.concat([
+        p,
+        Buffer.from(Array.from({ length: 1 + int(300) }, () => int(256))),
+      ]);
     case 4:
       p.writeUInt16BE(int(65_536), 4 + 2 * int(4)); // QD/AN/NS/AR count
       return p;
     default:
       // compression pointers and label lengths in odd places
-      p[HEADER_BYTES + int(Math.max(1, p.length - HEADER_BYTES))] = [0xc0, 0x3f, 0x40, 0x80, 0xff][int(5)];
+      p[HEADER_BYTES + int(Math.max(1, p.length - HEADER_BYTES))] = [
+        0xc0, 0x3f, 0x40, 0x80, 0xff,
+      ][int(5)];
       return p;
   }
 }
@@ -59,14 +65,26 @@ function randomPacket(): Buffer {
 describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
   it('answer() never throws; every reply it writes parses and carries the query ID', async () => {
     const dir = new MemoryPodDirectory().setPod(pod('10.244.1.7', 'web-abc'));
-    const table = new AnswerTable(dir, [{ ip: '10.0.0.5', hostnames: ['db.internal'] }], {
-      zone: 'cluster.local',
-      ptrTtl: 5,
-      aliasTtl: 30,
-      maxMemo: 100,
-    });
+    const table = new AnswerTable(
+      dir,
+      [{ ip: '10.0.0.5', hostnames: ['db.internal'] }],
+      {
+        zone: 'cluster.local',
+        ptrTtl: 5,
+        aliasTtl: 30,
+        maxMemo: 100,
+      },
+    );
     // No upstreams: forwarded queries fail fast with SERVFAIL, which is also checked.
-    const server = new DnsServer(table, new Forwarder({ upstreams: [], attemptTimeoutMs: 10, totalTimeoutMs: 10, maxInflight: 10 }));
+    const server = new DnsServer(
+      table,
+      new Forwarder({
+        upstreams: [],
+        attemptTimeoutMs: 10,
+        totalTimeoutMs: 10,
+        maxInflight: 10,
+      }),
+    );
     let replies = 0;
     let largestUdpReply = 0;
     for (let i = 0; i < 8_000; i++) {
@@ -88,7 +106,9 @@ describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
   });
 
   it('a live server takes random UDP datagrams and TCP streams, keeps serving and leaks nothing', async () => {
-    const upstream = await startFakeUpstream({ 'public.example': ['93.184.216.34'] });
+    const upstream = await startFakeUpstream({
+      'public.example': ['93.184.216.34'],
+    });
     const dns = createDnsServer({
       directory: new MemoryPodDirectory().setPod(pod('10.244.1.7', 'web-abc')),
       port: 0,
@@ -110,32 +130,41 @@ describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
       // oversized datagram
       sock.send(Buffer.alloc(9000, 7), port, '127.0.0.1');
 
-      const streams = Array.from({ length: 40 }, () =>
-        new Promise<void>(resolve => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            const frames = Array.from({ length: 1 + int(5) }, () => {
-              const body = randomPacket();
-              const len = Buffer.alloc(2);
-              len.writeUInt16BE(int(4) === 0 ? int(65_536) : body.length); // sometimes lie
-              return Buffer.concat([len, body]);
+      const streams = Array.from(
+        { length: 40 },
+        () =>
+          new Promise<void>(resolve => {
+            const s = net.connect(port, '127.0.0.1', () => {
+              const frames = Array.from({ length: 1 + int(5) }, () => {
+                const body = randomPacket();
+                const len = Buffer.alloc(2);
+                len.writeUInt16BE(int(4) === 0 ? int(65_536) : body.length); // sometimes lie
+                return Buffer.concat([len, body]);
+              });
+              const all = Buffer.concat(frames);
+              s.end(int(2) ? all : all.subarray(0, int(all.length))); // sometimes cut mid-frame
             });
-            const all = Buffer.concat(frames);
-            s.end(int(2) ? all : all.subarray(0, int(all.length))); // sometimes cut mid-frame
-          });
-          s.on('data', () => {});
-          s.on('error', () => {});
-          s.on('close', () => resolve());
-        }),
+            s.on('data', () => {});
+            s.on('error', () => {});
+            s.on('close', () => resolve());
+          }),
       );
       await Promise.all(streams);
       sock.close();
 
-      const reply = await udpExchange(port, makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 31337 }));
+      const reply = await udpExchange(
+        port,
+        makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 31337 }),
+      );
       expect(decode(reply!).answers[0].domain).toMatch(/^web-abc\./);
       // Everything in flight settles (timeouts ≤ 400 ms, idle TCP closed at 500 ms).
       await new Promise(r => setTimeout(r, 900));
       const stats = dns.stats();
-      expect(stats).toMatchObject({ errors: 0, tcpOpen: 0, forwardInflight: 0 });
+      expect(stats).toMatchObject({
+        errors: 0,
+        tcpOpen: 0,
+        forwardInflight: 0,
+      });
       expect(stats.udpQueries).toBeGreaterThanOrEqual(3000);
       expect(stats.formerr + stats.dropped).toBeGreaterThan(100);
     } finally {

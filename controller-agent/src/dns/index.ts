@@ -4,7 +4,12 @@ import { registerStatsMetrics } from '../status/metrics';
 import { AGENT_ENV } from '@spider/backstage-plugin-spider-common';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import { AnswerTable, HostAlias } from './AnswerTable';
-import { DEFAULT_DNS_LIMITS, DnsServer, DnsServerLimits, DnsStats } from './DnsServer';
+import {
+  DEFAULT_DNS_LIMITS,
+  DnsServer,
+  DnsServerLimits,
+  DnsStats,
+} from './DnsServer';
 import { Forwarder } from './Forwarder';
 import { checkZone, DEFAULT_ZONE } from './ptrNames';
 import { parseResolvConf, parseUpstreamList, Upstream } from './upstreams';
@@ -58,7 +63,8 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
   const zone = checkZone(options.zone ?? DEFAULT_ZONE);
   const ttl = (v: number | undefined, d: number, name: string) => {
     const n = v ?? d;
-    if (!Number.isInteger(n) || n < 0 || n > 86_400) throw new Error(`${name} must be 0..86400 seconds`);
+    if (!Number.isInteger(n) || n < 0 || n > 86_400)
+      throw new Error(`${name} must be 0..86400 seconds`);
     return n;
   };
   let upstreams: Upstream[];
@@ -74,12 +80,16 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
       upstreams = parseResolvConf(readFileSync(path, 'utf8'));
     } catch (e) {
       upstreams = [];
-      options.logger?.warn('dns: cannot read resolv.conf; names not served locally get SERVFAIL', {
-        path,
-        error: (e as Error).message,
-      });
+      options.logger?.warn(
+        'dns: cannot read resolv.conf; names not served locally get SERVFAIL',
+        {
+          path,
+          error: (e as Error).message,
+        },
+      );
     }
-    if (!upstreams.length) options.logger?.warn('dns: no upstream resolvers', { path });
+    if (!upstreams.length)
+      options.logger?.warn('dns: no upstream resolvers', { path });
   }
   const table = new AnswerTable(options.directory, options.hostAliases ?? [], {
     zone,
@@ -115,23 +125,38 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
 }
 
 /** Exposes the DNS counters as `spider_dns_*_total` on a prom-client registry. */
-export function registerDnsMetrics(registry: Registry, stats: () => DnsStats): void {
-  registerStatsMetrics(registry, 'spider_dns', stats as () => DnsStats & Record<string, number>, {
-    counters: [
-      ['udpQueries', 'UDP queries received'],
-      ['tcpQueries', 'TCP queries received'],
-      ['tcpConnections', 'TCP connections accepted'],
-      ['local', 'queries answered from the agent (PTR, host aliases)'],
-      ['forwarded', 'queries forwarded upstream'],
-      ['servfail', 'SERVFAIL answers after upstream failure'],
-      ['formerr', 'FORMERR answers to malformed queries'],
-      ['notimp', 'NOTIMP answers (opcode or class not served)'],
-      ['dropped', 'datagrams or connections dropped (too short, too big, responses)'],
-      ['errors', 'socket and handler errors'],
-    ],
-    gauges: [
-      ['tcpOpen', 'tcp_connections_open', 'TCP connections open now'],
-      ['forwardInflight', 'forward_inflight', 'forwarded queries waiting for an upstream now'],
-    ],
-  });
+export function registerDnsMetrics(
+  registry: Registry,
+  stats: () => DnsStats,
+): void {
+  registerStatsMetrics(
+    registry,
+    'spider_dns',
+    stats as () => DnsStats & Record<string, number>,
+    {
+      counters: [
+        ['udpQueries', 'UDP queries received'],
+        ['tcpQueries', 'TCP queries received'],
+        ['tcpConnections', 'TCP connections accepted'],
+        ['local', 'queries answered from the agent (PTR, host aliases)'],
+        ['forwarded', 'queries forwarded upstream'],
+        ['servfail', 'SERVFAIL answers after upstream failure'],
+        ['formerr', 'FORMERR answers to malformed queries'],
+        ['notimp', 'NOTIMP answers (opcode or class not served)'],
+        [
+          'dropped',
+          'datagrams or connections dropped (too short, too big, responses)',
+        ],
+        ['errors', 'socket and handler errors'],
+      ],
+      gauges: [
+        ['tcpOpen', 'tcp_connections_open', 'TCP connections open now'],
+        [
+          'forwardInflight',
+          'forward_inflight',
+          'forwarded queries waiting for an upstream now',
+        ],
+      ],
+    },
+  );
 }

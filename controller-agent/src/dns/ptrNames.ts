@@ -41,7 +41,9 @@ export function toLabel(name: string): string {
 export function checkZone(zone: string): string {
   const z = zone.replace(/\.$/, '').toLowerCase();
   if (!z || z.length > 45 || !z.split('.').every(l => LABEL.test(l))) {
-    throw new Error(`invalid DNS zone "${zone}": labels of a-z, 0-9 and '-', at most 45 characters`);
+    throw new Error(
+      `invalid DNS zone "${zone}": labels of a-z, 0-9 and '-', at most 45 characters`,
+    );
   }
   return z;
 }
@@ -49,7 +51,9 @@ export function checkZone(zone: string): string {
 export function podPtrName(pod: PodIdentity, zone: string): string {
   const ns = toLabel(pod.namespace);
   if (!pod.workload) return `${toLabel(pod.name)}.${ns}.pod.${zone}`;
-  return `${toLabel(pod.name)}.${toLabel(pod.workload.name)}.${pod.workload.kind.toLowerCase()}.${ns}.pod.${zone}`;
+  return `${toLabel(pod.name)}.${toLabel(
+    pod.workload.name,
+  )}.${pod.workload.kind.toLowerCase()}.${ns}.pod.${zone}`;
 }
 
 export function servicePtrName(service: ServiceIdentity, zone: string): string {
@@ -61,13 +65,18 @@ export function parsePodPtrName(
   name: string,
   zone: string,
 ):
-  | { pod: string; namespace: string; workload: { kind: string; name: string } | null }
+  | {
+      pod: string;
+      namespace: string;
+      workload: { kind: string; name: string } | null;
+    }
   | undefined {
   const suffix = `.pod.${zone}`;
   const n = name.replace(/\.$/, '').toLowerCase();
   if (!n.endsWith(suffix)) return undefined;
   const labels = n.slice(0, -suffix.length).split('.');
-  if (labels.length === 2) return { pod: labels[0], namespace: labels[1], workload: null };
+  if (labels.length === 2)
+    return { pod: labels[0], namespace: labels[1], workload: null };
   if (labels.length === 4) {
     return {
       pod: labels[0],

@@ -1,8 +1,22 @@
-import { canonicalIp, ipFromReverseName, parseIpv6, reverseNameOf, addressBytes } from './reverse';
+import {
+  canonicalIp,
+  ipFromReverseName,
+  parseIpv6,
+  reverseNameOf,
+  addressBytes,
+} from './reverse';
 
 describe('reverse names', () => {
   it('round-trips IPv4 and IPv6 through their reverse names', () => {
-    for (const ip of ['10.244.1.7', '0.0.0.0', '255.255.255.255', 'fd00:10:244::1:7', '::1', '2001:db8::', '1:2:3:4:5:6:7:8']) {
+    for (const ip of [
+      '10.244.1.7',
+      '0.0.0.0',
+      '255.255.255.255',
+      'fd00:10:244::1:7',
+      '::1',
+      '2001:db8::',
+      '1:2:3:4:5:6:7:8',
+    ]) {
       expect(ipFromReverseName(reverseNameOf(ip)!)).toBe(ip);
     }
     expect(reverseNameOf('10.244.1.7')).toBe('7.1.244.10.in-addr.arpa');
@@ -17,7 +31,9 @@ describe('reverse names', () => {
   });
 
   it('writes IPv6 the RFC 5952 way (what Kubernetes reports)', () => {
-    expect(canonicalIp('FD00:0010:0244:0000:0000:0000:0001:0007')).toBe('fd00:10:244::1:7');
+    expect(canonicalIp('FD00:0010:0244:0000:0000:0000:0001:0007')).toBe(
+      'fd00:10:244::1:7',
+    );
     expect(canonicalIp('1:0:0:2:0:0:0:3')).toBe('1:0:0:2::3');
     expect(canonicalIp('1:0:2:3:4:5:6:7')).toBe('1:0:2:3:4:5:6:7'); // one zero group stays
     expect(canonicalIp('::ffff:1.2.3.4')).toBe('::ffff:102:304');

@@ -25,10 +25,12 @@ export function ipFromReverseName(name: string): string | undefined {
   }
   if (name.endsWith(V6_SUFFIX)) {
     const nibbles = name.slice(0, -V6_SUFFIX.length).split('.');
-    if (nibbles.length !== 32 || !nibbles.every(n => NIBBLE.test(n))) return undefined;
+    if (nibbles.length !== 32 || !nibbles.every(n => NIBBLE.test(n)))
+      return undefined;
     const hex = nibbles.reverse().join('');
     const groups: number[] = [];
-    for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16));
+    for (let i = 0; i < 32; i += 4)
+      groups.push(parseInt(hex.slice(i, i + 4), 16));
     return formatIpv6(groups);
   }
   return undefined;
@@ -53,7 +55,9 @@ export function formatIpv6(groups: number[]): string {
   }
   const hex = groups.map(g => g.toString(16));
   if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return `${hex.slice(0, bestStart).join(':')}::${hex
+    .slice(bestStart + bestLength)
+    .join(':')}`;
 }
 
 /** Parses an IPv6 address (with `::`, optionally an embedded dotted quad) into 8 groups. */

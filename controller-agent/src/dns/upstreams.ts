@@ -27,7 +27,8 @@ export function parseUpstream(spec: string): Upstream | undefined {
   }
   // A zone index (fe80::1%eth0) is not supported: link-local resolvers are not used in pods.
   const ip = canonicalIp(host);
-  if (!ip || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
+  if (!ip || !Number.isInteger(port) || port < 1 || port > 65_535)
+    return undefined;
   return { address: ip, port, family: parseIpv4(ip) ? 4 : 6 };
 }
 
@@ -51,9 +52,12 @@ export function parseUpstreamList(specs: string[]): Upstream[] {
   const bad = specs.filter(s => !parseUpstream(s));
   if (bad.length) {
     throw new Error(
-      `invalid DNS upstreams ${bad.map(b => `"${b}"`).join(', ')}: use ip, ip:port or [ipv6]:port`,
+      `invalid DNS upstreams ${bad
+        .map(b => `"${b}"`)
+        .join(', ')}: use ip, ip:port or [ipv6]:port`,
     );
   }
-  if (specs.length > MAX_UPSTREAMS) throw new Error(`at most ${MAX_UPSTREAMS} DNS upstreams`);
+  if (specs.length > MAX_UPSTREAMS)
+    throw new Error(`at most ${MAX_UPSTREAMS} DNS upstreams`);
   return specs.map(s => parseUpstream(s)!);
 }

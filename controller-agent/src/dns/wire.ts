@@ -138,20 +138,29 @@ function readQuestionName(msg: Buffer): { name: string; end: number } | string {
     if (out > 0) nameScratch[out++] = 0x2e;
     for (let i = offset + 1; i <= offset + len; i++) {
       let c = msg[i];
-      if (c >= 0x41 && c <= 0x5a) c += 0x20; // ASCII case folding only (RFC 4343)
-      else if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) plain = false;
+      if (c >= 0x41 && c <= 0x5a)
+        c += 0x20; // ASCII case folding only (RFC 4343)
+      else if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c)
+        plain = false;
       nameScratch[out++] = c;
     }
     offset += len + 1;
   }
-  if (plain) return { name: nameScratch.toString('latin1', 0, out), end: offset + 1 };
+  if (plain)
+    return { name: nameScratch.toString('latin1', 0, out), end: offset + 1 };
   // Rare: bytes that need escaping; rebuild label by label.
   const labels: string[] = [];
-  for (let o = HEADER_BYTES; msg[o] !== 0; o += msg[o] + 1) labels.push(labelText(msg, o + 1, o + 1 + msg[o]));
+  for (let o = HEADER_BYTES; msg[o] !== 0; o += msg[o] + 1)
+    labels.push(labelText(msg, o + 1, o + 1 + msg[o]));
   return { name: labels.join('.'), end: offset + 1 };
 }
 
-function rejected(id: number, flags: number, rcode: number, reason: string): ParsedQuery {
+function rejected(
+  id: number,
+  flags: number,
+  rcode: number,
+  reason: string,
+): ParsedQuery {
   return { kind: 'error', id, flags, rcode, reason };
 }
 
@@ -165,19 +174,23 @@ export function parseQuery(msg: Buffer): ParsedQuery {
   const flags = msg.readUInt16BE(2);
   if (flags & FLAG_QR) return { kind: 'drop', reason: 'response' };
   const opcode = (flags >> 11) & 0xf;
-  if (opcode !== 0) return rejected(id, flags, RCODE.NOTIMP, `opcode ${opcode}`);
+  if (opcode !== 0)
+    return rejected(id, flags, RCODE.NOTIMP, `opcode ${opcode}`);
   const qdcount = msg.readUInt16BE(4);
   const ancount = msg.readUInt16BE(6);
   const nscount = msg.readUInt16BE(8);
   const arcount = msg.readUInt16BE(10);
-  if (qdcount !== 1) return rejected(id, flags, RCODE.FORMERR, `${qdcount} questions`);
+  if (qdcount !== 1)
+    return rejected(id, flags, RCODE.FORMERR, `${qdcount} questions`);
 
   // Question name.
   const qname = readQuestionName(msg);
-  if (typeof qname === 'string') return rejected(id, flags, RCODE.FORMERR, qname);
+  if (typeof qname === 'string')
+    return rejected(id, flags, RCODE.FORMERR, qname);
   const name = qname.name;
   let offset = qname.end;
-  if (offset + 4 > msg.length) return rejected(id, flags, RCODE.FORMERR, 'question cut short');
+  if (offset + 4 > msg.length)
+    return rejected(id, flags, RCODE.FORMERR, 'question cut short');
   const qtype = msg.readUInt16BE(offset);
   const qclass = msg.readUInt16BE(offset + 2);
   offset += 4;
@@ -186,7 +199,8 @@ export function parseQuery(msg: Buffer): ParsedQuery {
   // Answer and authority records: unusual in a query but legal; skip them.
   for (let i = 0; i < ancount + nscount; i++) {
     offset = skipRecord(msg, offset);
-    if (offset < 0) return rejected(id, flags, RCODE.FORMERR, 'record cut short');
+    if (offset < 0)
+      return rejected(id, flags, RCODE.FORMERR, 'record cut short');
   }
   let edns: Edns | null = null;
   for (let i = 0; i < arcount; i++) {
@@ -197,10 +211,12 @@ export function parseQuery(msg: Buffer): ParsedQuery {
     const type = msg.readUInt16BE(nameEnd);
     const rdlength = msg.readUInt16BE(nameEnd + 8);
     const end = nameEnd + 10 + rdlength;
-    if (end > msg.length) return rejected(id, flags, RCODE.FORMERR, 'record cut short');
+    if (end > msg.length)
+      return rejected(id, flags, RCODE.FORMERR, 'record cut short');
     if (type === DNS_TYPE.OPT) {
       // RFC 6891 §6.1.1: one OPT, owned by the root.
-      if (edns || nameEnd !== offset + 1) return rejected(id, flags, RCODE.FORMERR, 'bad OPT');
+      if (edns || nameEnd !== offset + 1)
+        return rejected(id, flags, RCODE.FORMERR, 'bad OPT');
       edns = {
         udpSize: Math.max(UDP_CLASSIC_LIMIT, msg.readUInt16BE(nameEnd + 2)),
         version: msg[nameEnd + 5],
@@ -208,8 +224,14 @@ export function parseQuery(msg: Buffer): ParsedQuery {
     }
     offset = end;
   }
-  if (offset !== msg.length) return rejected(id, flags, RCODE.FORMERR, 'trailing bytes');
-  if (qclass !== DNS_CLASS_IN && qclass !== DNS_CLASS_ANY && qclass !== 3 && qclass !== 4) {
+  if (offset !== msg.length)
+    return rejected(id, flags, RCODE.FORMERR, 'trailing bytes');
+  if (
+    qclass !== DNS_CLASS_IN &&
+    qclass !== DNS_CLASS_ANY &&
+    qclass !== 3 &&
+    qclass !== 4
+  ) {
     return rejected(id, flags, RCODE.NOTIMP, `class ${qclass}`);
   }
   return {
@@ -249,7 +271,11 @@ export function encodeName(name: string): Buffer {
  * One resource record whose owner is the question name (a pointer to offset 12), ready
  * to be appended after the question of any response.
  */
-export function encodeAnswerRecord(type: number, ttl: number, rdata: Buffer): Buffer {
+export function encodeAnswerRecord(
+  type: number,
+  ttl: number,
+  rdata: Buffer,
+): Buffer {
   const rr = Buffer.alloc(12 + rdata.length);
   rr.writeUInt16BE(0xc00c, 0);
   rr.writeUInt16BE(type, 2);
@@ -263,7 +289,11 @@ export function encodeAnswerRecord(type: number, ttl: number, rdata: Buffer): Bu
 /** Bytes of the OPT record the agent appends when the query had one. */
 const OPT_BYTES = 11;
 
-function writeOpt(out: Buffer, offset: number, extendedRcodeHigh: number): void {
+function writeOpt(
+  out: Buffer,
+  offset: number,
+  extendedRcodeHigh: number,
+): void {
   out[offset] = 0; // root owner
   out.writeUInt16BE(DNS_TYPE.OPT, offset + 1);
   out.writeUInt16BE(EDNS_ADVERTISED_SIZE, offset + 3);
@@ -273,7 +303,11 @@ function writeOpt(out: Buffer, offset: number, extendedRcodeHigh: number): void 
   out.writeUInt16BE(0, offset + 9); // no options
 }
 
-function responseFlags(queryFlags: number, rcode: number, authoritative: boolean): number {
+function responseFlags(
+  queryFlags: number,
+  rcode: number,
+  authoritative: boolean,
+): number {
   return (
     FLAG_QR |
     (queryFlags & 0x7800) | // opcode
@@ -308,13 +342,19 @@ export function buildResponse(
   const optBytes = query.edns ? OPT_BYTES : 0;
   let answerBytes = badVersion || !answers ? 0 : answers.length;
   let count = answerBytes ? answerCount : 0;
-  let flags = responseFlags(query.flags, badVersion ? 0 : rcode, options.authoritative);
+  let flags = responseFlags(
+    query.flags,
+    badVersion ? 0 : rcode,
+    options.authoritative,
+  );
   if (HEADER_BYTES + questionBytes + answerBytes + optBytes > options.limit) {
     answerBytes = 0;
     count = 0;
     flags |= FLAG_TC;
   }
-  const out = Buffer.allocUnsafe(HEADER_BYTES + questionBytes + answerBytes + optBytes);
+  const out = Buffer.allocUnsafe(
+    HEADER_BYTES + questionBytes + answerBytes + optBytes,
+  );
   out.writeUInt16BE(query.id, 0);
   out.writeUInt16BE(flags, 2);
   out.writeUInt16BE(1, 4);
@@ -332,7 +372,11 @@ export function buildResponse(
 }
 
 /** A bare header with `rcode` for a query that could not be parsed (FORMERR, NOTIMP). */
-export function buildErrorResponse(id: number, queryFlags: number, rcode: number): Buffer {
+export function buildErrorResponse(
+  id: number,
+  queryFlags: number,
+  rcode: number,
+): Buffer {
   const out = Buffer.alloc(HEADER_BYTES);
   out.writeUInt16BE(id, 0);
   out.writeUInt16BE(responseFlags(queryFlags, rcode, false), 2);
@@ -343,7 +387,10 @@ export function buildErrorResponse(id: number, queryFlags: number, rcode: number
  * A relayed upstream response that does not fit the client's UDP limit: keep header and
  * question, set TC so the client retries over TCP. Returns null if even that is invalid.
  */
-export function truncateResponse(response: Buffer, limit: number): Buffer | null {
+export function truncateResponse(
+  response: Buffer,
+  limit: number,
+): Buffer | null {
   if (response.length <= limit) return response;
   if (response.length < HEADER_BYTES) return null;
   const qdcount = response.readUInt16BE(4);
@@ -366,9 +413,13 @@ export function truncateResponse(response: Buffer, limit: number): Buffer | null
  * Reads the ID, QR bit and first question of a response (to match it to the query that
  * was forwarded). Returns null when it is not a well-formed response.
  */
-export function responseQuestion(
-  msg: Buffer,
-): { id: number; name: string; qtype: number; qclass: number; truncated: boolean } | null {
+export function responseQuestion(msg: Buffer): {
+  id: number;
+  name: string;
+  qtype: number;
+  qclass: number;
+  truncated: boolean;
+} | null {
   if (msg.length < HEADER_BYTES) return null;
   const flags = msg.readUInt16BE(2);
   if (!(flags & FLAG_QR) || msg.readUInt16BE(4) !== 1) return null;
@@ -384,7 +435,8 @@ export function responseQuestion(
     }
     if (len > MAX_LABEL_BYTES) return null;
     wireLength += len + 1;
-    if (wireLength >= MAX_NAME_BYTES || offset + 1 + len > msg.length) return null;
+    if (wireLength >= MAX_NAME_BYTES || offset + 1 + len > msg.length)
+      return null;
     const text = labelText(msg, offset + 1, offset + 1 + len);
     name = name ? `${name}.${text}` : text;
     offset += len + 1;

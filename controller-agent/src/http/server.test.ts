@@ -6,7 +6,12 @@ describe('http server', () => {
     const registry = new Registry();
     new Counter({ name: 'x_total', help: 'x', registers: [registry] }).inc();
     let ready = false;
-    const s = await startHttpServer({ port: 0, host: '127.0.0.1', registry, ready: () => ({ ready, detail: { synced: ready } }) });
+    const s = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry,
+      ready: () => ({ ready, detail: { synced: ready } }),
+    });
     const get = (p: string) => fetch(`http://127.0.0.1:${s.port}${p}`);
     try {
       expect(await (await get('/metrics')).text()).toContain('x_total 1');

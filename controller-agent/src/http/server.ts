@@ -19,17 +19,25 @@ export async function startHttpServer(opts: {
         res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       } else if (path === '/metrics') {
         const body = await opts.registry.metrics();
-        res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(body);
+        res
+          .writeHead(200, { 'Content-Type': opts.registry.contentType })
+          .end(body);
       } else if (path === '/healthz') {
         res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
         const r = opts.ready();
-        res.writeHead(r.ready ? 200 : 503, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(r)}\n`);
+        res
+          .writeHead(r.ready ? 200 : 503, {
+            'Content-Type': 'application/json',
+          })
+          .end(`${JSON.stringify(r)}\n`);
       } else {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       }
     } catch (e) {
-      res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${(e as Error).message}\n`);
+      res
+        .writeHead(500, { 'Content-Type': 'text/plain' })
+        .end(`${(e as Error).message}\n`);
     }
   });
   server.keepAliveTimeout = 5000;

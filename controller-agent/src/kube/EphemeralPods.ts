@@ -13,11 +13,22 @@ export const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
 export class EphemeralPods implements EphemeralPodApi {
   constructor(private readonly http: KubeHttp) {}
 
-  async patchEphemeral(namespace: string, name: string, podUid: string, container: Record<string, unknown>) {
+  async patchEphemeral(
+    namespace: string,
+    name: string,
+    podUid: string,
+    container: Record<string, unknown>,
+  ) {
     await this.http.json(
       'PATCH',
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/ephemeralcontainers`,
-      { body: ephemeralContainerPatch(container, podUid), contentType: STRATEGIC_MERGE_PATCH, query: { fieldManager: 'spider-agent' } },
+      `/api/v1/namespaces/${encodeURIComponent(
+        namespace,
+      )}/pods/${encodeURIComponent(name)}/ephemeralcontainers`,
+      {
+        body: ephemeralContainerPatch(container, podUid),
+        contentType: STRATEGIC_MERGE_PATCH,
+        query: { fieldManager: 'spider-agent' },
+      },
     );
   }
 }

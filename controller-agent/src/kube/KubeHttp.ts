@@ -56,7 +56,11 @@ export class KubeHttp {
     for (const [k, v] of Object.entries(query)) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const h: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'spider-controller-agent', ...headers };
+    const h: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': 'spider-controller-agent',
+      ...headers,
+    };
     const token = this.target.token();
     if (token) h.Authorization = `Bearer ${token}`;
     const options: https.RequestOptions = { method, headers: h };
@@ -69,7 +73,12 @@ export class KubeHttp {
     method: string,
     path: string,
     query: Record<string, string | number | boolean | undefined> = {},
-    opts: { body?: unknown; contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+    opts: {
+      body?: unknown;
+      contentType?: string;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+    } = {},
   ): Promise<http.IncomingMessage> {
     const headers: Record<string, string> = {};
     let payload: string | undefined;
@@ -81,10 +90,24 @@ export class KubeHttp {
     const { url, options } = this.requestOptions(method, path, query, headers);
     const mod = url.protocol === 'http:' ? http : https;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { ...options, signal: opts.signal }, resolve);
-      req.on('error', e => reject(new KubeApiError(undefined, undefined, `${method} ${path}: ${e.message}`)));
+      const req = mod.request(
+        url,
+        { ...options, signal: opts.signal },
+        resolve,
+      );
+      req.on('error', e =>
+        reject(
+          new KubeApiError(
+            undefined,
+            undefined,
+            `${method} ${path}: ${e.message}`,
+          ),
+        ),
+      );
       if (opts.timeoutMs) {
-        req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+        req.setTimeout(opts.timeoutMs, () =>
+          req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)),
+        );
       }
       if (payload !== undefined) req.write(payload);
       req.end();
@@ -108,12 +131,19 @@ export class KubeHttp {
       timeoutMs?: number;
     } = {},
   ): Promise<T> {
-    const res = await this.open(method, path, opts.query, { ...opts, timeoutMs: opts.timeoutMs ?? 30_000 });
+    const res = await this.open(method, path, opts.query, {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+    });
     let text: string;
     try {
       text = await KubeHttp.readBody(res);
     } catch (e) {
-      throw new KubeApiError(undefined, undefined, `${method} ${path}: ${(e as Error).message}`);
+      throw new KubeApiError(
+        undefined,
+        undefined,
+        `${method} ${path}: ${(e as Error).message}`,
+      );
     }
     let body: any = text;
     try {
@@ -123,7 +153,13 @@ export class KubeHttp {
     }
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
-      throw new KubeApiError(status, body, `${method} ${path}: ${status} ${typeof body === 'object' ? body?.message ?? '' : text.slice(0, 200)}`);
+      throw new KubeApiError(
+        status,
+        body,
+        `${method} ${path}: ${status} ${
+          typeof body === 'object' ? body?.message ?? '' : text.slice(0, 200)
+        }`,
+      );
     }
     return body as T;
   }
@@ -139,7 +175,12 @@ export class KubeHttp {
     onEvent: (e: WatchEvent) => void,
     opts: { signal: AbortSignal; idleTimeoutMs: number },
   ): Promise<void> {
-    const res = await this.open('GET', path, { ...query, watch: true }, { signal: opts.signal, timeoutMs: opts.idleTimeoutMs });
+    const res = await this.open(
+      'GET',
+      path,
+      { ...query, watch: true },
+      { signal: opts.signal, timeoutMs: opts.idleTimeoutMs },
+    );
     if ((res.statusCode ?? 0) !== 200) {
       const text = await KubeHttp.readBody(res).catch(() => '');
       let body: any = text;
@@ -148,7 +189,13 @@ export class KubeHttp {
       } catch {
         // keep the text
       }
-      throw new KubeApiError(res.statusCode, body, `watch ${path}: ${res.statusCode} ${body?.message ?? text.slice(0, 200)}`);
+      throw new KubeApiError(
+        res.statusCode,
+        body,
+        `watch ${path}: ${res.statusCode} ${
+          body?.message ?? text.slice(0, 200)
+        }`,
+      );
     }
     await new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
@@ -165,24 +212,49 @@ export class KubeHttp {
       const arm = () => {
         clearTimeout(idle);
         idle = setTimeout(
-          () => finish(new KubeApiError(undefined, undefined, `watch ${path}: no data for ${opts.idleTimeoutMs} ms (dead watch)`)),
+          () =>
+            finish(
+              new KubeApiError(
+                undefined,
+                undefined,
+                `watch ${path}: no data for ${opts.idleTimeoutMs} ms (dead watch)`,
+              ),
+            ),
           opts.idleTimeoutMs,
         );
       };
       arm();
       res.on('data', arm);
-      res.on('error', e => finish(new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`)));
-      res.on('aborted', () => finish(new KubeApiError(undefined, undefined, `watch ${path}: aborted`)));
+      res.on('error', e =>
+        finish(
+          new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`),
+        ),
+      );
+      res.on('aborted', () =>
+        finish(
+          new KubeApiError(undefined, undefined, `watch ${path}: aborted`),
+        ),
+      );
       const lines = createInterface({ input: res, crlfDelay: Infinity });
       // readline re-emits stream errors (abort at shutdown, reset); they end this watch.
-      lines.on('error', e => finish(new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`)));
+      lines.on('error', e =>
+        finish(
+          new KubeApiError(undefined, undefined, `watch ${path}: ${e.message}`),
+        ),
+      );
       lines.on('line', line => {
         if (!line || settled) return;
         let event: WatchEvent;
         try {
           event = JSON.parse(line);
         } catch {
-          finish(new KubeApiError(undefined, undefined, `watch ${path}: unparsable line`));
+          finish(
+            new KubeApiError(
+              undefined,
+              undefined,
+              `watch ${path}: unparsable line`,
+            ),
+          );
           return;
         }
         try {

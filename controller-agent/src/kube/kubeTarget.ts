@@ -45,12 +45,17 @@ function tokenFromFile(path: string, ttlMs = 30_000): () => string | undefined {
   };
 }
 
-export function inClusterTarget(env: NodeJS.ProcessEnv, dir = IN_CLUSTER_DIR): KubeTarget {
+export function inClusterTarget(
+  env: NodeJS.ProcessEnv,
+  dir = IN_CLUSTER_DIR,
+): KubeTarget {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) throw new Error('not running in a pod: KUBERNETES_SERVICE_HOST is not set');
+  if (!host)
+    throw new Error('not running in a pod: KUBERNETES_SERVICE_HOST is not set');
   const tokenPath = join(dir, 'token');
-  if (!existsSync(tokenPath)) throw new Error(`no ServiceAccount token at ${tokenPath}`);
+  if (!existsSync(tokenPath))
+    throw new Error(`no ServiceAccount token at ${tokenPath}`);
   const caPath = join(dir, 'ca.crt');
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -61,7 +66,12 @@ export function inClusterTarget(env: NodeJS.ProcessEnv, dir = IN_CLUSTER_DIR): K
   };
 }
 
-function named<T>(list: any[] | undefined, name: string, what: string, file: string): T {
+function named<T>(
+  list: any[] | undefined,
+  name: string,
+  what: string,
+  file: string,
+): T {
   const hit = (list ?? []).find(x => x?.name === name);
   if (!hit) throw new Error(`${file}: no ${what} named "${name}"`);
   return hit;
@@ -73,8 +83,11 @@ export function kubeconfigTarget(file: string, context?: string): KubeTarget {
   const ctxName = context ?? doc['current-context'];
   if (!ctxName) throw new Error(`${file}: no current-context`);
   const ctx = named<any>(doc.contexts, ctxName, 'context', file).context ?? {};
-  const cluster = named<any>(doc.clusters, ctx.cluster, 'cluster', file).cluster ?? {};
-  const user = ctx.user ? named<any>(doc.users, ctx.user, 'user', file).user ?? {} : {};
+  const cluster =
+    named<any>(doc.clusters, ctx.cluster, 'cluster', file).cluster ?? {};
+  const user = ctx.user
+    ? named<any>(doc.users, ctx.user, 'user', file).user ?? {}
+    : {};
   const base = dirname(file);
   const path = (p: string) => (isAbsolute(p) ? p : join(base, p));
   const material = (data: string | undefined, p: string | undefined) => {
@@ -86,18 +99,24 @@ export function kubeconfigTarget(file: string, context?: string): KubeTarget {
       `${file}: user "${ctx.user}" authenticates through an exec or auth-provider plugin, which the agent does not run; give it a kubeconfig with a token, token file or client certificate (in a cluster, it uses its ServiceAccount)`,
     );
   }
-  if (!cluster.server) throw new Error(`${file}: cluster "${ctx.cluster}" has no server`);
+  if (!cluster.server)
+    throw new Error(`${file}: cluster "${ctx.cluster}" has no server`);
   let token: () => string | undefined = () => undefined;
   if (user.token) token = () => user.token;
   else if (user.tokenFile) token = tokenFromFile(path(user.tokenFile));
   return {
     server: String(cluster.server).replace(/\/+$/, ''),
-    ca: material(cluster['certificate-authority-data'], cluster['certificate-authority']),
+    ca: material(
+      cluster['certificate-authority-data'],
+      cluster['certificate-authority'],
+    ),
     cert: material(user['client-certificate-data'], user['client-certificate']),
     key: material(user['client-key-data'], user['client-key']),
     insecureSkipTlsVerify: Boolean(cluster['insecure-skip-tls-verify']),
     token,
-    basicAuth: user.username ? `${user.username}:${user.password ?? ''}` : undefined,
+    basicAuth: user.username
+      ? `${user.username}:${user.password ?? ''}`
+      : undefined,
     source: `kubeconfig ${file} (context ${ctxName})`,
   };
 }
@@ -106,15 +125,21 @@ export function kubeconfigTarget(file: string, context?: string): KubeTarget {
  * The agent's API target: an explicit kubeconfig (flag or $KUBECONFIG, first existing
  * file of a list), else the pod's ServiceAccount, else ~/.kube/config.
  */
-export function loadKubeTarget(kubeconfig: string | null, env: NodeJS.ProcessEnv = process.env): KubeTarget {
+export function loadKubeTarget(
+  kubeconfig: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+): KubeTarget {
   const candidates = (kubeconfig ?? '').split(':').filter(Boolean);
   if (candidates.length) {
     const file = candidates.find(f => existsSync(f));
-    if (!file) throw new Error(`kubeconfig not found: ${candidates.join(', ')}`);
+    if (!file)
+      throw new Error(`kubeconfig not found: ${candidates.join(', ')}`);
     return kubeconfigTarget(file);
   }
   if (env.KUBERNETES_SERVICE_HOST) return inClusterTarget(env);
   const home = join(homedir(), '.kube', 'config');
   if (existsSync(home)) return kubeconfigTarget(home);
-  throw new Error('no Kubernetes access: not in a pod, no --kubeconfig / KUBECONFIG and no ~/.kube/config');
+  throw new Error(
+    'no Kubernetes access: not in a pod, no --kubeconfig / KUBECONFIG and no ~/.kube/config',
+  );
 }

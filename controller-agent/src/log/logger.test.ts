@@ -3,7 +3,9 @@ import { createLogger } from './logger';
 describe('createLogger', () => {
   it('writes one JSON object per line with time, level, msg and fields', () => {
     const lines: string[] = [];
-    const log = createLogger('info', l => lines.push(l)).child({ component: 'x' });
+    const log = createLogger('info', l => lines.push(l)).child({
+      component: 'x',
+    });
     log.debug('hidden');
     log.info('hello', { pod: 'a/b', err: new Error('boom') });
     expect(lines).toHaveLength(1);

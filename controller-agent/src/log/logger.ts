@@ -1,6 +1,11 @@
 import type { LogLevel } from '../config/config';
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const ORDER: Record<LogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+};
 
 export type Fields = Record<string, unknown>;
 
@@ -14,7 +19,13 @@ export interface Logger {
 
 function serializeError(value: unknown): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, ...((value as any).code !== undefined ? { code: (value as any).code } : {}) };
+    return {
+      name: value.name,
+      message: value.message,
+      ...((value as any).code !== undefined
+        ? { code: (value as any).code }
+        : {}),
+    };
   }
   return value;
 }
@@ -31,7 +42,12 @@ export function createLogger(
   const min = ORDER[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Fields) => {
     if (ORDER[lvl] < min) return;
-    const entry: Fields = { time: new Date().toISOString(), level: lvl, msg, ...bound };
+    const entry: Fields = {
+      time: new Date().toISOString(),
+      level: lvl,
+      msg,
+      ...bound,
+    };
     if (fields) {
       for (const [k, v] of Object.entries(fields)) entry[k] = serializeError(v);
     }
@@ -39,7 +55,12 @@ export function createLogger(
     try {
       line = JSON.stringify(entry);
     } catch {
-      line = JSON.stringify({ time: entry.time, level: lvl, msg, unserializableFields: true });
+      line = JSON.stringify({
+        time: entry.time,
+        level: lvl,
+        msg,
+        unserializableFields: true,
+      });
     }
     write(`${line}\n`);
   };

@@ -2,16 +2,24 @@ import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
 import { DesiredSet } from './DesiredSet';
 
 const a = (id: string): DesiredAttachment => ({
-  id, target: { namespace: 'n', kind: 'Deployment', name: 'web' },
-  whisperer: { id: 'w', name: 'w', image: null, captureFilter: '', env: {} }, expiresAt: null,
+  id,
+  target: { namespace: 'n', kind: 'Deployment', name: 'web' },
+  whisperer: { id: 'w', name: 'w', image: null, captureFilter: '', env: {} },
+  expiresAt: null,
 });
 
 describe('DesiredSet', () => {
   it('welcome replaces the set; missing live ones are stopped as deleted', () => {
     const s = new DesiredSet();
     expect(s.known).toBe(false);
-    expect(s.replace(1, [a('x'), a('y')], 0)).toEqual({ added: ['x', 'y'], stopped: [] });
-    expect(s.replace(2, [a('y'), a('z')], 5)).toEqual({ added: ['z'], stopped: ['x'] });
+    expect(s.replace(1, [a('x'), a('y')], 0)).toEqual({
+      added: ['x', 'y'],
+      stopped: [],
+    });
+    expect(s.replace(2, [a('y'), a('z')], 5)).toEqual({
+      added: ['z'],
+      stopped: ['x'],
+    });
     expect(s.get('x')!.stopped).toEqual({ reason: 'deleted', at: 5 });
     expect(s.live().map(e => e.attachment.id)).toEqual(['y', 'z']);
     expect(s.known).toBe(true);

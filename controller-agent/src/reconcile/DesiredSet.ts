@@ -34,7 +34,11 @@ export class DesiredSet {
   }
 
   /** The full set from a welcome replaces the local one. Returns what changed. */
-  replace(revision: number, attachments: DesiredAttachment[], now: number): { added: string[]; stopped: string[] } {
+  replace(
+    revision: number,
+    attachments: DesiredAttachment[],
+    now: number,
+  ): { added: string[]; stopped: string[] } {
     this.received = true;
     this.revision = revision;
     const incoming = new Map(attachments.map(a => [a.id, a]));
@@ -67,7 +71,12 @@ export class DesiredSet {
   }
 
   /** Stops an attachment; false when unknown-and-stale or already stopped. */
-  stop(id: string, reason: WhispererStopReason, now: number, revision?: number): boolean {
+  stop(
+    id: string,
+    reason: WhispererStopReason,
+    now: number,
+    revision?: number,
+  ): boolean {
     if (revision !== undefined) {
       if (revision < this.revision) return false;
       this.revision = revision;

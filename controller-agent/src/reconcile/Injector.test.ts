@@ -3,8 +3,20 @@ import { EphemeralPodApi, InjectResult, Injector } from './Injector';
 import type { InjectAction } from './plan';
 import { kubeStatusError } from '../testUtils/kubeStatusError';
 
-const action = (pod: string, container = 'spider-a', podUid = `uid-${pod}`): InjectAction => ({
-  type: 'inject', attachmentId: 'a', namespace: 'ns', pod, podUid, container, generation: 0, targetContainer: 'app', processAccess: false,
+const action = (
+  pod: string,
+  container = 'spider-a',
+  podUid = `uid-${pod}`,
+): InjectAction => ({
+  type: 'inject',
+  attachmentId: 'a',
+  namespace: 'ns',
+  pod,
+  podUid,
+  container,
+  generation: 0,
+  targetContainer: 'app',
+  processAccess: false,
 });
 
 /** A fake API server holding pods' ephemeral containers, with latency and scripted errors. */
@@ -23,9 +35,17 @@ class FakePods implements EphemeralPodApi {
       const err = this.errors.shift();
       if (err) throw err;
       const p = this.pods.get(name);
-      if (!p) throw kubeStatusError(404, { message: `pods "${name}" not found`, details: { name, kind: 'pods' } });
-      if (p.uid !== uid) throw kubeStatusError(422, { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` });
-      if (p.names.includes(c.name)) throw kubeStatusError(422, { message: `Duplicate value: "${c.name}"` });
+      if (!p)
+        throw kubeStatusError(404, {
+          message: `pods "${name}" not found`,
+          details: { name, kind: 'pods' },
+        });
+      if (p.uid !== uid)
+        throw kubeStatusError(422, {
+          message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable`,
+        });
+      if (p.names.includes(c.name))
+        throw kubeStatusError(422, { message: `Duplicate value: "${c.name}"` });
       p.names.push(c.name);
       this.patches.push(`${name}/${c.name}`);
     } finally {
@@ -34,10 +54,21 @@ class FakePods implements EphemeralPodApi {
   }
 }
 
-function setup(opts: Partial<{ concurrency: number; maxAttempts: number }> = {}) {
+function setup(
+  opts: Partial<{ concurrency: number; maxAttempts: number }> = {},
+) {
   const api = new FakePods();
   const results: InjectResult[] = [];
-  const injector = new Injector(api, { concurrency: opts.concurrency ?? 4, maxAttempts: opts.maxAttempts ?? 3, backoff: { baseMs: 1, maxMs: 2 } }, r => results.push(r), silentLogger);
+  const injector = new Injector(
+    api,
+    {
+      concurrency: opts.concurrency ?? 4,
+      maxAttempts: opts.maxAttempts ?? 3,
+      backoff: { baseMs: 1, maxMs: 2 },
+    },
+    r => results.push(r),
+    silentLogger,
+  );
   return { api, results, injector };
 }
 
@@ -57,7 +88,8 @@ describe('Injector', () => {
 
   it('serializes per pod and bounds concurrency across pods', async () => {
     const { api, injector } = setup({ concurrency: 3 });
-    for (let i = 0; i < 20; i++) api.pods.set(`p${i}`, { uid: `uid-p${i}`, names: [] });
+    for (let i = 0; i < 20; i++)
+      api.pods.set(`p${i}`, { uid: `uid-p${i}`, names: [] });
     for (let i = 0; i < 20; i++) {
       injector.submit(action(`p${i}`, 'spider-a'), { name: 'spider-a' });
       injector.submit(action(`p${i}`, 'spider-a-1'), { name: 'spider-a-1' });
@@ -88,13 +120,19 @@ describe('Injector', () => {
     api.errors.push({ status: 503 }, { status: 503 }, { status: 503 });
     injector.submit(action('q'), { name: 'spider-a' });
     await injector.idle();
-    expect(results[1]).toMatchObject({ outcome: 'gaveUp', reason: 'InjectionFailed', attempts: 3 });
+    expect(results[1]).toMatchObject({
+      outcome: 'gaveUp',
+      reason: 'InjectionFailed',
+      attempts: 3,
+    });
   });
 
-  it('never patches a new pod that took the planned pod\'s name, nor a gone pod', async () => {
+  it("never patches a new pod that took the planned pod's name, nor a gone pod", async () => {
     const { api, results, injector } = setup();
     api.pods.set('db-0', { uid: 'uid-new', names: [] });
-    injector.submit(action('db-0', 'spider-a', 'uid-old'), { name: 'spider-a' });
+    injector.submit(action('db-0', 'spider-a', 'uid-old'), {
+      name: 'spider-a',
+    });
     injector.submit(action('gone'), { name: 'spider-a' });
     await injector.idle();
     expect(results.map(r => r.outcome).sort()).toEqual(['podGone', 'stale']);
@@ -105,10 +143,17 @@ describe('Injector', () => {
   it('does not retry rejections and says why', async () => {
     const { api, results, injector } = setup();
     api.pods.set('p', { uid: 'uid-p', names: [] });
-    api.errors.push({ status: 403, body: { message: 'violates PodSecurity "restricted:latest"' } });
+    api.errors.push({
+      status: 403,
+      body: { message: 'violates PodSecurity "restricted:latest"' },
+    });
     injector.submit(action('p'), { name: 'spider-a' });
     await injector.idle();
-    expect(results[0]).toMatchObject({ outcome: 'rejected', reason: 'PodSecurityRejected', attempts: 1 });
+    expect(results[0]).toMatchObject({
+      outcome: 'rejected',
+      reason: 'PodSecurityRejected',
+      attempts: 1,
+    });
   });
 
   it('skips a pod that is gone or was replaced under the same name', async () => {

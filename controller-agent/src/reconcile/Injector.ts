@@ -10,10 +10,21 @@ export interface EphemeralPodApi {
    * Strategic-merge PATCH of pods/{name}/ephemeralcontainers adding `container`, refused
    * (422 on metadata.uid) unless the pod's uid is `podUid`. Throws ApiErrorLike.
    */
-  patchEphemeral(namespace: string, name: string, podUid: string, container: Record<string, unknown>): Promise<void>;
+  patchEphemeral(
+    namespace: string,
+    name: string,
+    podUid: string,
+    container: Record<string, unknown>,
+  ): Promise<void>;
 }
 
-export type InjectOutcomeKind = 'injected' | 'exists' | 'podGone' | 'stale' | 'rejected' | 'gaveUp';
+export type InjectOutcomeKind =
+  | 'injected'
+  | 'exists'
+  | 'podGone'
+  | 'stale'
+  | 'rejected'
+  | 'gaveUp';
 export interface InjectResult {
   action: InjectAction;
   outcome: InjectOutcomeKind;
@@ -115,7 +126,10 @@ export class Injector {
     await this.idle();
   }
 
-  private async run(action: InjectAction, container: Record<string, unknown>): Promise<InjectResult> {
+  private async run(
+    action: InjectAction,
+    container: Record<string, unknown>,
+  ): Promise<InjectResult> {
     const started = Date.now();
     const pod = { namespace: action.namespace, name: action.pod };
     let lastMessage = '';
@@ -123,12 +137,24 @@ export class Injector {
     while (attempt < this.options.maxAttempts && !this.abort.signal.aborted) {
       attempt++;
       const attempts = attempt;
-      const done = (outcome: InjectOutcomeKind, extra: Partial<InjectResult> = {}): InjectResult => ({
-        action, outcome, attempts, durationMs: Date.now() - started, ...extra,
+      const done = (
+        outcome: InjectOutcomeKind,
+        extra: Partial<InjectResult> = {},
+      ): InjectResult => ({
+        action,
+        outcome,
+        attempts,
+        durationMs: Date.now() - started,
+        ...extra,
       });
       await this.semaphore.acquire();
       try {
-        await this.api.patchEphemeral(action.namespace, action.pod, action.podUid, container);
+        await this.api.patchEphemeral(
+          action.namespace,
+          action.pod,
+          action.podUid,
+          container,
+        );
         return done('injected');
       } catch (err) {
         const outcome = classifyInjectError(err as ApiErrorLike, pod);
@@ -137,18 +163,36 @@ export class Injector {
         // Same name, new pod (a StatefulSet replica recreated): its own event plans it.
         if (outcome.kind === 'stale') return done('stale');
         if (outcome.kind === 'rejected') {
-          return done('rejected', { reason: outcome.reason, message: outcome.message });
+          return done('rejected', {
+            reason: outcome.reason,
+            message: outcome.message,
+          });
         }
         lastMessage = outcome.message;
       } finally {
         this.semaphore.release();
       }
-      const delay = backoffDelay(attempt, this.options.backoff.baseMs, this.options.backoff.maxMs);
-      this.log.warn('injection failed; retrying', { pod: `${pod.namespace}/${pod.name}`, container: action.container, attempt, retryInMs: delay, error: lastMessage });
+      const delay = backoffDelay(
+        attempt,
+        this.options.backoff.baseMs,
+        this.options.backoff.maxMs,
+      );
+      this.log.warn('injection failed; retrying', {
+        pod: `${pod.namespace}/${pod.name}`,
+        container: action.container,
+        attempt,
+        retryInMs: delay,
+        error: lastMessage,
+      });
       await sleep(delay, this.abort.signal);
     }
     return {
-      action, outcome: 'gaveUp', reason: 'InjectionFailed', message: lastMessage || 'stopped', attempts: attempt, durationMs: Date.now() - started,
+      action,
+      outcome: 'gaveUp',
+      reason: 'InjectionFailed',
+      message: lastMessage || 'stopped',
+      attempts: attempt,
+      durationMs: Date.now() - started,
     };
   }
 }

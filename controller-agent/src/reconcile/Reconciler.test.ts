@@ -14,7 +14,12 @@ class World implements EphemeralPodApi {
   patches: string[] = [];
   addPod(name: string, rs = 'web-1', phase = 'Running') {
     const obj = {
-      metadata: { name, namespace: 'shop', uid: `uid-${name}`, ownerReferences: [{ kind: 'ReplicaSet', name: rs, controller: true }] },
+      metadata: {
+        name,
+        namespace: 'shop',
+        uid: `uid-${name}`,
+        ownerReferences: [{ kind: 'ReplicaSet', name: rs, controller: true }],
+      },
       spec: { containers: [{ name: 'app' }], ephemeralContainers: [] as any[] },
       status: { phase, podIP: `10.0.0.${this.pods.size + 1}` },
     };
@@ -29,10 +34,19 @@ class World implements EphemeralPodApi {
   /** Behaves as the API server does: 404 for a gone pod, 422 on a uid or name clash. */
   async patchEphemeral(_ns: string, name: string, uid: string, c: any) {
     const p = this.pods.get(name);
-    if (!p) throw kubeStatusError(404, { message: `pods "${name}" not found`, details: { name, kind: 'pods' } });
-    if (p.metadata.uid !== uid) throw kubeStatusError(422, { message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable` });
+    if (!p)
+      throw kubeStatusError(404, {
+        message: `pods "${name}" not found`,
+        details: { name, kind: 'pods' },
+      });
+    if (p.metadata.uid !== uid)
+      throw kubeStatusError(422, {
+        message: `Pod "${name}" is invalid: metadata.uid: Invalid value: "${uid}": field is immutable`,
+      });
     if (p.spec.ephemeralContainers.some((e: any) => e.name === c.name)) {
-      throw kubeStatusError(422, { message: `Pod "${name}" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "${c.name}"` });
+      throw kubeStatusError(422, {
+        message: `Pod "${name}" is invalid: spec.ephemeralContainers[1].name: Duplicate value: "${c.name}"`,
+      });
     }
     p.spec.ephemeralContainers.push(c);
     this.patches.push(`${name}/${c.name}`);
@@ -43,7 +57,9 @@ class World implements EphemeralPodApi {
   }
 }
 
-const attachment = (over: Partial<DesiredAttachment> = {}): DesiredAttachment => ({
+const attachment = (
+  over: Partial<DesiredAttachment> = {},
+): DesiredAttachment => ({
   id: 'att-1',
   target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
   whisperer: { id: 'w', name: 'w', image: null, captureFilter: 'tcp', env: {} },
@@ -53,15 +69,51 @@ const attachment = (over: Partial<DesiredAttachment> = {}): DesiredAttachment =>
 
 function setup(now = () => Date.now()) {
   const world = new World();
-  world.cache.apply('Deployment', 'ADDED', leanWorkload('Deployment', { metadata: { name: 'web', namespace: 'shop' }, spec: { replicas: 3 } }));
-  world.cache.apply('ReplicaSet', 'ADDED', leanWorkload('ReplicaSet', { metadata: { name: 'web-1', namespace: 'shop', ownerReferences: [{ kind: 'Deployment', name: 'web', controller: true }] } }));
+  world.cache.apply(
+    'Deployment',
+    'ADDED',
+    leanWorkload('Deployment', {
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { replicas: 3 },
+    }),
+  );
+  world.cache.apply(
+    'ReplicaSet',
+    'ADDED',
+    leanWorkload('ReplicaSet', {
+      metadata: {
+        name: 'web-1',
+        namespace: 'shop',
+        ownerReferences: [
+          { kind: 'Deployment', name: 'web', controller: true },
+        ],
+      },
+    }),
+  );
   // The injector reports to the reconciler, which is created after it.
   const late: { reconciler?: Reconciler } = {};
-  const injector = new Injector(world, { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } }, r => late.reconciler!.onInjectResult(r), silentLogger);
-  const reconciler = new Reconciler(world.cache, injector, {
-    scope: { include: '*', exclude: [] }, defaultImage: 'img:1', endpoints: { agentUrl: 'http://a:1', dns: 'a:2' },
-    resyncMs: 60_000, debounceMs: 5, rejectionHoldMs: 60_000, transientHoldMs: 1000,
-  }, silentLogger, undefined, now);
+  const injector = new Injector(
+    world,
+    { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } },
+    r => late.reconciler!.onInjectResult(r),
+    silentLogger,
+  );
+  const reconciler = new Reconciler(
+    world.cache,
+    injector,
+    {
+      scope: { include: '*', exclude: [] },
+      defaultImage: 'img:1',
+      endpoints: { agentUrl: 'http://a:1', dns: 'a:2' },
+      resyncMs: 60_000,
+      debounceMs: 5,
+      rejectionHoldMs: 60_000,
+      transientHoldMs: 1000,
+    },
+    silentLogger,
+    undefined,
+    now,
+  );
   late.reconciler = reconciler;
   return { world, injector, reconciler };
 }
@@ -94,16 +146,26 @@ describe('Reconciler', () => {
     world.addPod('d');
     world.addPod('e', 'web-1', 'Pending');
     await settle(injector);
-    expect(['a', 'b', 'c', 'd', 'e'].map(n => world.count(n))).toEqual([1, 1, 1, 1, 0]);
+    expect(['a', 'b', 'c', 'd', 'e'].map(n => world.count(n))).toEqual([
+      1, 1, 1, 1, 0,
+    ]);
     expect(world.patches).toHaveLength(4);
-    expect(world.patches.every(p => p.endsWith(`/${whispererContainerName('att-1')}`))).toBe(true);
+    expect(
+      world.patches.every(p =>
+        p.endsWith(`/${whispererContainerName('att-1')}`),
+      ),
+    ).toBe(true);
 
     const view = reconciler.allViews()[0];
     expect(view.phase).toBe('active');
-    expect(view.instances.map(i => `${i.pod}:${i.reason}`)).toContain('e:PodNotRunning');
+    expect(view.instances.map(i => `${i.pod}:${i.reason}`)).toContain(
+      'e:PodNotRunning',
+    );
 
     // Registry: the whisperer's config and stop signal.
-    expect(reconciler.configFor('shop', 'a', whispererContainerName('att-1'))).toMatchObject({ attachmentId: 'att-1', stop: false });
+    expect(
+      reconciler.configFor('shop', 'a', whispererContainerName('att-1')),
+    ).toMatchObject({ attachmentId: 'att-1', stop: false });
     expect(reconciler.configFor('shop', 'a', 'spider-unknown')).toBeUndefined();
   });
 
@@ -112,22 +174,60 @@ describe('Reconciler', () => {
     const { world, injector, reconciler } = ctx;
     world.addPod('a');
     reconciler.start();
-    reconciler.setDesired(1, [attachment({ whisperer: { id: 'w', name: 'w', image: null, captureFilter: 'tcp prot 80', env: { SPIDER_BODY_CAP_BYTES: '1024', SPIDER_MAX_CPU_CORES: 'many' } } })]);
+    reconciler.setDesired(1, [
+      attachment({
+        whisperer: {
+          id: 'w',
+          name: 'w',
+          image: null,
+          captureFilter: 'tcp prot 80',
+          env: { SPIDER_BODY_CAP_BYTES: '1024', SPIDER_MAX_CPU_CORES: 'many' },
+        },
+      }),
+    ]);
     await settle(injector);
     const c0 = whispererContainerName('att-1');
     // The configuration carries the capture settings; the bad entry keeps its default.
-    expect(reconciler.configFor('shop', 'a', c0)?.capture).toMatchObject({ bodyCapBytes: 1024, maxCpuCores: 0.5 });
-    reconciler.reportState({ podNamespace: 'shop', podName: 'a', container: c0, state: 'failed', message: 'capture filter "tcp prot 80": syntax error', exitCode: 2 });
+    expect(reconciler.configFor('shop', 'a', c0)?.capture).toMatchObject({
+      bodyCapBytes: 1024,
+      maxCpuCores: 0.5,
+    });
+    reconciler.reportState({
+      podNamespace: 'shop',
+      podName: 'a',
+      container: c0,
+      state: 'failed',
+      message: 'capture filter "tcp prot 80": syntax error',
+      exitCode: 2,
+    });
     // The kubelet then reports the container terminated with exit code 2.
     const p = world.pods.get('a');
-    p.status.ephemeralContainerStatuses = [{ name: c0, state: { terminated: { exitCode: 2, reason: 'Error', finishedAt: new Date().toISOString() } } }];
+    p.status.ephemeralContainerStatuses = [
+      {
+        name: c0,
+        state: {
+          terminated: {
+            exitCode: 2,
+            reason: 'Error',
+            finishedAt: new Date().toISOString(),
+          },
+        },
+      },
+    ];
     world.cache.apply('Pod', 'MODIFIED', leanPod(p));
     reconciler.resync();
     await settle(injector);
     expect(world.count('a')).toBe(1);
     expect(reconciler.allViews()[0]).toMatchObject({
       phase: 'failed',
-      instances: [{ pod: 'a', state: 'failed', reason: 'WhispererFailed', message: 'capture filter "tcp prot 80": syntax error' }],
+      instances: [
+        {
+          pod: 'a',
+          state: 'failed',
+          reason: 'WhispererFailed',
+          message: 'capture filter "tcp prot 80": syntax error',
+        },
+      ],
     });
   });
 
@@ -143,13 +243,18 @@ describe('Reconciler', () => {
     expect(reconciler.detach(2, 'att-1', 'detached')).toBe(true);
     expect(stops).toEqual(['att-1:detached']);
     expect(reconciler.isStopped('att-1')).toBe(true);
-    expect(reconciler.configFor('shop', 'a', whispererContainerName('att-1'))).toMatchObject({ stop: true, stopReason: 'detached' });
+    expect(
+      reconciler.configFor('shop', 'a', whispererContainerName('att-1')),
+    ).toMatchObject({ stop: true, stopReason: 'detached' });
     world.addPod('b');
     reconciler.attach(1, attachment()); // a replayed old attach
     reconciler.resync();
     await settle(injector);
     expect(world.count('b')).toBe(0);
-    expect(reconciler.allViews()[0]).toMatchObject({ phase: 'stopped', instances: [{ pod: 'a', state: 'stopping', reason: 'Detached' }] });
+    expect(reconciler.allViews()[0]).toMatchObject({
+      phase: 'stopped',
+      instances: [{ pod: 'a', state: 'stopping', reason: 'Detached' }],
+    });
   });
 
   it('enforces expiry locally with its own clock', async () => {
@@ -158,7 +263,9 @@ describe('Reconciler', () => {
     const { world, injector, reconciler } = ctx;
     world.addPod('a');
     reconciler.start();
-    reconciler.setDesired(1, [attachment({ expiresAt: '2026-05-01T12:00:30Z' })]);
+    reconciler.setDesired(1, [
+      attachment({ expiresAt: '2026-05-01T12:00:30Z' }),
+    ]);
     await settle(injector);
     expect(world.count('a')).toBe(1);
     const stops: string[] = [];
@@ -183,7 +290,10 @@ describe('Reconciler', () => {
     world.addPod('a2');
     await settle(injector);
     expect(world.count('a2')).toBe(1);
-    expect(world.patches).toEqual([`a/${whispererContainerName('att-1')}`, `a2/${whispererContainerName('att-1')}`]);
+    expect(world.patches).toEqual([
+      `a/${whispererContainerName('att-1')}`,
+      `a2/${whispererContainerName('att-1')}`,
+    ]);
   });
 
   it('reports an attachment outside the scope as failed without touching pods', async () => {
@@ -195,6 +305,9 @@ describe('Reconciler', () => {
     reconciler.setDesired(1, [attachment()]);
     await settle(injector);
     expect(world.patches).toEqual([]);
-    expect(reconciler.allViews()[0]).toMatchObject({ phase: 'failed', message: expect.stringMatching(/^NamespaceOutOfScope/) });
+    expect(reconciler.allViews()[0]).toMatchObject({
+      phase: 'failed',
+      message: expect.stringMatching(/^NamespaceOutOfScope/),
+    });
   });
 });

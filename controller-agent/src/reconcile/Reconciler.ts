@@ -67,10 +67,17 @@ export class Reconciler implements WhispererRegistry {
   private readonly viewJson = new Map<string, string>();
   private readonly byTarget = new Map<string, Set<string>>();
   private readonly targetTimers = new Map<string, NodeJS.Timeout>();
-  private readonly stopListeners = new Set<(id: string, reason: WhispererStopReason) => void>();
-  private readonly viewListeners = new Set<(changed: AttachmentView[]) => void>();
+  private readonly stopListeners = new Set<
+    (id: string, reason: WhispererStopReason) => void
+  >();
+  private readonly viewListeners = new Set<
+    (changed: AttachmentView[]) => void
+  >();
   /** Capture settings by attachment id, with the env they came from (parsed and warned about once). */
-  private readonly captureByAttachment = new Map<string, { env: string; settings: CaptureSettings }>();
+  private readonly captureByAttachment = new Map<
+    string,
+    { env: string; settings: CaptureSettings }
+  >();
   private resyncTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -120,13 +127,20 @@ export class Reconciler implements WhispererRegistry {
     const { stopped } = this.desired.replace(revision, attachments, this.now());
     this.reindex();
     for (const id of stopped) this.fireStop(id, 'deleted');
-    this.log.info('desired set replaced', { revision, attachments: attachments.length, stopped: stopped.length });
+    this.log.info('desired set replaced', {
+      revision,
+      attachments: attachments.length,
+      stopped: stopped.length,
+    });
     this.resync();
   }
 
   attach(revision: number, attachment: DesiredAttachment): boolean {
     if (!this.desired.attach(revision, attachment)) {
-      this.log.info('attach ignored (stale revision or attachment already stopped)', { attachmentId: attachment.id, revision });
+      this.log.info(
+        'attach ignored (stale revision or attachment already stopped)',
+        { attachmentId: attachment.id, revision },
+      );
       return false;
     }
     this.reindex();
@@ -134,8 +148,13 @@ export class Reconciler implements WhispererRegistry {
     return true;
   }
 
-  detach(revision: number | undefined, attachmentId: string, reason: WhispererStopReason): boolean {
-    if (!this.desired.stop(attachmentId, reason, this.now(), revision)) return false;
+  detach(
+    revision: number | undefined,
+    attachmentId: string,
+    reason: WhispererStopReason,
+  ): boolean {
+    if (!this.desired.stop(attachmentId, reason, this.now(), revision))
+      return false;
     this.fireStop(attachmentId, reason);
     this.reconcile([attachmentId]);
     return true;
@@ -165,7 +184,8 @@ export class Reconciler implements WhispererRegistry {
 
   private scheduleTarget(t: WorkloadRef): void {
     const k = targetKey(t);
-    if (this.stopped || !this.byTarget.has(k) || this.targetTimers.has(k)) return;
+    if (this.stopped || !this.byTarget.has(k) || this.targetTimers.has(k))
+      return;
     // Leading delay, not a sliding one: a busy workload is still re-planned every debounceMs.
     const timer = setTimeout(() => {
       this.targetTimers.delete(k);
@@ -178,7 +198,10 @@ export class Reconciler implements WhispererRegistry {
   private armExpiry(): void {
     clearTimeout(this.expiryTimer);
     if (this.stopped) return;
-    const next = nextExpiry(this.desired.live().map(e => e.attachment), this.now());
+    const next = nextExpiry(
+      this.desired.live().map(e => e.attachment),
+      this.now(),
+    );
     if (next === null) return;
     // Capped so a far expiry still re-arms against clock changes.
     const delay = Math.min(Math.max(next - this.now(), 0) + 5, 60_000);
@@ -215,20 +238,26 @@ export class Reconciler implements WhispererRegistry {
       if (now - at > 30_000) this.recentlyInjected.delete(k);
       else inFlight.add(k);
     }
-    const plan = planReconcile(entries, {
-      scope: this.options.scope,
-      podsByAttachment,
-      failures: this.failures,
-      inFlight,
-      reports: this.reports,
-      allowProcessAccess: this.options.allowProcessAccess ?? false,
-    }, now);
+    const plan = planReconcile(
+      entries,
+      {
+        scope: this.options.scope,
+        podsByAttachment,
+        failures: this.failures,
+        inFlight,
+        reports: this.reports,
+        allowProcessAccess: this.options.allowProcessAccess ?? false,
+      },
+      now,
+    );
 
     let expired = false;
     for (const action of plan.actions) {
       if (action.type === 'expire') {
         if (this.desired.stop(action.attachmentId, 'expired', now)) {
-          this.log.info('attachment expired; telling its whisperers to stop', { attachmentId: action.attachmentId });
+          this.log.info('attachment expired; telling its whisperers to stop', {
+            attachmentId: action.attachmentId,
+          });
           this.fireStop(action.attachmentId, 'expired');
           expired = true;
         }
@@ -256,7 +285,8 @@ export class Reconciler implements WhispererRegistry {
     if (!this.recentlyInjected.size) return;
     for (const pods of podsByAttachment.values()) {
       for (const p of pods) {
-        for (const name of p.ephemeral) this.recentlyInjected.delete(injectKey(p.uid, name));
+        for (const name of p.ephemeral)
+          this.recentlyInjected.delete(injectKey(p.uid, name));
       }
     }
   }
@@ -283,7 +313,12 @@ export class Reconciler implements WhispererRegistry {
       case 'exists':
         this.failures.delete(key);
         this.recentlyInjected.set(key, now);
-        this.log.debug('whisperer in pod', { pod: `${r.action.namespace}/${r.action.pod}`, container: r.action.container, outcome: r.outcome, ms: r.durationMs });
+        this.log.debug('whisperer in pod', {
+          pod: `${r.action.namespace}/${r.action.pod}`,
+          container: r.action.container,
+          outcome: r.outcome,
+          ms: r.durationMs,
+        });
         break;
       case 'rejected':
       case 'gaveUp':
@@ -291,9 +326,18 @@ export class Reconciler implements WhispererRegistry {
           reason: r.reason ?? 'InjectionFailed',
           message: r.message ?? 'The injection failed.',
           at: now,
-          retryAt: now + (r.outcome === 'rejected' ? this.options.rejectionHoldMs : this.options.transientHoldMs),
+          retryAt:
+            now +
+            (r.outcome === 'rejected'
+              ? this.options.rejectionHoldMs
+              : this.options.transientHoldMs),
         });
-        this.log.warn('whisperer not injected', { pod: `${r.action.namespace}/${r.action.pod}`, container: r.action.container, reason: r.reason, message: r.message });
+        this.log.warn('whisperer not injected', {
+          pod: `${r.action.namespace}/${r.action.pod}`,
+          container: r.action.container,
+          reason: r.reason,
+          message: r.message,
+        });
         break;
       default:
         break;
@@ -302,7 +346,8 @@ export class Reconciler implements WhispererRegistry {
     if (this.failures.size > 10_000) {
       const live = new Set<string>();
       for (const p of this.cache.allPods()) live.add(p.uid);
-      for (const k of this.failures.keys()) if (!live.has(k.split('/')[0])) this.failures.delete(k);
+      for (const k of this.failures.keys())
+        if (!live.has(k.split('/')[0])) this.failures.delete(k);
     }
     this.reconcile([r.action.attachmentId]);
   };
@@ -318,7 +363,11 @@ export class Reconciler implements WhispererRegistry {
     return undefined;
   }
 
-  configFor(podNamespace: string, podName: string, container: string): WhispererConfig | undefined {
+  configFor(
+    podNamespace: string,
+    podName: string,
+    container: string,
+  ): WhispererConfig | undefined {
     const entry = this.entryForContainer(container);
     const pod = this.cache.pod(podNamespace, podName);
     if (!entry || !pod || !pod.ephemeral.includes(container)) return undefined;
@@ -344,9 +393,13 @@ export class Reconciler implements WhispererRegistry {
     if (known?.env === env) return known.settings;
     const { settings, problems } = captureSettingsFromEnv(a.whisperer.env);
     for (const problem of problems) {
-      this.log.warn('invalid capture setting in the Whisperer; using the default', { attachmentId: a.id, whisperer: a.whisperer.name, problem });
+      this.log.warn(
+        'invalid capture setting in the Whisperer; using the default',
+        { attachmentId: a.id, whisperer: a.whisperer.name, problem },
+      );
     }
-    if (this.captureByAttachment.size > 10_000) this.captureByAttachment.clear();
+    if (this.captureByAttachment.size > 10_000)
+      this.captureByAttachment.clear();
     this.captureByAttachment.set(a.id, { env, settings });
     return settings;
   }
@@ -362,7 +415,10 @@ export class Reconciler implements WhispererRegistry {
   }
 
   reportState(report: WhispererStateReport): void {
-    this.reports.set(reportKey(report.podNamespace, report.podName, report.container), report);
+    this.reports.set(
+      reportKey(report.podNamespace, report.podName, report.container),
+      report,
+    );
     if (this.reports.size > 20_000) {
       // Reports of pods that are gone are no longer needed.
       for (const k of this.reports.keys()) {
@@ -374,7 +430,9 @@ export class Reconciler implements WhispererRegistry {
     if (entry) this.reconcile([entry.attachment.id]);
   }
 
-  onStop(listener: (attachmentId: string, reason: WhispererStopReason) => void): () => void {
+  onStop(
+    listener: (attachmentId: string, reason: WhispererStopReason) => void,
+  ): () => void {
     this.stopListeners.add(listener);
     return () => this.stopListeners.delete(listener);
   }

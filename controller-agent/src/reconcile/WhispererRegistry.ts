@@ -36,7 +36,10 @@ export interface WhispererStateReport {
   podName: string;
   container: string;
   /** `running` once capturing, `terminated` on a clean exit, `failed` on an error. */
-  state: Extract<InstanceState, 'running' | 'stopping' | 'terminated' | 'failed'>;
+  state: Extract<
+    InstanceState,
+    'running' | 'stopping' | 'terminated' | 'failed'
+  >;
   message?: string | null;
   exitCode?: number | null;
 }

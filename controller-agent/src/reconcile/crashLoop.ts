@@ -5,7 +5,9 @@ export const CRASH_LOOP_FAILURES = 2;
 export const CRASH_LOOP_WINDOW_MS = 5 * 60_000;
 
 /** A terminated whisperer counts as failed unless it exited 0 (0 means it was told to stop, or finished). */
-export function hasFailed(w: Pick<LeanWhisperer, 'state' | 'exitCode'>): boolean {
+export function hasFailed(
+  w: Pick<LeanWhisperer, 'state' | 'exitCode'>,
+): boolean {
   return w.state === 'terminated' && w.exitCode !== 0;
 }
 
@@ -23,7 +25,8 @@ export function crashLoopGuard(
     if (!hasFailed(w)) continue;
     const finished = w.finishedAt ? Date.parse(w.finishedAt) : NaN;
     // An unknown finish time counts as recent: erring towards not restarting.
-    if (Number.isNaN(finished) || now - finished < CRASH_LOOP_WINDOW_MS) recentFailures++;
+    if (Number.isNaN(finished) || now - finished < CRASH_LOOP_WINDOW_MS)
+      recentFailures++;
   }
   return { restart: recentFailures < CRASH_LOOP_FAILURES, recentFailures };
 }

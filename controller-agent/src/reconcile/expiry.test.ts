@@ -12,8 +12,17 @@ describe('expiry', () => {
     expect(isExpired({ expiresAt }, now)).toBe(expected);
   });
   it('finds the next expiry ahead', () => {
-    expect(nextExpiry([{ expiresAt: null }, { expiresAt: '2026-05-01T12:10:00Z' }, { expiresAt: '2026-05-01T12:05:00Z' }, { expiresAt: '2026-05-01T11:00:00Z' }], now))
-      .toBe(Date.parse('2026-05-01T12:05:00Z'));
+    expect(
+      nextExpiry(
+        [
+          { expiresAt: null },
+          { expiresAt: '2026-05-01T12:10:00Z' },
+          { expiresAt: '2026-05-01T12:05:00Z' },
+          { expiresAt: '2026-05-01T11:00:00Z' },
+        ],
+        now,
+      ),
+    ).toBe(Date.parse('2026-05-01T12:05:00Z'));
     expect(nextExpiry([], now)).toBeNull();
     expect(expiryTime({ expiresAt: 'x' })).toBeNull();
   });

@@ -1,14 +1,19 @@
 import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
 
 /** Milliseconds since epoch of an attachment's expiry, or null when it has none (or it is unreadable). */
-export function expiryTime(attachment: Pick<DesiredAttachment, 'expiresAt'>): number | null {
+export function expiryTime(
+  attachment: Pick<DesiredAttachment, 'expiresAt'>,
+): number | null {
   if (!attachment.expiresAt) return null;
   const t = Date.parse(attachment.expiresAt);
   return Number.isNaN(t) ? null : t;
 }
 
 /** True once `now` reached the attachment's expiry. Enforced by the agent itself, backend or not. */
-export function isExpired(attachment: Pick<DesiredAttachment, 'expiresAt'>, now: number): boolean {
+export function isExpired(
+  attachment: Pick<DesiredAttachment, 'expiresAt'>,
+  now: number,
+): boolean {
   const t = expiryTime(attachment);
   return t !== null && t <= now;
 }

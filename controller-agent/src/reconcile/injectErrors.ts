@@ -21,7 +21,11 @@ export interface ApiErrorLike {
   message?: string;
 }
 
-function statusBody(body: unknown): { message: string; reason?: string; details?: any } {
+function statusBody(body: unknown): {
+  message: string;
+  reason?: string;
+  details?: any;
+} {
   if (typeof body === 'string') {
     try {
       return statusBody(JSON.parse(body));
@@ -31,7 +35,11 @@ function statusBody(body: unknown): { message: string; reason?: string; details?
   }
   if (body && typeof body === 'object') {
     const b = body as any;
-    return { message: String(b.message ?? ''), reason: b.reason, details: b.details };
+    return {
+      message: String(b.message ?? ''),
+      reason: b.reason,
+      details: b.details,
+    };
   }
   return { message: '' };
 }
@@ -48,7 +56,10 @@ export function classifyInjectError(
   const body = statusBody(err.body);
   const text = body.message || err.message || '';
   if (status === undefined) {
-    return { kind: 'transient', message: `Cannot reach the Kubernetes API: ${text || 'network error'}` };
+    return {
+      kind: 'transient',
+      message: `Cannot reach the Kubernetes API: ${text || 'network error'}`,
+    };
   }
   if (/violates PodSecurity/i.test(text)) {
     return {
@@ -60,16 +71,21 @@ export function classifyInjectError(
   if (status === 422 && /metadata\.uid/.test(text)) {
     return { kind: 'stale' };
   }
-  if ((status === 409 || status === 422) && /already exists|duplicate value|may not be changed/i.test(text)) {
+  if (
+    (status === 409 || status === 422) &&
+    /already exists|duplicate value|may not be changed/i.test(text)
+  ) {
     return { kind: 'exists' };
   }
   if (status === 404) {
     const d = body.details;
-    if (d && d.name === pod.name && (d.kind === 'pods' || d.kind === 'pod')) return { kind: 'podGone' };
+    if (d && d.name === pod.name && (d.kind === 'pods' || d.kind === 'pod'))
+      return { kind: 'podGone' };
     return {
       kind: 'rejected',
       reason: 'EphemeralContainersDisabled',
-      message: 'Ephemeral containers are not available in this cluster: the API server answered 404 for pods/ephemeralcontainers. They need Kubernetes 1.25 or later with the EphemeralContainers feature enabled.',
+      message:
+        'Ephemeral containers are not available in this cluster: the API server answered 404 for pods/ephemeralcontainers. They need Kubernetes 1.25 or later with the EphemeralContainers feature enabled.',
     };
   }
   if (status === 403) {
@@ -80,7 +96,10 @@ export function classifyInjectError(
     };
   }
   if (status === 429 || status >= 500) {
-    return { kind: 'transient', message: `The Kubernetes API answered ${status}: ${text}` };
+    return {
+      kind: 'transient',
+      message: `The Kubernetes API answered ${status}: ${text}`,
+    };
   }
   return {
     kind: 'rejected',

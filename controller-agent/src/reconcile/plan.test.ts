@@ -1,6 +1,15 @@
-import { DesiredAttachment, whispererContainerName } from '@spider/backstage-plugin-spider-common';
+import {
+  DesiredAttachment,
+  whispererContainerName,
+} from '@spider/backstage-plugin-spider-common';
 import type { LeanPod, LeanWhisperer } from '../cluster/lean';
-import { DesiredEntry, injectKey, Observed, planReconcile, reportKey } from './plan';
+import {
+  DesiredEntry,
+  injectKey,
+  Observed,
+  planReconcile,
+  reportKey,
+} from './plan';
 
 const NOW = Date.parse('2026-05-01T12:00:00Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -12,24 +21,54 @@ function attachment(over: Partial<DesiredAttachment> = {}): DesiredAttachment {
   return {
     id: 'att-1',
     target: { namespace: 'shop', kind: 'Deployment', name: 'web' },
-    whisperer: { id: 'w1', name: 'http', image: null, captureFilter: 'tcp port 80', env: {} },
+    whisperer: {
+      id: 'w1',
+      name: 'http',
+      image: null,
+      captureFilter: 'tcp port 80',
+      env: {},
+    },
     expiresAt: null,
     ...over,
   };
 }
 
 function w(name: string, over: Partial<LeanWhisperer> = {}): LeanWhisperer {
-  return { name, state: 'running', exitCode: null, reason: null, startedAt: ago(60_000), finishedAt: null, ...over };
+  return {
+    name,
+    state: 'running',
+    exitCode: null,
+    reason: null,
+    startedAt: ago(60_000),
+    finishedAt: null,
+    ...over,
+  };
 }
 const crashed = (name: string, finishedAgoMs: number, exitCode = 1) =>
-  w(name, { state: 'terminated', exitCode, reason: 'Error', finishedAt: ago(finishedAgoMs) });
+  w(name, {
+    state: 'terminated',
+    exitCode,
+    reason: 'Error',
+    finishedAt: ago(finishedAgoMs),
+  });
 
 function pod(name: string, over: Partial<LeanPod> = {}): LeanPod {
   const whisperers = over.whisperers ?? [];
   return {
-    uid: `uid-${name}`, namespace: 'shop', name, phase: 'Running', ip: '10.0.0.1', node: 'n1',
-    owner: { kind: 'ReplicaSet', name: 'web-1' }, deleting: false, mirror: false, targetContainer: null,
-    containers: ['app', 'sidecar'], ephemeral: whisperers.map(x => x.name), ...over, whisperers,
+    uid: `uid-${name}`,
+    namespace: 'shop',
+    name,
+    phase: 'Running',
+    ip: '10.0.0.1',
+    node: 'n1',
+    owner: { kind: 'ReplicaSet', name: 'web-1' },
+    deleting: false,
+    mirror: false,
+    targetContainer: null,
+    containers: ['app', 'sidecar'],
+    ephemeral: whisperers.map(x => x.name),
+    ...over,
+    whisperers,
   };
 }
 
@@ -44,7 +83,9 @@ function observed(pods: LeanPod[], over: Partial<Observed> = {}): Observed {
   };
 }
 
-const live = (a = attachment()): DesiredEntry[] => [{ attachment: a, stopped: null }];
+const live = (a = attachment()): DesiredEntry[] => [
+  { attachment: a, stopped: null },
+];
 
 interface Row {
   name: string;
@@ -72,7 +113,11 @@ const rows: Row[] = [
     pods: [pod('a'), pod('b'), pod('c')],
     actions: [`inject a ${C0} app`, `inject b ${C0} app`, `inject c ${C0} app`],
     phase: 'active',
-    instances: ['a:pending:Injecting', 'b:pending:Injecting', 'c:pending:Injecting'],
+    instances: [
+      'a:pending:Injecting',
+      'b:pending:Injecting',
+      'c:pending:Injecting',
+    ],
   },
   {
     name: 'already injected and running → nothing to do (resync, replay, restart)',
@@ -83,7 +128,9 @@ const rows: Row[] = [
   },
   {
     name: 'in the spec without status yet → nothing to do, pending',
-    pods: [pod('a', { whisperers: [w(C0, { state: 'unknown', startedAt: null })] })],
+    pods: [
+      pod('a', { whisperers: [w(C0, { state: 'unknown', startedAt: null })] }),
+    ],
     actions: [],
     phase: 'active',
     instances: ['a:pending:Injecting'],
@@ -134,7 +181,9 @@ const rows: Row[] = [
   },
   {
     name: 'bare Pod target that finished → PodNotRunning failure',
-    desired: live(attachment({ target: { namespace: 'shop', kind: 'Pod', name: 'a' } })),
+    desired: live(
+      attachment({ target: { namespace: 'shop', kind: 'Pod', name: 'a' } }),
+    ),
     pods: [pod('a', { phase: 'Failed', owner: null })],
     actions: [],
     phase: 'failed',
@@ -170,7 +219,17 @@ const rows: Row[] = [
     name: 'recorded PodSecurity failure blocks retry until retryAt',
     pods: [pod('a')],
     observed: {
-      failures: new Map([[injectKey('uid-a', C0), { reason: 'PodSecurityRejected' as const, message: 'violates PodSecurity "restricted:latest"', at: NOW - 1000, retryAt: NOW + 60_000 }]]),
+      failures: new Map([
+        [
+          injectKey('uid-a', C0),
+          {
+            reason: 'PodSecurityRejected' as const,
+            message: 'violates PodSecurity "restricted:latest"',
+            at: NOW - 1000,
+            retryAt: NOW + 60_000,
+          },
+        ],
+      ]),
     },
     actions: [],
     phase: 'failed',
@@ -181,7 +240,17 @@ const rows: Row[] = [
     name: 'failure past its retryAt → try again',
     pods: [pod('a')],
     observed: {
-      failures: new Map([[injectKey('uid-a', C0), { reason: 'InjectionFailed' as const, message: 'x', at: NOW - 60_000, retryAt: NOW - 1 }]]),
+      failures: new Map([
+        [
+          injectKey('uid-a', C0),
+          {
+            reason: 'InjectionFailed' as const,
+            message: 'x',
+            at: NOW - 60_000,
+            retryAt: NOW - 1,
+          },
+        ],
+      ]),
     },
     actions: [`inject a ${C0} app`],
     phase: 'active',
@@ -191,7 +260,17 @@ const rows: Row[] = [
     name: 'failure of the old pod does not block its replacement (different uid)',
     pods: [pod('a', { uid: 'new-uid' })],
     observed: {
-      failures: new Map([[injectKey('uid-a', C0), { reason: 'Forbidden' as const, message: 'x', at: NOW, retryAt: null }]]),
+      failures: new Map([
+        [
+          injectKey('uid-a', C0),
+          {
+            reason: 'Forbidden' as const,
+            message: 'x',
+            at: NOW,
+            retryAt: null,
+          },
+        ],
+      ]),
     },
     actions: [`inject a ${C0} app`],
     phase: 'active',
@@ -214,7 +293,9 @@ const rows: Row[] = [
   },
   {
     name: 'crashed twice within 5 minutes → CrashLoopGuard, no restart',
-    pods: [pod('a', { whisperers: [crashed(C0, 200_000), crashed(C1, 10_000)] })],
+    pods: [
+      pod('a', { whisperers: [crashed(C0, 200_000), crashed(C1, 10_000)] }),
+    ],
     actions: [],
     phase: 'failed',
     instances: ['a:failed:CrashLoopGuard'],
@@ -222,7 +303,9 @@ const rows: Row[] = [
   },
   {
     name: 'crashed twice, first long ago → restart as generation 2',
-    pods: [pod('a', { whisperers: [crashed(C0, 3_600_000), crashed(C1, 10_000)] })],
+    pods: [
+      pod('a', { whisperers: [crashed(C0, 3_600_000), crashed(C1, 10_000)] }),
+    ],
     actions: [`inject a ${C2} app`],
     phase: 'active',
     instances: ['a:pending:Injecting'],
@@ -236,7 +319,17 @@ const rows: Row[] = [
   },
   {
     name: 'image pull failure shows as failed',
-    pods: [pod('a', { whisperers: [w(C0, { state: 'waiting', reason: 'ImagePullBackOff', startedAt: null })] })],
+    pods: [
+      pod('a', {
+        whisperers: [
+          w(C0, {
+            state: 'waiting',
+            reason: 'ImagePullBackOff',
+            startedAt: null,
+          }),
+        ],
+      }),
+    ],
     actions: [],
     phase: 'failed',
     instances: ['a:failed:InjectionFailed'],
@@ -245,7 +338,20 @@ const rows: Row[] = [
   {
     name: 'whisperer reports failure while running → failed WhispererFailed',
     pods: [pod('a', { whisperers: [w(C0)] })],
-    observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'no such interface' }]]) },
+    observed: {
+      reports: new Map([
+        [
+          reportKey('shop', 'a', C0),
+          {
+            podNamespace: 'shop',
+            podName: 'a',
+            container: C0,
+            state: 'failed' as const,
+            message: 'no such interface',
+          },
+        ],
+      ]),
+    },
     actions: [],
     phase: 'failed',
     instances: ['a:failed:WhispererFailed'],
@@ -254,7 +360,20 @@ const rows: Row[] = [
   {
     name: 'whisperer reported failure and exited non-zero → never re-injected (no generation 1)',
     pods: [pod('a', { whisperers: [crashed(C0, 1000, 2)] })],
-    observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'capture filter "tcp prot 80": syntax error' }]]) },
+    observed: {
+      reports: new Map([
+        [
+          reportKey('shop', 'a', C0),
+          {
+            podNamespace: 'shop',
+            podName: 'a',
+            container: C0,
+            state: 'failed' as const,
+            message: 'capture filter "tcp prot 80": syntax error',
+          },
+        ],
+      ]),
+    },
     actions: [],
     phase: 'failed',
     instances: ['a:failed:WhispererFailed'],
@@ -263,14 +382,32 @@ const rows: Row[] = [
   {
     name: 'a failure report of an older generation does not hold back the newest',
     pods: [pod('a', { whisperers: [crashed(C0, 400_000), w(C1)] })],
-    observed: { reports: new Map([[reportKey('shop', 'a', C0), { podNamespace: 'shop', podName: 'a', container: C0, state: 'failed' as const, message: 'old' }]]) },
+    observed: {
+      reports: new Map([
+        [
+          reportKey('shop', 'a', C0),
+          {
+            podNamespace: 'shop',
+            podName: 'a',
+            container: C0,
+            state: 'failed' as const,
+            message: 'old',
+          },
+        ],
+      ]),
+    },
     actions: [],
     phase: 'active',
     instances: ['a:running:Running'],
   },
   {
     name: "other attachments' and foreign ephemeral containers are not ours",
-    pods: [pod('a', { whisperers: [w(whispererContainerName('att-2'))], ephemeral: ['debugger', whispererContainerName('att-2')] })],
+    pods: [
+      pod('a', {
+        whisperers: [w(whispererContainerName('att-2'))],
+        ephemeral: ['debugger', whispererContainerName('att-2')],
+      }),
+    ],
     actions: [`inject a ${C0} app`],
     phase: 'active',
     instances: ['a:pending:Injecting'],
@@ -285,7 +422,9 @@ const rows: Row[] = [
   },
   {
     name: 'expiresAt ahead → still live',
-    desired: live(attachment({ expiresAt: new Date(NOW + 60_000).toISOString() })),
+    desired: live(
+      attachment({ expiresAt: new Date(NOW + 60_000).toISOString() }),
+    ),
     pods: [pod('b')],
     actions: [`inject b ${C0} app`],
     phase: 'active',
@@ -293,15 +432,29 @@ const rows: Row[] = [
   },
   {
     name: 'detached → never inject; running whisperers are stopping, exited ones terminated',
-    desired: [{ attachment: attachment(), stopped: { reason: 'detached', at: NOW - 5000 } }],
-    pods: [pod('a', { whisperers: [w(C0)] }), pod('b', { whisperers: [crashed(C0, 1000, 0)] }), pod('new')],
+    desired: [
+      {
+        attachment: attachment(),
+        stopped: { reason: 'detached', at: NOW - 5000 },
+      },
+    ],
+    pods: [
+      pod('a', { whisperers: [w(C0)] }),
+      pod('b', { whisperers: [crashed(C0, 1000, 0)] }),
+      pod('new'),
+    ],
     actions: [],
     phase: 'stopped',
     instances: ['a:stopping:Detached', 'b:terminated:Detached'],
   },
   {
     name: 'expired earlier → stays expired, no injection into new pods',
-    desired: [{ attachment: attachment(), stopped: { reason: 'expired', at: NOW - 5000 } }],
+    desired: [
+      {
+        attachment: attachment(),
+        stopped: { reason: 'expired', at: NOW - 5000 },
+      },
+    ],
     pods: [pod('new')],
     actions: [],
     phase: 'expired',
@@ -318,46 +471,99 @@ const rows: Row[] = [
 
 describe('planReconcile', () => {
   it.each(rows.map(r => [r.name, r] as const))('%s', (_name, row) => {
-    const plan = planReconcile(row.desired ?? live(), observed(row.pods, row.observed), NOW);
+    const plan = planReconcile(
+      row.desired ?? live(),
+      observed(row.pods, row.observed),
+      NOW,
+    );
     expect(
       plan.actions.map(a =>
-        a.type === 'inject' ? `inject ${a.pod} ${a.container} ${a.targetContainer}` : `expire ${a.attachmentId}`,
+        a.type === 'inject'
+          ? `inject ${a.pod} ${a.container} ${a.targetContainer}`
+          : `expire ${a.attachmentId}`,
       ),
     ).toEqual(row.actions);
     expect(plan.attachments).toHaveLength(1);
     const view = plan.attachments[0];
     expect(view.phase).toBe(row.phase);
-    expect(view.instances.map(i => `${i.pod}:${i.state}:${i.reason}`)).toEqual(row.instances);
+    expect(view.instances.map(i => `${i.pod}:${i.state}:${i.reason}`)).toEqual(
+      row.instances,
+    );
     for (const i of view.instances) {
       expect(i.message === null || i.message.length > 0).toBe(true);
     }
   });
 
-  it.each(rows.filter(r => r.message).map(r => [r.name, r] as const))('%s: attachment message', (_name, row) => {
-    const plan = planReconcile(row.desired ?? live(), observed(row.pods, row.observed), NOW);
-    expect(plan.attachments[0].message).toMatch(row.message!);
-  });
+  it.each(rows.filter(r => r.message).map(r => [r.name, r] as const))(
+    '%s: attachment message',
+    (_name, row) => {
+      const plan = planReconcile(
+        row.desired ?? live(),
+        observed(row.pods, row.observed),
+        NOW,
+      );
+      expect(plan.attachments[0].message).toMatch(row.message!);
+    },
+  );
 
   it('inject actions carry the pod uid and generation', () => {
-    const plan = planReconcile(live(), observed([pod('a', { whisperers: [crashed(C0, 10_000)] })]), NOW);
+    const plan = planReconcile(
+      live(),
+      observed([pod('a', { whisperers: [crashed(C0, 10_000)] })]),
+      NOW,
+    );
     expect(plan.actions).toEqual([
-      { type: 'inject', attachmentId: 'att-1', namespace: 'shop', pod: 'a', podUid: 'uid-a', container: C1, generation: 1, targetContainer: 'app', processAccess: false },
+      {
+        type: 'inject',
+        attachmentId: 'att-1',
+        namespace: 'shop',
+        pod: 'a',
+        podUid: 'uid-a',
+        container: C1,
+        generation: 1,
+        targetContainer: 'app',
+        processAccess: false,
+      },
     ]);
   });
 
   it('grants process access only when the Whisperer asks and the admin allows it; says so otherwise', () => {
-    const asking = live(attachment({ whisperer: { id: 'w1', name: 'http', image: null, captureFilter: '', env: { SPIDER_PROCESS_ACCESS: 'true' } } }));
+    const asking = live(
+      attachment({
+        whisperer: {
+          id: 'w1',
+          name: 'http',
+          image: null,
+          captureFilter: '',
+          env: { SPIDER_PROCESS_ACCESS: 'true' },
+        },
+      }),
+    );
     const pods = [pod('a'), pod('b', { whisperers: [w(C0)] })];
-    const allowed = planReconcile(asking, observed(pods, { allowProcessAccess: true }), NOW);
+    const allowed = planReconcile(
+      asking,
+      observed(pods, { allowProcessAccess: true }),
+      NOW,
+    );
     expect(allowed.actions).toMatchObject([{ pod: 'a', processAccess: true }]);
-    expect(allowed.attachments[0].instances.map(i => i.message)).toEqual([null, null]);
+    expect(allowed.attachments[0].instances.map(i => i.message)).toEqual([
+      null,
+      null,
+    ]);
 
     const refused = planReconcile(asking, observed(pods), NOW);
     expect(refused.actions).toMatchObject([{ pod: 'a', processAccess: false }]);
-    for (const i of refused.attachments[0].instances) expect(i.message).toMatch(/asks for process access .* does not allow it/);
+    for (const i of refused.attachments[0].instances)
+      expect(i.message).toMatch(/asks for process access .* does not allow it/);
 
-    const notAsking = planReconcile(live(), observed(pods, { allowProcessAccess: true }), NOW);
-    expect(notAsking.actions).toMatchObject([{ pod: 'a', processAccess: false }]);
+    const notAsking = planReconcile(
+      live(),
+      observed(pods, { allowProcessAccess: true }),
+      NOW,
+    );
+    expect(notAsking.actions).toMatchObject([
+      { pod: 'a', processAccess: false },
+    ]);
   });
 
   it('is deterministic and leaves its inputs alone', () => {

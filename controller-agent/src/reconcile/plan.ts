@@ -13,7 +13,10 @@ import { namespaceInScope } from '../config/config';
 import { crashLoopGuard, CRASH_LOOP_WINDOW_MS, hasFailed } from './crashLoop';
 import { isExpired } from './expiry';
 import { processAccessOf } from './processAccess';
-import type { WhispererStateReport, WhispererStopReason } from './WhispererRegistry';
+import type {
+  WhispererStateReport,
+  WhispererStopReason,
+} from './WhispererRegistry';
 
 /**
  * planReconcile: desired attachments + observed pods → what to do, and how each
@@ -81,13 +84,15 @@ export interface Plan {
   attachments: AttachmentView[];
 }
 
-export const injectKey = (podUid: string, container: string) => `${podUid}/${container}`;
+export const injectKey = (podUid: string, container: string) =>
+  `${podUid}/${container}`;
 export const reportKey = (namespace: string, pod: string, container: string) =>
   `${namespace}/${pod}/${container}`;
 
 /** The key whisperer container names carry for an attachment (see whispererContainerName). */
 export function attachmentKey(attachmentId: string): string {
-  return parseWhispererContainerName(whispererContainerName(attachmentId))!.attachmentKey;
+  return parseWhispererContainerName(whispererContainerName(attachmentId))!
+    .attachmentKey;
 }
 
 /** This attachment's whisperer containers in a pod, oldest generation first. */
@@ -99,7 +104,8 @@ export function whisperersOf(
   const out: Array<LeanWhisperer & { generation: number }> = [];
   for (const w of pod.whisperers) {
     const parsed = parseWhispererContainerName(w.name);
-    if (parsed && parsed.attachmentKey === key) out.push({ ...w, generation: parsed.generation });
+    if (parsed && parsed.attachmentKey === key)
+      out.push({ ...w, generation: parsed.generation });
   }
   // A container in the spec with no status yet is listed in `ephemeral` and `whisperers`
   // alike (state unknown), so the spec alone decides whether it exists.
@@ -107,12 +113,18 @@ export function whisperersOf(
 }
 
 /** The container a whisperer shares its network namespace and process view with. */
-export function targetContainerOf(pod: LeanPod): { name: string } | { error: string } {
+export function targetContainerOf(
+  pod: LeanPod,
+): { name: string } | { error: string } {
   if (pod.targetContainer) {
     return pod.containers.includes(pod.targetContainer)
       ? { name: pod.targetContainer }
       : {
-          error: `The pod annotation spider.io/target-container names "${pod.targetContainer}", but the pod has no such container (it has ${pod.containers.join(', ') || 'none'}).`,
+          error: `The pod annotation spider.io/target-container names "${
+            pod.targetContainer
+          }", but the pod has no such container (it has ${
+            pod.containers.join(', ') || 'none'
+          }).`,
         };
   }
   return pod.containers.length
@@ -144,7 +156,11 @@ function instance(
   };
 }
 
-const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName']);
+const IMAGE_PULL = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+]);
 
 /** The instance of a whisperer container that exists in a live attachment's pod. */
 function existingInstance(
@@ -154,21 +170,75 @@ function existingInstance(
 ): WhispererInstance {
   // A whisperer that said it failed (an invalid capture filter, say) stays failed, whatever
   // its container does next: it is not re-injected (docs/whisperer-contract.md).
-  if (report?.state === 'failed' && w.state !== 'unknown' && w.state !== 'waiting') {
-    return instance(pod, w.name, w.generation, 'failed', 'WhispererFailed', report.message ?? 'The whisperer reported a failure.', w);
+  if (
+    report?.state === 'failed' &&
+    w.state !== 'unknown' &&
+    w.state !== 'waiting'
+  ) {
+    return instance(
+      pod,
+      w.name,
+      w.generation,
+      'failed',
+      'WhispererFailed',
+      report.message ?? 'The whisperer reported a failure.',
+      w,
+    );
   }
   switch (w.state) {
     case 'running':
-      return instance(pod, w.name, w.generation, 'running', 'Running', report?.message ?? null, w);
+      return instance(
+        pod,
+        w.name,
+        w.generation,
+        'running',
+        'Running',
+        report?.message ?? null,
+        w,
+      );
     case 'terminated':
       return w.exitCode === 0
-        ? instance(pod, w.name, w.generation, 'terminated', 'Completed', 'The whisperer finished.', w)
-        : instance(pod, w.name, w.generation, 'failed', 'Crashed', `The whisperer exited with code ${w.exitCode ?? 'unknown'}${w.reason ? ` (${w.reason})` : ''}.`, w);
+        ? instance(
+            pod,
+            w.name,
+            w.generation,
+            'terminated',
+            'Completed',
+            'The whisperer finished.',
+            w,
+          )
+        : instance(
+            pod,
+            w.name,
+            w.generation,
+            'failed',
+            'Crashed',
+            `The whisperer exited with code ${w.exitCode ?? 'unknown'}${
+              w.reason ? ` (${w.reason})` : ''
+            }.`,
+            w,
+          );
     default:
       if (w.reason && IMAGE_PULL.has(w.reason)) {
-        return instance(pod, w.name, w.generation, 'failed', 'InjectionFailed', `The whisperer image cannot be pulled (${w.reason}).`, w);
+        return instance(
+          pod,
+          w.name,
+          w.generation,
+          'failed',
+          'InjectionFailed',
+          `The whisperer image cannot be pulled (${w.reason}).`,
+          w,
+        );
       }
-      return instance(pod, w.name, w.generation, 'pending', 'Injecting', w.reason ? `Waiting: ${w.reason}.` : 'Starting.', w);
+      return instance(
+        pod,
+        w.name,
+        w.generation,
+        'pending',
+        'Injecting',
+        w.reason ? `Waiting: ${w.reason}.` : 'Starting.',
+        w,
+      );
   }
 }
 
@@ -186,8 +256,13 @@ function planLive(
   actions: Action[],
 ): AttachmentView {
   if (!namespaceInScope(observed.scope, a.target.namespace)) {
-    const include = observed.scope.include === '*' ? 'all namespaces' : observed.scope.include.join(', ');
-    const exclude = observed.scope.exclude.length ? ` except ${observed.scope.exclude.join(', ')}` : '';
+    const include =
+      observed.scope.include === '*'
+        ? 'all namespaces'
+        : observed.scope.include.join(', ');
+    const exclude = observed.scope.exclude.length
+      ? ` except ${observed.scope.exclude.join(', ')}`
+      : '';
     return {
       attachmentId: a.id,
       phase: 'failed',
@@ -200,23 +275,52 @@ function planLive(
   for (const pod of pods) {
     const mine = whisperersOf(pod, a.id);
     const latest = mine[mine.length - 1];
-    const report = latest ? observed.reports.get(reportKey(pod.namespace, pod.name, latest.name)) : undefined;
+    const report = latest
+      ? observed.reports.get(reportKey(pod.namespace, pod.name, latest.name))
+      : undefined;
 
     // A pod on its way out or finished gets nothing new; show what it had, if anything.
     if (pod.deleting || podFinished(pod)) {
       if (latest) instances.push(existingInstance(pod, latest, report));
       else if (podFinished(pod) && a.target.kind === 'Pod') {
-        instances.push(instance(pod, whispererContainerName(a.id), 0, 'failed', 'PodNotRunning', `The pod has ${pod.phase.toLowerCase()}; a whisperer needs a running pod.`));
+        instances.push(
+          instance(
+            pod,
+            whispererContainerName(a.id),
+            0,
+            'failed',
+            'PodNotRunning',
+            `The pod has ${pod.phase.toLowerCase()}; a whisperer needs a running pod.`,
+          ),
+        );
       }
       continue;
     }
     if (pod.mirror) {
-      instances.push(instance(pod, whispererContainerName(a.id), 0, 'failed', 'StaticPod', 'This is a static pod (managed by the kubelet from a file); the API server does not allow ephemeral containers in it.'));
+      instances.push(
+        instance(
+          pod,
+          whispererContainerName(a.id),
+          0,
+          'failed',
+          'StaticPod',
+          'This is a static pod (managed by the kubelet from a file); the API server does not allow ephemeral containers in it.',
+        ),
+      );
       continue;
     }
     const target = targetContainerOf(pod);
     if ('error' in target) {
-      instances.push(instance(pod, whispererContainerName(a.id), 0, 'failed', 'ContainerNotFound', target.error));
+      instances.push(
+        instance(
+          pod,
+          whispererContainerName(a.id),
+          0,
+          'failed',
+          'ContainerNotFound',
+          target.error,
+        ),
+      );
       continue;
     }
 
@@ -234,7 +338,11 @@ function planLive(
           ...current,
           state: 'failed',
           reason: 'CrashLoopGuard',
-          message: `The whisperer failed ${guard.recentFailures} times within ${CRASH_LOOP_WINDOW_MS / 60_000} minutes in this pod; it is not restarted here (each restart adds a container to the pod for its lifetime). Last: ${current.message}`,
+          message: `The whisperer failed ${guard.recentFailures} times within ${
+            CRASH_LOOP_WINDOW_MS / 60_000
+          } minutes in this pod; it is not restarted here (each restart adds a container to the pod for its lifetime). Last: ${
+            current.message
+          }`,
         });
         continue;
       }
@@ -246,14 +354,34 @@ function planLive(
     const key = injectKey(pod.uid, container);
     const failure = observed.failures.get(key);
     if (failure && (failure.retryAt === null || now < failure.retryAt)) {
-      instances.push(instance(pod, container, generation, 'failed', failure.reason, failure.message));
+      instances.push(
+        instance(
+          pod,
+          container,
+          generation,
+          'failed',
+          failure.reason,
+          failure.message,
+        ),
+      );
       continue;
     }
     if (pod.phase !== 'Running') {
-      instances.push(instance(pod, container, generation, 'pending', 'PodNotRunning', `Waiting for the pod to run (it is ${pod.phase}).`));
+      instances.push(
+        instance(
+          pod,
+          container,
+          generation,
+          'pending',
+          'PodNotRunning',
+          `Waiting for the pod to run (it is ${pod.phase}).`,
+        ),
+      );
       continue;
     }
-    instances.push(instance(pod, container, generation, 'pending', 'Injecting', restartNote));
+    instances.push(
+      instance(pod, container, generation, 'pending', 'Injecting', restartNote),
+    );
     if (!observed.inFlight.has(key)) {
       actions.push({
         type: 'inject',
@@ -272,7 +400,13 @@ function planLive(
     for (const [n, i] of instances.entries()) {
       if (i.state === 'running' || i.state === 'pending') {
         // Instance messages are capped at 2048 characters by the protocol.
-        instances[n] = { ...i, message: (i.message ? `${i.message} ${access.note}` : access.note).slice(0, 2048) };
+        instances[n] = {
+          ...i,
+          message: (i.message
+            ? `${i.message} ${access.note}`
+            : access.note
+          ).slice(0, 2048),
+        };
       }
     }
   }
@@ -309,7 +443,17 @@ function planStopped(
       reason === 'expired'
         ? 'The attachment expired; the whisperer was told to stop.'
         : 'The attachment was detached; the whisperer was told to stop.';
-    instances.push(instance(pod, latest.name, latest.generation, done ? 'terminated' : 'stopping', STOP_REASON[reason], message, latest));
+    instances.push(
+      instance(
+        pod,
+        latest.name,
+        latest.generation,
+        done ? 'terminated' : 'stopping',
+        STOP_REASON[reason],
+        message,
+        latest,
+      ),
+    );
   }
   instances.sort(byPod);
   return {
@@ -335,7 +479,11 @@ export function planReconcile(
       actions.push({ type: 'expire', attachmentId: a.id });
       stopReason = 'expired';
     }
-    attachments.push(stopReason ? planStopped(a, stopReason, pods) : planLive(a, pods, observed, now, actions));
+    attachments.push(
+      stopReason
+        ? planStopped(a, stopReason, pods)
+        : planLive(a, pods, observed, now, actions),
+    );
   }
   return { actions, attachments };
 }

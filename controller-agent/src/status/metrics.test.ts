@@ -9,7 +9,9 @@ describe('registerStatsMetrics', () => {
       counters: [['udpQueries', 'UDP queries received']],
       gauges: [['tcpOpen', 'tcp_connections_open', 'TCP connections open now']],
     });
-    expect(await registry.metrics()).toMatch(/spider_dns_udp_queries_total 5\n[\s\S]*spider_dns_tcp_connections_open 2\n/);
+    expect(await registry.metrics()).toMatch(
+      /spider_dns_udp_queries_total 5\n[\s\S]*spider_dns_tcp_connections_open 2\n/,
+    );
     stats.udpQueries = 8;
     stats.tcpOpen = 0;
     const text = await registry.metrics();

@@ -6,13 +6,17 @@ export class ProcessSampler {
   sample(): { cpuCores: number; rssBytes: number; heapUsedBytes: number } {
     const cpu = process.cpuUsage();
     const at = process.hrtime.bigint();
-    const usedMicros = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
+    const usedMicros =
+      cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
     const elapsedMicros = Number(at - this.lastAt) / 1000;
     this.lastCpu = cpu;
     this.lastAt = at;
     const mem = process.memoryUsage();
     return {
-      cpuCores: elapsedMicros > 0 ? Math.round((usedMicros / elapsedMicros) * 1000) / 1000 : 0,
+      cpuCores:
+        elapsedMicros > 0
+          ? Math.round((usedMicros / elapsedMicros) * 1000) / 1000
+          : 0,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
     };

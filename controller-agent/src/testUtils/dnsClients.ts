@@ -2,7 +2,11 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 
 /** Sends one datagram to 127.0.0.1:port; resolves with the reply, or null after timeoutMs. */
-export function udpExchange(port: number, query: Buffer, timeoutMs = 1000): Promise<Buffer | null> {
+export function udpExchange(
+  port: number,
+  query: Buffer,
+  timeoutMs = 1000,
+): Promise<Buffer | null> {
   return new Promise(resolve => {
     const s = dgram.createSocket('udp4');
     const timer = setTimeout(() => {
@@ -52,7 +56,10 @@ export function tcpExchange(
     });
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= buffered.readUInt16BE(0) + 2) {
+      while (
+        buffered.length >= 2 &&
+        buffered.length >= buffered.readUInt16BE(0) + 2
+      ) {
         const n = buffered.readUInt16BE(0);
         replies.push(buffered.subarray(2, n + 2));
         buffered = buffered.subarray(n + 2);

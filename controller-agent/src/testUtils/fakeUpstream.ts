@@ -27,7 +27,15 @@ export async function startFakeUpstream(
     const ips = records[name];
     if (!ips) r.header.rcode = Packet.RCODE.NXDOMAIN;
     else if (options.truncateUdp && !viaTcp) r.header.tc = 1;
-    else for (const address of ips) r.answers.push({ name: q.questions[0].name, type: 1, class: 1, ttl: 60, address } as any);
+    else
+      for (const address of ips)
+        r.answers.push({
+          name: q.questions[0].name,
+          type: 1,
+          class: 1,
+          ttl: 60,
+          address,
+        } as any);
     return r.toBuffer();
   };
   const udp = dgram.createSocket('udp4');

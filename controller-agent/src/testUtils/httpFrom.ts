@@ -10,11 +10,21 @@ export function httpFrom(
   method: string,
   path: string,
   body?: string | Buffer,
-  headers: Record<string, string> = body !== undefined ? { 'Content-Type': 'application/json' } : {},
+  headers: Record<string, string> = body !== undefined
+    ? { 'Content-Type': 'application/json' }
+    : {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; json: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method, path, localAddress, headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        localAddress,
+        headers,
+        agent: false,
+      },
       res => {
         const chunks: Buffer[] = [];
         res.on('data', c => chunks.push(c));

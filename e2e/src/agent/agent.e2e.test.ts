@@ -49,24 +49,48 @@ describe('controller agent (real plane, real Controls service)', () => {
     [AGENT_ENV.podIp]: '127.0.0.1',
   });
 
-  async function attach(kind: string, name: string, namespace = NS, whispererId = seed.whispererId) {
-    const res = await user().post('/attachments', { controllerId: seed.controllerId, whispererId, target: { namespace, kind, name } });
-    if (res.status !== 201) throw new Error(`attach ${kind}/${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  async function attach(
+    kind: string,
+    name: string,
+    namespace = NS,
+    whispererId = seed.whispererId,
+  ) {
+    const res = await user().post('/attachments', {
+      controllerId: seed.controllerId,
+      whispererId,
+      target: { namespace, kind, name },
+    });
+    if (res.status !== 201)
+      throw new Error(
+        `attach ${kind}/${name}: ${res.status} ${JSON.stringify(res.body)}`,
+      );
     return res.body.id as string;
   }
-  const attachment = async (id: string) => (await user().get(`/attachments/${id}`)).body;
+  const attachment = async (id: string) =>
+    (await user().get(`/attachments/${id}`)).body;
 
   /** Every live pod of `app` carries exactly one whisperer; returns the pod count. */
   async function eachPodHasOne(app: string, count: number, namespace = NS) {
-    return until(`${count} pods of ${app} with exactly one whisperer`, async () => {
-      const m = await whisperersByPod(admin, namespace, `app=${app}`);
-      return m.size === count && [...m.values()].every(c => c.length === 1) ? m : undefined;
-    }, 90_000);
+    return until(
+      `${count} pods of ${app} with exactly one whisperer`,
+      async () => {
+        const m = await whisperersByPod(admin, namespace, `app=${app}`);
+        return m.size === count && [...m.values()].every(c => c.length === 1)
+          ? m
+          : undefined;
+      },
+      90_000,
+    );
   }
 
   async function allContainerCounts(): Promise<Record<string, number>> {
     const pods = await apis(admin).core.listNamespacedPod({ namespace: NS });
-    return Object.fromEntries(pods.items.map(p => [p.metadata!.name!, (p.spec?.ephemeralContainers ?? []).length]));
+    return Object.fromEntries(
+      pods.items.map(p => [
+        p.metadata!.name!,
+        (p.spec?.ephemeralContainers ?? []).length,
+      ]),
+    );
   }
 
   async function scale(name: string, replicas: number) {
@@ -81,10 +105,15 @@ describe('controller agent (real plane, real Controls service)', () => {
     plane = await ensurePlane();
     admin = plane.kubeConfig;
     controls = await startControls();
-    seed = await controls.seed(OWNER, { name: 'http', captureFilter: 'tcp port 80' });
+    seed = await controls.seed(OWNER, {
+      name: 'http',
+      captureFilter: 'tcp port 80',
+    });
     agentKubeconfig = await agentServiceAccountKubeconfig(admin);
     await ensureNamespace(admin, NS);
-    await ensureNamespace(admin, LOCKED, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    await ensureNamespace(admin, LOCKED, {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
     agent = startAgentProcess(agentEnv());
     await agent.waitForLog(l => l.msg === 'caches synced');
     await agent.waitForLog(l => l.msg === 'welcome from the Controls service');
@@ -101,21 +130,32 @@ describe('controller agent (real plane, real Controls service)', () => {
   it('attaches to every pod of a 5-replica Deployment, follows scale-up and pod replacement', async () => {
     await createDeployment(admin, NS, 'web', 5);
     await until('5 running web pods', async () => {
-      const pods = await apis(admin).core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' });
+      const pods = await apis(admin).core.listNamespacedPod({
+        namespace: NS,
+        labelSelector: 'app=web',
+      });
       return pods.items.filter(p => p.status?.phase === 'Running').length === 5;
     });
     webAttachment = await attach('Deployment', 'web');
     await eachPodHasOne('web', 5);
     await until('attachment active with 5 instances', async () => {
       const a = await attachment(webAttachment);
-      return a.status === 'active' && a.instances.length === 5 && a.instances.every((i: any) => i.state === 'running');
+      return (
+        a.status === 'active' &&
+        a.instances.length === 5 &&
+        a.instances.every((i: any) => i.state === 'running')
+      );
     });
 
     await scale('web', 8);
     await eachPodHasOne('web', 8);
 
     const victim = [...(await whisperersByPod(admin, NS, 'app=web')).keys()][0];
-    await apis(admin).core.deleteNamespacedPod({ name: victim, namespace: NS, gracePeriodSeconds: 0 });
+    await apis(admin).core.deleteNamespacedPod({
+      name: victim,
+      namespace: NS,
+      gracePeriodSeconds: 0,
+    });
     const after = await eachPodHasOne('web', 8);
     expect(after.has(victim)).toBe(false);
   });
@@ -132,16 +172,28 @@ describe('controller agent (real plane, real Controls service)', () => {
     await eachPodHasOne('db', 2);
     // DaemonSet pods land on schedulable nodes only: a tainted real node takes none.
     const nodes = (await apis(admin).core.listNode()).items.filter(
-      n => !(n.spec?.taints ?? []).some(t => t.effect === 'NoSchedule' || t.effect === 'NoExecute'),
+      n =>
+        !(n.spec?.taints ?? []).some(
+          t => t.effect === 'NoSchedule' || t.effect === 'NoExecute',
+        ),
     ).length;
     await eachPodHasOne('node-agent', nodes);
     await eachPodHasOne('lonely', 1);
     // The CronJob runs every minute: its next run's pod gets a whisperer as it starts.
-    const cronPods = await until('a CronJob pod with exactly one whisperer', async () => {
-      const m = await whisperersByPod(admin, NS, 'app=nightly');
-      return m.size > 0 && [...m.values()].every(c => c.length === 1) ? m : undefined;
-    }, 150_000, 1000);
-    expect([...cronPods.values()].map(c => c.length)).toEqual([...cronPods.keys()].map(() => 1));
+    const cronPods = await until(
+      'a CronJob pod with exactly one whisperer',
+      async () => {
+        const m = await whisperersByPod(admin, NS, 'app=nightly');
+        return m.size > 0 && [...m.values()].every(c => c.length === 1)
+          ? m
+          : undefined;
+      },
+      150_000,
+      1000,
+    );
+    expect([...cronPods.values()].map(c => c.length)).toEqual(
+      [...cronPods.keys()].map(() => 1),
+    );
   });
 
   it('restarting the agent adds no duplicate', async () => {
@@ -154,46 +206,90 @@ describe('controller agent (real plane, real Controls service)', () => {
     await new Promise(r => setTimeout(r, 21_000));
     const after = await allContainerCounts();
     // Every pod keeps its count; a pod new since (a CronJob run meanwhile) has one.
-    const expected = Object.fromEntries(Object.keys(after).map(pod => [pod, pod in before ? before[pod] : 1]));
+    const expected = Object.fromEntries(
+      Object.keys(after).map(pod => [pod, pod in before ? before[pod] : 1]),
+    );
     expect(after).toEqual(expected);
   });
 
   it('keeps enforcing the desired set, expiries included, while the backend is down', async () => {
     // A second whisperer with a short TTL, attached to its own Deployment.
-    const short = await user().post('/whisperers', { name: 'short', timeToLive: 'PT20S' });
+    const short = await user().post('/whisperers', {
+      name: 'short',
+      timeToLive: 'PT20S',
+    });
     expect(short.status).toBe(201);
     await createDeployment(admin, NS, 'brief', 1);
-    const briefAttachment = await attach('Deployment', 'brief', NS, short.body.id);
+    const briefAttachment = await attach(
+      'Deployment',
+      'brief',
+      NS,
+      short.body.id,
+    );
     await eachPodHasOne('brief', 1);
 
     await controls.stop();
     const downAt = Date.now();
     await scale('web', 10);
     await eachPodHasOne('web', 10);
-    await agent.waitForLog(l => l.msg === 'attachment expired; telling its whisperers to stop' && l.attachmentId === briefAttachment, 30_000);
+    await agent.waitForLog(
+      l =>
+        l.msg === 'attachment expired; telling its whisperers to stop' &&
+        l.attachmentId === briefAttachment,
+      30_000,
+    );
     await scale('brief', 3);
-    await until('3 brief pods', async () => (await whisperersByPod(admin, NS, 'app=brief')).size === 3);
-    await new Promise(r => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));
+    await until(
+      '3 brief pods',
+      async () => (await whisperersByPod(admin, NS, 'app=brief')).size === 3,
+    );
+    await new Promise(r =>
+      setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))),
+    );
     const brief = await whisperersByPod(admin, NS, 'app=brief');
     expect([...brief.values()].map(c => c.length).sort()).toEqual([0, 0, 1]);
 
     await controls.start();
-    await until('the backend shows what the agent did meanwhile', async () => {
-      const web = await attachment(webAttachment);
-      const b = await attachment(briefAttachment);
-      return web.status === 'active' && web.instances.length === 10 && b.status === 'expired';
-    }, 60_000);
+    await until(
+      'the backend shows what the agent did meanwhile',
+      async () => {
+        const web = await attachment(webAttachment);
+        const b = await attachment(briefAttachment);
+        return (
+          web.status === 'active' &&
+          web.instances.length === 10 &&
+          b.status === 'expired'
+        );
+      },
+      60_000,
+    );
   });
 
   it('detach tells whisperers to stop and new pods of the workload get none', async () => {
-    expect((await user().delete(`/attachments/${webAttachment}`)).status).toBeLessThan(300);
-    await agent.waitForLog(l => l.msg === 'detach' && l.attachmentId === webAttachment, 30_000);
-    await until('instances stopping or terminated', async () => {
-      const a = await attachment(webAttachment);
-      return a.status === 'detached' && a.instances.every((i: any) => i.reason === 'Detached') && a;
-    }, 30_000);
+    expect(
+      (await user().delete(`/attachments/${webAttachment}`)).status,
+    ).toBeLessThan(300);
+    await agent.waitForLog(
+      l => l.msg === 'detach' && l.attachmentId === webAttachment,
+      30_000,
+    );
+    await until(
+      'instances stopping or terminated',
+      async () => {
+        const a = await attachment(webAttachment);
+        return (
+          a.status === 'detached' &&
+          a.instances.every((i: any) => i.reason === 'Detached') &&
+          a
+        );
+      },
+      30_000,
+    );
     await scale('web', 12);
-    await until('12 web pods', async () => (await whisperersByPod(admin, NS, 'app=web')).size === 12);
+    await until(
+      '12 web pods',
+      async () => (await whisperersByPod(admin, NS, 'app=web')).size === 12,
+    );
     await new Promise(r => setTimeout(r, 3000));
     const m = await whisperersByPod(admin, NS, 'app=web');
     expect([...m.values()].filter(c => c.length === 0)).toHaveLength(2);
@@ -211,18 +307,39 @@ describe('controller agent (real plane, real Controls service)', () => {
           template: {
             metadata: { labels: { app: 'secure' } },
             spec: {
-              securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-              containers: [{ name: 'app', image: 'registry.invalid/app:1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 1000,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+              containers: [
+                {
+                  name: 'app',
+                  image: 'registry.invalid/app:1',
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    capabilities: { drop: ['ALL'] },
+                  },
+                },
+              ],
             },
           },
         },
       },
     });
     const id = await attach('Deployment', 'secure', LOCKED);
-    const a = await until('a PodSecurity failure on the attachment', async () => {
-      const got = await attachment(id);
-      return got.instances.length === 1 && got.instances[0].reason === 'PodSecurityRejected' && got;
-    }, 60_000);
+    const a = await until(
+      'a PodSecurity failure on the attachment',
+      async () => {
+        const got = await attachment(id);
+        return (
+          got.instances.length === 1 &&
+          got.instances[0].reason === 'PodSecurityRejected' &&
+          got
+        );
+      },
+      60_000,
+    );
     expect(a.instances[0].message).toMatch(/PodSecurity/);
     expect(a.status).toBe('failed');
     const m = await whisperersByPod(admin, LOCKED, 'app=secure');

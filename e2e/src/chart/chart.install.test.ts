@@ -2,7 +2,11 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { dirname } from 'node:path';
-import { KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { AGENT_ENV } from '@spider/backstage-plugin-spider-common';
 import YAML from 'yaml';
 import { ControlPlane, ensurePlane } from '../cluster/ControlPlane';
@@ -40,10 +44,20 @@ const STAND_IN = '127.0.0.2';
 const STRANGER = '127.0.0.3';
 const EXPIRING = '127.0.0.4';
 
-function bash(script: string, env: Record<string, string>): Promise<{ code: number; out: string }> {
+function bash(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number; out: string }> {
   return new Promise(res => {
-    execFile('bash', ['-c', script], { env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as any).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    execFile(
+      'bash',
+      ['-c', script],
+      { env: { ...process.env, ...env }, timeout: 180_000 },
+      (err, stdout, stderr) =>
+        res({
+          code: err ? (err as any).code ?? 1 : 0,
+          out: `${stdout}${stderr}`,
+        }),
     );
   });
 }
@@ -60,7 +74,9 @@ describe('agent chart installed in the real control plane', () => {
   const user = () => controls.as(OWNER);
 
   async function install(query: string) {
-    const res = await user().get(`/controllers/${seed.controllerId}/install?${query}`);
+    const res = await user().get(
+      `/controllers/${seed.controllerId}/install?${query}`,
+    );
     expect(res.status).toBe(200);
     return res.body.content as string;
   }
@@ -75,11 +91,19 @@ describe('agent chart installed in the real control plane', () => {
   beforeAll(async () => {
     plane = await ensurePlane();
     admin = plane.kubeConfig;
-    controls = await startControls({ config: { install: { chart: CHART_DIR } } });
-    seed = await controls.seed(OWNER, { name: 'http', captureFilter: 'tcp port 80' });
-    for (const ns of [AGENT_NS, SCOPED_NS]) await ensureNamespace(admin, ns, RESTRICTED);
+    controls = await startControls({
+      config: { install: { chart: CHART_DIR } },
+    });
+    seed = await controls.seed(OWNER, {
+      name: 'http',
+      captureFilter: 'tcp port 80',
+    });
+    for (const ns of [AGENT_NS, SCOPED_NS])
+      await ensureNamespace(admin, ns, RESTRICTED);
     for (const ns of [APP_NS, OTHER_NS]) await ensureNamespace(admin, ns);
-    resolver = await startTestResolver({ 'public.example.org': '93.184.216.34' });
+    resolver = await startTestResolver({
+      'public.example.org': '93.184.216.34',
+    });
     helmEnv = {
       PATH: `${dirname(plane.helmBinary)}:${process.env.PATH}`,
       KUBECONFIG: plane.kubeconfigPath,
@@ -91,8 +115,15 @@ describe('agent chart installed in the real control plane', () => {
 
   afterAll(async () => {
     await agent?.stop();
-    for (const ns of [AGENT_NS, SCOPED_NS]) await bash(`helm uninstall spider-agent --namespace ${ns}`, helmEnv ?? {}).catch(() => {});
-    for (const ns of [AGENT_NS, SCOPED_NS, APP_NS, OTHER_NS]) await apis(admin).core.deleteNamespace({ name: ns }).catch(() => {});
+    for (const ns of [AGENT_NS, SCOPED_NS])
+      await bash(
+        `helm uninstall spider-agent --namespace ${ns}`,
+        helmEnv ?? {},
+      ).catch(() => {});
+    for (const ns of [AGENT_NS, SCOPED_NS, APP_NS, OTHER_NS])
+      await apis(admin)
+        .core.deleteNamespace({ name: ns })
+        .catch(() => {});
     await resolver?.close();
     await controls?.close();
     await plane?.stop();
@@ -101,22 +132,43 @@ describe('agent chart installed in the real control plane', () => {
   it('installs with the one-line command the portal renders; the agent pod is admitted under PodSecurity restricted', async () => {
     const command = await install(`format=command&namespace=${AGENT_NS}`);
     expect(command).toMatch(/^helm upgrade --install spider-agent /);
-    const r = await bash(command, { ...helmEnv, SPIDER_AGENT_TOKEN: seed.token });
+    const r = await bash(command, {
+      ...helmEnv,
+      SPIDER_AGENT_TOKEN: seed.token,
+    });
     expect(r.out).toMatch(/STATUS: deployed/);
     expect(r.code).toBe(0);
     // kwok runs no containers, but the pod exists only if admission (PodSecurity
     // "restricted" on this namespace) accepted its spec.
     const pods = await until('the agent pod', async () => {
-      const list = await apis(admin).core.listNamespacedPod({ namespace: AGENT_NS, labelSelector: 'app.kubernetes.io/instance=spider-agent' });
-      return list.items.length === 1 && list.items[0].status?.phase === 'Running' ? list.items : undefined;
+      const list = await apis(admin).core.listNamespacedPod({
+        namespace: AGENT_NS,
+        labelSelector: 'app.kubernetes.io/instance=spider-agent',
+      });
+      return list.items.length === 1 &&
+        list.items[0].status?.phase === 'Running'
+        ? list.items
+        : undefined;
     });
     expect(pods[0].spec?.serviceAccountName).toBe('spider-agent');
-    const svc = await apis(admin).core.readNamespacedService({ name: 'spider-agent', namespace: AGENT_NS });
-    expect(svc.spec?.ports?.filter(p => p.port === 53).map(p => p.protocol).sort()).toEqual(['TCP', 'UDP']);
+    const svc = await apis(admin).core.readNamespacedService({
+      name: 'spider-agent',
+      namespace: AGENT_NS,
+    });
+    expect(
+      svc.spec?.ports
+        ?.filter(p => p.port === 53)
+        .map(p => p.protocol)
+        .sort(),
+    ).toEqual(['TCP', 'UDP']);
   });
 
   it("runs the agent with the chart ServiceAccount's token: it attaches to a Deployment", async () => {
-    const { path } = await serviceAccountKubeconfig(admin, AGENT_NS, 'spider-agent');
+    const { path } = await serviceAccountKubeconfig(
+      admin,
+      AGENT_NS,
+      'spider-agent',
+    );
     agent = startAgentProcess({
       [AGENT_ENV.controlsUrl]: controls.controlsUrl,
       [AGENT_ENV.token]: seed.token,
@@ -125,7 +177,9 @@ describe('agent chart installed in the real control plane', () => {
       [AGENT_ENV.dnsPort]: '0',
       [AGENT_ENV.endpointPort]: '0',
       [AGENT_ENV.podIp]: '127.0.0.1',
-      [AGENT_ENV.hostAliases]: JSON.stringify([{ ip: '10.0.0.5', hostnames: ['db.internal'] }]),
+      [AGENT_ENV.hostAliases]: JSON.stringify([
+        { ip: '10.0.0.5', hostnames: ['db.internal'] },
+      ]),
       [AGENT_ENV.dnsUpstreams]: `127.0.0.1:${resolver.port}`,
     });
     const started = await agent.waitForLog(l => l.msg === 'agent started');
@@ -133,7 +187,9 @@ describe('agent chart installed in the real control plane', () => {
     await agent.waitForLog(l => l.msg === 'caches synced');
     await agent.waitForLog(l => l.msg === 'welcome from the Controls service');
     // Nothing the agent did was refused by the API server.
-    expect(agent.logs.filter(l => /forbidden|\b403\b/i.test(JSON.stringify(l)))).toEqual([]);
+    expect(
+      agent.logs.filter(l => /forbidden|\b403\b/i.test(JSON.stringify(l))),
+    ).toEqual([]);
 
     await createDeployment(admin, APP_NS, 'web', 2);
     const res = await user().post('/attachments', {
@@ -142,68 +198,153 @@ describe('agent chart installed in the real control plane', () => {
       target: { namespace: APP_NS, kind: 'Deployment', name: 'web' },
     });
     expect(res.status).toBe(201);
-    await until('a whisperer in each web pod', async () => {
-      const m = await whisperersByPod(admin, APP_NS, 'app=web');
-      return m.size === 2 && [...m.values()].every(c => c.length === 1);
-    }, 90_000);
-    await until('attachment active', async () => (await user().get(`/attachments/${res.body.id}`)).body.status === 'active');
+    await until(
+      'a whisperer in each web pod',
+      async () => {
+        const m = await whisperersByPod(admin, APP_NS, 'app=web');
+        return m.size === 2 && [...m.values()].every(c => c.length === 1);
+      },
+      90_000,
+    );
+    await until(
+      'attachment active',
+      async () =>
+        (await user().get(`/attachments/${res.body.id}`)).body.status ===
+        'active',
+    );
   });
 
   it('answers dig: PTR names pods and Services, aliases resolve, other names are forwarded', async () => {
-    const pods = (await apis(admin).core.listNamespacedPod({ namespace: APP_NS, labelSelector: 'app=web' })).items;
+    const pods = (
+      await apis(admin).core.listNamespacedPod({
+        namespace: APP_NS,
+        labelSelector: 'app=web',
+      })
+    ).items;
     for (const p of pods) {
-      expect(await dig(ports.dns, ['-x', p.status!.podIP!])).toEqual([`${p.metadata!.name}.web.deployment.${APP_NS}.pod.cluster.local.`]);
+      expect(await dig(ports.dns, ['-x', p.status!.podIP!])).toEqual([
+        `${p.metadata!.name}.web.deployment.${APP_NS}.pod.cluster.local.`,
+      ]);
     }
-    expect(await dig(ports.dns, ['+tcp', '-x', pods[0].status!.podIP!])).toEqual([`${pods[0].metadata!.name}.web.deployment.${APP_NS}.pod.cluster.local.`]);
+    expect(
+      await dig(ports.dns, ['+tcp', '-x', pods[0].status!.podIP!]),
+    ).toEqual([
+      `${pods[0].metadata!.name}.web.deployment.${APP_NS}.pod.cluster.local.`,
+    ]);
 
     const svc = await apis(admin).core.createNamespacedService({
       namespace: APP_NS,
-      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } },
+      body: {
+        metadata: { name: 'web' },
+        spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+      },
     });
     const clusterIp = svc.spec!.clusterIP!;
-    await until('Service PTR', async () => (await dig(ports.dns, ['-x', clusterIp]))[0] === `web.${APP_NS}.svc.cluster.local.`, 5000, 100);
+    await until(
+      'Service PTR',
+      async () =>
+        (await dig(ports.dns, ['-x', clusterIp]))[0] ===
+        `web.${APP_NS}.svc.cluster.local.`,
+      5000,
+      100,
+    );
 
     expect(await dig(ports.dns, ['db.internal', 'A'])).toEqual(['10.0.0.5']);
-    expect(await dig(ports.dns, ['public.example.org', 'A'])).toEqual(['93.184.216.34']);
+    expect(await dig(ports.dns, ['public.example.org', 'A'])).toEqual([
+      '93.184.216.34',
+    ]);
     expect(resolver.asked).toContain('public.example.org');
     expect(resolver.asked).not.toContain('db.internal');
   });
 
   it('follows pods within a second of their IP appearing or going', async () => {
-    const known = new Set((await apis(admin).core.listNamespacedPod({ namespace: APP_NS, labelSelector: 'app=web' })).items.map(p => p.metadata!.name));
+    const known = new Set(
+      (
+        await apis(admin).core.listNamespacedPod({
+          namespace: APP_NS,
+          labelSelector: 'app=web',
+        })
+      ).items.map(p => p.metadata!.name),
+    );
     await apis(admin).apps.patchNamespacedDeploymentScale(
       { name: 'web', namespace: APP_NS, body: { spec: { replicas: 3 } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const fresh = await until('a new pod with an IP', async () => {
-      const items = (await apis(admin).core.listNamespacedPod({ namespace: APP_NS, labelSelector: 'app=web' })).items;
-      return items.find(p => !known.has(p.metadata!.name) && p.status?.podIP);
-    }, 60_000, 50);
+    const fresh = await until(
+      'a new pod with an IP',
+      async () => {
+        const items = (
+          await apis(admin).core.listNamespacedPod({
+            namespace: APP_NS,
+            labelSelector: 'app=web',
+          })
+        ).items;
+        return items.find(p => !known.has(p.metadata!.name) && p.status?.podIP);
+      },
+      60_000,
+      50,
+    );
     const seenAt = Date.now();
     const ip = fresh.status!.podIP!;
-    await until('PTR of the new pod', async () => (await dig(ports.dns, ['-x', ip]))[0]?.startsWith(`${fresh.metadata!.name}.`), 5000, 50);
+    await until(
+      'PTR of the new pod',
+      async () =>
+        (
+          await dig(ports.dns, ['-x', ip])
+        )[0]?.startsWith(`${fresh.metadata!.name}.`),
+      5000,
+      50,
+    );
     expect(Date.now() - seenAt).toBeLessThan(1000);
 
-    await apis(admin).core.deleteNamespacedPod({ name: fresh.metadata!.name!, namespace: APP_NS, gracePeriodSeconds: 0 });
-    await until('the pod gone from the API', async () =>
-      statusOf(apis(admin).core.readNamespacedPod({ name: fresh.metadata!.name!, namespace: APP_NS })).then(s => s === 404), 30_000, 50);
+    await apis(admin).core.deleteNamespacedPod({
+      name: fresh.metadata!.name!,
+      namespace: APP_NS,
+      gracePeriodSeconds: 0,
+    });
+    await until(
+      'the pod gone from the API',
+      async () =>
+        statusOf(
+          apis(admin).core.readNamespacedPod({
+            name: fresh.metadata!.name!,
+            namespace: APP_NS,
+          }),
+        ).then(s => s === 404),
+      30_000,
+      50,
+    );
     const goneAt = Date.now();
     // The IP may be reused by the replacement pod: it must just stop naming the deleted one.
-    await until('PTR no longer naming the deleted pod', async () => !(await dig(ports.dns, ['-x', ip])).some(n => n.startsWith(`${fresh.metadata!.name}.`)), 5000, 50);
+    await until(
+      'PTR no longer naming the deleted pod',
+      async () =>
+        !(
+          await dig(ports.dns, ['-x', ip])
+        ).some(n => n.startsWith(`${fresh.metadata!.name}.`)),
+      5000,
+      50,
+    );
     expect(Date.now() - goneAt).toBeLessThan(1000);
   });
 
   it('keeps serving after garbage over UDP and TCP', async () => {
     const sock = dgram.createSocket('udp4');
     for (let i = 0; i < 500; i++) {
-      const junk = Buffer.from(Array.from({ length: Math.floor(Math.random() * 600) }, () => Math.floor(Math.random() * 256)));
+      const junk = Buffer.from(
+        Array.from({ length: Math.floor(Math.random() * 600) }, () =>
+          Math.floor(Math.random() * 256),
+        ),
+      );
       sock.send(junk, ports.dns, '127.0.0.1');
     }
     sock.send(Buffer.alloc(20_000, 0xff), ports.dns, '127.0.0.1');
     await new Promise(r => setTimeout(r, 300));
     sock.close();
     await new Promise<void>(resolve => {
-      const s = net.connect(ports.dns, '127.0.0.1', () => s.end(Buffer.from([0xff, 0xff, 1, 2, 3])));
+      const s = net.connect(ports.dns, '127.0.0.1', () =>
+        s.end(Buffer.from([0xff, 0xff, 1, 2, 3])),
+      );
       s.on('error', () => resolve());
       s.on('close', () => resolve());
     });
@@ -213,29 +354,78 @@ describe('agent chart installed in the real control plane', () => {
 
   it('serves a whisperer stand-in from its pod IP: config, stop on detach; refuses another address', async () => {
     const byPod = await whisperersByPod(admin, APP_NS, 'app=web');
-    const [podName, [container]] = [...byPod.entries()].find(([, c]) => c.length === 1)!;
+    const [podName, [container]] = [...byPod.entries()].find(
+      ([, c]) => c.length === 1,
+    )!;
     await setPodIp(APP_NS, podName, STAND_IN);
-    const config = await until('the agent to trust the stand-in', async () => {
-      const r = await httpFrom(STAND_IN, ports.endpoint, 'GET', `/v1/whisperers/${container}`);
-      return r.status === 200 ? r.json : undefined;
-    }, 10_000, 100);
-    expect(config).toMatchObject({ container, pod: { namespace: APP_NS, name: podName }, captureFilter: 'tcp port 80', stop: false });
+    const config = await until(
+      'the agent to trust the stand-in',
+      async () => {
+        const r = await httpFrom(
+          STAND_IN,
+          ports.endpoint,
+          'GET',
+          `/v1/whisperers/${container}`,
+        );
+        return r.status === 200 ? r.json : undefined;
+      },
+      10_000,
+      100,
+    );
+    expect(config).toMatchObject({
+      container,
+      pod: { namespace: APP_NS, name: podName },
+      captureFilter: 'tcp port 80',
+      stop: false,
+    });
 
-    expect((await httpFrom(STRANGER, ports.endpoint, 'GET', `/v1/whisperers/${container}`)).status).toBe(403);
-    expect((await httpFrom(STRANGER, ports.endpoint, 'GET', `/v1/whisperers/${container}/stop?wait=0`)).status).toBe(403);
+    expect(
+      (
+        await httpFrom(
+          STRANGER,
+          ports.endpoint,
+          'GET',
+          `/v1/whisperers/${container}`,
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await httpFrom(
+          STRANGER,
+          ports.endpoint,
+          'GET',
+          `/v1/whisperers/${container}/stop?wait=0`,
+        )
+      ).status,
+    ).toBe(403);
 
-    const poll = httpFrom(STAND_IN, ports.endpoint, 'GET', `/v1/whisperers/${container}/stop?wait=60`);
+    const poll = httpFrom(
+      STAND_IN,
+      ports.endpoint,
+      'GET',
+      `/v1/whisperers/${container}/stop?wait=60`,
+    );
     await new Promise(r => setTimeout(r, 300));
     const attachmentId = config.attachmentId;
     const detachedAt = Date.now();
-    expect((await user().delete(`/attachments/${attachmentId}`)).status).toBeLessThan(300);
+    expect(
+      (await user().delete(`/attachments/${attachmentId}`)).status,
+    ).toBeLessThan(300);
     const stop = await poll;
-    expect(stop).toEqual({ status: 200, json: { stop: true, reason: 'detached' } });
+    expect(stop).toEqual({
+      status: 200,
+      json: { stop: true, reason: 'detached' },
+    });
     expect(Date.now() - detachedAt).toBeLessThan(5000);
   });
 
   it('tells a whisperer stand-in to stop when its attachment expires', async () => {
-    const w = await user().post('/whisperers', { name: `short-${RUN}`, captureFilter: 'udp', timeToLive: 'PT6S' });
+    const w = await user().post('/whisperers', {
+      name: `short-${RUN}`,
+      captureFilter: 'udp',
+      timeToLive: 'PT6S',
+    });
     expect(w.status).toBe(201);
     await createDeployment(admin, APP_NS, 'brief', 1);
     const a = await user().post('/attachments', {
@@ -244,52 +434,140 @@ describe('agent chart installed in the real control plane', () => {
       target: { namespace: APP_NS, kind: 'Deployment', name: 'brief' },
     });
     expect(a.status).toBe(201);
-    const [podName, [container]] = await until('a whisperer in the brief pod', async () => {
-      const m = await whisperersByPod(admin, APP_NS, 'app=brief');
-      return [...m.entries()].find(([, c]) => c.length === 1);
-    }, 60_000);
+    const [podName, [container]] = await until(
+      'a whisperer in the brief pod',
+      async () => {
+        const m = await whisperersByPod(admin, APP_NS, 'app=brief');
+        return [...m.entries()].find(([, c]) => c.length === 1);
+      },
+      60_000,
+    );
     await setPodIp(APP_NS, podName, EXPIRING);
-    await until('the agent to trust the stand-in', async () =>
-      (await httpFrom(EXPIRING, ports.endpoint, 'GET', `/v1/whisperers/${container}`)).status === 200, 10_000, 100);
-    const stop = await until('a stop answer', async () => {
-      const r = await httpFrom(EXPIRING, ports.endpoint, 'GET', `/v1/whisperers/${container}/stop?wait=20`);
-      return r.json?.stop ? r : undefined;
-    }, 60_000, 0);
+    await until(
+      'the agent to trust the stand-in',
+      async () =>
+        (
+          await httpFrom(
+            EXPIRING,
+            ports.endpoint,
+            'GET',
+            `/v1/whisperers/${container}`,
+          )
+        ).status === 200,
+      10_000,
+      100,
+    );
+    const stop = await until(
+      'a stop answer',
+      async () => {
+        const r = await httpFrom(
+          EXPIRING,
+          ports.endpoint,
+          'GET',
+          `/v1/whisperers/${container}/stop?wait=20`,
+        );
+        return r.json?.stop ? r : undefined;
+      },
+      60_000,
+      0,
+    );
     expect(stop.json).toEqual({ stop: true, reason: 'expired' });
   });
 
   it('a scoped install (values.yaml from the portal) cannot read or patch outside its namespaces', async () => {
-    const values = YAML.parse(await install(`format=values&namespace=${SCOPED_NS}&include=${APP_NS}`));
+    const values = YAML.parse(
+      await install(`format=values&namespace=${SCOPED_NS}&include=${APP_NS}`),
+    );
     expect(values.namespaces.include).toEqual([APP_NS]);
     const r = await runHelm(plane.helmBinary, [
-      'upgrade', '--install', 'spider-agent', CHART_DIR, '--namespace', SCOPED_NS, '--kubeconfig', plane.kubeconfigPath,
-      '-f', valuesFile(values), '--set-string', `controls.token=${seed.token}`,
+      'upgrade',
+      '--install',
+      'spider-agent',
+      CHART_DIR,
+      '--namespace',
+      SCOPED_NS,
+      '--kubeconfig',
+      plane.kubeconfigPath,
+      '-f',
+      valuesFile(values),
+      '--set-string',
+      `controls.token=${seed.token}`,
     ]);
     expect({ code: r.code, err: r.stderr }).toMatchObject({ code: 0 });
-    const { kc } = await serviceAccountKubeconfig(admin, SCOPED_NS, 'spider-agent');
+    const { kc } = await serviceAccountKubeconfig(
+      admin,
+      SCOPED_NS,
+      'spider-agent',
+    );
     const sa = apis(kc);
     // Inside its namespace: what the agent needs.
-    expect(await statusOf(sa.core.listNamespacedPod({ namespace: APP_NS }))).toBe(200);
-    expect(await statusOf(sa.apps.listNamespacedDeployment({ namespace: APP_NS }))).toBe(200);
-    const anyPod = (await apis(admin).core.listNamespacedPod({ namespace: APP_NS })).items[0].metadata!.name!;
-    const probe = { spec: { ephemeralContainers: [{ name: `rbac-probe-${RUN}`, image: 'x/y:1' }] } };
-    const sm = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-    expect(await statusOf(sa.core.patchNamespacedPodEphemeralcontainers({ name: anyPod, namespace: APP_NS, body: probe, dryRun: 'All' }, sm))).toBe(200);
+    expect(
+      await statusOf(sa.core.listNamespacedPod({ namespace: APP_NS })),
+    ).toBe(200);
+    expect(
+      await statusOf(sa.apps.listNamespacedDeployment({ namespace: APP_NS })),
+    ).toBe(200);
+    const anyPod = (
+      await apis(admin).core.listNamespacedPod({ namespace: APP_NS })
+    ).items[0].metadata!.name!;
+    const probe = {
+      spec: {
+        ephemeralContainers: [{ name: `rbac-probe-${RUN}`, image: 'x/y:1' }],
+      },
+    };
+    const sm = setHeaderOptions(
+      'Content-Type',
+      PatchStrategy.StrategicMergePatch,
+    );
+    expect(
+      await statusOf(
+        sa.core.patchNamespacedPodEphemeralcontainers(
+          { name: anyPod, namespace: APP_NS, body: probe, dryRun: 'All' },
+          sm,
+        ),
+      ),
+    ).toBe(200);
     // Outside it: 403 from the API server.
     await createDeployment(admin, OTHER_NS, 'outside', 1);
-    const outsidePod = await until('a pod outside the scope', async () =>
-      (await apis(admin).core.listNamespacedPod({ namespace: OTHER_NS })).items[0]?.metadata?.name);
-    expect(await statusOf(sa.core.listNamespacedPod({ namespace: OTHER_NS }))).toBe(403);
-    expect(await statusOf(sa.core.readNamespacedPod({ name: outsidePod, namespace: OTHER_NS }))).toBe(403);
-    expect(await statusOf(sa.apps.listNamespacedDeployment({ namespace: OTHER_NS }))).toBe(403);
-    expect(await statusOf(sa.core.patchNamespacedPodEphemeralcontainers({ name: outsidePod, namespace: OTHER_NS, body: probe, dryRun: 'All' }, sm))).toBe(403);
+    const outsidePod = await until(
+      'a pod outside the scope',
+      async () =>
+        (
+          await apis(admin).core.listNamespacedPod({ namespace: OTHER_NS })
+        ).items[0]?.metadata?.name,
+    );
+    expect(
+      await statusOf(sa.core.listNamespacedPod({ namespace: OTHER_NS })),
+    ).toBe(403);
+    expect(
+      await statusOf(
+        sa.core.readNamespacedPod({ name: outsidePod, namespace: OTHER_NS }),
+      ),
+    ).toBe(403);
+    expect(
+      await statusOf(sa.apps.listNamespacedDeployment({ namespace: OTHER_NS })),
+    ).toBe(403);
+    expect(
+      await statusOf(
+        sa.core.patchNamespacedPodEphemeralcontainers(
+          { name: outsidePod, namespace: OTHER_NS, body: probe, dryRun: 'All' },
+          sm,
+        ),
+      ),
+    ).toBe(403);
     expect(await statusOf(sa.core.listPodForAllNamespaces())).toBe(403);
     expect(await statusOf(sa.core.listNamespace())).toBe(403);
-    expect(await statusOf(sa.core.listNamespacedPod({ namespace: AGENT_NS }))).toBe(403);
+    expect(
+      await statusOf(sa.core.listNamespacedPod({ namespace: AGENT_NS })),
+    ).toBe(403);
 
     // And that is enough for an agent scoped the same way: it syncs without a single 403.
     const scopedSeed = await controls.seed(OWNER, { name: `scoped-${RUN}` });
-    const { path } = await serviceAccountKubeconfig(admin, SCOPED_NS, 'spider-agent');
+    const { path } = await serviceAccountKubeconfig(
+      admin,
+      SCOPED_NS,
+      'spider-agent',
+    );
     const scoped = startAgentProcess({
       [AGENT_ENV.controlsUrl]: controls.controlsUrl,
       [AGENT_ENV.token]: scopedSeed.token,
@@ -302,8 +580,12 @@ describe('agent chart installed in the real control plane', () => {
     });
     try {
       await scoped.waitForLog(l => l.msg === 'caches synced');
-      await scoped.waitForLog(l => l.msg === 'welcome from the Controls service');
-      expect(scoped.logs.filter(l => /forbidden|\b403\b/i.test(JSON.stringify(l)))).toEqual([]);
+      await scoped.waitForLog(
+        l => l.msg === 'welcome from the Controls service',
+      );
+      expect(
+        scoped.logs.filter(l => /forbidden|\b403\b/i.test(JSON.stringify(l))),
+      ).toEqual([]);
     } finally {
       await scoped.stop();
     }

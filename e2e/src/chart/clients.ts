@@ -9,37 +9,68 @@ import { apis } from '../agent/agentFixtures';
 /** `dig` against 127.0.0.1:port; returns the +short answer lines. */
 export function dig(port: number, args: string[]): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    execFile('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=2', '+tries=1', ...args], { timeout: 10_000 }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(stdout.split('\n').map(l => l.trim()).filter(l => l && !l.startsWith(';')));
-    });
+    execFile(
+      'dig',
+      [
+        '@127.0.0.1',
+        '-p',
+        String(port),
+        '+short',
+        '+time=2',
+        '+tries=1',
+        ...args,
+      ],
+      { timeout: 10_000 },
+      (err, stdout) => {
+        if (err) reject(err);
+        else
+          resolve(
+            stdout
+              .split('\n')
+              .map(l => l.trim())
+              .filter(l => l && !l.startsWith(';')),
+          );
+      },
+    );
   });
 }
 
 /** One HTTP request from `localAddress` (a loopback address playing a pod IP). */
-export function httpFrom(localAddress: string, port: number, method: string, path: string): Promise<{ status: number; json: any }> {
+export function httpFrom(
+  localAddress: string,
+  port: number,
+  method: string,
+  path: string,
+): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, localAddress, agent: false }, res => {
-      const chunks: Buffer[] = [];
-      res.on('data', c => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any = text;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // keep text
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, localAddress, agent: false },
+      res => {
+        const chunks: Buffer[] = [];
+        res.on('data', c => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: any = text;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            // keep text
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
 /** A kubeconfig (file and object) acting as a ServiceAccount, with a TokenRequest token. */
-export async function serviceAccountKubeconfig(admin: KubeConfig, namespace: string, name: string): Promise<{ path: string; kc: KubeConfig }> {
+export async function serviceAccountKubeconfig(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{ path: string; kc: KubeConfig }> {
   const tr = await apis(admin).core.createNamespacedServiceAccountToken({
     name,
     namespace,

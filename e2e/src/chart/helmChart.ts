@@ -24,7 +24,11 @@ export interface HelmRun {
 }
 
 /** Runs helm with an isolated home (no repositories or plugins of the machine). */
-export function runHelm(helm: string, args: string[], timeoutMs = 120_000): Promise<HelmRun> {
+export function runHelm(
+  helm: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<HelmRun> {
   const home = mkdtempSync(join(tmpdir(), 'spider-helm-'));
   return new Promise(res => {
     execFile(
@@ -40,14 +44,18 @@ export function runHelm(helm: string, args: string[], timeoutMs = 120_000): Prom
           HELM_DATA_HOME: join(home, 'data'),
         },
       },
-      (err, stdout, stderr) => res({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+      (err, stdout, stderr) =>
+        res({ code: err ? (err as any).code ?? 1 : 0, stdout, stderr }),
     );
   });
 }
 
 /** Writes values to a file for `-f` (the way a user installs the portal's values.yaml). */
 export function valuesFile(values: unknown): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'spider-values-')), 'values.yaml');
+  const path = join(
+    mkdtempSync(join(tmpdir(), 'spider-values-')),
+    'values.yaml',
+  );
   writeFileSync(path, YAML.stringify(values));
   return path;
 }

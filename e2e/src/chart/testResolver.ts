@@ -5,7 +5,9 @@ import dgram from 'node:dgram';
  * queries for the names it is given (UDP only), NXDOMAIN for everything else, and
  * records what it was asked.
  */
-export async function startTestResolver(records: Record<string, string>): Promise<{
+export async function startTestResolver(
+  records: Record<string, string>,
+): Promise<{
   port: number;
   asked: string[];
   close(): Promise<void>;

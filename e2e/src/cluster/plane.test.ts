@@ -70,9 +70,10 @@ describeLocal('control plane: the plane script', () => {
 
     for (const plane of [a, b]) {
       // 3 kwok nodes, plus the real node when the shared plane has one.
-      const ready = /apiserver https:\/\/127\.0\.0\.1:\d+ ready; (\d+) Ready nodes/.exec(
-        await planeStatus(plane),
-      );
+      const ready =
+        /apiserver https:\/\/127\.0\.0\.1:\d+ ready; (\d+) Ready nodes/.exec(
+          await planeStatus(plane),
+        );
       expect(Number(ready?.[1])).toBe(3 + (plane.realNode ? 1 : 0));
       const names = pidsOf(plane).map(p => p.name);
       expect(names).toEqual(

@@ -9,7 +9,13 @@ describe('startControls', () => {
       const { controllerId, token } = await controls.seed();
       const agent = new TestAgent({ url: controls.agentUrl, token });
       await agent.connect();
-      expect((await controls.as('user:default/owner').get(`/controllers/${controllerId}`)).body.connected).toBe(true);
+      expect(
+        (
+          await controls
+            .as('user:default/owner')
+            .get(`/controllers/${controllerId}`)
+        ).body.connected,
+      ).toBe(true);
       agent.close();
       await controls.restart();
       const again = new TestAgent({ url: controls.agentUrl, token });

@@ -204,7 +204,10 @@ describeAsRoot('the traffic chain on the real node', () => {
         `/controllers/${controllerId}/install?format=values&namespace=${AGENT_NS}`,
       )
     ).body.content as string;
-    if (!command.includes(chart)) throw new Error(`the Install tab renders another chart than ${chart}: ${command}`);
+    if (!command.includes(chart))
+      throw new Error(
+        `the Install tab renders another chart than ${chart}: ${command}`,
+      );
     const dir = mkdtempSync(join(tmpdir(), 'spider-install-'));
     writeFileSync(join(dir, 'values.yaml'), values);
     await exec('bash', ['-c', command], {

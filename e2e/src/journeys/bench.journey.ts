@@ -12,7 +12,12 @@ export const GOALS = { firstRenderMs: 1000, keystrokeMs: 50 };
 /** The test agent with its inventory snapshot chunked as the protocol requires (≤ 2,000 a message). */
 class ChunkingTestAgent extends TestAgent {
   sendInventory() {
-    const all = (this.options.workloads ?? []).map(w => ({ labels: {}, replicas: null, pods: 1, ...w }));
+    const all = (this.options.workloads ?? []).map(w => ({
+      labels: {},
+      replicas: null,
+      pods: 1,
+      ...w,
+    }));
     const chunk = 1000;
     for (let i = 0; i < all.length || i === 0; i += chunk) {
       this.send({
@@ -28,18 +33,32 @@ class ChunkingTestAgent extends TestAgent {
   }
 }
 
-async function api(baseUrl: string, token: string, method: string, p: string, body?: unknown) {
+async function api(
+  baseUrl: string,
+  token: string,
+  method: string,
+  p: string,
+  body?: unknown,
+) {
   const r = await fetch(`${baseUrl}/api/spider${p}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text.slice(0, 300)}`);
+  if (!r.ok)
+    throw new Error(`${method} ${p}: ${r.status} ${text.slice(0, 300)}`);
   return text ? JSON.parse(text) : undefined;
 }
 
-async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<unknown>) {
+async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (t: T) => Promise<unknown>,
+) {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -48,8 +67,12 @@ async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<un
   );
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
+const median = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p95 = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[
+    Math.min(xs.length - 1, Math.floor(xs.length * 0.95))
+  ];
 
 /** Records, in the page, when selectors first appear (performance.now(), ms since navigation start). */
 const FIRST_SEEN_SCRIPT = `
@@ -65,18 +88,33 @@ const FIRST_SEEN_SCRIPT = `
   }).observe(document, { childList: true, subtree: true });
 `;
 
-export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: string; log: (s: string) => void; agents: TestAgent[] }) {
+export async function runBenchmark(ctx: {
+  page: Page;
+  baseUrl: string;
+  token: string;
+  log: (s: string) => void;
+  agents: TestAgent[];
+}) {
   // SPIDER_BENCH_ONLY=traffic runs only the traffic view's part.
   if (process.env.SPIDER_BENCH_ONLY === 'traffic') {
     const traffic = await runTrafficBenchmark(ctx);
     fs.mkdirSync(OUTPUT, { recursive: true });
-    fs.writeFileSync(path.join(OUTPUT, 'bench.json'), `${JSON.stringify({ when: new Date().toISOString(), traffic: traffic.result }, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(OUTPUT, 'bench.json'),
+      `${JSON.stringify(
+        { when: new Date().toISOString(), traffic: traffic.result },
+        null,
+        2,
+      )}\n`,
+    );
     return { result: traffic.result, missed: traffic.missed };
   }
   const { page, baseUrl, token, log } = ctx;
   const step = (s: string) => log(`bench: ${s}`);
   const seedStarted = Date.now();
-  const controller = await api(baseUrl, token, 'POST', '/controllers', { name: `bench-${Date.now().toString(36)}` });
+  const controller = await api(baseUrl, token, 'POST', '/controllers', {
+    name: `bench-${Date.now().toString(36)}`,
+  });
   const workloads = Array.from({ length: BENCH.workloads }, (_, i) => ({
     namespace: BENCH.namespace,
     kind: (['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const)[i % 4],
@@ -85,11 +123,21 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
     replicas: 1 + (i % 3),
     pods: 1 + (i % 3),
   }));
-  const agent = new ChunkingTestAgent({ url: agentUrl(baseUrl), token: controller.token, workloads: workloads as any, podsPerWorkload: 1 });
+  const agent = new ChunkingTestAgent({
+    url: agentUrl(baseUrl),
+    token: controller.token,
+    workloads: workloads as any,
+    podsPerWorkload: 1,
+  });
   ctx.agents.push(agent);
   await agent.connect();
-  const whisperer = await api(baseUrl, token, 'POST', '/whisperers', { name: `bench-${Date.now().toString(36)}`, timeToLive: 'PT8H' });
-  step(`seeding ${BENCH.attachments} attachments on ${BENCH.workloads} workloads …`);
+  const whisperer = await api(baseUrl, token, 'POST', '/whisperers', {
+    name: `bench-${Date.now().toString(36)}`,
+    timeToLive: 'PT8H',
+  });
+  step(
+    `seeding ${BENCH.attachments} attachments on ${BENCH.workloads} workloads …`,
+  );
   await pool(workloads.slice(0, BENCH.attachments), 8, w =>
     api(baseUrl, token, 'POST', '/attachments', {
       controllerId: controller.id,
@@ -97,14 +145,24 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
       target: { namespace: w.namespace, kind: w.kind, name: w.name },
     }),
   );
-  await agent.waitFor(() => agent.desired.size >= BENCH.attachments, 'the agent to hold every attachment', 120_000);
-  agent.sendStatus({ watched: { Pod: BENCH.workloads * 2, Deployment: BENCH.workloads / 4 } });
+  await agent.waitFor(
+    () => agent.desired.size >= BENCH.attachments,
+    'the agent to hold every attachment',
+    120_000,
+  );
+  agent.sendStatus({
+    watched: { Pod: BENCH.workloads * 2, Deployment: BENCH.workloads / 4 },
+  });
   const seedMs = Date.now() - seedStarted;
   step(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
 
   await page.addInitScript(FIRST_SEEN_SCRIPT);
   const firstSeen = async (sel: string) => {
-    await page.waitForFunction(s => (window as any).__firstSeen?.[s] !== undefined, sel, { timeout: 60_000, polling: 50 });
+    await page.waitForFunction(
+      s => (window as any).__firstSeen?.[s] !== undefined,
+      sel,
+      { timeout: 60_000, polling: 50 },
+    );
     return page.evaluate(s => (window as any).__firstSeen[s] as number, sel);
   };
   const figures: Record<string, number | number[]> = {};
@@ -115,14 +173,20 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
 
   const loads: number[] = [];
   for (let i = 0; i < 3; i++) {
-    await page.goto(`${baseUrl}/spider/controllers/${controller.id}/attachments`);
+    await page.goto(
+      `${baseUrl}/spider/controllers/${controller.id}/attachments`,
+    );
     loads.push(await firstSeen('[data-testid^="attachment-"]'));
   }
   figures.attachmentsTabLoadMs = median(loads);
   const statusLoads: number[] = [];
   for (let i = 0; i < 3; i++) {
     await page.goto(`${baseUrl}/spider/controllers/${controller.id}/status`);
-    statusLoads.push(await firstSeen('table[aria-label="Attachments the agent runs"] tbody tr'));
+    statusLoads.push(
+      await firstSeen(
+        'table[aria-label="Attachments the agent runs"] tbody tr',
+      ),
+    );
   }
   figures.statusTabLoadMs = median(statusLoads);
 
@@ -133,31 +197,56 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
     const link = page.getByRole('link', { name: controller.name });
     await link.waitFor();
     const t = await page.evaluate(name => {
-      const a = [...document.querySelectorAll('a')].find(x => x.textContent === name)!;
+      const a = [...document.querySelectorAll('a')].find(
+        x => x.textContent === name,
+      )!;
       (window as any).__navStart = performance.now();
       (window as any).__firstSeen = {};
       a.click();
       return (window as any).__navStart as number;
     }, controller.name);
     const seen = await page
-      .waitForFunction(() => (window as any).__firstSeen?.['table[aria-label="Attachments the agent runs"] tbody tr'], null, { timeout: 60_000, polling: 50 })
-      .then(() => page.evaluate(() => (window as any).__firstSeen['table[aria-label="Attachments the agent runs"] tbody tr'] as number));
+      .waitForFunction(
+        () =>
+          (window as any).__firstSeen?.[
+            'table[aria-label="Attachments the agent runs"] tbody tr'
+          ],
+        null,
+        { timeout: 60_000, polling: 50 },
+      )
+      .then(() =>
+        page.evaluate(
+          () =>
+            (window as any).__firstSeen[
+              'table[aria-label="Attachments the agent runs"] tbody tr'
+            ] as number,
+        ),
+      );
     navs.push(seen - t);
   }
   figures.controllerPageInAppNavigationMs = median(navs);
 
   // The attach dialog with the Controller's 5,000 workloads, live from the agent.
   await page.goto(`${baseUrl}/spider/controllers/${controller.id}/attachments`);
-  await page.getByRole('button', { name: 'Attach', exact: true }).first().click();
+  await page
+    .getByRole('button', { name: 'Attach', exact: true })
+    .first()
+    .click();
   const dialog = page.getByRole('dialog', { name: 'Attach a whisperer' });
   await dialog.getByLabel('Controller').click();
   await page.getByRole('option', { name: new RegExp(controller.name) }).click();
   await dialog.getByLabel('Namespace').click();
-  const option = page.getByRole('option', { name: BENCH.namespace, exact: true });
+  const option = page.getByRole('option', {
+    name: BENCH.namespace,
+    exact: true,
+  });
   await option.waitFor();
   const t0 = await page.evaluate(() => performance.now());
   await option.click();
-  await page.getByTestId('workload-option').first().waitFor({ timeout: 60_000 });
+  await page
+    .getByTestId('workload-option')
+    .first()
+    .waitFor({ timeout: 60_000 });
   const t1 = await page.evaluate(() => performance.now());
   figures.attachDialogWorkloadsMs = t1 - t0;
   await dialog.getByText(`${BENCH.workloads} workloads`).waitFor();
@@ -204,7 +293,10 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
     seedMs,
     figures,
     summary: {
-      controllerPageFirstRenderMs: Math.max(figures.attachmentsTabLoadMs as number, figures.statusTabLoadMs as number),
+      controllerPageFirstRenderMs: Math.max(
+        figures.attachmentsTabLoadMs as number,
+        figures.statusTabLoadMs as number,
+      ),
       keystrokeMedianMs: median(perKey),
       keystrokeP95Ms: p95(perKey),
       keystrokeMaxMs: Math.max(...perKey),
@@ -212,17 +304,72 @@ export async function runBenchmark(ctx: { page: Page; baseUrl: string; token: st
     goals: GOALS,
   };
   fs.mkdirSync(OUTPUT, { recursive: true });
-  fs.writeFileSync(path.join(OUTPUT, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(OUTPUT, 'bench.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
   const ok = (v: number, goal: number) => (v < goal ? 'ok' : 'OVER GOAL');
   log('');
-  log(`Benchmark: ${BENCH.attachments} attachments, ${BENCH.workloads} workloads (seeded in ${(seedMs / 1000).toFixed(1)} s)`);
-  log(`  Controller page, Attachments tab, first rows (page load, median of 3): ${(figures.attachmentsTabLoadMs as number).toFixed(0)} ms  [${ok(figures.attachmentsTabLoadMs as number, GOALS.firstRenderMs)}, goal < ${GOALS.firstRenderMs} ms]`);
-  log(`  Controller page, Status tab, first rows (page load, median of 3):      ${(figures.statusTabLoadMs as number).toFixed(0)} ms  [${ok(figures.statusTabLoadMs as number, GOALS.firstRenderMs)}]`);
-  log(`  Controllers list → Controller page (in-app navigation, median of 3):   ${(figures.controllerPageInAppNavigationMs as number).toFixed(0)} ms  [${ok(figures.controllerPageInAppNavigationMs as number, GOALS.firstRenderMs)}]`);
-  log(`  Attach dialog: namespace picked → first of ${BENCH.workloads} workloads shown (live from the agent): ${(figures.attachDialogWorkloadsMs as number).toFixed(0)} ms  [${ok(figures.attachDialogWorkloadsMs as number, GOALS.firstRenderMs)}]`);
-  log(`  Workload search, per keystroke (${query.length} keys): median ${result.summary.keystrokeMedianMs.toFixed(1)} ms, p95 ${result.summary.keystrokeP95Ms.toFixed(1)} ms, max ${result.summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(result.summary.keystrokeMaxMs, GOALS.keystrokeMs)}, goal < ${GOALS.keystrokeMs} ms]`);
-  log(`  Workload rows in the DOM with ${BENCH.workloads} workloads: ${optionsRendered} (virtualized)`);
-  log(`  (written to ${path.relative(process.cwd(), path.join(OUTPUT, 'bench.json'))})`);
+  log(
+    `Benchmark: ${BENCH.attachments} attachments, ${
+      BENCH.workloads
+    } workloads (seeded in ${(seedMs / 1000).toFixed(1)} s)`,
+  );
+  log(
+    `  Controller page, Attachments tab, first rows (page load, median of 3): ${(
+      figures.attachmentsTabLoadMs as number
+    ).toFixed(0)} ms  [${ok(
+      figures.attachmentsTabLoadMs as number,
+      GOALS.firstRenderMs,
+    )}, goal < ${GOALS.firstRenderMs} ms]`,
+  );
+  log(
+    `  Controller page, Status tab, first rows (page load, median of 3):      ${(
+      figures.statusTabLoadMs as number
+    ).toFixed(0)} ms  [${ok(
+      figures.statusTabLoadMs as number,
+      GOALS.firstRenderMs,
+    )}]`,
+  );
+  log(
+    `  Controllers list → Controller page (in-app navigation, median of 3):   ${(
+      figures.controllerPageInAppNavigationMs as number
+    ).toFixed(0)} ms  [${ok(
+      figures.controllerPageInAppNavigationMs as number,
+      GOALS.firstRenderMs,
+    )}]`,
+  );
+  log(
+    `  Attach dialog: namespace picked → first of ${
+      BENCH.workloads
+    } workloads shown (live from the agent): ${(
+      figures.attachDialogWorkloadsMs as number
+    ).toFixed(0)} ms  [${ok(
+      figures.attachDialogWorkloadsMs as number,
+      GOALS.firstRenderMs,
+    )}]`,
+  );
+  log(
+    `  Workload search, per keystroke (${
+      query.length
+    } keys): median ${result.summary.keystrokeMedianMs.toFixed(
+      1,
+    )} ms, p95 ${result.summary.keystrokeP95Ms.toFixed(
+      1,
+    )} ms, max ${result.summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(
+      result.summary.keystrokeMaxMs,
+      GOALS.keystrokeMs,
+    )}, goal < ${GOALS.keystrokeMs} ms]`,
+  );
+  log(
+    `  Workload rows in the DOM with ${BENCH.workloads} workloads: ${optionsRendered} (virtualized)`,
+  );
+  log(
+    `  (written to ${path.relative(
+      process.cwd(),
+      path.join(OUTPUT, 'bench.json'),
+    )})`,
+  );
   const missed =
     traffic.missed ||
     result.summary.controllerPageFirstRenderMs >= GOALS.firstRenderMs ||
@@ -243,20 +390,33 @@ export const TRAFFIC_BENCH = {
   liveSeconds: 10,
   namespace: 'bench-traffic',
 };
-export const TRAFFIC_GOALS = { firstRenderMs: 1000, keystrokeMs: 50, longestFrameMs: 50 };
+export const TRAFFIC_GOALS = {
+  firstRenderMs: 1000,
+  keystrokeMs: 50,
+  longestFrameMs: 50,
+};
 
 const GRID_ROW = '[role="grid"] [data-exchange-id]';
 
 /** A captured exchange as a whisperer sends it (the shared schema), numbered `i`. */
 function benchExchange(
-  instance: { attachmentId: string; namespace: string; pod: string; container: string },
+  instance: {
+    attachmentId: string;
+    namespace: string;
+    pod: string;
+    container: string;
+  },
   run: string,
   i: number,
   startedAt: number,
 ) {
   const status = [200, 200, 200, 201, 204, 304, 404, 500][i % 8];
   const inbound = i % 3 !== 0;
-  const self = { ip: '10.0.0.1', port: inbound ? 8080 : 40000 + (i % 20000), name: null };
+  const self = {
+    ip: '10.0.0.1',
+    port: inbound ? 8080 : 40000 + (i % 20000),
+    name: null,
+  };
   const peer = {
     ip: `10.0.1.${(i % 20) + 1}`,
     port: inbound ? 40000 + (i % 20000) : 5432,
@@ -284,7 +444,9 @@ function benchExchange(
     },
     response: {
       status,
-      headers: [['content-type', 'application/json']] as Array<[string, string]>,
+      headers: [['content-type', 'application/json']] as Array<
+        [string, string]
+      >,
       trailers: [],
       bodySize: 300 + (i % 700),
       body: null,
@@ -339,35 +501,64 @@ export async function runTrafficBenchmark(ctx: {
   try {
     return await measureTraffic(page, ctx, step);
   } catch (e) {
-    await page.screenshot({ path: path.join(OUTPUT, 'screenshots', 'bench-traffic-FAILED.png'), fullPage: true }).catch(() => {});
+    await page
+      .screenshot({
+        path: path.join(OUTPUT, 'screenshots', 'bench-traffic-FAILED.png'),
+        fullPage: true,
+      })
+      .catch(() => {});
     throw e;
   }
 }
 
 async function measureTraffic(
   page: Page,
-  ctx: { baseUrl: string; token: string; log: (s: string) => void; agents: TestAgent[] },
+  ctx: {
+    baseUrl: string;
+    token: string;
+    log: (s: string) => void;
+    agents: TestAgent[];
+  },
   step: (s: string) => void,
 ) {
   const { baseUrl, token, log } = ctx;
   const stamp = Date.now().toString(36);
-  const controller = await api(baseUrl, token, 'POST', '/controllers', { name: `bench-traffic-${stamp}` });
+  const controller = await api(baseUrl, token, 'POST', '/controllers', {
+    name: `bench-traffic-${stamp}`,
+  });
   const agent = new TestAgent({
     url: agentUrl(baseUrl),
     token: controller.token,
-    workloads: [{ namespace: TRAFFIC_BENCH.namespace, kind: 'Deployment', name: 'orders' }],
+    workloads: [
+      {
+        namespace: TRAFFIC_BENCH.namespace,
+        kind: 'Deployment',
+        name: 'orders',
+      },
+    ],
     podsPerWorkload: 2,
     features: ['traffic'],
   });
   ctx.agents.push(agent);
   await agent.connect();
-  const whisperer = await api(baseUrl, token, 'POST', '/whisperers', { name: `bench-traffic-${stamp}`, timeToLive: 'PT8H' });
+  const whisperer = await api(baseUrl, token, 'POST', '/whisperers', {
+    name: `bench-traffic-${stamp}`,
+    timeToLive: 'PT8H',
+  });
   const attachment = await api(baseUrl, token, 'POST', '/attachments', {
     controllerId: controller.id,
     whispererId: whisperer.id,
-    target: { namespace: TRAFFIC_BENCH.namespace, kind: 'Deployment', name: 'orders' },
+    target: {
+      namespace: TRAFFIC_BENCH.namespace,
+      kind: 'Deployment',
+      name: 'orders',
+    },
   });
-  await agent.waitFor(() => agent.desired.has(attachment.id), 'the agent to hold the attachment', 30_000);
+  await agent.waitFor(
+    () => agent.desired.has(attachment.id),
+    'the agent to hold the attachment',
+    30_000,
+  );
   const instance = {
     attachmentId: attachment.id,
     namespace: TRAFFIC_BENCH.namespace,
@@ -375,13 +566,21 @@ async function measureTraffic(
     container: `spider-${attachment.id.replace(/-/g, '').slice(0, 32)}`,
   };
   const newestPath = async () => {
-    const r = await api(baseUrl, token, 'GET', `/attachments/${attachment.id}/traffic?limit=1`);
+    const r = await api(
+      baseUrl,
+      token,
+      'GET',
+      `/attachments/${attachment.id}/traffic?limit=1`,
+    );
     return r.items[0]?.request.path as string | undefined;
   };
   const waitForPath = async (p: string, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     while ((await newestPath()) !== p) {
-      if (Date.now() > deadline) throw new Error(`the backend did not store ${p} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the backend did not store ${p} within ${timeoutMs} ms`,
+        );
       await new Promise(r => setTimeout(r, 200));
     }
   };
@@ -390,24 +589,36 @@ async function measureTraffic(
   const base = Date.now() - 15 * 60_000;
   for (let i = 0; i < TRAFFIC_BENCH.exchanges; i += TRAFFIC_BENCH.chunk) {
     const exchanges = [];
-    for (let j = i; j < Math.min(TRAFFIC_BENCH.exchanges, i + TRAFFIC_BENCH.chunk); j++)
+    for (
+      let j = i;
+      j < Math.min(TRAFFIC_BENCH.exchanges, i + TRAFFIC_BENCH.chunk);
+      j++
+    )
       exchanges.push(benchExchange(instance, agent.agentRun, j, base + j * 50));
     agent.sendTraffic(instance, { exchanges: exchanges as any });
   }
   await waitForPath(`/api/orders/${TRAFFIC_BENCH.exchanges - 1}`, 120_000);
   const seedMs = Date.now() - seedStarted;
-  step(`seeded ${TRAFFIC_BENCH.exchanges} exchanges through the agent socket in ${(seedMs / 1000).toFixed(1)} s`);
+  step(
+    `seeded ${TRAFFIC_BENCH.exchanges} exchanges through the agent socket in ${(
+      seedMs / 1000
+    ).toFixed(1)} s`,
+  );
 
   const figures: Record<string, number | number[] | string> = {};
   const url = `${baseUrl}/spider/attachments/${attachment.id}`;
   const firstRow = async () => {
     await page.waitForSelector(GRID_ROW, { timeout: 60_000 });
     // performance.now() counts from the navigation's start.
-    return page.evaluate('window.__firstRow ?? performance.now()') as Promise<number>;
+    return page.evaluate(
+      'window.__firstRow ?? performance.now()',
+    ) as Promise<number>;
   };
   await page.addInitScript(`
     new MutationObserver(() => {
-      if (window.__firstRow === undefined && document.querySelector(${JSON.stringify(GRID_ROW)})) window.__firstRow = performance.now();
+      if (window.__firstRow === undefined && document.querySelector(${JSON.stringify(
+        GRID_ROW,
+      )})) window.__firstRow = performance.now();
     }).observe(document, { childList: true, subtree: true });
   `);
   await page.goto(url);
@@ -425,11 +636,14 @@ async function measureTraffic(
   const grid = page.getByRole('grid', { name: 'Captured exchanges' });
   await grid.focus();
   const loadAllStarted = Date.now();
-  const allShown = `${TRAFFIC_BENCH.exchanges.toLocaleString('en-US')} exchanges shown`;
+  const allShown = `${TRAFFIC_BENCH.exchanges.toLocaleString(
+    'en-US',
+  )} exchanges shown`;
   while (!(await page.getByText(allShown).isVisible())) {
     await page.keyboard.press('End');
     await page.waitForTimeout(100);
-    if (Date.now() - loadAllStarted > 120_000) throw new Error('older pages did not load within 120 s');
+    if (Date.now() - loadAllStarted > 120_000)
+      throw new Error('older pages did not load within 120 s');
   }
   figures.loadAllPagesMs = Date.now() - loadAllStarted;
   await page.keyboard.press('Home');
@@ -442,7 +656,8 @@ async function measureTraffic(
     }
   })()`);
   const scroll = await stopFrames(page);
-  figures.scrollAllLongestFrameMs = Math.round(Math.max(...scroll.frames) * 10) / 10;
+  figures.scrollAllLongestFrameMs =
+    Math.round(Math.max(...scroll.frames) * 10) / 10;
   figures.scrollAllFrames = scroll.frames.length;
 
   // Filter keystroke: input event → the next frame after the field shows the text. The
@@ -475,23 +690,32 @@ async function measureTraffic(
   })()`);
   figures.keystrokeMs = perKey.map(x => Math.round(x * 10) / 10);
   await page.waitForFunction(
-    `(() => { const rows = document.querySelectorAll(${JSON.stringify(GRID_ROW)}); return rows.length === 1 && rows[0].textContent.includes('/api/orders/9999'); })()`,
+    `(() => { const rows = document.querySelectorAll(${JSON.stringify(
+      GRID_ROW,
+    )}); return rows.length === 1 && rows[0].textContent.includes('/api/orders/9999'); })()`,
     null,
     { timeout: 30_000, polling: 'raf' },
   );
-  figures.filterResultMs = Math.round(await page.evaluate('performance.now() - window.__typedAt'));
+  figures.filterResultMs = Math.round(
+    await page.evaluate('performance.now() - window.__typedAt'),
+  );
 
   // Live tail at 200 exchanges/s for 10 s, the view at the top: the longest frame.
   await page.goto(url);
   await firstRow();
-  figures.liveMode = (await page.getByText(/^Live:/).first().textContent()) ?? '';
+  figures.liveMode =
+    (await page
+      .getByText(/^Live:/)
+      .first()
+      .textContent()) ?? '';
   await page.evaluate(FRAME_RECORDER);
   const perTick = TRAFFIC_BENCH.liveRatePerSecond / 10;
   let n = TRAFFIC_BENCH.exchanges;
   const liveStarted = Date.now();
   for (let tick = 0; tick < TRAFFIC_BENCH.liveSeconds * 10; tick++) {
     const exchanges = [];
-    for (let j = 0; j < perTick; j++) exchanges.push(benchExchange(instance, agent.agentRun, n++, Date.now()));
+    for (let j = 0; j < perTick; j++)
+      exchanges.push(benchExchange(instance, agent.agentRun, n++, Date.now()));
     agent.sendTraffic(instance, { exchanges: exchanges as any });
     const next = liveStarted + (tick + 1) * 100;
     await new Promise(r => setTimeout(r, Math.max(0, next - Date.now())));
@@ -499,7 +723,11 @@ async function measureTraffic(
   const lastPath = `/api/orders/${n - 1}`;
   const sentAll = Date.now();
   await page.waitForFunction(
-    `(() => { const row = document.querySelector(${JSON.stringify(GRID_ROW)}); return !!row && row.textContent.includes(${JSON.stringify(lastPath)}); })()`,
+    `(() => { const row = document.querySelector(${JSON.stringify(
+      GRID_ROW,
+    )}); return !!row && row.textContent.includes(${JSON.stringify(
+      lastPath,
+    )}); })()`,
     null,
     { timeout: 60_000, polling: 100 },
   );
@@ -507,10 +735,13 @@ async function measureTraffic(
   const live = await stopFrames(page);
   const sorted = [...live.frames].sort((a, b) => a - b);
   figures.liveLongestFrameMs = Math.round(sorted[sorted.length - 1] * 10) / 10;
-  figures.liveP99FrameMs = Math.round(sorted[Math.floor(sorted.length * 0.99)] * 10) / 10;
+  figures.liveP99FrameMs =
+    Math.round(sorted[Math.floor(sorted.length * 0.99)] * 10) / 10;
   figures.liveFramesOver50Ms = sorted.filter(f => f > 50).length;
   figures.liveFrames = sorted.length;
-  figures.liveLongAnimationFrameMaxMs = live.loaf.length ? Math.round(Math.max(...live.loaf)) : 0;
+  figures.liveLongAnimationFrameMaxMs = live.loaf.length
+    ? Math.round(Math.max(...live.loaf))
+    : 0;
   figures.liveExchangesSent = n - TRAFFIC_BENCH.exchanges;
   await page.close();
 
@@ -522,14 +753,63 @@ async function measureTraffic(
   };
   const ok = (v: number, goal: number) => (v < goal ? 'ok' : 'OVER GOAL');
   log('');
-  log(`Traffic view: ${TRAFFIC_BENCH.exchanges} exchanges stored (seeded through the agent socket in ${(seedMs / 1000).toFixed(1)} s)`);
-  log(`  First rows on the attachment page (page load, median of 3): ${summary.firstRenderMs.toFixed(0)} ms  [${ok(summary.firstRenderMs, TRAFFIC_GOALS.firstRenderMs)}, goal < ${TRAFFIC_GOALS.firstRenderMs} ms]; ${figures.domRows} rows in the DOM`);
-  log(`  Filter keystroke (${query.length} keys): median ${summary.keystrokeMedianMs.toFixed(1)} ms, max ${summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(summary.keystrokeMaxMs, TRAFFIC_GOALS.keystrokeMs)}, goal < ${TRAFFIC_GOALS.keystrokeMs} ms]; filtered list shown ${figures.filterResultMs} ms after the last key (debounce included)`);
-  log(`  All ${TRAFFIC_BENCH.exchanges} rows: loaded in ${figures.loadAllPagesMs} ms, scrolled top to bottom with a longest frame of ${figures.scrollAllLongestFrameMs} ms`);
-  log(`  Live tail at ${TRAFFIC_BENCH.liveRatePerSecond}/s for ${TRAFFIC_BENCH.liveSeconds} s (${figures.liveMode}): longest frame ${summary.liveLongestFrameMs} ms, p99 ${figures.liveP99FrameMs} ms, ${figures.liveFramesOver50Ms} of ${figures.liveFrames} frames over 50 ms, longest animation frame ${figures.liveLongAnimationFrameMaxMs} ms; last exchange shown ${figures.liveLastShownAfterMs} ms after it was sent  [${ok(summary.liveLongestFrameMs, TRAFFIC_GOALS.longestFrameMs)}, goal < ${TRAFFIC_GOALS.longestFrameMs} ms]`);
+  log(
+    `Traffic view: ${
+      TRAFFIC_BENCH.exchanges
+    } exchanges stored (seeded through the agent socket in ${(
+      seedMs / 1000
+    ).toFixed(1)} s)`,
+  );
+  log(
+    `  First rows on the attachment page (page load, median of 3): ${summary.firstRenderMs.toFixed(
+      0,
+    )} ms  [${ok(summary.firstRenderMs, TRAFFIC_GOALS.firstRenderMs)}, goal < ${
+      TRAFFIC_GOALS.firstRenderMs
+    } ms]; ${figures.domRows} rows in the DOM`,
+  );
+  log(
+    `  Filter keystroke (${
+      query.length
+    } keys): median ${summary.keystrokeMedianMs.toFixed(
+      1,
+    )} ms, max ${summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(
+      summary.keystrokeMaxMs,
+      TRAFFIC_GOALS.keystrokeMs,
+    )}, goal < ${TRAFFIC_GOALS.keystrokeMs} ms]; filtered list shown ${
+      figures.filterResultMs
+    } ms after the last key (debounce included)`,
+  );
+  log(
+    `  All ${TRAFFIC_BENCH.exchanges} rows: loaded in ${figures.loadAllPagesMs} ms, scrolled top to bottom with a longest frame of ${figures.scrollAllLongestFrameMs} ms`,
+  );
+  log(
+    `  Live tail at ${TRAFFIC_BENCH.liveRatePerSecond}/s for ${
+      TRAFFIC_BENCH.liveSeconds
+    } s (${figures.liveMode}): longest frame ${
+      summary.liveLongestFrameMs
+    } ms, p99 ${figures.liveP99FrameMs} ms, ${figures.liveFramesOver50Ms} of ${
+      figures.liveFrames
+    } frames over 50 ms, longest animation frame ${
+      figures.liveLongAnimationFrameMaxMs
+    } ms; last exchange shown ${
+      figures.liveLastShownAfterMs
+    } ms after it was sent  [${ok(
+      summary.liveLongestFrameMs,
+      TRAFFIC_GOALS.longestFrameMs,
+    )}, goal < ${TRAFFIC_GOALS.longestFrameMs} ms]`,
+  );
   const missed =
     summary.firstRenderMs >= TRAFFIC_GOALS.firstRenderMs ||
     summary.keystrokeMaxMs >= TRAFFIC_GOALS.keystrokeMs ||
     summary.liveLongestFrameMs >= TRAFFIC_GOALS.longestFrameMs;
-  return { result: { data: TRAFFIC_BENCH, seedMs, figures, summary, goals: TRAFFIC_GOALS }, missed };
+  return {
+    result: {
+      data: TRAFFIC_BENCH,
+      seedMs,
+      figures,
+      summary,
+      goals: TRAFFIC_GOALS,
+    },
+    missed,
+  };
 }

@@ -29,7 +29,9 @@ export async function signIn(page: Page, baseUrl: string) {
   await enter.waitFor({ timeout: 60_000 });
   await enter.click();
   await enter.waitFor({ state: 'detached', timeout: 60_000 });
-  await page.locator('nav[aria-label="sidebar nav"]').waitFor({ state: 'attached', timeout: 60_000 });
+  await page
+    .locator('nav[aria-label="sidebar nav"]')
+    .waitFor({ state: 'attached', timeout: 60_000 });
 }
 
 export async function setTheme(page: Page, theme: 'light' | 'dark') {
@@ -45,15 +47,27 @@ export interface AxeViolation {
   nodes: string[];
 }
 
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const axeSource = fs.readFileSync(
+  require.resolve('axe-core/axe.min.js'),
+  'utf8',
+);
 
 /** Runs axe-core in the page; returns serious and critical violations. */
-export async function axeScan(page: Page, name: string, theme: string): Promise<AxeViolation[]> {
-  const hasAxe = await page.evaluate(() => typeof (window as any).axe !== 'undefined');
+export async function axeScan(
+  page: Page,
+  name: string,
+  theme: string,
+): Promise<AxeViolation[]> {
+  const hasAxe = await page.evaluate(
+    () => typeof (window as any).axe !== 'undefined',
+  );
   if (!hasAxe) await page.addScriptTag({ content: axeSource });
   const result: any = await page.evaluate(async () =>
     (window as any).axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      runOnly: {
+        type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
+      },
     }),
   );
   return (result.violations as any[])
@@ -64,7 +78,12 @@ export async function axeScan(page: Page, name: string, theme: string): Promise<
       id: v.id,
       impact: v.impact,
       help: v.help,
-      nodes: v.nodes.slice(0, 5).map((n: any) => `${n.target.join(' ')} — ${n.failureSummary?.split('\n')[1] ?? ''}`),
+      nodes: v.nodes
+        .slice(0, 5)
+        .map(
+          (n: any) =>
+            `${n.target.join(' ')} — ${n.failureSummary?.split('\n')[1] ?? ''}`,
+        ),
     }));
 }
 
@@ -87,7 +106,10 @@ export async function capture(
     }
     await ready();
     await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${theme}.png`), fullPage: true });
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, `${name}-${theme}.png`),
+      fullPage: true,
+    });
     violations.push(...(await axeScan(page, name, theme)));
   }
   await setTheme(page, 'light');

@@ -18,7 +18,10 @@ function newestMtime(dir: string): number {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === 'node_modules' || entry.name === 'dist') continue;
     const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+    newest = Math.max(
+      newest,
+      entry.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs,
+    );
   }
   return newest;
 }
@@ -35,7 +38,11 @@ export function ensureAppBuilt(log: (s: string) => void) {
     newestMtime(path.join(REPO_ROOT, 'plugins/spider/src')),
     newestMtime(path.join(REPO_ROOT, 'plugins/spider-common/src')),
   );
-  if (!process.env.SPIDER_JOURNEY_REBUILD && fs.existsSync(index) && fs.statSync(index).mtimeMs > sources) {
+  if (
+    !process.env.SPIDER_JOURNEY_REBUILD &&
+    fs.existsSync(index) &&
+    fs.statSync(index).mtimeMs > sources
+  ) {
     log('app: using the existing build in packages/app/dist');
     return;
   }
@@ -44,23 +51,35 @@ export function ensureAppBuilt(log: (s: string) => void) {
   const logFile = path.join(REPO_ROOT, 'e2e/output/app-build.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
-  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], { cwd: APP_DIR, stdio: ['ignore', out, out] });
+  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], {
+    cwd: APP_DIR,
+    stdio: ['ignore', out, out],
+  });
   fs.closeSync(out);
-  if (r.status !== 0) throw new Error(`app build failed (exit ${r.status}); see ${logFile}`);
+  if (r.status !== 0)
+    throw new Error(`app build failed (exit ${r.status}); see ${logFile}`);
   log(`app: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess) {
+async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  child?: ChildProcess,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child && child.exitCode !== null) throw new Error(`the backend exited with ${child.exitCode} before it was ready`);
+    if (child && child.exitCode !== null)
+      throw new Error(
+        `the backend exited with ${child.exitCode} before it was ready`,
+      );
     try {
       const r = await fetch(url);
       if (r.ok) return;
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${url} not ready after ${timeoutMs} ms`);
     await new Promise(r => setTimeout(r, 1000));
   }
 }
@@ -70,7 +89,9 @@ async function waitForHttp(url: string, timeoutMs: number, child?: ChildProcess)
  * `yarn start`); otherwise it builds the app if needed and starts the backend, which
  * serves the app, on port 7007 with a fresh in-memory database.
  */
-export async function startPortal(log: (s: string) => void = console.log): Promise<Portal> {
+export async function startPortal(
+  log: (s: string) => void = console.log,
+): Promise<Portal> {
   const external = process.env.SPIDER_PORTAL_URL;
   const port = Number(process.env.SPIDER_JOURNEY_PORT ?? 7007);
   const baseUrl = (external ?? `http://localhost:${port}`).replace(/\/$/, '');
@@ -92,7 +113,10 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
   // The built app is served by the backend (plugin-app-backend): one process, one port.
-  const journeyConfig = path.join(REPO_ROOT, 'e2e/output/app-config.journey.yaml');
+  const journeyConfig = path.join(
+    REPO_ROOT,
+    'e2e/output/app-config.journey.yaml',
+  );
   fs.writeFileSync(
     journeyConfig,
     [
@@ -113,7 +137,10 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
   // other work on the repository must not restart it (and wipe its in-memory database)
   // in the middle of a journey.
   const backendDir = path.join(REPO_ROOT, 'packages/backend');
-  const transform = require.resolve('@backstage/cli-node/config/nodeTransform.cjs', { paths: [backendDir, REPO_ROOT] });
+  const transform = require.resolve(
+    '@backstage/cli-node/config/nodeTransform.cjs',
+    { paths: [backendDir, REPO_ROOT] },
+  );
   const child = spawn(
     process.execPath,
     [
@@ -156,7 +183,11 @@ export async function startPortal(log: (s: string) => void = console.log): Promi
     clearTimeout(t);
   };
   try {
-    await waitForHttp(`${baseUrl}/.backstage/health/v1/readiness`, 300_000, child);
+    await waitForHttp(
+      `${baseUrl}/.backstage/health/v1/readiness`,
+      300_000,
+      child,
+    );
     await waitForHttp(`${baseUrl}/`, 30_000, child);
   } catch (e) {
     await stop();

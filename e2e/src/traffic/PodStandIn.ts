@@ -8,7 +8,9 @@ import { NetnsLab } from './NetnsLab';
 
 /** The whisperer binary (built once and cached by whisperer/build.sh). */
 export function whispererBinary(): string {
-  return execFileSync(join(REPO_ROOT, 'whisperer', 'build.sh'), ['--print'], { encoding: 'utf8' }).trim();
+  return execFileSync(join(REPO_ROOT, 'whisperer', 'build.sh'), ['--print'], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 /**
@@ -43,33 +45,66 @@ export class PodStandIn {
         namespace: opts.namespace,
         labelSelector: opts.labelSelector,
       });
-      return pods.items.find(p => p.status?.phase === 'Running' && p.status.podIP);
+      return pods.items.find(
+        p => p.status?.phase === 'Running' && p.status.podIP,
+      );
     });
     const lab = NetnsLab.create(opts.labName, pod.status!.podIP!, opts.hostIp);
-    const standIn = new PodStandIn(lab, opts.namespace, pod.metadata!.name!, pod.status!.podIP!);
-    const app = lab.spawn(process.execPath, ['-e', opts.app, ...(opts.appArgs ?? [])]);
+    const standIn = new PodStandIn(
+      lab,
+      opts.namespace,
+      pod.metadata!.name!,
+      pod.status!.podIP!,
+    );
+    const app = lab.spawn(process.execPath, [
+      '-e',
+      opts.app,
+      ...(opts.appArgs ?? []),
+    ]);
     let out = '';
     app.stdout!.on('data', d => (out += String(d)));
     app.stderr!.on('data', d => (out += String(d)));
-    await until('the app in the pod namespace', async () => out.includes('ready') || undefined, 60_000, 100);
+    await until(
+      'the app in the pod namespace',
+      async () => out.includes('ready') || undefined,
+      60_000,
+      100,
+    );
     return standIn;
   }
 
   /** Waits for the agent's injection, then runs that whisperer in the pod's namespace. */
-  async runInjectedWhisperer(kc: KubeConfig, binary = whispererBinary()): Promise<ChildProcess> {
-    const injected = await until('the injected whisperer container', async () => {
-      const p = await apis(kc).core.readNamespacedPod({ name: this.podName, namespace: this.namespace });
-      return p.spec?.ephemeralContainers?.find(c => c.name.startsWith('spider-'));
-    });
+  async runInjectedWhisperer(
+    kc: KubeConfig,
+    binary = whispererBinary(),
+  ): Promise<ChildProcess> {
+    const injected = await until(
+      'the injected whisperer container',
+      async () => {
+        const p = await apis(kc).core.readNamespacedPod({
+          name: this.podName,
+          namespace: this.namespace,
+        });
+        return p.spec?.ephemeralContainers?.find(c =>
+          c.name.startsWith('spider-'),
+        );
+      },
+    );
     const env: Record<string, string> = {};
     for (const e of injected.env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value;
-      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = this.podName;
-      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = this.namespace;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name')
+        env[e.name] = this.podName;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace')
+        env[e.name] = this.namespace;
     }
     this.whisperer = this.lab.spawn(binary, [], env);
-    this.whisperer.stdout!.on('data', d => this.whispererOutput.push(String(d)));
-    this.whisperer.stderr!.on('data', d => this.whispererOutput.push(String(d)));
+    this.whisperer.stdout!.on('data', d =>
+      this.whispererOutput.push(String(d)),
+    );
+    this.whisperer.stderr!.on('data', d =>
+      this.whispererOutput.push(String(d)),
+    );
     return this.whisperer;
   }
 
@@ -81,7 +116,14 @@ export class PodStandIn {
       once(w, 'exit'),
       new Promise((_, reject) =>
         setTimeout(
-          () => reject(new Error(`whisperer still running: ${this.whispererOutput.join('').slice(-2000)}`)),
+          () =>
+            reject(
+              new Error(
+                `whisperer still running: ${this.whispererOutput
+                  .join('')
+                  .slice(-2000)}`,
+              ),
+            ),
           timeoutMs,
         ),
       ),

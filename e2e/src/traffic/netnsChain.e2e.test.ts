@@ -137,7 +137,12 @@ describeIfRoot(
       let appOut = '';
       app.stdout!.on('data', d => (appOut += String(d)));
       app.stderr!.on('data', d => (appOut += String(d)));
-      await until('the app in the pod namespace', async () => appOut.includes('ready') || undefined, 60_000, 100).catch(e => {
+      await until(
+        'the app in the pod namespace',
+        async () => appOut.includes('ready') || undefined,
+        60_000,
+        100,
+      ).catch(e => {
         throw new Error(`${e}; app output: ${appOut.slice(-1000)}`);
       });
 
@@ -163,7 +168,8 @@ describeIfRoot(
         whispererId: seed.whispererId,
         target: { namespace: NS, kind: 'Deployment', name: 'shopfront' },
       });
-      if (res.status !== 201) throw new Error(`attach: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 201)
+        throw new Error(`attach: ${res.status} ${JSON.stringify(res.body)}`);
       attachmentId = res.body.id;
 
       // Run what the agent injected, with the environment it gave the container.
@@ -258,7 +264,9 @@ describeIfRoot(
     it('lists every exchange the clients made, once, with method, path, status, direction and duration', async () => {
       const pool = new HttpAgent({ keepAlive: true, maxSockets: 2 });
       for (let i = 0; i < 20; i++) {
-        const kind = ({ 3: 'missing', 7: 'boom' } as Record<number, string>)[i % 10] ?? 'orders';
+        const kind =
+          ({ 3: 'missing', 7: 'boom' } as Record<number, string>)[i % 10] ??
+          'orders';
         const path = `/${kind}/${i}`;
         const method = i % 2 ? 'POST' : 'GET';
         const status = await http1(
@@ -341,7 +349,9 @@ describeIfRoot(
         expect(e.durationMs).toBeGreaterThanOrEqual(0);
         expect(e.durationMs).toBeLessThan(10_000);
         // The pod's own address is the server's when inbound, the client's when outbound.
-        expect(e.direction === 'inbound' ? e.server.ip : e.client.ip).toBe(podIp);
+        expect(e.direction === 'inbound' ? e.server.ip : e.client.ip).toBe(
+          podIp,
+        );
       }
     });
 

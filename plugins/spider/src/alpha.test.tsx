@@ -36,7 +36,9 @@ describe('new frontend system wiring', () => {
       ] as any,
     });
     // The page is lazy: give its chunk time to load on a busy machine.
-    expect(await screen.findByText('prod-eu-1', {}, { timeout: 15_000 })).toBeInTheDocument();
+    expect(
+      await screen.findByText('prod-eu-1', {}, { timeout: 15_000 }),
+    ).toBeInTheDocument();
     expect(
       screen.getByRole('tab', { name: 'Controllers' }),
     ).toBeInTheDocument();

@@ -1,6 +1,13 @@
 import { TestDatabaseId } from '@backstage/backend-test-utils';
 
-const POSTGRES_IDS: TestDatabaseId[] = ['POSTGRES_18', 'POSTGRES_17', 'POSTGRES_16', 'POSTGRES_15', 'POSTGRES_14', 'POSTGRES_13'];
+const POSTGRES_IDS: TestDatabaseId[] = [
+  'POSTGRES_18',
+  'POSTGRES_17',
+  'POSTGRES_16',
+  'POSTGRES_15',
+  'POSTGRES_14',
+  'POSTGRES_13',
+];
 
 /**
  * SQLite always, plus every PostgreSQL given by its connection-string variable
@@ -8,6 +15,11 @@ const POSTGRES_IDS: TestDatabaseId[] = ['POSTGRES_18', 'POSTGRES_17', 'POSTGRES_
  * start PostgreSQL in a container under CI, and these machines have no container engine.
  */
 export function testDatabaseIds(): TestDatabaseId[] {
-  const pg = POSTGRES_IDS.filter(id => process.env[`BACKSTAGE_TEST_DATABASE_${id.replace('_', '')}_CONNECTION_STRING`]);
+  const pg = POSTGRES_IDS.filter(
+    id =>
+      process.env[
+        `BACKSTAGE_TEST_DATABASE_${id.replace('_', '')}_CONNECTION_STRING`
+      ],
+  );
   return ['SQLITE_3', ...pg];
 }

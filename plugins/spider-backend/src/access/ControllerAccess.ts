@@ -77,7 +77,9 @@ export class ControllerAccess {
     credentials: BackstageCredentials,
   ): Promise<Record<ControllerRight, PolicyDecision>> {
     const answers = await this.deps.permissions.authorizeConditional(
-      CONTROLLER_RIGHTS.map(r => ({ permission: controllerRightPermissions[r] })),
+      CONTROLLER_RIGHTS.map(r => ({
+        permission: controllerRightPermissions[r],
+      })),
       { credentials },
     );
     const out = {} as Record<ControllerRight, PolicyDecision>;
@@ -88,7 +90,9 @@ export class ControllerAccess {
   }
 
   /** Controllers the caller may read, filtered in SQL. */
-  async listReadable(credentials: BackstageCredentials): Promise<ControllerGrantView[]> {
+  async listReadable(
+    credentials: BackstageCredentials,
+  ): Promise<ControllerGrantView[]> {
     const decisions = await this.decisions(credentials);
     const read = decisions.read;
     if (read.result === AuthorizeResult.DENY) return [];
@@ -110,14 +114,17 @@ export class ControllerAccess {
     right: ControllerRight,
   ): Promise<ControllerGrantView> {
     const record = await this.deps.controllers.get(controllerId);
-    if (!record) throw new NotFoundError(`No Controller with id ${controllerId}`);
+    if (!record)
+      throw new NotFoundError(`No Controller with id ${controllerId}`);
     const [view] = await this.views(credentials, [record]);
     if (!view.rights.includes('read')) {
       throw new NotFoundError(`No Controller with id ${controllerId}`);
     }
     if (!view.rights.includes(right)) {
       throw new NotAllowedError(
-        `You may not ${describeRight(right)} Controller "${record.name}"; ask its owner to share it with you with the "${right}" right`,
+        `You may not ${describeRight(right)} Controller "${
+          record.name
+        }"; ask its owner to share it with you with the "${right}" right`,
       );
     }
     return view;
@@ -153,7 +160,8 @@ export class ControllerAccess {
           rights.includes(right)
             ? resolveNamespaceAccess({
                 isOwner,
-                unconditional: decisions[right].result === AuthorizeResult.ALLOW,
+                unconditional:
+                  decisions[right].result === AuthorizeResult.ALLOW,
                 claims,
                 grants,
                 right,
@@ -193,7 +201,9 @@ function applyCriteria(qb: any, criteria: any): void {
       }
     });
   } else if ('not' in criteria) {
-    qb.whereNot((q: any) => applyCriteria(q, (criteria as { not: Criteria }).not));
+    qb.whereNot((q: any) =>
+      applyCriteria(q, (criteria as { not: Criteria }).not),
+    );
   }
 }
 

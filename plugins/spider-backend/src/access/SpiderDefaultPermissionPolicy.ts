@@ -33,8 +33,13 @@ const rightByPermission = new Map<string, ControllerRight>(
  * Portals with their own policy call {@link spiderPolicyDecision} from it.
  */
 export class SpiderDefaultPermissionPolicy implements PermissionPolicy {
-  async handle(request: PolicyQuery, user?: PolicyQueryUser): Promise<PolicyDecision> {
-    return spiderPolicyDecision(request, user) ?? { result: AuthorizeResult.ALLOW };
+  async handle(
+    request: PolicyQuery,
+    user?: PolicyQueryUser,
+  ): Promise<PolicyDecision> {
+    return (
+      spiderPolicyDecision(request, user) ?? { result: AuthorizeResult.ALLOW }
+    );
   }
 }
 

@@ -2,7 +2,11 @@ import { namespaceAllowed, resolveNamespaceAccess } from './namespaceAccess';
 import { Grant } from '@spider/backstage-plugin-spider-common';
 
 const grants: Grant[] = [
-  { principal: 'group:default/team-b', rights: ['read', 'use'], namespaces: ['team-b'] },
+  {
+    principal: 'group:default/team-b',
+    rights: ['read', 'use'],
+    namespaces: ['team-b'],
+  },
   { principal: 'user:default/jane', rights: ['read'], namespaces: ['team-c'] },
   { principal: 'group:default/ops', rights: ['read', 'use'], namespaces: '*' },
 ];
@@ -37,7 +41,11 @@ describe('resolveNamespaceAccess', () => {
   });
 
   it('gives nothing to a caller without a matching grant', () => {
-    const a = resolveNamespaceAccess({ ...base, claims: ['user:default/bob'], right: 'read' });
+    const a = resolveNamespaceAccess({
+      ...base,
+      claims: ['user:default/bob'],
+      right: 'read',
+    });
     expect(a.include).toEqual([]);
     expect(namespaceAllowed(a, 'team-b')).toBe(false);
   });

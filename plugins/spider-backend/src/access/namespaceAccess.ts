@@ -40,7 +40,8 @@ export function resolveNamespaceAccess(input: {
     if (matching.some(g => g.namespaces === '*')) granted = ALL_NAMESPACES;
     else {
       const set = new Set<string>();
-      for (const g of matching) for (const ns of g.namespaces as string[]) set.add(ns);
+      for (const g of matching)
+        for (const ns of g.namespaces as string[]) set.add(ns);
       granted = { include: [...set].sort(), exclude: [] };
     }
   }
@@ -54,7 +55,8 @@ export function intersectWithScope(
   if (!scope) return access;
   const exclude = [...new Set([...access.exclude, ...scope.exclude])].sort();
   let include: '*' | string[];
-  if (access.include === '*') include = scope.include === '*' ? '*' : [...scope.include];
+  if (access.include === '*')
+    include = scope.include === '*' ? '*' : [...scope.include];
   else if (scope.include === '*') include = access.include;
   else {
     const allowed = new Set(scope.include);
@@ -67,7 +69,10 @@ export function intersectWithScope(
   return { include, exclude };
 }
 
-export function namespaceAllowed(access: NamespaceAccess, namespace: string): boolean {
+export function namespaceAllowed(
+  access: NamespaceAccess,
+  namespace: string,
+): boolean {
   if (access.exclude.includes(namespace)) return false;
   return access.include === '*' || access.include.includes(namespace);
 }

@@ -29,7 +29,9 @@ export const controllerResourceRef = createPermissionResourceRef<
 
 const claimsSchema = z
   .array(z.string())
-  .describe('Entity refs of the caller: their user and the groups they belong to');
+  .describe(
+    'Entity refs of the caller: their user and the groups they belong to',
+  );
 
 export const isControllerOwner = createPermissionRule({
   name: 'IS_CONTROLLER_OWNER',
@@ -70,7 +72,10 @@ export const hasControllerGrant = createPermissionRule({
     },
 });
 
-export const controllerPermissionRules = { isControllerOwner, hasControllerGrant };
+export const controllerPermissionRules = {
+  isControllerOwner,
+  hasControllerGrant,
+};
 
 export const {
   conditions: spiderControllerConditions,

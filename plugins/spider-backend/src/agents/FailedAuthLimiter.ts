@@ -47,7 +47,12 @@ export class FailedAuthLimiter {
 
   /** This exact credential failed too often: refuse it without looking it up. */
   isCredentialBlocked(credential: string, now = Date.now()): boolean {
-    return this.over(this.byCredential, credential, this.limits.perCredential, now);
+    return this.over(
+      this.byCredential,
+      credential,
+      this.limits.perCredential,
+      now,
+    );
   }
 
   /** This address failed too often: refuse anything but a valid token. */
@@ -77,7 +82,8 @@ export class FailedAuthLimiter {
   }
 
   private prune(map: Map<string, Entry>, now: number) {
-    for (const [k, e] of map) if (now - e.since > this.limits.windowMs) map.delete(k);
+    for (const [k, e] of map)
+      if (now - e.since > this.limits.windowMs) map.delete(k);
     // Still too many live keys: drop the oldest (Map keeps insertion order).
     for (const k of map.keys()) {
       if (map.size <= this.limits.maxKeys) break;

@@ -105,12 +105,10 @@ describe.each(databases.eachSupportedId())(
     /** A Controller with a connected traffic-speaking agent and an active attachment on team-a/web. */
     async function attached(name = 'prod') {
       const c = await app.as(OWNER).post('/controllers', { name });
-      const w = await app
-        .as(OWNER)
-        .post('/whisperers', {
-          name: `http-${name}`,
-          captureFilter: 'tcp port 80',
-        });
+      const w = await app.as(OWNER).post('/whisperers', {
+        name: `http-${name}`,
+        captureFilter: 'tcp port 80',
+      });
       const agent = newAgent(c.body.token);
       await agent.connect();
       const a = await app.as(OWNER).post('/attachments', {

@@ -1,4 +1,7 @@
-import { AuditorService, BackstageCredentials } from '@backstage/backend-plugin-api';
+import {
+  AuditorService,
+  BackstageCredentials,
+} from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 
 export type AuditAction =
@@ -42,7 +45,10 @@ export class AuditLog {
     });
     const event = await this.auditor.createEvent({
       eventId: input.action.replace(/\./g, '-'),
-      severityLevel: input.action.endsWith('delete') || input.action.endsWith('rotate') ? 'medium' : 'low',
+      severityLevel:
+        input.action.endsWith('delete') || input.action.endsWith('rotate')
+          ? 'medium'
+          : 'low',
       meta: {
         actor: input.actor,
         resourceType: input.resourceType,

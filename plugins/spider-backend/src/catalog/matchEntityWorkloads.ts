@@ -1,8 +1,10 @@
 import { Workload } from '@spider/backstage-plugin-spider-common';
 
 export const KUBERNETES_ID_ANNOTATION = 'backstage.io/kubernetes-id';
-export const KUBERNETES_LABEL_SELECTOR_ANNOTATION = 'backstage.io/kubernetes-label-selector';
-export const KUBERNETES_NAMESPACE_ANNOTATION = 'backstage.io/kubernetes-namespace';
+export const KUBERNETES_LABEL_SELECTOR_ANNOTATION =
+  'backstage.io/kubernetes-label-selector';
+export const KUBERNETES_NAMESPACE_ANNOTATION =
+  'backstage.io/kubernetes-namespace';
 
 export type LabelRequirement =
   | { key: string; op: '=' | '!='; value: string }
@@ -18,7 +20,8 @@ export function entityWorkloadSelector(
   annotations: Record<string, string> | undefined,
 ): { requirements: LabelRequirement[]; namespace?: string } | undefined {
   if (!annotations) return undefined;
-  const namespace = annotations[KUBERNETES_NAMESPACE_ANNOTATION]?.trim() || undefined;
+  const namespace =
+    annotations[KUBERNETES_NAMESPACE_ANNOTATION]?.trim() || undefined;
   const selector = annotations[KUBERNETES_LABEL_SELECTOR_ANNOTATION]?.trim();
   if (selector) {
     const requirements = parseLabelSelector(selector);
@@ -35,7 +38,9 @@ export function entityWorkloadSelector(
 }
 
 /** Parses a Kubernetes label selector string; undefined when it is not one. */
-export function parseLabelSelector(selector: string): LabelRequirement[] | undefined {
+export function parseLabelSelector(
+  selector: string,
+): LabelRequirement[] | undefined {
   const parts: string[] = [];
   let depth = 0;
   let current = '';
@@ -54,7 +59,14 @@ export function parseLabelSelector(selector: string): LabelRequirement[] | undef
     if (!part) return undefined;
     let m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part);
     if (m) {
-      out.push({ key: m[1], op: m[2] as 'in' | 'notin', values: m[3].split(',').map(v => v.trim()).filter(Boolean) });
+      out.push({
+        key: m[1],
+        op: m[2] as 'in' | 'notin',
+        values: m[3]
+          .split(',')
+          .map(v => v.trim())
+          .filter(Boolean),
+      });
       continue;
     }
     m = /^([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)$/.exec(part);
@@ -72,7 +84,10 @@ export function parseLabelSelector(selector: string): LabelRequirement[] | undef
   return out;
 }
 
-export function matchesLabels(labels: Record<string, string>, reqs: LabelRequirement[]): boolean {
+export function matchesLabels(
+  labels: Record<string, string>,
+  reqs: LabelRequirement[],
+): boolean {
   return reqs.every(r => {
     const has = Object.prototype.hasOwnProperty.call(labels, r.key);
     switch (r.op) {

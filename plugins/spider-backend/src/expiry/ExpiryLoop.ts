@@ -16,7 +16,11 @@ export class ExpiryLoop {
       attachments: AttachmentsStore;
       logger: LoggerService;
       intervalMs: number;
-      onExpired(a: { id: string; controllerId: string; revision: number }): void;
+      onExpired(a: {
+        id: string;
+        controllerId: string;
+        revision: number;
+      }): void;
     },
   ) {}
 
@@ -50,7 +54,11 @@ export class ExpiryLoop {
     try {
       const now = Date.now();
       for (const due of await this.deps.attachments.dueForExpiry(now)) {
-        const revision = await this.deps.attachments.expire(due.id, due.controllerId, now);
+        const revision = await this.deps.attachments.expire(
+          due.id,
+          due.controllerId,
+          now,
+        );
         if (revision !== undefined) {
           count += 1;
           this.deps.onExpired({ ...due, revision });
@@ -64,7 +72,10 @@ export class ExpiryLoop {
       if (!this.stopped) {
         const next = await this.deps.attachments.nextExpiry().catch(() => null);
         // Never spin: a row that cannot be expired (or another replica's) waits a beat.
-        const delay = next === null ? this.deps.intervalMs : Math.min(this.deps.intervalMs, Math.max(100, next - Date.now()));
+        const delay =
+          next === null
+            ? this.deps.intervalMs
+            : Math.min(this.deps.intervalMs, Math.max(100, next - Date.now()));
         this.schedule(delay);
       }
     }

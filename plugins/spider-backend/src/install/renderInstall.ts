@@ -32,7 +32,14 @@ const TOKEN_PLACEHOLDER = '${SPIDER_AGENT_TOKEN}';
 /** Splits "a, b,c" into valid, unique names (the caller validates each). */
 export function splitNamespaces(list: string | undefined): string[] {
   if (!list) return [];
-  return [...new Set(list.split(',').map(s => s.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      list
+        .split(',')
+        .map(s => s.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 function shellQuote(value: string): string {
@@ -43,7 +50,10 @@ function shellQuote(value: string): string {
  * Renders install instructions for a Controller. The token is never in them: it is shown
  * once at creation or rotation; the command reads it from $SPIDER_AGENT_TOKEN.
  */
-export function renderInstall(settings: InstallSettings, req: InstallRequest): {
+export function renderInstall(
+  settings: InstallSettings,
+  req: InstallRequest,
+): {
   format: string;
   content: string;
   fileName: string;
@@ -58,23 +68,52 @@ export function renderInstall(settings: InstallSettings, req: InstallRequest): {
   const withImage = {
     ...values,
     ...(settings.image?.repository || settings.image?.tag
-      ? { image: { ...(settings.image.repository ? { repository: settings.image.repository } : {}), ...(settings.image.tag ? { tag: settings.image.tag } : {}) } }
+      ? {
+          image: {
+            ...(settings.image.repository
+              ? { repository: settings.image.repository }
+              : {}),
+            ...(settings.image.tag ? { tag: settings.image.tag } : {}),
+          },
+        }
       : {}),
   };
   if (req.format === 'values') {
     const doc = new YAML.Document(withImage);
     doc.commentBefore = ` Helm values for the Spider controller agent of Controller "${req.controllerName}".\n Set controls.token to the agent token shown when the Controller was created or its\n token rotated, or put it in a Secret and name it in controls.existingSecret.`;
-    return { format: 'values', content: doc.toString(), fileName: 'spider-agent-values.yaml' };
+    return {
+      format: 'values',
+      content: doc.toString(),
+      fileName: 'spider-agent-values.yaml',
+    };
   }
   if (req.format === 'command') {
     const sets = [
       `--set-string controls.url=${shellQuote(settings.controlsUrl)}`,
       `--set-string controls.token="${TOKEN_PLACEHOLDER}"`,
-      ...req.include.map((ns, i) => `--set-string namespaces.include[${i}]=${ns}`),
-      ...req.exclude.map((ns, i) => `--set-string namespaces.exclude[${i}]=${ns}`),
-      ...(settings.whispererImage ? [`--set-string whisperer.image=${shellQuote(settings.whispererImage)}`] : []),
-      ...(settings.image?.repository ? [`--set-string image.repository=${shellQuote(settings.image.repository)}`] : []),
-      ...(settings.image?.tag ? [`--set-string image.tag=${shellQuote(settings.image.tag)}`] : []),
+      ...req.include.map(
+        (ns, i) => `--set-string namespaces.include[${i}]=${ns}`,
+      ),
+      ...req.exclude.map(
+        (ns, i) => `--set-string namespaces.exclude[${i}]=${ns}`,
+      ),
+      ...(settings.whispererImage
+        ? [
+            `--set-string whisperer.image=${shellQuote(
+              settings.whispererImage,
+            )}`,
+          ]
+        : []),
+      ...(settings.image?.repository
+        ? [
+            `--set-string image.repository=${shellQuote(
+              settings.image.repository,
+            )}`,
+          ]
+        : []),
+      ...(settings.image?.tag
+        ? [`--set-string image.tag=${shellQuote(settings.image.tag)}`]
+        : []),
     ];
     const content = [
       `helm upgrade --install ${AGENT_DEFAULT_RELEASE} ${settings.chart}`,
@@ -96,21 +135,41 @@ export function renderInstall(settings: InstallSettings, req: InstallRequest): {
  * these values (names, RBAC, env, ports, probes, token file). e2e/src/chart checks the
  * two against each other with `helm template`, so they cannot drift apart unnoticed.
  */
-function renderManifest(settings: InstallSettings, req: InstallRequest, namespace: string): string {
+function renderManifest(
+  settings: InstallSettings,
+  req: InstallRequest,
+  namespace: string,
+): string {
   const name = AGENT_DEFAULT_RELEASE;
   const rbacName = `${namespace}-${name}`;
   const selector = {
     'app.kubernetes.io/name': AGENT_CHART_NAME,
     'app.kubernetes.io/instance': AGENT_DEFAULT_RELEASE,
   };
-  const labels = { ...selector, 'app.kubernetes.io/managed-by': 'spider-portal' };
-  const image = `${settings.image?.repository ?? AGENT_CHART_DEFAULTS.imageRepository}:${settings.image?.tag ?? AGENT_CHART_DEFAULTS.imageTag}`;
+  const labels = {
+    ...selector,
+    'app.kubernetes.io/managed-by': 'spider-portal',
+  };
+  const image = `${
+    settings.image?.repository ?? AGENT_CHART_DEFAULTS.imageRepository
+  }:${settings.image?.tag ?? AGENT_CHART_DEFAULTS.imageTag}`;
   const exclude = new Set(req.exclude);
   const scoped = [...new Set(req.include.filter(ns => !exclude.has(ns)))];
   const ports = AGENT_CHART_DEFAULTS;
   const docs: unknown[] = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace, labels } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, namespace, labels },
+    },
     {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -122,24 +181,42 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
   const subjects = [{ kind: 'ServiceAccount', name, namespace }];
   if (req.include.length === 0) {
     docs.push(
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: rbacName, labels }, rules: rbacRules(AGENT_RBAC_RULES) },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: rbacName, labels },
+        rules: rbacRules(AGENT_RBAC_RULES),
+      },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRoleBinding',
         metadata: { name: rbacName, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: rbacName },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: rbacName,
+        },
         subjects,
       },
     );
   } else {
     for (const ns of scoped) {
       docs.push(
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: rbacName, namespace: ns, labels }, rules: rbacRules(AGENT_NAMESPACED_RBAC_RULES) },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: rbacName, namespace: ns, labels },
+          rules: rbacRules(AGENT_NAMESPACED_RBAC_RULES),
+        },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'RoleBinding',
           metadata: { name: rbacName, namespace: ns, labels },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: rbacName },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'Role',
+            name: rbacName,
+          },
           subjects,
         },
       );
@@ -148,22 +225,46 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
   const env: Array<Record<string, unknown>> = [
     { name: AGENT_ENV.controlsUrl, value: settings.controlsUrl },
     { name: AGENT_ENV.tokenFile, value: '/var/run/spider/token/token' },
-    { name: AGENT_ENV.namespacesInclude, value: req.include.length ? req.include.join(',') : '*' },
+    {
+      name: AGENT_ENV.namespacesInclude,
+      value: req.include.length ? req.include.join(',') : '*',
+    },
     { name: AGENT_ENV.namespacesExclude, value: req.exclude.join(',') },
-    { name: AGENT_ENV.whispererImage, value: settings.whispererImage ?? AGENT_CHART_DEFAULTS.whispererImage },
-    { name: AGENT_ENV.resyncSeconds, value: String(AGENT_CHART_DEFAULTS.resyncPeriodSeconds) },
+    {
+      name: AGENT_ENV.whispererImage,
+      value: settings.whispererImage ?? AGENT_CHART_DEFAULTS.whispererImage,
+    },
+    {
+      name: AGENT_ENV.resyncSeconds,
+      value: String(AGENT_CHART_DEFAULTS.resyncPeriodSeconds),
+    },
     { name: AGENT_ENV.logLevel, value: 'info' },
     { name: AGENT_ENV.httpPort, value: String(ports.httpPort) },
     { name: AGENT_ENV.dnsPort, value: String(ports.dnsPort) },
     { name: AGENT_ENV.endpointPort, value: String(ports.endpointPort) },
     { name: AGENT_ENV.hostAliases, value: '[]' },
     { name: AGENT_ENV.dnsUpstreams, value: '' },
-    { name: AGENT_ENV.trafficBufferBytes, value: String(AGENT_CHART_DEFAULTS.trafficBufferBytes) },
-    { name: AGENT_ENV.allowProcessAccess, value: String(AGENT_CHART_DEFAULTS.allowProcessAccess) },
+    {
+      name: AGENT_ENV.trafficBufferBytes,
+      value: String(AGENT_CHART_DEFAULTS.trafficBufferBytes),
+    },
+    {
+      name: AGENT_ENV.allowProcessAccess,
+      value: String(AGENT_CHART_DEFAULTS.allowProcessAccess),
+    },
     { name: AGENT_ENV.serviceHost, value: `${name}.${namespace}.svc` },
-    { name: AGENT_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: AGENT_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    { name: AGENT_ENV.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    {
+      name: AGENT_ENV.podName,
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    },
+    {
+      name: AGENT_ENV.podNamespace,
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    },
+    {
+      name: AGENT_ENV.podIp,
+      valueFrom: { fieldRef: { fieldPath: 'status.podIP' } },
+    },
   ];
   docs.push(
     {
@@ -180,7 +281,12 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
             serviceAccountName: name,
             automountServiceAccountToken: true,
             enableServiceLinks: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: 'agent',
@@ -194,23 +300,64 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
                 },
                 env,
                 ports: [
-                  { name: 'http', containerPort: ports.httpPort, protocol: 'TCP' },
-                  { name: 'dns-udp', containerPort: ports.dnsPort, protocol: 'UDP' },
-                  { name: 'dns-tcp', containerPort: ports.dnsPort, protocol: 'TCP' },
-                  { name: 'endpoint', containerPort: ports.endpointPort, protocol: 'TCP' },
+                  {
+                    name: 'http',
+                    containerPort: ports.httpPort,
+                    protocol: 'TCP',
+                  },
+                  {
+                    name: 'dns-udp',
+                    containerPort: ports.dnsPort,
+                    protocol: 'UDP',
+                  },
+                  {
+                    name: 'dns-tcp',
+                    containerPort: ports.dnsPort,
+                    protocol: 'TCP',
+                  },
+                  {
+                    name: 'endpoint',
+                    containerPort: ports.endpointPort,
+                    protocol: 'TCP',
+                  },
                 ],
-                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
-                startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
-                resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+                livenessProbe: {
+                  httpGet: { path: '/healthz', port: 'http' },
+                  periodSeconds: 10,
+                  failureThreshold: 3,
+                },
+                readinessProbe: {
+                  httpGet: { path: '/readyz', port: 'http' },
+                  periodSeconds: 5,
+                  failureThreshold: 2,
+                },
+                startupProbe: {
+                  httpGet: { path: '/healthz', port: 'http' },
+                  periodSeconds: 2,
+                  failureThreshold: 30,
+                },
+                resources: {
+                  requests: { cpu: '50m', memory: '128Mi' },
+                  limits: { memory: '512Mi' },
+                },
                 volumeMounts: [
-                  { name: 'token', mountPath: '/var/run/spider/token', readOnly: true },
+                  {
+                    name: 'token',
+                    mountPath: '/var/run/spider/token',
+                    readOnly: true,
+                  },
                   { name: 'tmp', mountPath: '/tmp' },
                 ],
               },
             ],
             volumes: [
-              { name: 'token', secret: { secretName: `${name}-token`, items: [{ key: 'token', path: 'token' }] } },
+              {
+                name: 'token',
+                secret: {
+                  secretName: `${name}-token`,
+                  items: [{ key: 'token', path: 'token' }],
+                },
+              },
               { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             ],
           },
@@ -227,15 +374,38 @@ function renderManifest(settings: InstallSettings, req: InstallRequest, namespac
         ports: [
           { name: 'dns-udp', protocol: 'UDP', port: 53, targetPort: 'dns-udp' },
           { name: 'dns-tcp', protocol: 'TCP', port: 53, targetPort: 'dns-tcp' },
-          { name: 'endpoint', protocol: 'TCP', port: ports.endpointPort, targetPort: 'endpoint' },
-          { name: 'http', protocol: 'TCP', port: ports.httpPort, targetPort: 'http' },
+          {
+            name: 'endpoint',
+            protocol: 'TCP',
+            port: ports.endpointPort,
+            targetPort: 'endpoint',
+          },
+          {
+            name: 'http',
+            protocol: 'TCP',
+            port: ports.httpPort,
+            targetPort: 'http',
+          },
         ],
       },
     },
   );
-  return docs.map(d => YAML.stringify(d)).join('---\n').replaceAll(`'${TOKEN_PLACEHOLDER}'`, TOKEN_PLACEHOLDER);
+  return docs
+    .map(d => YAML.stringify(d))
+    .join('---\n')
+    .replaceAll(`'${TOKEN_PLACEHOLDER}'`, TOKEN_PLACEHOLDER);
 }
 
-function rbacRules(rules: ReadonlyArray<{ apiGroups: readonly string[]; resources: readonly string[]; verbs: readonly string[] }>) {
-  return rules.map(r => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] }));
+function rbacRules(
+  rules: ReadonlyArray<{
+    apiGroups: readonly string[];
+    resources: readonly string[];
+    verbs: readonly string[];
+  }>,
+) {
+  return rules.map(r => ({
+    apiGroups: [...r.apiGroups],
+    resources: [...r.resources],
+    verbs: [...r.verbs],
+  }));
 }

@@ -7,7 +7,11 @@ import {
   LoggerService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { NotAllowedError, NotFoundError, ConflictError } from '@backstage/errors';
+import {
+  NotAllowedError,
+  NotFoundError,
+  ConflictError,
+} from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
@@ -37,15 +41,26 @@ import { WhisperersStore } from '../store/WhisperersStore';
 import { AttachmentsStore } from '../store/AttachmentsStore';
 import { SharesStore } from '../store/SharesStore';
 import { InventoryStore } from '../store/InventoryStore';
-import { ControllerAccess, ControllerGrantView } from '../access/ControllerAccess';
-import { hasAnyNamespace, namespaceAllowed, NamespaceAccess } from '../access/namespaceAccess';
+import {
+  ControllerAccess,
+  ControllerGrantView,
+} from '../access/ControllerAccess';
+import {
+  hasAnyNamespace,
+  namespaceAllowed,
+  NamespaceAccess,
+} from '../access/namespaceAccess';
 import { AgentGateway } from '../agents/AgentGateway';
 import { AgentUnavailableError } from '../agents/AgentSession';
 import { AuditLog } from '../audit/AuditLog';
 import { SpiderEvents } from '../events/SpiderEvents';
 import { computeExpiresAt } from '../expiry/computeExpiresAt';
 import { ExpiryLoop } from '../expiry/ExpiryLoop';
-import { InstallSettings, renderInstall, splitNamespaces } from '../install/renderInstall';
+import {
+  InstallSettings,
+  renderInstall,
+  splitNamespaces,
+} from '../install/renderInstall';
 import { matchEntityWorkloads } from '../catalog/matchEntityWorkloads';
 import { parseInput } from './validation';
 import { spiderErrorHandler } from './errorHandler';
@@ -83,17 +98,33 @@ function namespacesParam(access: NamespaceAccess): '*' | string[] {
   return access.include;
 }
 
-export async function createRouter(options: RouterOptions): Promise<express.Router> {
+export async function createRouter(
+  options: RouterOptions,
+): Promise<express.Router> {
   const {
-    httpAuth, permissions, controllers, whisperers, attachments, shares,
-    inventory, access, gateway, audit, events, expiry,
+    httpAuth,
+    permissions,
+    controllers,
+    whisperers,
+    attachments,
+    shares,
+    inventory,
+    access,
+    gateway,
+    audit,
+    events,
+    expiry,
   } = options;
   const router = Router();
   router.use(express.json({ limit: REST_LIMITS.bodyBytes, strict: true }));
 
-  const user = (req: express.Request) => httpAuth.credentials(req, { allow: ['user'] });
+  const user = (req: express.Request) =>
+    httpAuth.credentials(req, { allow: ['user'] });
 
-  const toController = async (view: ControllerGrantView, counts?: Map<string, number>): Promise<Controller> => {
+  const toController = async (
+    view: ControllerGrantView,
+    counts?: Map<string, number>,
+  ): Promise<Controller> => {
     const c = view.controller;
     const active = counts ?? (await attachments.countLiveByController([c.id]));
     return {
@@ -113,7 +144,11 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     };
   };
 
-  const requireBasic = async (credentials: BackstageCredentials, permission: any, message: string) => {
+  const requireBasic = async (
+    credentials: BackstageCredentials,
+    permission: any,
+    message: string,
+  ) => {
     const [d] = await permissions.authorize([{ permission }], { credentials });
     if (d.result !== AuthorizeResult.ALLOW) throw new NotAllowedError(message);
   };
@@ -124,16 +159,37 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     parseInput(z.strictObject({}), req.query, 'query');
     const credentials = await user(req);
     const views = await access.listReadable(credentials);
-    const counts = await attachments.countLiveByController(views.map(v => v.controller.id));
-    res.json({ items: await Promise.all(views.map(v => toController(v, counts))) });
+    const counts = await attachments.countLiveByController(
+      views.map(v => v.controller.id),
+    );
+    res.json({
+      items: await Promise.all(views.map(v => toController(v, counts))),
+    });
   });
 
   router.post('/controllers', async (req, res) => {
     const credentials = await user(req);
-    const body = parseInput(createControllerRequestSchema, req.body, 'Controller');
-    await requireBasic(credentials, spiderControllerCreatePermission, 'You may not register Controllers');
-    const { controller, token } = await controllers.create({ ...body, owner: actorOf(credentials) });
-    await audit.record({ action: 'controller.create', actor: actorOf(credentials), resourceType: 'controller', resourceId: controller.id, details: { name: controller.name } });
+    const body = parseInput(
+      createControllerRequestSchema,
+      req.body,
+      'Controller',
+    );
+    await requireBasic(
+      credentials,
+      spiderControllerCreatePermission,
+      'You may not register Controllers',
+    );
+    const { controller, token } = await controllers.create({
+      ...body,
+      owner: actorOf(credentials),
+    });
+    await audit.record({
+      action: 'controller.create',
+      actor: actorOf(credentials),
+      resourceType: 'controller',
+      resourceId: controller.id,
+      details: { name: controller.name },
+    });
     events.publish({ kind: 'controller', id: controller.id });
     const [view] = await access.views(credentials, [controller]);
     res.status(201).json({ ...(await toController(view)), token });
@@ -147,11 +203,21 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.patch('/controllers/:id', async (req, res) => {
     const { id } = parseInput(idParamSchema, req.params, 'path');
-    const body = parseInput(updateControllerRequestSchema, req.body, 'Controller change');
+    const body = parseInput(
+      updateControllerRequestSchema,
+      req.body,
+      'Controller change',
+    );
     const credentials = await user(req);
     const before = await access.require(credentials, id, 'update');
     const updated = await controllers.update(id, body);
-    await audit.record({ action: 'controller.rename', actor: actorOf(credentials), resourceType: 'controller', resourceId: id, details: { from: before.controller.name, to: updated.name } });
+    await audit.record({
+      action: 'controller.rename',
+      actor: actorOf(credentials),
+      resourceType: 'controller',
+      resourceId: id,
+      details: { from: before.controller.name, to: updated.name },
+    });
     events.publish({ kind: 'controller', id });
     res.json(await toController({ ...before, controller: updated }));
   });
@@ -162,7 +228,13 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const view = await access.require(credentials, id, 'delete');
     await controllers.delete(id);
     gateway.revoke(id, 'the Controller was deleted');
-    await audit.record({ action: 'controller.delete', actor: actorOf(credentials), resourceType: 'controller', resourceId: id, details: { name: view.controller.name } });
+    await audit.record({
+      action: 'controller.delete',
+      actor: actorOf(credentials),
+      resourceType: 'controller',
+      resourceId: id,
+      details: { name: view.controller.name },
+    });
     events.publish({ kind: 'controller', id });
     res.status(204).end();
   });
@@ -173,7 +245,12 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const view = await access.require(credentials, id, 'install');
     const { controller, token } = await controllers.rotateToken(id);
     gateway.revoke(id, 'the Controller token was rotated');
-    await audit.record({ action: 'controller.token.rotate', actor: actorOf(credentials), resourceType: 'controller', resourceId: id });
+    await audit.record({
+      action: 'controller.token.rotate',
+      actor: actorOf(credentials),
+      resourceType: 'controller',
+      resourceId: id,
+    });
     events.publish({ kind: 'controller', id });
     res.json({ ...(await toController({ ...view, controller })), token });
   });
@@ -185,11 +262,20 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const record = await controllers.get(id, { withStatus: true });
     const readable = view.namespaces('read');
     let status = record?.status ?? null;
-    if (status && !(readable.include === '*' && readable.exclude.length === 0)) {
+    if (
+      status &&
+      !(readable.include === '*' && readable.exclude.length === 0)
+    ) {
       // Only attachments the caller may see appear in the status they read.
-      const visible = await attachments.list({ scopes: [{ controllerId: id, access: readable }], limit: REST_LIMITS.pageSize });
+      const visible = await attachments.list({
+        scopes: [{ controllerId: id, access: readable }],
+        limit: REST_LIMITS.pageSize,
+      });
       const ids = new Set(visible.items.map(a => a.id));
-      status = { ...status, attachments: status.attachments.filter(a => ids.has(a.id)) };
+      status = {
+        ...status,
+        attachments: status.attachments.filter(a => ids.has(a.id)),
+      };
     }
     const body: ControllerStatus = {
       controllerId: id,
@@ -206,7 +292,8 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const view = await access.require(await user(req), id, 'install');
     const include = splitNamespaces(query.include);
     const exclude = splitNamespaces(query.exclude);
-    for (const ns of [...include, ...exclude]) parseInput(namespaceNameSchema, ns, `namespace "${ns}"`);
+    for (const ns of [...include, ...exclude])
+      parseInput(namespaceNameSchema, ns, `namespace "${ns}"`);
     res.json(
       renderInstall(options.install, {
         controllerName: view.controller.name,
@@ -224,7 +311,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const view = await access.require(await user(req), id, 'use');
     const ns = view.namespaces('use');
     if (query.namespace && !namespaceAllowed(ns, query.namespace)) {
-      throw new NotAllowedError(`You may not target namespace "${query.namespace}" on Controller "${view.controller.name}"`);
+      throw new NotAllowedError(
+        `You may not target namespace "${query.namespace}" on Controller "${view.controller.name}"`,
+      );
     }
     if (!hasAnyNamespace(ns)) {
       res.json({ items: [], truncated: false });
@@ -242,13 +331,22 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       try {
         result = await gateway.request(id, params, options.requestTimeoutMs);
       } catch (e) {
-        if (e instanceof AgentUnavailableError) throw serviceUnavailable(view.controller.name);
+        if (e instanceof AgentUnavailableError)
+          throw serviceUnavailable(view.controller.name);
         throw e;
       }
     } else if (view.controller.connected) {
       // The agent holds a socket on another replica: answer from its reported inventory.
-      const items = await inventory.list(id, { ...params, limit: params.limit + 1 });
-      result = { items: items.slice(0, params.limit).map(({ controllerId: _c, ...w }) => w), truncated: items.length > params.limit };
+      const items = await inventory.list(id, {
+        ...params,
+        limit: params.limit + 1,
+      });
+      result = {
+        items: items
+          .slice(0, params.limit)
+          .map(({ controllerId: _c, ...w }) => w),
+        truncated: items.length > params.limit,
+      };
     } else {
       throw serviceUnavailable(view.controller.name);
     }
@@ -259,7 +357,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   router.get('/controllers/:id/namespaces', async (req, res) => {
     const { id } = parseInput(idParamSchema, req.params, 'path');
     const view = await access.require(await user(req), id, 'read');
-    const use = view.rights.includes('use') ? view.namespaces('use') : view.namespaces('read');
+    const use = view.rights.includes('use')
+      ? view.namespaces('use')
+      : view.namespaces('read');
     const known = await inventory.namespaces(id);
     res.json({
       items: known.filter(ns => namespaceAllowed(use, ns)),
@@ -279,18 +379,32 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const credentials = await user(req);
     await access.require(credentials, id, 'share');
     await shares.replace(id, body.items);
-    await audit.record({ action: 'controller.share', actor: actorOf(credentials), resourceType: 'controller', resourceId: id, details: { grants: body.items as any } });
+    await audit.record({
+      action: 'controller.share',
+      actor: actorOf(credentials),
+      resourceType: 'controller',
+      resourceId: id,
+      details: { grants: body.items as any },
+    });
     events.publish({ kind: 'controller', id });
     res.json({ items: await shares.list(id) });
   });
 
   // ---- Whisperers ----------------------------------------------------------
 
-  const requireWhispererOwner = async (credentials: BackstageCredentials, w: Whisperer) => {
+  const requireWhispererOwner = async (
+    credentials: BackstageCredentials,
+    w: Whisperer,
+  ) => {
     if (w.owner === actorOf(credentials)) return;
-    const [d] = await permissions.authorize([{ permission: spiderWhispererManagePermission }], { credentials });
+    const [d] = await permissions.authorize(
+      [{ permission: spiderWhispererManagePermission }],
+      { credentials },
+    );
     if (d.result !== AuthorizeResult.ALLOW) {
-      throw new NotAllowedError(`Only the owner of Whisperer "${w.name}" (${w.owner}) may change or delete it`);
+      throw new NotAllowedError(
+        `Only the owner of Whisperer "${w.name}" (${w.owner}) may change or delete it`,
+      );
     }
   };
 
@@ -301,10 +415,24 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.post('/whisperers', async (req, res) => {
     const credentials = await user(req);
-    const body = parseInput(createWhispererRequestSchema, req.body, 'Whisperer');
-    await requireBasic(credentials, spiderWhispererCreatePermission, 'You may not create Whisperers');
+    const body = parseInput(
+      createWhispererRequestSchema,
+      req.body,
+      'Whisperer',
+    );
+    await requireBasic(
+      credentials,
+      spiderWhispererCreatePermission,
+      'You may not create Whisperers',
+    );
     const w = await whisperers.create(body, actorOf(credentials));
-    await audit.record({ action: 'whisperer.create', actor: actorOf(credentials), resourceType: 'whisperer', resourceId: w.id, details: { name: w.name } });
+    await audit.record({
+      action: 'whisperer.create',
+      actor: actorOf(credentials),
+      resourceType: 'whisperer',
+      resourceId: w.id,
+      details: { name: w.name },
+    });
     events.publish({ kind: 'whisperer', id: w.id });
     res.status(201).json(w);
   });
@@ -317,11 +445,21 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.patch('/whisperers/:id', async (req, res) => {
     const { id } = parseInput(idParamSchema, req.params, 'path');
-    const body = parseInput(updateWhispererRequestSchema, req.body, 'Whisperer change');
+    const body = parseInput(
+      updateWhispererRequestSchema,
+      req.body,
+      'Whisperer change',
+    );
     const credentials = await user(req);
     await requireWhispererOwner(credentials, await whisperers.getOrThrow(id));
     const w = await whisperers.update(id, body);
-    await audit.record({ action: 'whisperer.update', actor: actorOf(credentials), resourceType: 'whisperer', resourceId: id, details: { fields: Object.keys(body) } });
+    await audit.record({
+      action: 'whisperer.update',
+      actor: actorOf(credentials),
+      resourceType: 'whisperer',
+      resourceId: id,
+      details: { fields: Object.keys(body) },
+    });
     events.publish({ kind: 'whisperer', id });
     res.json(w);
   });
@@ -333,10 +471,18 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     await requireWhispererOwner(credentials, w);
     const live = await attachments.countLiveByWhisperer(id);
     if (live > 0) {
-      throw new ConflictError(`Whisperer "${w.name}" is attached ${live} time(s); detach those attachments first`);
+      throw new ConflictError(
+        `Whisperer "${w.name}" is attached ${live} time(s); detach those attachments first`,
+      );
     }
     await whisperers.delete(id);
-    await audit.record({ action: 'whisperer.delete', actor: actorOf(credentials), resourceType: 'whisperer', resourceId: id, details: { name: w.name } });
+    await audit.record({
+      action: 'whisperer.delete',
+      actor: actorOf(credentials),
+      resourceType: 'whisperer',
+      resourceId: id,
+      details: { name: w.name },
+    });
     events.publish({ kind: 'whisperer', id });
     res.status(204).end();
   });
@@ -347,11 +493,16 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const query = parseInput(listAttachmentsQuerySchema, req.query, 'query');
     const credentials = await user(req);
     let views = await access.listReadable(credentials);
-    if (query.controllerId) views = views.filter(v => v.controller.id === query.controllerId);
+    if (query.controllerId)
+      views = views.filter(v => v.controller.id === query.controllerId);
     const scopes = views
-      .map(v => ({ controllerId: v.controller.id, access: v.namespaces('read') }))
+      .map(v => ({
+        controllerId: v.controller.id,
+        access: v.namespaces('read'),
+      }))
       .filter(s => hasAnyNamespace(s.access));
-    const statuses = query.status === undefined ? undefined : [query.status].flat();
+    const statuses =
+      query.status === undefined ? undefined : [query.status].flat();
     res.json(
       await attachments.list({
         scopes,
@@ -366,7 +517,10 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   /** One attachment, or 404 when the caller may not see its Controller or namespace. */
-  const readableAttachment = async (credentials: BackstageCredentials, id: string): Promise<{ attachment: Attachment; view: ControllerGrantView }> => {
+  const readableAttachment = async (
+    credentials: BackstageCredentials,
+    id: string,
+  ): Promise<{ attachment: Attachment; view: ControllerGrantView }> => {
     const attachment = await attachments.get(id);
     if (!attachment) throw new NotFoundError(`No attachment with id ${id}`);
     let view: ControllerGrantView;
@@ -375,7 +529,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     } catch {
       throw new NotFoundError(`No attachment with id ${id}`);
     }
-    if (!namespaceAllowed(view.namespaces('read'), attachment.target.namespace)) {
+    if (
+      !namespaceAllowed(view.namespaces('read'), attachment.target.namespace)
+    ) {
       throw new NotFoundError(`No attachment with id ${id}`);
     }
     return { attachment, view };
@@ -387,7 +543,11 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   });
 
   router.post('/attachments', async (req, res) => {
-    const body = parseInput(createAttachmentRequestSchema, req.body, 'attachment');
+    const body = parseInput(
+      createAttachmentRequestSchema,
+      req.body,
+      'attachment',
+    );
     const credentials = await user(req);
     const view = await access.require(credentials, body.controllerId, 'use');
     if (!namespaceAllowed(view.namespaces('use'), body.target.namespace)) {
@@ -396,12 +556,23 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       );
     }
     const whisperer = await whisperers.get(body.whispererId);
-    if (!whisperer) throw new NotFoundError(`No Whisperer with id ${body.whispererId}`);
+    if (!whisperer)
+      throw new NotFoundError(`No Whisperer with id ${body.whispererId}`);
     const createdAt = Date.now();
-    const expiresAt = computeExpiresAt(createdAt, whisperer.timeToLive, options.maxTimeToLiveMs);
+    const expiresAt = computeExpiresAt(
+      createdAt,
+      whisperer.timeToLive,
+      options.maxTimeToLiveMs,
+    );
     const { attachment, revision } = await attachments.create({
       controllerId: body.controllerId,
-      whisperer: { id: whisperer.id, name: whisperer.name, image: whisperer.image, captureFilter: whisperer.captureFilter, env: whisperer.env },
+      whisperer: {
+        id: whisperer.id,
+        name: whisperer.name,
+        image: whisperer.image,
+        captureFilter: whisperer.captureFilter,
+        env: whisperer.env,
+      },
       target: body.target,
       entityRef: body.entityRef,
       createdBy: actorOf(credentials),
@@ -412,10 +583,22 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     if (desired) gateway.pushAttach(body.controllerId, revision, desired);
     expiry.poke(expiresAt);
     await audit.record({
-      action: 'attachment.attach', actor: actorOf(credentials), resourceType: 'attachment', resourceId: attachment.id,
-      details: { controllerId: body.controllerId, whisperer: whisperer.name, target: body.target as any, expiresAt: attachment.expiresAt },
+      action: 'attachment.attach',
+      actor: actorOf(credentials),
+      resourceType: 'attachment',
+      resourceId: attachment.id,
+      details: {
+        controllerId: body.controllerId,
+        whisperer: whisperer.name,
+        target: body.target as any,
+        expiresAt: attachment.expiresAt,
+      },
     });
-    events.publish({ kind: 'attachment', id: attachment.id, controllerId: body.controllerId });
+    events.publish({
+      kind: 'attachment',
+      id: attachment.id,
+      controllerId: body.controllerId,
+    });
     res.status(201).json(attachment);
   });
 
@@ -424,14 +607,42 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     const credentials = await user(req);
     const { attachment, view } = await readableAttachment(credentials, id);
     const isCreator = attachment.createdBy === actorOf(credentials);
-    if (!isCreator && !(view.rights.includes('use') && namespaceAllowed(view.namespaces('use'), attachment.target.namespace))) {
-      throw new NotAllowedError('You may detach only attachments you made, or ones in namespaces you may attach in');
+    if (
+      !isCreator &&
+      !(
+        view.rights.includes('use') &&
+        namespaceAllowed(view.namespaces('use'), attachment.target.namespace)
+      )
+    ) {
+      throw new NotAllowedError(
+        'You may detach only attachments you made, or ones in namespaces you may attach in',
+      );
     }
-    const result = await attachments.detach(id, actorOf(credentials), 'detached by user', gateway.isConnectedHere(attachment.controllerId) || view.controller.connected);
+    const result = await attachments.detach(
+      id,
+      actorOf(credentials),
+      'detached by user',
+      gateway.isConnectedHere(attachment.controllerId) ||
+        view.controller.connected,
+    );
     if (result.changed && result.revision !== undefined) {
-      gateway.pushDetach(attachment.controllerId, result.revision, id, 'detached');
-      await audit.record({ action: 'attachment.detach', actor: actorOf(credentials), resourceType: 'attachment', resourceId: id });
-      events.publish({ kind: 'attachment', id, controllerId: attachment.controllerId });
+      gateway.pushDetach(
+        attachment.controllerId,
+        result.revision,
+        id,
+        'detached',
+      );
+      await audit.record({
+        action: 'attachment.detach',
+        actor: actorOf(credentials),
+        resourceType: 'attachment',
+        resourceId: id,
+      });
+      events.publish({
+        kind: 'attachment',
+        id,
+        controllerId: attachment.controllerId,
+      });
     }
     res.json(result.attachment);
   });
@@ -439,19 +650,38 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   // ---- Catalog ---------------------------------------------------------------
 
   router.get('/entity-workloads', async (req, res) => {
-    const { entityRef } = parseInput(entityWorkloadsQuerySchema, req.query, 'query');
+    const { entityRef } = parseInput(
+      entityWorkloadsQuerySchema,
+      req.query,
+      'query',
+    );
     const credentials = await user(req);
-    if (!options.catalog) throw new NotFoundError('The catalog is not available');
-    const entity = await options.catalog.getEntityByRef(entityRef, { credentials });
-    if (!entity) throw new NotFoundError(`No entity ${entityRef} in the catalog`);
-    const views = (await access.listReadable(credentials)).filter(v => v.rights.includes('use'));
+    if (!options.catalog)
+      throw new NotFoundError('The catalog is not available');
+    const entity = await options.catalog.getEntityByRef(entityRef, {
+      credentials,
+    });
+    if (!entity)
+      throw new NotFoundError(`No entity ${entityRef} in the catalog`);
+    const views = (await access.listReadable(credentials)).filter(v =>
+      v.rights.includes('use'),
+    );
     const byId = new Map(views.map(v => [v.controller.id, v]));
     const all = await inventory.listAcross([...byId.keys()]);
-    const matched = matchEntityWorkloads(entity.metadata.annotations, all).filter(w =>
-      namespaceAllowed(byId.get(w.controllerId)!.namespaces('use'), w.namespace),
+    const matched = matchEntityWorkloads(
+      entity.metadata.annotations,
+      all,
+    ).filter(w =>
+      namespaceAllowed(
+        byId.get(w.controllerId)!.namespaces('use'),
+        w.namespace,
+      ),
     );
     res.json({
-      items: matched.map(w => ({ ...w, controllerName: byId.get(w.controllerId)!.controller.name })),
+      items: matched.map(w => ({
+        ...w,
+        controllerName: byId.get(w.controllerId)!.controller.name,
+      })),
     });
   });
 
@@ -478,8 +708,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 }
 
 function serviceUnavailable(name: string) {
-  const e = new Error(`The agent of Controller "${name}" is not connected; install or restart it, then try again`);
+  const e = new Error(
+    `The agent of Controller "${name}" is not connected; install or restart it, then try again`,
+  );
   e.name = 'ServiceUnavailableError';
   return e;
 }
-

@@ -15,7 +15,11 @@ import { iso, isoOrNull, msOrNull } from './time';
 import type { NamespaceAccess } from '../access/namespaceAccess';
 
 /** Statuses in which the agent keeps whisperers in pods ('failed' may recover). */
-export const DESIRED_STATUSES: AttachmentStatus[] = ['pending', 'active', 'failed'];
+export const DESIRED_STATUSES: AttachmentStatus[] = [
+  'pending',
+  'active',
+  'failed',
+];
 
 /** Which attachments a caller may see on one Controller. */
 export interface AttachmentScope {
@@ -33,7 +37,10 @@ export interface AttachmentFilter {
   cursor?: string;
 }
 
-type WhispererSnapshot = Pick<Whisperer, 'id' | 'name' | 'image' | 'captureFilter' | 'env'>;
+type WhispererSnapshot = Pick<
+  Whisperer,
+  'id' | 'name' | 'image' | 'captureFilter' | 'env'
+>;
 
 function encodeCursor(createdAt: number, id: string) {
   return Buffer.from(`${createdAt}:${id}`).toString('base64url');
@@ -151,19 +158,29 @@ export class AttachmentsStore {
     return a;
   }
 
-  async list(filter: AttachmentFilter): Promise<{ items: Attachment[]; nextCursor?: string; totalCount: number }> {
+  async list(
+    filter: AttachmentFilter,
+  ): Promise<{ items: Attachment[]; nextCursor?: string; totalCount: number }> {
     if (filter.scopes.length === 0) return { items: [], totalCount: 0 };
     const base = () => {
       // Controllers seen in full collapse into one IN list; the rest get a clause each.
-      const full = filter.scopes.filter(s => s.access.include === '*' && s.access.exclude.length === 0);
+      const full = filter.scopes.filter(
+        s => s.access.include === '*' && s.access.exclude.length === 0,
+      );
       const partial = filter.scopes.filter(s => !full.includes(s));
       const qb = this.db('spider_attachments').where(outer => {
-        if (full.length) outer.orWhereIn('controller_id', full.map(s => s.controllerId));
+        if (full.length)
+          outer.orWhereIn(
+            'controller_id',
+            full.map(s => s.controllerId),
+          );
         for (const s of partial) {
           outer.orWhere(inner => {
             inner.where('controller_id', s.controllerId);
-            if (s.access.include !== '*') inner.whereIn('target_namespace', s.access.include);
-            if (s.access.exclude.length) inner.whereNotIn('target_namespace', s.access.exclude);
+            if (s.access.include !== '*')
+              inner.whereIn('target_namespace', s.access.include);
+            if (s.access.exclude.length)
+              inner.whereNotIn('target_namespace', s.access.exclude);
           });
         }
       });
@@ -186,7 +203,9 @@ export class AttachmentsStore {
       page.where(q =>
         q
           .where('created_at', '<', c.createdAt)
-          .orWhere(q2 => q2.where('created_at', c.createdAt).andWhere('id', '<', c.id)),
+          .orWhere(q2 =>
+            q2.where('created_at', c.createdAt).andWhere('id', '<', c.id),
+          ),
       );
     }
     const rows = await page;
@@ -195,13 +214,20 @@ export class AttachmentsStore {
     const instances = await this.instancesOf(pageRows.map((r: any) => r.id));
     const last = pageRows[pageRows.length - 1];
     return {
-      items: pageRows.map((r: any) => toAttachment(r, instances.get(r.id) ?? [])),
-      nextCursor: more && last ? encodeCursor(msOrNull(last.created_at) ?? 0, last.id) : undefined,
+      items: pageRows.map((r: any) =>
+        toAttachment(r, instances.get(r.id) ?? []),
+      ),
+      nextCursor:
+        more && last
+          ? encodeCursor(msOrNull(last.created_at) ?? 0, last.id)
+          : undefined,
       totalCount: Number((countRow as any)?.n ?? 0),
     };
   }
 
-  private async instancesOf(ids: string[]): Promise<Map<string, WhispererInstance[]>> {
+  private async instancesOf(
+    ids: string[],
+  ): Promise<Map<string, WhispererInstance[]>> {
     const out = new Map<string, WhispererInstance[]>();
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await this.db('spider_instances')
@@ -219,7 +245,14 @@ export class AttachmentsStore {
   /** The full desired set an agent must enforce. */
   async desiredFor(controllerId: string): Promise<DesiredAttachment[]> {
     const rows = await this.db('spider_attachments')
-      .select('id', 'whisperer_json', 'target_namespace', 'target_kind', 'target_name', 'expires_at')
+      .select(
+        'id',
+        'whisperer_json',
+        'target_namespace',
+        'target_kind',
+        'target_name',
+        'expires_at',
+      )
       .where({ controller_id: controllerId })
       .whereIn('status', DESIRED_STATUSES)
       .orderBy('created_at');
@@ -246,20 +279,33 @@ export class AttachmentsStore {
     if (!DESIRED_STATUSES.includes(current.status)) {
       return { attachment: current, changed: false };
     }
-    const status: AttachmentStatus = agentConnected && current.instances.length > 0 ? 'detaching' : 'detached';
+    const status: AttachmentStatus =
+      agentConnected && current.instances.length > 0 ? 'detaching' : 'detached';
     const revision = await this.db.transaction(async tx => {
       const n = await tx('spider_attachments')
         .where({ id })
         .whereIn('status', DESIRED_STATUSES)
-        .update({ status, detached_at: Date.now(), detached_by: by, detach_reason: reason });
+        .update({
+          status,
+          detached_at: Date.now(),
+          detached_by: by,
+          detach_reason: reason,
+        });
       if (!n) return undefined;
       return bumpRevision(tx, current.controllerId);
     });
-    return { attachment: (await this.get(id))!, changed: revision !== undefined, revision };
+    return {
+      attachment: (await this.get(id))!,
+      changed: revision !== undefined,
+      revision,
+    };
   }
 
   /** Live attachments whose expiry has passed. */
-  async dueForExpiry(now: number, limit = 500): Promise<Array<{ id: string; controllerId: string }>> {
+  async dueForExpiry(
+    now: number,
+    limit = 500,
+  ): Promise<Array<{ id: string; controllerId: string }>> {
     const rows = await this.db('spider_attachments')
       .select('id', 'controller_id')
       .whereIn('status', DESIRED_STATUSES)
@@ -270,7 +316,11 @@ export class AttachmentsStore {
   }
 
   /** Expires one attachment; false when another replica (or a detach) got there first. */
-  async expire(id: string, controllerId: string, now: number): Promise<number | undefined> {
+  async expire(
+    id: string,
+    controllerId: string,
+    now: number,
+  ): Promise<number | undefined> {
     return this.db.transaction(async tx => {
       const n = await tx('spider_attachments')
         .where({ id })
@@ -311,11 +361,15 @@ export class AttachmentsStore {
         .select('id', 'status')
         .where({ controller_id: controllerId })
         .whereIn('id', ids);
-      const known = new Map(rows.map((r: any) => [r.id, r.status as AttachmentStatus]));
+      const known = new Map(
+        rows.map((r: any) => [r.id, r.status as AttachmentStatus]),
+      );
       for (const entry of report) {
         const status = known.get(entry.attachmentId);
         if (!status) continue;
-        await tx('spider_instances').where({ attachment_id: entry.attachmentId }).delete();
+        await tx('spider_instances')
+          .where({ attachment_id: entry.attachmentId })
+          .delete();
         for (let i = 0; i < entry.instances.length; i += 200) {
           await tx('spider_instances').insert(
             entry.instances.slice(i, i + 200).map(inst => ({
@@ -337,7 +391,9 @@ export class AttachmentsStore {
         const next = nextStatus(status, entry.phase);
         const update: Record<string, unknown> = { message: entry.message };
         if (next !== status) update.status = next;
-        await tx('spider_attachments').where({ id: entry.attachmentId }).update(update);
+        await tx('spider_attachments')
+          .where({ id: entry.attachmentId })
+          .update(update);
         changed.push(entry.attachmentId);
       }
     });
@@ -375,7 +431,10 @@ export function nextStatus(
   phase: 'active' | 'failed' | 'stopped' | 'expired',
 ): AttachmentStatus {
   if (current === 'detached' || current === 'expired') return current;
-  if (current === 'detaching') return phase === 'stopped' || phase === 'expired' ? 'detached' : 'detaching';
+  if (current === 'detaching')
+    return phase === 'stopped' || phase === 'expired'
+      ? 'detached'
+      : 'detaching';
   if (phase === 'active') return 'active';
   if (phase === 'failed') return 'failed';
   if (phase === 'expired') return 'expired';
@@ -402,8 +461,16 @@ function toDesired(row: any): DesiredAttachment {
   };
 }
 
-async function bumpRevision(tx: Knex.Transaction, controllerId: string): Promise<number> {
-  await tx('spider_controllers').where({ id: controllerId }).increment('revision', 1);
-  const row = await tx('spider_controllers').select('revision').where({ id: controllerId }).first();
+async function bumpRevision(
+  tx: Knex.Transaction,
+  controllerId: string,
+): Promise<number> {
+  await tx('spider_controllers')
+    .where({ id: controllerId })
+    .increment('revision', 1);
+  const row = await tx('spider_controllers')
+    .select('revision')
+    .where({ id: controllerId })
+    .first();
   return msOrNull(row?.revision) ?? 0;
 }

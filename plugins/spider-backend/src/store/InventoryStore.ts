@@ -21,7 +21,9 @@ export class InventoryStore {
   constructor(private readonly db: Knex) {}
 
   async clear(controllerId: string): Promise<void> {
-    await this.db('spider_inventory').where({ controller_id: controllerId }).delete();
+    await this.db('spider_inventory')
+      .where({ controller_id: controllerId })
+      .delete();
   }
 
   async apply(
@@ -32,7 +34,12 @@ export class InventoryStore {
     await this.db.transaction(async tx => {
       for (const r of removed) {
         await tx('spider_inventory')
-          .where({ controller_id: controllerId, namespace: r.namespace, kind: r.kind, name: r.name })
+          .where({
+            controller_id: controllerId,
+            namespace: r.namespace,
+            kind: r.kind,
+            name: r.name,
+          })
           .delete();
       }
       for (let i = 0; i < upserts.length; i += 200) {
@@ -55,13 +62,22 @@ export class InventoryStore {
 
   async list(
     controllerId: string,
-    filter: { namespaces: '*' | string[]; namespace?: string; kind?: string; q?: string; limit?: number },
+    filter: {
+      namespaces: '*' | string[];
+      namespace?: string;
+      kind?: string;
+      q?: string;
+      limit?: number;
+    },
   ): Promise<Array<Workload & { controllerId: string }>> {
-    const qb = this.db('spider_inventory').where({ controller_id: controllerId });
+    const qb = this.db('spider_inventory').where({
+      controller_id: controllerId,
+    });
     if (filter.namespaces !== '*') qb.whereIn('namespace', filter.namespaces);
     if (filter.namespace) qb.where('namespace', filter.namespace);
     if (filter.kind) qb.where('kind', filter.kind);
-    if (filter.q) qb.where('name', 'like', `%${filter.q.replace(/[%_\\]/g, '')}%`);
+    if (filter.q)
+      qb.where('name', 'like', `%${filter.q.replace(/[%_\\]/g, '')}%`);
     qb.orderBy(['namespace', 'kind', 'name']).limit(filter.limit ?? 10_000);
     return (await qb).map(toWorkload);
   }
@@ -80,7 +96,10 @@ export class InventoryStore {
     namespace?: string,
   ): Promise<Array<Workload & { controllerId: string }>> {
     if (controllerIds.length === 0) return [];
-    const qb = this.db('spider_inventory').whereIn('controller_id', controllerIds);
+    const qb = this.db('spider_inventory').whereIn(
+      'controller_id',
+      controllerIds,
+    );
     if (namespace) qb.where('namespace', namespace);
     return (await qb.limit(50_000)).map(toWorkload);
   }

@@ -23,8 +23,15 @@ export class SharesStore {
   async listMany(controllerIds: string[]): Promise<Map<string, Grant[]>> {
     const out = new Map<string, Grant[]>();
     for (let i = 0; i < controllerIds.length; i += 500) {
-      const rows = await this.db('spider_shares').whereIn('controller_id', controllerIds.slice(i, i + 500));
-      for (const r of rows) out.set(r.controller_id, [...(out.get(r.controller_id) ?? []), toGrant(r)]);
+      const rows = await this.db('spider_shares').whereIn(
+        'controller_id',
+        controllerIds.slice(i, i + 500),
+      );
+      for (const r of rows)
+        out.set(r.controller_id, [
+          ...(out.get(r.controller_id) ?? []),
+          toGrant(r),
+        ]);
     }
     return out;
   }
@@ -60,7 +67,9 @@ export class SharesStore {
             principal: g.principal,
             rights: `,${[...new Set(g.rights)].join(',')},`,
             namespaces:
-              g.namespaces === '*' ? '*' : JSON.stringify([...new Set(g.namespaces)].sort()),
+              g.namespaces === '*'
+                ? '*'
+                : JSON.stringify([...new Set(g.namespaces)].sort()),
           })),
         );
       }

@@ -13,12 +13,21 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['', 'P', 'PT', 'P1Y', 'P1M', '30m', 'PT-1S', 'PT0S', 'P1DT', 'PT1H ', 'x'.repeat(100)])(
-    'refuses %j',
-    text => {
-      expect(parseDuration(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    'P',
+    'PT',
+    'P1Y',
+    'P1M',
+    '30m',
+    'PT-1S',
+    'PT0S',
+    'P1DT',
+    'PT1H ',
+    'x'.repeat(100),
+  ])('refuses %j', text => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
 });
 
 describe('toIsoDuration', () => {

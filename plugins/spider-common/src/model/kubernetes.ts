@@ -24,22 +24,16 @@ export function isDns1123Subdomain(value: string): boolean {
 }
 
 /** A namespace name (RFC 1123 label). */
-export const namespaceNameSchema = z
-  .string()
-  .max(63)
-  .refine(isDns1123Label, {
-    message:
-      'must be a Kubernetes namespace name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
-  });
+export const namespaceNameSchema = z.string().max(63).refine(isDns1123Label, {
+  message:
+    'must be a Kubernetes namespace name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
+});
 
 /** The name of a workload object (RFC 1123 subdomain). */
-export const objectNameSchema = z
-  .string()
-  .max(253)
-  .refine(isDns1123Subdomain, {
-    message:
-      'must be a Kubernetes object name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters',
-  });
+export const objectNameSchema = z.string().max(253).refine(isDns1123Subdomain, {
+  message:
+    'must be a Kubernetes object name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253 characters',
+});
 
 export const workloadKindSchema = z.enum(WORKLOAD_KINDS, {
   error: () => `must be one of ${WORKLOAD_KINDS.join(', ')}`,
@@ -77,7 +71,10 @@ export function whispererContainerName(
   attachmentId: string,
   generation = 0,
 ): string {
-  const id = attachmentId.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 32);
+  const id = attachmentId
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 32);
   return generation > 0 ? `spider-${id}-${generation}` : `spider-${id}`;
 }
 

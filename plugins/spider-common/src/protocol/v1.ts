@@ -67,10 +67,7 @@ const isoTime = z.string().max(40);
 const requestId = z.string().min(1).max(64);
 
 export const namespaceScopeSchema = z.strictObject({
-  include: z.union([
-    z.literal('*'),
-    z.array(namespaceNameSchema).max(10_000),
-  ]),
+  include: z.union([z.literal('*'), z.array(namespaceNameSchema).max(10_000)]),
   exclude: z.array(namespaceNameSchema).max(10_000),
 });
 
@@ -114,11 +111,17 @@ export const inventoryMessageSchema = z.strictObject({
   mode: z.enum(['snapshot', 'delta']),
   first: z.boolean().optional(),
   last: z.boolean().optional(),
-  upserts: z.array(inventoryWorkloadSchema).max(
-    AGENT_PROTOCOL_LIMITS.inventoryChunk,
-  ),
+  upserts: z
+    .array(inventoryWorkloadSchema)
+    .max(AGENT_PROTOCOL_LIMITS.inventoryChunk),
   removed: z
-    .array(z.strictObject({ namespace: z.string(), kind: workloadKindSchema, name: z.string() }))
+    .array(
+      z.strictObject({
+        namespace: z.string(),
+        kind: workloadKindSchema,
+        name: z.string(),
+      }),
+    )
     .max(AGENT_PROTOCOL_LIMITS.inventoryChunk),
 });
 
@@ -185,7 +188,9 @@ export const trafficMessageSchema = z.strictObject({
   namespace: namespaceNameSchema,
   pod: objectNameSchema,
   container: z.string().min(1).max(63),
-  exchanges: z.array(capturedExchangeSchema).max(TRAFFIC_LIMITS.maxExchangesPerBatch),
+  exchanges: z
+    .array(capturedExchangeSchema)
+    .max(TRAFFIC_LIMITS.maxExchangesPerBatch),
   flows: z.array(trafficFlowSchema).max(TRAFFIC_LIMITS.maxFlowsPerBatch),
   /** The whisperer's cumulative counters, when this chunk carries them. */
   stats: captureStatsSchema.nullable(),
@@ -234,7 +239,10 @@ export const detachMessageSchema = z.strictObject({
 });
 
 export const listWorkloadsParamsSchema = z.strictObject({
-  namespaces: z.union([z.literal('*'), z.array(namespaceNameSchema).max(10_000)]),
+  namespaces: z.union([
+    z.literal('*'),
+    z.array(namespaceNameSchema).max(10_000),
+  ]),
   namespace: namespaceNameSchema.optional(),
   kind: workloadKindSchema.optional(),
   q: z.string().max(253).optional(),
@@ -288,7 +296,9 @@ export function parseProtocolMessage<T>(
     const issue = parsed.error.issues[0];
     return {
       ok: false,
-      error: `invalid message: ${issue.path.join('.') || '(root)'}: ${issue.message}`.slice(0, 120),
+      error: `invalid message: ${issue.path.join('.') || '(root)'}: ${
+        issue.message
+      }`.slice(0, 120),
     };
   }
   return { ok: true, message: parsed.data };

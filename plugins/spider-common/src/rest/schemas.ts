@@ -6,10 +6,7 @@ import {
   workloadKindSchema,
   workloadRefSchema,
 } from '../model/kubernetes';
-import {
-  ATTACHMENT_STATUSES,
-  CONTROLLER_RIGHTS,
-} from '../model/resources';
+import { ATTACHMENT_STATUSES, CONTROLLER_RIGHTS } from '../model/resources';
 import { parseDuration } from '../model/duration';
 
 /** Caps on what the REST API accepts; bodies larger than this are refused with 413. */
@@ -30,7 +27,9 @@ const displayName = z
   .min(1, { message: 'must not be empty' })
   .max(REST_LIMITS.nameLength)
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  .regex(/^[^\u0000-\u001f]*$/, { message: 'must not contain control characters' });
+  .regex(/^[^\u0000-\u001f]*$/, {
+    message: 'must not contain control characters',
+  });
 
 const description = z.string().max(REST_LIMITS.descriptionLength);
 
@@ -52,7 +51,8 @@ export const entityRefSchema = z
   .string()
   .max(400)
   .regex(/^[a-zA-Z]+:[a-zA-Z0-9._-]+\/[a-zA-Z0-9._-]+$/, {
-    message: 'must be a full entity reference such as component:default/my-service',
+    message:
+      'must be a full entity reference such as component:default/my-service',
   });
 
 export const principalSchema = z
@@ -154,10 +154,9 @@ export const putSharesRequestSchema = z
   .strictObject({
     items: z.array(grantSchema).max(REST_LIMITS.grants),
   })
-  .refine(
-    v => new Set(v.items.map(g => g.principal)).size === v.items.length,
-    { message: 'each principal may appear only once' },
-  );
+  .refine(v => new Set(v.items.map(g => g.principal)).size === v.items.length, {
+    message: 'each principal may appear only once',
+  });
 export type PutSharesRequest = z.infer<typeof putSharesRequestSchema>;
 
 const pageQuery = {

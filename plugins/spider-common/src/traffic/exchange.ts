@@ -35,11 +35,21 @@ export const ALWAYS_REDACTED_HEADERS = [
   'set-cookie',
 ] as const;
 
-export const EXCHANGE_PROTOCOLS = ['http/1.0', 'http/1.1', 'h2', 'grpc'] as const;
+export const EXCHANGE_PROTOCOLS = [
+  'http/1.0',
+  'http/1.1',
+  'h2',
+  'grpc',
+] as const;
 export type ExchangeProtocol = (typeof EXCHANGE_PROTOCOLS)[number];
 export const EXCHANGE_DIRECTIONS = ['inbound', 'outbound'] as const;
 export type ExchangeDirection = (typeof EXCHANGE_DIRECTIONS)[number];
-export const EXCHANGE_ERRORS = ['reset', 'timeout', 'truncated', 'unparsed'] as const;
+export const EXCHANGE_ERRORS = [
+  'reset',
+  'timeout',
+  'truncated',
+  'unparsed',
+] as const;
 export type ExchangeError = (typeof EXCHANGE_ERRORS)[number];
 
 const isoTime = z.string().max(40);
@@ -96,7 +106,9 @@ export const capturedExchangeSchema = z.strictObject({
     .string()
     .min(1)
     .max(64)
-    .regex(/^[A-Za-z0-9._:-]+$/, { message: 'must be letters, digits, . _ : -' }),
+    .regex(/^[A-Za-z0-9._:-]+$/, {
+      message: 'must be letters, digits, . _ : -',
+    }),
   /** The whisperer instance that saw it (empty strings in `read` file mode). */
   attachmentId: z.string().max(64),
   container: z.string().max(63),
@@ -171,7 +183,9 @@ export type CaptureStats = z.infer<typeof captureStatsSchema>;
 
 /** Body of `POST /v1/whisperers/{container}/traffic` (whisperer → agent). */
 export const whispererTrafficBatchSchema = z.strictObject({
-  exchanges: z.array(capturedExchangeSchema).max(TRAFFIC_LIMITS.maxExchangesPerBatch),
+  exchanges: z
+    .array(capturedExchangeSchema)
+    .max(TRAFFIC_LIMITS.maxExchangesPerBatch),
   flows: z.array(trafficFlowSchema).max(TRAFFIC_LIMITS.maxFlowsPerBatch),
   stats: captureStatsSchema.nullable(),
 });
@@ -190,7 +204,11 @@ export type RelayStats = z.infer<typeof relayStatsSchema>;
 
 /** Settings the agent gives a whisperer in its configuration (contract `capture`). */
 export const captureSettingsSchema = z.strictObject({
-  bodyCapBytes: z.number().int().min(0).max(1024 * 1024),
+  bodyCapBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * 1024),
   /** Header names (lower case) redacted besides ALWAYS_REDACTED_HEADERS. */
   redactHeaders: z.array(z.string().max(256)).max(100),
   maxExchangesPerSecond: z.number().int().min(1).max(1_000_000),

@@ -94,9 +94,13 @@ export const trafficMapQuerySchema = z.strictObject({
 export type TrafficMapQuery = z.infer<typeof trafficMapQuerySchema>;
 
 export const exchangeIdParamSchema = z.strictObject({
-  exchangeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, {
-    message: 'must be an exchange id as returned by the API',
-  }),
+  exchangeId: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._:-]+$/, {
+      message: 'must be an exchange id as returned by the API',
+    }),
 });
 export { idSchema };
 
