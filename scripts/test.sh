@@ -37,9 +37,10 @@ fi
 step "Install dependencies"
 yarn install --immutable
 
-step "Type check and lint"
+step "Type check, lint and formatting"
 yarn tsc --noEmit
 yarn backstage-cli repo lint
+yarn prettier --check . || { echo "✗ Run: yarn prettier --write <the files above>" >&2; exit 1; }
 
 cleanup() {
   set +e
