@@ -1,4 +1,6 @@
+import { execFileSync } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { Page } from 'playwright-core';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports, no-restricted-imports, @backstage/no-mixed-plugin-imports -- e2e drives the backend's own test helpers
@@ -65,6 +67,40 @@ async function pool<T>(
       while (next < items.length) await fn(items[next++]);
     }),
   );
+}
+
+/** The machine's load average, printed beside the figures (benchmarks here are noisy). */
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${os
+      .loadavg()
+      .map(x => x.toFixed(2))
+      .join(', ')}`;
+  }
+}
+
+/** Figure, goal, ratio and PASS/FAIL side by side; rows without a goal are for information. */
+function table(rows: Array<[string, number, number | undefined]>): string[] {
+  const width = Math.max(...rows.map(r => r[0].length), 6);
+  const head = `  ${'figure'.padEnd(width)}  ${'value'.padStart(
+    9,
+  )}  ${'goal'.padStart(9)}  ${'ratio'.padStart(6)}  result`;
+  return [
+    head,
+    `  ${'-'.repeat(head.length - 2)}`,
+    ...rows.map(([name, value, goal]) => {
+      const v = `${value.toFixed(value < 100 ? 1 : 0)} ms`;
+      const g = goal === undefined ? '' : `< ${goal} ms`;
+      const ratio = goal === undefined ? '' : (value / goal).toFixed(2);
+      const result =
+        goal === undefined ? 'info' : value < goal ? 'PASS' : 'FAIL';
+      return `  ${name.padEnd(width)}  ${v.padStart(9)}  ${g.padStart(
+        9,
+      )}  ${ratio.padStart(6)}  ${result}`;
+    }),
+  ];
 }
 
 const median = (xs: number[]) =>
@@ -470,7 +506,7 @@ const FRAME_RECORDER = `(() => {
   requestAnimationFrame(tick);
   try {
     new PerformanceObserver(list => {
-      for (const e of list.getEntries()) window.__loaf.push(e.duration);
+      for (const e of list.getEntries()) window.__loaf.push({ duration: e.duration, scripts: (e.scripts || []).map(x => ({ duration: Math.round(x.duration), what: (x.invoker || '') + ' ' + (x.sourceFunctionName || '') + ' ' + (x.sourceURL || '').split('/').pop() + ':' + x.sourceCharPosition })) });
     }).observe({ type: 'long-animation-frame', buffered: false });
   } catch (e) {}
 })()`;
@@ -479,8 +515,29 @@ async function stopFrames(page: Page) {
   return (await page.evaluate(`(() => {
     window.__stopFrames = true;
     return { frames: window.__frames.slice(1), loaf: window.__loaf };
-  })()`)) as { frames: number[]; loaf: number[] };
+  })()`)) as { frames: number[]; loaf: LongFrame[] };
 }
+
+/** A long animation frame and the scripts that ran in it (what made it long). */
+interface LongFrame {
+  duration: number;
+  scripts: Array<{ duration: number; what: string }>;
+}
+
+/** The longest frames with their scripts, for the report. */
+const longestFrames = (loaf: LongFrame[], n = 3) =>
+  [...loaf]
+    .sort((a, b) => b.duration - a.duration)
+    .slice(0, n)
+    .map(
+      f =>
+        `${Math.round(f.duration)} ms: ${
+          f.scripts
+            .filter(x => x.duration > 0)
+            .map(x => `${x.what} (${x.duration} ms)`)
+            .join('; ') || 'no script (style, layout, paint or the machine)'
+        }`,
+    );
 
 /**
  * Traffic view: first render of an attachment holding 10,000 exchanges, a filter
@@ -522,6 +579,7 @@ async function measureTraffic(
   step: (s: string) => void,
 ) {
   const { baseUrl, token, log } = ctx;
+  const loadBefore = uptime();
   const stamp = Date.now().toString(36);
   const controller = await api(baseUrl, token, 'POST', '/controllers', {
     name: `bench-traffic-${stamp}`,
@@ -605,7 +663,7 @@ async function measureTraffic(
     ).toFixed(1)} s`,
   );
 
-  const figures: Record<string, number | number[] | string> = {};
+  const figures: Record<string, number | number[] | string | string[]> = {};
   const url = `${baseUrl}/spider/attachments/${attachment.id}`;
   const firstRow = async () => {
     await page.waitForSelector(GRID_ROW, { timeout: 60_000 });
@@ -620,6 +678,12 @@ async function measureTraffic(
         GRID_ROW,
       )})) window.__firstRow = performance.now();
     }).observe(document, { childList: true, subtree: true });
+    window.__loadLoaf = [];
+    try {
+      new PerformanceObserver(list => {
+        for (const e of list.getEntries()) window.__loadLoaf.push({ start: e.startTime, duration: e.duration, scripts: (e.scripts || []).filter(x => x.duration >= 5).map(x => Math.round(x.duration) + ' ms ' + (x.invoker || '') + ' ' + (x.sourceFunctionName || '') + ' ' + (x.sourceURL || '').split('/').pop()) });
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    } catch (e) {}
   `);
   await page.goto(url);
   await firstRow(); // warm: the bundle, the sign-in
@@ -631,6 +695,30 @@ async function measureTraffic(
   figures.firstRenderMs = median(loads);
   figures.firstRenderRunsMs = loads.map(x => Math.round(x));
   figures.domRows = await page.locator(GRID_ROW).count();
+  // What the last load waited for before its first row: the page's own milestones and
+  // every request that started before it (the critical path of the first render).
+  const waterfall = (await page.evaluate(`(() => {
+    const first = window.__firstRow;
+    const nav = performance.getEntriesByType('navigation')[0];
+    const out = [
+      { what: 'document', start: 0, end: Math.round(nav.responseEnd) },
+      { what: 'DOMContentLoaded', start: Math.round(nav.domContentLoadedEventStart), end: Math.round(nav.domContentLoadedEventEnd) },
+    ];
+    for (const e of performance.getEntriesByType('resource')) {
+      if (e.startTime > first) continue;
+      const u = new URL(e.name);
+      out.push({ what: e.initiatorType + ' ' + u.pathname + (u.search.length > 60 ? u.search.slice(0, 60) + '…' : u.search), start: Math.round(e.startTime), end: Math.round(e.responseEnd) });
+    }
+    for (const f of window.__loadLoaf) {
+      if (f.start > first) continue;
+      out.push({ what: 'long frame: ' + (f.scripts.join('; ') || 'style, layout, paint'), start: Math.round(f.start), end: Math.round(f.start + f.duration) });
+    }
+    out.push({ what: 'first row', start: Math.round(first), end: Math.round(first) });
+    return out.sort((a, b) => a.start - b.start);
+  })()`)) as Array<{ what: string; start: number; end: number }>;
+  figures.firstRenderWaterfall = waterfall.map(
+    w => `${w.start}-${w.end} ms ${w.what}`,
+  );
 
   // Scroll through all 10,000: End loads older pages until every exchange is in the list.
   const grid = page.getByRole('grid', { name: 'Captured exchanges' });
@@ -739,8 +827,9 @@ async function measureTraffic(
     Math.round(sorted[Math.floor(sorted.length * 0.99)] * 10) / 10;
   figures.liveFramesOver50Ms = sorted.filter(f => f > 50).length;
   figures.liveFrames = sorted.length;
+  figures.liveLongestFrames = longestFrames(live.loaf);
   figures.liveLongAnimationFrameMaxMs = live.loaf.length
-    ? Math.round(Math.max(...live.loaf))
+    ? Math.round(Math.max(...live.loaf.map(f => f.duration)))
     : 0;
   figures.liveExchangesSent = n - TRAFFIC_BENCH.exchanges;
   await page.close();
@@ -751,7 +840,7 @@ async function measureTraffic(
     keystrokeMedianMs: median(perKey),
     liveLongestFrameMs: figures.liveLongestFrameMs as number,
   };
-  const ok = (v: number, goal: number) => (v < goal ? 'ok' : 'OVER GOAL');
+  const loadAfter = uptime();
   log('');
   log(
     `Traffic view: ${
@@ -760,44 +849,63 @@ async function measureTraffic(
       seedMs / 1000
     ).toFixed(1)} s)`,
   );
-  log(
-    `  First rows on the attachment page (page load, median of 3): ${summary.firstRenderMs.toFixed(
-      0,
-    )} ms  [${ok(summary.firstRenderMs, TRAFFIC_GOALS.firstRenderMs)}, goal < ${
-      TRAFFIC_GOALS.firstRenderMs
-    } ms]; ${figures.domRows} rows in the DOM`,
-  );
-  log(
-    `  Filter keystroke (${
-      query.length
-    } keys): median ${summary.keystrokeMedianMs.toFixed(
-      1,
-    )} ms, max ${summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(
+  log(`  load before: ${loadBefore}`);
+  log(`  load after:  ${loadAfter}`);
+  log('');
+  const rows: Array<[string, number, number | undefined]> = [
+    [
+      `first rows, attachment page, page load (median of 3; runs ${(
+        figures.firstRenderRunsMs as number[]
+      ).join(', ')} ms; ${figures.domRows} rows in the DOM)`,
+      summary.firstRenderMs,
+      TRAFFIC_GOALS.firstRenderMs,
+    ],
+    [
+      `filter keystroke, max of ${
+        query.length
+      } keys (median ${summary.keystrokeMedianMs.toFixed(1)} ms)`,
       summary.keystrokeMaxMs,
       TRAFFIC_GOALS.keystrokeMs,
-    )}, goal < ${TRAFFIC_GOALS.keystrokeMs} ms]; filtered list shown ${
-      figures.filterResultMs
-    } ms after the last key (debounce included)`,
-  );
-  log(
-    `  All ${TRAFFIC_BENCH.exchanges} rows: loaded in ${figures.loadAllPagesMs} ms, scrolled top to bottom with a longest frame of ${figures.scrollAllLongestFrameMs} ms`,
-  );
-  log(
-    `  Live tail at ${TRAFFIC_BENCH.liveRatePerSecond}/s for ${
-      TRAFFIC_BENCH.liveSeconds
-    } s (${figures.liveMode}): longest frame ${
-      summary.liveLongestFrameMs
-    } ms, p99 ${figures.liveP99FrameMs} ms, ${figures.liveFramesOver50Ms} of ${
-      figures.liveFrames
-    } frames over 50 ms, longest animation frame ${
-      figures.liveLongAnimationFrameMaxMs
-    } ms; last exchange shown ${
-      figures.liveLastShownAfterMs
-    } ms after it was sent  [${ok(
+    ],
+    [
+      `live tail ${TRAFFIC_BENCH.liveRatePerSecond}/s for ${TRAFFIC_BENCH.liveSeconds} s, longest frame (p99 ${figures.liveP99FrameMs} ms; ${figures.liveFramesOver50Ms} of ${figures.liveFrames} frames over 50 ms)`,
       summary.liveLongestFrameMs,
       TRAFFIC_GOALS.longestFrameMs,
-    )}, goal < ${TRAFFIC_GOALS.longestFrameMs} ms]`,
-  );
+    ],
+    [
+      'filtered list shown after the last key (debounce 300 ms included)',
+      figures.filterResultMs as number,
+      undefined,
+    ],
+    [
+      `live tail: last exchange shown after it was sent (${figures.liveMode})`,
+      figures.liveLastShownAfterMs as number,
+      undefined,
+    ],
+    [
+      'live tail: longest animation frame (long-animation-frame entries)',
+      figures.liveLongAnimationFrameMaxMs as number,
+      undefined,
+    ],
+    [
+      `all ${TRAFFIC_BENCH.exchanges} rows loaded by scrolling to the end`,
+      figures.loadAllPagesMs as number,
+      undefined,
+    ],
+    [
+      `scroll all ${TRAFFIC_BENCH.exchanges} rows top to bottom, longest frame`,
+      figures.scrollAllLongestFrameMs as number,
+      undefined,
+    ],
+  ];
+  for (const line of table(rows)) log(line);
+  log('');
+  log('  first render, what the last load waited for (ms since navigation):');
+  for (const w of figures.firstRenderWaterfall as string[]) log(`    ${w}`);
+  log('  live tail, longest animation frames and their scripts:');
+  for (const w of figures.liveLongestFrames as string[]) log(`    ${w}`);
+  figures.loadBefore = loadBefore;
+  figures.loadAfter = loadAfter;
   const missed =
     summary.firstRenderMs >= TRAFFIC_GOALS.firstRenderMs ||
     summary.keystrokeMaxMs >= TRAFFIC_GOALS.keystrokeMs ||

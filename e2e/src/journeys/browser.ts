@@ -1,9 +1,9 @@
 import fs from 'fs';
 import path from 'path';
 import { Browser, chromium, Page } from 'playwright-core';
-import { REPO_ROOT } from './portal';
+import { JOURNEY_OUTPUT } from './portal';
 
-export const OUTPUT = path.join(REPO_ROOT, 'e2e/output');
+export const OUTPUT = JOURNEY_OUTPUT;
 export const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
 
 export async function launchBrowser(): Promise<Browser> {

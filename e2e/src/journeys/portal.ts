@@ -4,6 +4,12 @@ import path from 'path';
 import { REPO_ROOT } from '../paths';
 
 export { REPO_ROOT };
+/**
+ * Where journeys write (logs, screenshots, bench.json): SPIDER_JOURNEY_OUTPUT, so two
+ * journeys on their own SPIDER_JOURNEY_PORT do not overwrite each other's files.
+ */
+export const JOURNEY_OUTPUT =
+  process.env.SPIDER_JOURNEY_OUTPUT ?? path.join(REPO_ROOT, 'e2e/output');
 const APP_DIR = path.join(REPO_ROOT, 'packages/app');
 
 export interface Portal {
@@ -48,7 +54,7 @@ export function ensureAppBuilt(log: (s: string) => void) {
   }
   log('app: building packages/app (production build) …');
   const started = Date.now();
-  const logFile = path.join(REPO_ROOT, 'e2e/output/app-build.log');
+  const logFile = path.join(JOURNEY_OUTPUT, 'app-build.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
   const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], {
@@ -109,14 +115,11 @@ export async function startPortal(
   }
 
   ensureAppBuilt(log);
-  const logFile = path.join(REPO_ROOT, 'e2e/output/backend.log');
+  const logFile = path.join(JOURNEY_OUTPUT, 'backend.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
   // The built app is served by the backend (plugin-app-backend): one process, one port.
-  const journeyConfig = path.join(
-    REPO_ROOT,
-    'e2e/output/app-config.journey.yaml',
-  );
+  const journeyConfig = path.join(JOURNEY_OUTPUT, 'app-config.journey.yaml');
   fs.writeFileSync(
     journeyConfig,
     [

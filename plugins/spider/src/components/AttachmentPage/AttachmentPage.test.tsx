@@ -124,6 +124,72 @@ describe('AttachmentPage', () => {
     ).not.toBeInTheDocument();
   });
 
+  it('asks for the first traffic page beside the attachment, not after it', async () => {
+    const { api, a } = setup();
+    api.exchanges = [makeExchange({ id: 'early', attachmentId: a.id })];
+    const release = api.hold('getAttachment');
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, {
+      api,
+      routeEntries: [`/spider/attachments/${a.id}?method=GET`],
+    });
+    // The attachment is still on its way; the traffic list has been asked for already,
+    // with the filters of the URL.
+    await waitFor(() => expect(api.callsOf('listTraffic')).toHaveLength(1));
+    expect(api.callsOf('getAttachment')).toHaveLength(1);
+    expect(api.callsOf('listTraffic')[0]).toEqual([
+      a.id,
+      expect.objectContaining({ method: 'GET', limit: 200 }),
+    ]);
+    release();
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(within(grid).getAllByRole('row')[1]).toHaveAttribute(
+        'data-exchange-id',
+        'early',
+      ),
+    );
+    // The view took that page rather than asking again.
+    expect(api.callsOf('listTraffic')).toHaveLength(1);
+  });
+
+  it('asks again when the filters changed before the attachment arrived', async () => {
+    const { api, a } = setup();
+    api.exchanges = [
+      makeExchange({ id: 'a-get', attachmentId: a.id }),
+      makeExchange({
+        id: 'a-post',
+        attachmentId: a.id,
+        request: { ...makeExchange().request, method: 'POST' },
+      }),
+    ];
+    await renderSpider(
+      <Routes>
+        <Route
+          path="/spider/attachments/:attachmentId"
+          element={<AttachmentPage />}
+        />
+      </Routes>,
+      { api, routeEntries: [`/spider/attachments/${a.id}`] },
+    );
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(within(grid).getAllByRole('row')).toHaveLength(3),
+    );
+    await userEvent.selectOptions(screen.getByLabelText('Method'), 'POST');
+    await waitFor(() =>
+      expect(within(screen.getByRole('grid')).getAllByRole('row')).toHaveLength(
+        2,
+      ),
+    );
+    expect(
+      within(screen.getByRole('grid')).getAllByRole('row')[1],
+    ).toHaveAttribute('data-exchange-id', 'a-post');
+  });
+
   it('keeps the traffic readable after the attachment was detached', async () => {
     const { api, a } = setup();
     a.status = 'detached';

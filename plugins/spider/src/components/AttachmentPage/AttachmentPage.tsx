@@ -2,6 +2,7 @@ import Box from '@material-ui/core/Box';
 import Chip from '@material-ui/core/Chip';
 import Grid from '@material-ui/core/Grid';
 import Typography from '@material-ui/core/Typography';
+import { useState } from 'react';
 import { useParams, useSearchParams } from 'react-router-dom';
 import type { Attachment } from '@spider/backstage-plugin-spider-common';
 import {
@@ -18,6 +19,8 @@ import { useLiveData } from '../../hooks/useLiveData';
 import { DetachButton, isLive } from '../AttachmentsTable/AttachmentsTable';
 import { InstancesTable } from '../AttachmentsTable/InstancesTable';
 import { TrafficView, TrafficViewSource } from '../Traffic/TrafficView';
+import { filtersFromSearch } from '../Traffic/trafficFilters';
+import { prefetchFirstPage } from '../Traffic/useTrafficFeed';
 import {
   ATTACHMENT_STATUS_LABEL,
   AttachmentStatusView,
@@ -64,6 +67,19 @@ export function AttachmentPage(props: { attachmentId?: string }) {
   const selectedPod = selectedInstance?.split('/')[0];
   const api = useApi(spiderApiRef);
   const paths = useSpiderPaths();
+  // The traffic list needs only the id from the URL: ask for its first page now, beside
+  // the attachment, rather than after it.
+  const [firstPage] = useState(() =>
+    id
+      ? {
+          id,
+          page: prefetchFirstPage(
+            q => api.listTraffic(id, q),
+            filtersFromSearch(search),
+          ),
+        }
+      : undefined,
+  );
   const data = useLiveData(() => api.getAttachment(id), [api, id], {
     filter: s => s.kind === 'attachment' && s.id === id,
   });
@@ -90,7 +106,11 @@ export function AttachmentPage(props: { attachmentId?: string }) {
       />
     );
   const a = data.value!;
-  const source: TrafficViewSource = { kind: 'attachment', attachment: a };
+  const source: TrafficViewSource = {
+    kind: 'attachment',
+    attachment: a,
+    firstPage: firstPage?.id === a.id ? firstPage.page : undefined,
+  };
   const c = controller.value;
   const instances = selectedPod
     ? a.instances.filter(i => i.pod === selectedPod)

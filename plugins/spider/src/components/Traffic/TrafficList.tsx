@@ -125,35 +125,29 @@ interface RowData {
   selectedId?: string;
   directory?: PeerDirectory;
   classes: Classes;
-  onRowClick: (index: number) => void;
+  onRowClick: (id: string) => void;
   idPrefix: string;
 }
 
 export const exchangeRowId = (prefix: string, id: string) =>
   `${prefix}-row-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
-const Row = memo(function ExchangeRow(props: ListChildComponentProps<RowData>) {
-  const { items, selectedId, directory, classes, onRowClick, idPrefix } =
-    props.data;
-  const e = items[props.index];
+/**
+ * The cells of one exchange. Memoised on the exchange itself: when the live tail adds
+ * rows, react-window re-renders every visible row (its data changed), but only the new
+ * rows render cells; the others only move.
+ */
+const RowCells = memo(function ExchangeRowCells(props: {
+  e: StoredExchange;
+  directory?: PeerDirectory;
+  classes: Classes;
+}) {
+  const { e, directory, classes } = props;
   const peer = peerLabel(e, directory);
   const cls = statusClass(e.response?.status);
-  const selected = selectedId === e.id;
   const c = classes.cell;
   return (
-    // The grid owns the keyboard (aria-activedescendant); a click is the mouse's shortcut.
-    // eslint-disable-next-line jsx-a11y/click-events-have-key-events
-    <div
-      role="row"
-      tabIndex={-1}
-      id={exchangeRowId(idPrefix, e.id)}
-      aria-rowindex={props.index + 2}
-      aria-selected={selected}
-      className={`${classes.row} ${selected ? classes.selected : ''}`}
-      style={props.style as CSSProperties}
-      onClick={() => onRowClick(props.index)}
-      data-exchange-id={e.id}
-    >
+    <>
       <div
         role="gridcell"
         className={`${c} ${classes.mono}`}
@@ -213,6 +207,30 @@ const Row = memo(function ExchangeRow(props: ListChildComponentProps<RowData>) {
       <div role="gridcell" className={c}>
         {formatBytes(exchangeSize(e))}
       </div>
+    </>
+  );
+});
+
+const Row = memo(function ExchangeRow(props: ListChildComponentProps<RowData>) {
+  const { items, selectedId, directory, classes, onRowClick, idPrefix } =
+    props.data;
+  const e = items[props.index];
+  const selected = selectedId === e.id;
+  return (
+    // The grid owns the keyboard (aria-activedescendant); a click is the mouse's shortcut.
+    // eslint-disable-next-line jsx-a11y/click-events-have-key-events
+    <div
+      role="row"
+      tabIndex={-1}
+      id={exchangeRowId(idPrefix, e.id)}
+      aria-rowindex={props.index + 2}
+      aria-selected={selected}
+      className={`${classes.row} ${selected ? classes.selected : ''}`}
+      style={props.style as CSSProperties}
+      onClick={() => onRowClick(e.id)}
+      data-exchange-id={e.id}
+    >
+      <RowCells e={e} directory={directory} classes={classes} />
     </div>
   );
 });
@@ -258,13 +276,11 @@ export function TrafficList(props: TrafficListProps) {
   );
 
   const onRowClick = useCallback(
-    (index: number) => {
-      const e = items[index];
-      if (!e) return;
-      onSelect(e.id);
-      onOpen(e.id);
+    (id: string) => {
+      onSelect(id);
+      onOpen(id);
     },
-    [items, onSelect, onOpen],
+    [onSelect, onOpen],
   );
 
   const itemData = useMemo<RowData>(

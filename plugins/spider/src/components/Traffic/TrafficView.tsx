@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
@@ -41,16 +41,27 @@ import {
 } from './trafficFilters';
 import { TrafficList } from './TrafficList';
 import { peerFilterValue, TrafficMap } from './TrafficMap';
-import { TrafficSource, useTrafficFeed } from './useTrafficFeed';
+import {
+  PrefetchedPage,
+  TrafficSource,
+  useTrafficFeed,
+} from './useTrafficFeed';
 import { TRAFFIC_POLL_INTERVAL_MS } from './useTrafficSignals';
 
 /** What a traffic view shows: one attachment, or every attachment of a catalog entity. */
 export type TrafficViewSource =
-  | { kind: 'attachment'; attachment: Attachment }
+  | {
+      kind: 'attachment';
+      attachment: Attachment;
+      /** Its first page, asked for beside the attachment (see {@link prefetchFirstPage}). */
+      firstPage?: PrefetchedPage;
+    }
   | { kind: 'entity'; entityRef: string; attachments: Attachment[] };
 
 /** Maps are asked for at most this many attachments (entity view), to name peers. */
 const MAX_MAPS = 5;
+/** Exchanges looked at for attachments beyond the given ones (entity view). */
+const KNOWN_SCAN = 2000;
 
 const isLiveStatus = (a: Attachment) =>
   (LIVE_ATTACHMENT_STATUSES as readonly string[]).includes(a.status);
@@ -238,6 +249,7 @@ export function TrafficView(props: { source: TrafficViewSource }) {
   const entityRef = source.kind === 'entity' ? source.entityRef : undefined;
   const attachmentId =
     source.kind === 'attachment' ? source.attachment.id : undefined;
+  const firstPage = source.kind === 'attachment' ? source.firstPage : undefined;
   const trafficSource = useMemo<TrafficSource>(
     () => ({
       key: sourceKey,
@@ -247,8 +259,9 @@ export function TrafficView(props: { source: TrafficViewSource }) {
           : api.listTraffic(attachmentId!, q),
       attachmentIds: liveIds,
       live: liveIds.length > 0,
+      firstPage,
     }),
-    [api, sourceKey, entityRef, attachmentId, liveIds],
+    [api, sourceKey, entityRef, attachmentId, liveIds, firstPage],
   );
   const feed = useTrafficFeed(trafficSource, filters);
 
@@ -274,14 +287,23 @@ export function TrafficView(props: { source: TrafficViewSource }) {
   const known = useMemo(() => {
     const out = new Map<string, { id: string; target: WorkloadRef }>();
     attachments.forEach(a => out.set(a.id, { id: a.id, target: a.target }));
-    for (const e of feed.items) {
-      if (out.size >= 50) break;
+    // The newest exchanges name the attachments worth offering; looking further back on
+    // every live update would cost a walk of the whole list.
+    const scan = Math.min(feed.items.length, KNOWN_SCAN);
+    for (let i = 0; i < scan && out.size < 50; i++) {
+      const e = feed.items[i];
       if (!out.has(e.attachmentId))
         out.set(e.attachmentId, { id: e.attachmentId, target: e.target });
     }
     return [...out.values()];
   }, [attachments, feed.items]);
   const knownKey = known.map(k => k.id).join(',');
+  // The list's first page goes first: the map only names peers in it (and its
+  // aggregation competes with the page for the backend). The map view asks at once.
+  // Once asked for, the maps follow their own inputs (not every filter's reload).
+  const mapsWantedRef = useRef(false);
+  if (view === 'map' || !feed.loading) mapsWantedRef.current = true;
+  const mapsWanted = mapsWantedRef.current;
 
   const [mapChoice, setMapChoice] = useState<string>();
   const mapAttachment = known.find(k => k.id === mapChoice) ?? known[0];
@@ -292,15 +314,24 @@ export function TrafficView(props: { source: TrafficViewSource }) {
   }, [filters.range, filters.since, filters.until, filters.instance]);
   const maps = useLiveData(
     () =>
-      Promise.all(
-        known.slice(0, MAX_MAPS).map(k =>
-          api.getTrafficMap(k.id, mapQuery).then(
-            m => [k.id, m] as const,
-            (e: Error) => [k.id, e] as const,
-          ),
-        ),
-      ).then(rows => new Map<string, TrafficMapResponse | Error>(rows)),
-    [api, knownKey, mapQuery.since, mapQuery.until, mapQuery.instance],
+      !mapsWanted
+        ? Promise.resolve(new Map<string, TrafficMapResponse | Error>())
+        : Promise.all(
+            known.slice(0, MAX_MAPS).map(k =>
+              api.getTrafficMap(k.id, mapQuery).then(
+                m => [k.id, m] as const,
+                (e: Error) => [k.id, e] as const,
+              ),
+            ),
+          ).then(rows => new Map<string, TrafficMapResponse | Error>(rows)),
+    [
+      api,
+      knownKey,
+      mapQuery.since,
+      mapQuery.until,
+      mapQuery.instance,
+      mapsWanted,
+    ],
     { live: false },
   );
   const directory = useMemo(

@@ -17,7 +17,64 @@ export interface TrafficSource {
   attachmentIds: string[];
   /** False once nothing new can arrive (detached, expired): no live tail. */
   live: boolean;
+  /** A first page asked for before the view mounted; used once if its filters match. */
+  firstPage?: PrefetchedPage;
 }
+
+/**
+ * The first page of a traffic view, asked for early: the attachment page asks for it
+ * beside the attachment itself instead of after it (the list only needs the id from
+ * the URL), which takes one round trip off the first render.
+ */
+export interface PrefetchedPage {
+  /** {@link filtersKey} of the filters it was asked with. */
+  filtersKey: string;
+  /** The query it was asked with (relative ranges already turned into times). */
+  query: TrafficFilterQuery;
+  page: Promise<TrafficListResponse>;
+  /** The page once it arrived: a view mounting after that renders its rows at once. */
+  value?: TrafficListResponse;
+  /** Set by the feed that takes it: a retry or a filter change asks again. */
+  taken?: boolean;
+}
+
+/** Asks for the first page of `filters` now, for a feed that mounts later. */
+export function prefetchFirstPage(
+  list: (query: TrafficPageQuery) => Promise<TrafficListResponse>,
+  filters: TrafficFilters,
+): PrefetchedPage {
+  const query = filtersToQuery(filters, Date.now());
+  const out: PrefetchedPage = {
+    filtersKey: filtersKey(filters),
+    query,
+    page: list({ ...query, limit: FIRST_PAGE }),
+  };
+  // An error is the feed's to show; a page nobody takes (the attachment failed to load)
+  // must not surface as an unhandled rejection.
+  out.page.then(
+    r => {
+      out.value = r;
+    },
+    () => undefined,
+  );
+  return out;
+}
+
+/** The prefetched page for `key`, taken (once), if it matches. */
+function takePrefetched(
+  pre: PrefetchedPage | undefined,
+  key: string,
+): PrefetchedPage | undefined {
+  if (!pre || pre.taken || pre.filtersKey !== key) return undefined;
+  pre.taken = true;
+  return pre;
+}
+
+/** Runs `fn` before the next paint (or soon, where there are no frames). */
+const nextFrame = (fn: () => void) =>
+  typeof requestAnimationFrame === 'function'
+    ? requestAnimationFrame(() => fn())
+    : setTimeout(fn, 0);
 
 export const FIRST_PAGE = 200;
 export const NEXT_PAGE = 500;
@@ -44,6 +101,49 @@ const newer = (a: StoredExchange, b: StoredExchange) => {
 };
 
 /**
+ * The ids of `current` (newest first) that started within the times of `incoming`: an
+ * exchange keeps its `startedAt`, so only those can be repeated. A binary search finds
+ * them, so merging a few new exchanges into 20,000 does not walk all 20,000.
+ */
+function idsInRange(
+  current: StoredExchange[],
+  incoming: StoredExchange[],
+): Set<string> {
+  let lo = incoming[0].startedAt;
+  let hi = lo;
+  for (const e of incoming) {
+    if (e.startedAt < lo) lo = e.startedAt;
+    if (e.startedAt > hi) hi = e.startedAt;
+  }
+  // First index whose startedAt <= hi (current is newest first).
+  let a = 0;
+  let b = current.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (current[m].startedAt > hi) a = m + 1;
+    else b = m;
+  }
+  const out = new Set<string>();
+  for (let i = a; i < current.length && current[i].startedAt >= lo; i++)
+    out.add(current[i].id);
+  return out;
+}
+
+/** The exchanges of `incoming` not in `current` (newest first), each id once. Pure. */
+export function newExchanges(
+  current: StoredExchange[],
+  incoming: StoredExchange[],
+): StoredExchange[] {
+  if (incoming.length === 0) return incoming;
+  const seen = idsInRange(current, incoming);
+  return incoming.filter(e => {
+    if (seen.has(e.id)) return false;
+    seen.add(e.id);
+    return true;
+  });
+}
+
+/**
  * Merges `incoming` into `current` (both newest first once sorted), dropping ids already
  * present. Pure, for the live tail.
  */
@@ -52,14 +152,9 @@ export function mergeExchanges(
   incoming: StoredExchange[],
 ): StoredExchange[] {
   if (incoming.length === 0) return current;
-  const seen = new Set(current.map(e => e.id));
-  const fresh = incoming
-    .filter(e => {
-      if (seen.has(e.id)) return false;
-      seen.add(e.id);
-      return true;
-    })
-    .sort((a, b) => (newer(a, b) ? -1 : 1));
+  const fresh = newExchanges(current, incoming).sort((a, b) =>
+    newer(a, b) ? -1 : 1,
+  );
   if (fresh.length === 0) return current;
   const out: StoredExchange[] = new Array(current.length + fresh.length);
   let i = 0;
@@ -95,6 +190,16 @@ const INITIAL: FeedState = {
   capped: false,
 };
 
+function loaded(r: TrafficListResponse): FeedState {
+  return {
+    ...INITIAL,
+    loading: false,
+    items: mergeExchanges([], r.items),
+    coverage: r.coverage,
+    nextCursor: r.nextCursor,
+  };
+}
+
 function cap(s: FeedState): FeedState {
   if (s.items.length <= MAX_ITEMS) return s;
   return {
@@ -111,7 +216,17 @@ function cap(s: FeedState): FeedState {
  * exchanges at once or holds them as "N new" while paused or scrolled away.
  */
 export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
-  const [state, setState] = useState<FeedState>(INITIAL);
+  const fKey = filtersKey(filters);
+  // A first page that has arrived already is the first state: rows in the first render.
+  const [arrivedFirst] = useState(() =>
+    source.firstPage?.value
+      ? takePrefetched(source.firstPage, fKey)
+      : undefined,
+  );
+  const [state, setState] = useState<FeedState>(() =>
+    arrivedFirst?.value ? loaded(arrivedFirst.value) : INITIAL,
+  );
+  const skipFirstLoad = useRef(!!arrivedFirst);
   const [paused, setPausedState] = useState(false);
   const [retries, setRetries] = useState(0);
   const stateRef = useRef(state);
@@ -120,34 +235,32 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
   pausedRef.current = paused;
   const atTopRef = useRef(true);
   const generation = useRef(0);
-  const baseQuery = useRef<TrafficFilterQuery>({});
+  const baseQuery = useRef<TrafficFilterQuery>(arrivedFirst?.query ?? {});
   const sourceRef = useRef(source);
   sourceRef.current = source;
-  const fKey = filtersKey(filters);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
 
   useEffect(() => {
     const gen = ++generation.current;
-    const query = filtersToQuery(filtersRef.current, Date.now());
+    if (skipFirstLoad.current) {
+      skipFirstLoad.current = false;
+      return;
+    }
+    const pre = takePrefetched(sourceRef.current.firstPage, fKey);
+    const query = pre?.query ?? filtersToQuery(filtersRef.current, Date.now());
     baseQuery.current = query;
     setState(INITIAL);
-    sourceRef.current
-      .list({ ...query, limit: FIRST_PAGE })
+    (pre?.page ?? sourceRef.current.list({ ...query, limit: FIRST_PAGE }))
       .then(r => {
         if (gen !== generation.current) return;
-        setState({
-          ...INITIAL,
-          loading: false,
-          items: mergeExchanges([], r.items),
-          coverage: r.coverage,
-          nextCursor: r.nextCursor,
-        });
+        setState(loaded(r));
       })
       .catch(error => {
         if (gen !== generation.current) return;
         setState({ ...INITIAL, loading: false, error });
       });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [source.key, fKey, retries]);
 
   const loadMore = useCallback(() => {
@@ -173,6 +286,33 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
         if (gen !== generation.current) return;
         setState(x => ({ ...x, loadingMore: false, liveError }));
       });
+  }, []);
+
+  // Live exchanges wait here for the next frame: whatever arrives before it is merged
+  // and rendered once.
+  const arrived = useRef<StoredExchange[]>([]);
+  const arrivedCoverage = useRef<TrafficCoverage | undefined>();
+  const arrivedGen = useRef(0);
+  const flushScheduled = useRef(false);
+  const flush = useCallback(() => {
+    flushScheduled.current = false;
+    const got = arrived.current;
+    const coverage = arrivedCoverage.current;
+    arrived.current = [];
+    arrivedCoverage.current = undefined;
+    if (arrivedGen.current !== generation.current) return;
+    setState(x => {
+      const hold = pausedRef.current || !atTopRef.current;
+      const fresh = newExchanges(x.items, got);
+      if (fresh.length === 0 && !coverage) return x;
+      return cap({
+        ...x,
+        coverage: coverage ?? x.coverage,
+        liveError: undefined,
+        items: hold ? x.items : mergeExchanges(x.items, fresh),
+        pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
+      });
+    });
   }, []);
 
   const inFlight = useRef(false);
@@ -214,18 +354,17 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
         cursor = r.nextCursor;
         if (!cursor) break;
       }
-      setState(x => {
-        const hold = pausedRef.current || !atTopRef.current;
-        const known = new Set(x.items.map(e => e.id));
-        const fresh = got.filter(e => !known.has(e.id));
-        return cap({
-          ...x,
-          coverage: coverage ?? x.coverage,
-          liveError: undefined,
-          items: hold ? x.items : mergeExchanges(x.items, fresh),
-          pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
-        });
-      });
+      if (arrivedGen.current !== gen) {
+        arrivedGen.current = gen;
+        arrived.current = [];
+        arrivedCoverage.current = undefined;
+      }
+      arrived.current.push(...got);
+      if (coverage) arrivedCoverage.current = coverage;
+      if (!flushScheduled.current) {
+        flushScheduled.current = true;
+        nextFrame(flush);
+      }
     } catch (liveError) {
       if (gen === generation.current)
         setState(x => ({ ...x, liveError: liveError as Error }));
@@ -239,7 +378,7 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
         }, COALESCE_MS);
       }
     }
-  }, []);
+  }, [flush]);
 
   const onSignal = useCallback(() => {
     if (timer.current) return;
