@@ -447,11 +447,5 @@ export function loadConfig(
   };
 }
 
-/** True when `namespace` is inside the install's scope. */
-export function namespaceInScope(
-  scope: NamespaceScope,
-  namespace: string,
-): boolean {
-  if (scope.exclude.includes(namespace)) return false;
-  return scope.include === '*' || scope.include.includes(namespace);
-}
+/** The install's scope rule, shared with the backend's namespace grants. */
+export { namespaceInScope } from '@spider/backstage-plugin-spider-common';

@@ -1,7 +1,6 @@
 import { Config, readDurationFromConfig } from '@backstage/config';
 import { DiscoveryService } from '@backstage/backend-plugin-api';
 import { durationToMilliseconds, HumanDuration } from '@backstage/types';
-import { parseDuration } from '@spider/backstage-plugin-spider-common';
 import { InstallSettings } from './install/renderInstall';
 import { RetentionLimits } from './store/TrafficStore';
 
@@ -25,20 +24,15 @@ export async function readSpiderConfig(
   config: Config,
   discovery: DiscoveryService,
 ): Promise<SpiderSettings> {
-  let maxTimeToLiveMs: number | undefined;
-  const key = 'spider.attachments.maxTimeToLive';
-  if (config.has(key)) {
-    const raw = config.get(key);
-    if (typeof raw === 'string') {
-      maxTimeToLiveMs = parseDuration(raw);
-      if (maxTimeToLiveMs === undefined) {
-        throw new Error(
-          `${key} must be an ISO-8601 duration such as PT8H, got "${raw}"`,
-        );
-      }
-    } else {
-      maxTimeToLiveMs = durationToMilliseconds(raw as HumanDuration);
-    }
+  const maxTimeToLive = config.has('spider.attachments.maxTimeToLive')
+    ? readDuration(config, 'spider.attachments.maxTimeToLive', { hours: 8 })
+    : undefined;
+  const maxTimeToLiveMs =
+    maxTimeToLive && durationToMilliseconds(maxTimeToLive);
+  if (maxTimeToLiveMs !== undefined && !(maxTimeToLiveMs > 0)) {
+    throw new Error(
+      'spider.attachments.maxTimeToLive must be longer than zero, such as PT8H',
+    );
   }
   const externalUrl =
     config.getOptionalString('spider.agents.externalUrl') ??

@@ -2,6 +2,7 @@ import {
   ControllerRight,
   Grant,
   NamespaceScope,
+  namespaceInScope,
 } from '@spider/backstage-plugin-spider-common';
 
 /**
@@ -19,18 +20,20 @@ export const ALL_NAMESPACES: NamespaceAccess = { include: '*', exclude: [] };
 /**
  * Union of the grants that match the caller's ownership refs and carry `right`
  * (an owner: all), intersected with the agent's install scope. Pure: no I/O.
+ *
+ * Fail closed: a policy that answers a plain ALLOW (or the permission framework turned
+ * off, which answers ALLOW to everything) gives the right, never namespaces; only
+ * ownership and grants do.
  */
 export function resolveNamespaceAccess(input: {
   isOwner: boolean;
-  /** The policy allowed this right without conditions (an admin). */
-  unconditional?: boolean;
   claims: string[];
   grants: Grant[];
   right: ControllerRight;
   installScope: NamespaceScope | null;
 }): NamespaceAccess {
   let granted: NamespaceAccess;
-  if (input.isOwner || input.unconditional) {
+  if (input.isOwner) {
     granted = ALL_NAMESPACES;
   } else {
     const claims = new Set(input.claims);
@@ -69,12 +72,12 @@ export function intersectWithScope(
   return { include, exclude };
 }
 
+/** Whether `namespace` is one the caller may act in (the scope rule from spider-common). */
 export function namespaceAllowed(
   access: NamespaceAccess,
   namespace: string,
 ): boolean {
-  if (access.exclude.includes(namespace)) return false;
-  return access.include === '*' || access.include.includes(namespace);
+  return namespaceInScope(access, namespace);
 }
 
 export function hasAnyNamespace(access: NamespaceAccess): boolean {

@@ -1,11 +1,11 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { SignalsService } from '@backstage/plugin-signals-node';
+import {
+  SPIDER_SIGNAL_CHANNEL,
+  SpiderSignalPayload,
+} from '@spider/backstage-plugin-spider-common';
 
-export type SpiderChange = {
-  kind: 'controller' | 'attachment' | 'whisperer';
-  id: string;
-  controllerId?: string;
-};
+export type SpiderChange = SpiderSignalPayload;
 
 /**
  * Tells open portals that something changed, through Backstage signals. Only ids travel:
@@ -20,9 +20,9 @@ export class SpiderEvents {
   publish(change: SpiderChange): void {
     if (!this.signals) return;
     this.signals
-      .publish({
+      .publish<SpiderSignalPayload>({
         recipients: { type: 'broadcast' },
-        channel: 'spider',
+        channel: SPIDER_SIGNAL_CHANNEL,
         message: { ...change },
       })
       .catch(err => this.logger.debug(`Could not publish a signal: ${err}`));

@@ -720,6 +720,133 @@ describe.each(databases.eachSupportedId())(
       ]);
       expect(rows.every((r: any) => r.actor === OWNER)).toBe(true);
     });
+
+    it('shows a reader every visible attachment of the status, past the first 500', async () => {
+      const { controller, whisperer, token } = await setup();
+      await app.as(OWNER).put(`/controllers/${controller.id}/shares`, {
+        items: [
+          {
+            principal: 'group:default/team-b',
+            rights: ['read'],
+            namespaces: ['team-b'],
+          },
+        ],
+      });
+      const row = (namespace: string, i: number) => ({
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        controller_id: controller.id,
+        whisperer_id: whisperer.id,
+        whisperer_name: whisperer.name,
+        whisperer_json: JSON.stringify({
+          id: whisperer.id,
+          name: whisperer.name,
+          image: whisperer.image,
+          captureFilter: whisperer.captureFilter,
+          env: whisperer.env,
+        }),
+        target_namespace: namespace,
+        target_kind: 'Pod',
+        target_name: `p${i}`,
+        created_by: OWNER,
+        created_at: 1_700_000_000_000 + i,
+        status: 'active',
+      });
+      const visible = Array.from({ length: 620 }, (_, i) => row('team-b', i));
+      const hidden = [row('team-a', 1000), row('team-a', 1001)];
+      for (let i = 0; i < visible.length; i += 100)
+        await knex('spider_attachments').insert(visible.slice(i, i + 100));
+      await knex('spider_attachments').insert(hidden);
+      const agent = newAgent(token);
+      await agent.connect();
+      agent.sendStatus({
+        attachments: [...hidden, ...visible].map(r => ({
+          id: r.id,
+          instances: [],
+        })),
+      });
+      const statusOf = (who: string) =>
+        app.as(who).get(`/controllers/${controller.id}/status`);
+      await waitUntil(
+        async () => (await statusOf(OWNER)).body.status !== null,
+        'status stored',
+      );
+      expect((await statusOf(OWNER)).body.status.attachments).toHaveLength(622);
+      const seen = (await statusOf(BOB)).body.status.attachments.map(
+        (a: any) => a.id,
+      );
+      expect(seen).toHaveLength(620);
+      expect(new Set(seen)).toEqual(new Set(visible.map(r => r.id)));
+    });
+
+    it('answers a database failure while reading an attachment with 500, not 404', async () => {
+      const { controller, whisperer } = await setup();
+      const a = await app.as(OWNER).post('/attachments', {
+        controllerId: controller.id,
+        whispererId: whisperer.id,
+        target: { namespace: 'team-a', kind: 'Pod', name: 'p' },
+      });
+      expect(a.status).toBe(201);
+      expect((await app.as(BOB).get(`/attachments/${a.body.id}`)).status).toBe(
+        404,
+      );
+      // The grants table gone: reading the attachment works, checking access fails.
+      await knex.schema.renameTable('spider_shares', 'spider_shares_away');
+      try {
+        const res = await app.as(BOB).get(`/attachments/${a.body.id}`);
+        expect(res.status).toBe(500);
+      } finally {
+        await knex.schema.renameTable('spider_shares_away', 'spider_shares');
+      }
+      expect((await app.as(BOB).get(`/attachments/${a.body.id}`)).status).toBe(
+        404,
+      );
+    });
+
+    it('stores and compares entity references in one spelling', async () => {
+      const { controller, whisperer } = await setup();
+      const a = await app.as(OWNER).post('/attachments', {
+        controllerId: controller.id,
+        whispererId: whisperer.id,
+        target: { namespace: 'team-a', kind: 'Deployment', name: 'web' },
+        entityRef: 'Component:Default/Payments',
+      });
+      expect(a.status).toBe(201);
+      const stored = await knex('spider_attachments')
+        .where({ id: a.body.id })
+        .first();
+      expect(stored.entity_ref).toBe('component:default/payments');
+      const found = await app
+        .as(OWNER)
+        .get('/attachments?entityRef=component:default/PAYMENTS');
+      expect(found.body.items.map((x: any) => x.id)).toEqual([a.body.id]);
+
+      const put = await app
+        .as(OWNER)
+        .put(`/controllers/${controller.id}/shares`, {
+          items: [
+            {
+              principal: 'group:default/Team-B',
+              rights: ['read'],
+              namespaces: '*',
+            },
+          ],
+        });
+      expect(put.status).toBe(200);
+      expect(put.body.items[0].principal).toBe('group:default/team-b');
+      // BOB's ownership refs say group:default/team-b: the grant applies.
+      expect((await app.as(BOB).get(`/attachments/${a.body.id}`)).status).toBe(
+        200,
+      );
+      const twice = await app
+        .as(OWNER)
+        .put(`/controllers/${controller.id}/shares`, {
+          items: ['group:default/team-b', 'group:default/TEAM-B'].map(
+            principal => ({ principal, rights: ['read'], namespaces: '*' }),
+          ),
+        });
+      expect(twice.status).toBe(400);
+      expect(twice.body.error.message).toMatch(/only once/);
+    });
   },
 );
 

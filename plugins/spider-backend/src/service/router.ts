@@ -11,6 +11,8 @@ import {
   NotAllowedError,
   NotFoundError,
   ConflictError,
+  InputError,
+  isError,
 } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { CatalogService } from '@backstage/plugin-catalog-node';
@@ -23,6 +25,7 @@ import {
   createWhispererRequestSchema,
   entityWorkloadsQuerySchema,
   idParamSchema,
+  ImagePattern,
   installQuerySchema,
   listAttachmentsQuerySchema,
   listWorkloadsQuerySchema,
@@ -62,8 +65,11 @@ import {
   splitNamespaces,
 } from '../install/renderInstall';
 import { matchEntityWorkloads } from '../catalog/matchEntityWorkloads';
+import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
 import { parseInput } from './validation';
 import { spiderErrorHandler } from './errorHandler';
+import { requireGrantChange } from '../access/grantChange';
+import { requireAllowedImage } from '../access/imageAllowList';
 import { TrafficStore } from '../store/TrafficStore';
 import { TrafficService } from './TrafficService';
 import { createTrafficRouter } from './trafficRouter';
@@ -86,6 +92,8 @@ export interface RouterOptions {
   expiry: ExpiryLoop;
   install: InstallSettings;
   maxTimeToLiveMs?: number;
+  /** Images a Whisperer may name (spider.whisperers.allowedImages, read by readAllowedImages). */
+  allowedImages: readonly ImagePattern[];
   requestTimeoutMs: number;
 }
 
@@ -266,12 +274,13 @@ export async function createRouter(
       status &&
       !(readable.include === '*' && readable.exclude.length === 0)
     ) {
-      // Only attachments the caller may see appear in the status they read.
-      const visible = await attachments.list({
-        scopes: [{ controllerId: id, access: readable }],
-        limit: REST_LIMITS.pageSize,
-      });
-      const ids = new Set(visible.items.map(a => a.id));
+      // Only attachments the caller may see appear in the status they read: all of them
+      // (the agent's report is capped at 5,000 by the protocol), never a first page.
+      const ids = await attachments.visibleIds(
+        id,
+        readable,
+        status.attachments.map(a => a.id),
+      );
       status = {
         ...status,
         attachments: status.attachments.filter(a => ids.has(a.id)),
@@ -377,14 +386,26 @@ export async function createRouter(
     const { id } = parseInput(idParamSchema, req.params, 'path');
     const body = parseInput(putSharesRequestSchema, req.body, 'shares');
     const credentials = await user(req);
-    await access.require(credentials, id, 'share');
-    await shares.replace(id, body.items);
+    const view = await access.require(credentials, id, 'share');
+    requireGrantChange(view, await shares.list(id), body.items);
+    // Principals compare with the caller's ownership refs, which the catalog spells in
+    // lower case: store them that way, and refuse two spellings of one principal.
+    const grants = body.items.map(g => ({
+      ...g,
+      principal: normalizeEntityRef(g.principal),
+    }));
+    if (new Set(grants.map(g => g.principal)).size !== grants.length) {
+      throw new InputError(
+        'Invalid shares: each principal may appear only once (references are not case-sensitive)',
+      );
+    }
+    await shares.replace(id, grants);
     await audit.record({
       action: 'controller.share',
       actor: actorOf(credentials),
       resourceType: 'controller',
       resourceId: id,
-      details: { grants: body.items as any },
+      details: { grants: grants as any },
     });
     events.publish({ kind: 'controller', id });
     res.json({ items: await shares.list(id) });
@@ -420,6 +441,7 @@ export async function createRouter(
       req.body,
       'Whisperer',
     );
+    requireAllowedImage(body.image, options.allowedImages);
     await requireBasic(
       credentials,
       spiderWhispererCreatePermission,
@@ -450,6 +472,7 @@ export async function createRouter(
       req.body,
       'Whisperer change',
     );
+    requireAllowedImage(body.image, options.allowedImages);
     const credentials = await user(req);
     await requireWhispererOwner(credentials, await whisperers.getOrThrow(id));
     const w = await whisperers.update(id, body);
@@ -508,7 +531,7 @@ export async function createRouter(
         scopes,
         whispererId: query.whispererId,
         statuses,
-        entityRef: query.entityRef,
+        entityRef: query.entityRef && normalizeEntityRef(query.entityRef),
         namespace: query.namespace,
         limit: query.limit ?? 100,
         cursor: query.cursor,
@@ -526,8 +549,15 @@ export async function createRouter(
     let view: ControllerGrantView;
     try {
       view = await access.require(credentials, attachment.controllerId, 'read');
-    } catch {
-      throw new NotFoundError(`No attachment with id ${id}`);
+    } catch (e) {
+      // No access is "not found" (existence does not leak); anything else, a database
+      // outage included, stays the server error it is.
+      if (
+        isError(e) &&
+        (e.name === 'NotFoundError' || e.name === 'NotAllowedError')
+      )
+        throw new NotFoundError(`No attachment with id ${id}`);
+      throw e;
     }
     if (
       !namespaceAllowed(view.namespaces('read'), attachment.target.namespace)
@@ -574,7 +604,7 @@ export async function createRouter(
         env: whisperer.env,
       },
       target: body.target,
-      entityRef: body.entityRef,
+      entityRef: body.entityRef && normalizeEntityRef(body.entityRef),
       createdBy: actorOf(credentials),
       createdAt,
       expiresAt,
@@ -650,10 +680,8 @@ export async function createRouter(
   // ---- Catalog ---------------------------------------------------------------
 
   router.get('/entity-workloads', async (req, res) => {
-    const { entityRef } = parseInput(
-      entityWorkloadsQuerySchema,
-      req.query,
-      'query',
+    const entityRef = normalizeEntityRef(
+      parseInput(entityWorkloadsQuerySchema, req.query, 'query').entityRef,
     );
     const credentials = await user(req);
     if (!options.catalog)

@@ -11,6 +11,7 @@ import {
 } from '@spider/backstage-plugin-spider-common';
 import { TrafficService } from './TrafficService';
 import { parseInput } from './validation';
+import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
 
 /** Waits until the response takes more data, or is gone. */
 function drained(res: express.Response): Promise<void> {
@@ -98,7 +99,12 @@ export function createTrafficRouter(options: {
 
   router.get('/entity-traffic', async (req, res) => {
     const query = parseInput(entityTrafficQuerySchema, req.query, 'query');
-    res.json(await service.entityTraffic(await user(req), query));
+    res.json(
+      await service.entityTraffic(await user(req), {
+        ...query,
+        entityRef: normalizeEntityRef(query.entityRef),
+      }),
+    );
   });
 
   return router;

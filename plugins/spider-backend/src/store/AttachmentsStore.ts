@@ -415,6 +415,30 @@ export class AttachmentsStore {
     return out;
   }
 
+  /**
+   * Of `ids`, those of Controller `controllerId` whose namespace `access` covers: every one,
+   * however many (no page cap), so a status report is filtered, never truncated.
+   */
+  async visibleIds(
+    controllerId: string,
+    access: NamespaceAccess,
+    ids: string[],
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const qb = this.db('spider_attachments')
+        .select('id')
+        .where('controller_id', controllerId)
+        .whereIn('id', ids.slice(i, i + 500));
+      if (access.include !== '*')
+        qb.whereIn('target_namespace', access.include);
+      if (access.exclude.length)
+        qb.whereNotIn('target_namespace', access.exclude);
+      for (const r of (await qb) as Array<{ id: string }>) out.add(r.id);
+    }
+    return out;
+  }
+
   async countLiveByWhisperer(whispererId: string): Promise<number> {
     const row = await this.db('spider_attachments')
       .count({ n: '*' })

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { useSignal } from '@backstage/plugin-signals-react';
+import {
+  SPIDER_SIGNAL_CHANNEL,
+  SpiderSignalPayload,
+} from '@spider/backstage-plugin-spider-common';
 
-/** A change notice the Controls service publishes on the `spider` signal channel. */
-export interface SpiderSignal {
-  kind: 'controller' | 'attachment' | 'whisperer';
-  id: string;
-  controllerId?: string;
-}
+/** A change notice the Controls service publishes (its type lives in spider-common). */
+export type SpiderSignal = SpiderSignalPayload;
 
 /** How often views refresh themselves when the signals API is not available. */
 export const POLL_INTERVAL_MS = 10_000;
@@ -21,8 +21,9 @@ const SIGNAL_COALESCE_MS = 300;
 export function useSpiderLive(
   filter?: (signal: SpiderSignal) => boolean,
 ): number {
-  const { lastSignal: raw, isSignalsAvailable } = useSignal('spider');
-  const lastSignal = raw as unknown as SpiderSignal | null;
+  const { lastSignal: raw, isSignalsAvailable } =
+    useSignal<SpiderSignalPayload>(SPIDER_SIGNAL_CHANNEL);
+  const lastSignal = raw;
   const [tick, setTick] = useState(0);
   const filterRef = useRef(filter);
   filterRef.current = filter;
