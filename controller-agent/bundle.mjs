@@ -4,9 +4,7 @@
 // eslint-disable-next-line @backstage/no-undeclared-imports -- build-stage script; esbuild is provided by tsx, declaring it would need a lockfile change
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/agent.cjs',
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -15,4 +13,16 @@ await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/agent.cjs',
+});
+// The DNS server's UDP worker threads load this file beside the bundle (UdpWorkerPool).
+await build({
+  ...common,
+  entryPoints: ['src/dns/udpWorker.ts'],
+  outfile: 'dist/dns-udp-worker.cjs',
 });

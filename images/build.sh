@@ -162,7 +162,7 @@ prepare_controller_agent() {
   [[ -x "$node" ]] || die "no Node runtime at $node (scripts/toolchain.sh fetches it)"
   (cd "$REPO/controller-agent" && node bundle.mjs && node dist/agent.cjs --help >/dev/null) >&2 || die "the agent bundle did not build or run"
   mkdir -p "$w/app"
-  cp "$REPO/controller-agent/dist/agent.cjs" "$w/app/"
+  cp "$REPO/controller-agent/dist/agent.cjs" "$REPO/controller-agent/dist/dns-udp-worker.cjs" "$w/app/"
   [[ -f "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" ]] && cp "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" "$w/app/"
   entries="$(lib_entries "$node")"
   [[ -n "$entries" ]] || die "$node is not a dynamic executable; the agent layer expects one"

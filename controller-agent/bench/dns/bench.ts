@@ -6,7 +6,7 @@
  *   --pods 10000      pods (PTR names) served
  *   --seconds 10      length of each dnsperf run
  *   --rate 10000      queries/s of the latency run (p99 is measured there)
- *   --impls agent,coredns,dns2
+ *   --impls agent,coredns,dns2   (`agent:N`: the agent with N UDP worker threads)
  *
  * Two runs per server: unlimited rate (throughput: qps), then a fixed rate with
  * per-query latencies (p50/p99/max). Prints a table and the agent/CoreDNS ratios.
@@ -29,6 +29,7 @@ const PODS = Number(arg('pods', '10000'));
 const SECONDS = Number(arg('seconds', '10'));
 const RATE = Number(arg('rate', '10000'));
 const IMPLS = arg('impls', 'agent,coredns,dns2').split(',');
+
 const here = __dirname;
 
 interface Result {
@@ -183,6 +184,8 @@ async function main() {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
     } else {
+      // `agent:N`: the agent with N UDP worker threads (plain `agent`: its default here).
+      const [name, workers] = impl.split(':');
       child = spawn(
         process.execPath,
         [
@@ -190,11 +193,12 @@ async function main() {
           'tsx',
           path.join(here, 'serve.ts'),
           '--impl',
-          impl,
+          name,
           '--port',
           String(port),
           '--pods',
           String(PODS),
+          ...(workers === undefined ? [] : ['--workers', workers]),
         ],
         {
           stdio: ['ignore', 'ignore', 'inherit'],

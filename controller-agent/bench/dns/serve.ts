@@ -27,6 +27,9 @@ async function main() {
       port,
       host: '127.0.0.1',
       upstreams: ['127.0.0.1:9'],
+      udpWorkers: process.argv.includes('--workers')
+        ? Number(arg('workers', '0'))
+        : undefined,
     });
     await dns.start();
     process.on('SIGTERM', () => {

@@ -31,12 +31,45 @@ export const HOST_ALIAS_LIMITS = {
   addressesPerName: 32,
 };
 
-interface Entry {
+/** Everything the agent answers for one name, pre-encoded (owner = the question). */
+export interface AnswerEntry {
   ptr: Buffer | null;
   a: Buffer | null;
   aCount: number;
   aaaa: Buffer | null;
   aaaaCount: number;
+}
+
+type Entry = AnswerEntry;
+
+/** The answer of `entry` to a question of type `qtype` (NODATA when it has none). */
+export function answerFromEntry(
+  entry: AnswerEntry,
+  qtype: number,
+): LocalAnswer {
+  switch (qtype) {
+    case DNS_TYPE.PTR:
+      return entry.ptr ? { records: entry.ptr, count: 1 } : NODATA;
+    case DNS_TYPE.A:
+      return entry.a ? { records: entry.a, count: entry.aCount } : NODATA;
+    case DNS_TYPE.AAAA:
+      return entry.aaaa
+        ? { records: entry.aaaa, count: entry.aaaaCount }
+        : NODATA;
+    case DNS_TYPE.ANY: {
+      const parts = [entry.ptr, entry.a, entry.aaaa].filter(
+        (b): b is Buffer => !!b,
+      );
+      return parts.length
+        ? {
+            records: Buffer.concat(parts),
+            count: (entry.ptr ? 1 : 0) + entry.aCount + entry.aaaaCount,
+          }
+        : NODATA;
+    }
+    default:
+      return NODATA;
+  }
 }
 
 const HOSTNAME =
@@ -78,6 +111,7 @@ export class AnswerTable {
   private readonly aliasReverse = new Map<string, string>();
   private readonly memo = new Map<string, Entry | null>();
   private readonly unsubscribe: () => void;
+  private readonly invalidations = new Set<() => void>();
 
   constructor(
     private readonly directory: PodDirectory,
@@ -119,10 +153,25 @@ export class AnswerTable {
     }
     // The directory coalesces its own events, so clearing on each is cheap; entries are
     // rebuilt on the next query, which keeps answers current within that query.
-    this.unsubscribe = directory.onChange(() => this.memo.clear());
+    this.unsubscribe = directory.onChange(() => {
+      this.memo.clear();
+      for (const l of this.invalidations) l();
+    });
+  }
+
+  /** Calls `listener` in the same tick as every drop of built answers (directory changes). */
+  onInvalidate(listener: () => void): () => void {
+    this.invalidations.add(listener);
+    return () => this.invalidations.delete(listener);
   }
 
   lookup(name: string, qtype: number): LocalAnswer | undefined {
+    const entry = this.entryFor(name);
+    return entry ? answerFromEntry(entry, qtype) : undefined;
+  }
+
+  /** What the agent answers for `name`, or null when it is not local (forwarded). */
+  entryFor(name: string): AnswerEntry | null {
     let entry: Entry | null | undefined = this.aliases.get(name);
     if (!entry) {
       entry = this.memo.get(name);
@@ -132,34 +181,12 @@ export class AnswerTable {
         this.memo.set(name, entry);
       }
     }
-    if (!entry) return undefined;
-    switch (qtype) {
-      case DNS_TYPE.PTR:
-        return entry.ptr ? { records: entry.ptr, count: 1 } : NODATA;
-      case DNS_TYPE.A:
-        return entry.a ? { records: entry.a, count: entry.aCount } : NODATA;
-      case DNS_TYPE.AAAA:
-        return entry.aaaa
-          ? { records: entry.aaaa, count: entry.aaaaCount }
-          : NODATA;
-      case DNS_TYPE.ANY: {
-        const parts = [entry.ptr, entry.a, entry.aaaa].filter(
-          (b): b is Buffer => !!b,
-        );
-        return parts.length
-          ? {
-              records: Buffer.concat(parts),
-              count: (entry.ptr ? 1 : 0) + entry.aCount + entry.aaaaCount,
-            }
-          : NODATA;
-      }
-      default:
-        return NODATA;
-    }
+    return entry;
   }
 
   close(): void {
     this.unsubscribe();
+    this.invalidations.clear();
     this.memo.clear();
   }
 

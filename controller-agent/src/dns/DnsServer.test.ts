@@ -6,116 +6,149 @@ import { startFakeUpstream } from '../testUtils/fakeUpstream';
 import { AgentDnsServer, createDnsServer } from './index';
 import { DNS_TYPE, RCODE } from './wire';
 
-describe('DNS server (UDP and TCP on one port)', () => {
-  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
-  let dns: AgentDnsServer;
-  let port: number;
-  const dir = new MemoryPodDirectory().setPod(
-    pod('10.244.1.7', 'web-abc', 'shop'),
-  );
+// 0: the main thread alone; 2: two UDP worker threads beside it on the same port.
+describe.each([0, 2])(
+  'DNS server (UDP and TCP on one port, %i UDP workers)',
+  udpWorkers => {
+    let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+    let dns: AgentDnsServer;
+    let port: number;
+    const dir = new MemoryPodDirectory().setPod(
+      pod('10.244.1.7', 'web-abc', 'shop'),
+    );
 
-  beforeAll(async () => {
-    upstream = await startFakeUpstream({ 'public.example': ['93.184.216.34'] });
-    dns = createDnsServer({
-      directory: dir,
-      port: 0,
-      host: '127.0.0.1',
-      hostAliases: [{ ip: '10.0.0.5', hostnames: ['db.internal'] }],
-      upstreams: [`127.0.0.1:${upstream.port}`],
+    beforeAll(async () => {
+      upstream = await startFakeUpstream({
+        'public.example': ['93.184.216.34'],
+      });
+      dns = createDnsServer({
+        directory: dir,
+        port: 0,
+        host: '127.0.0.1',
+        hostAliases: [{ ip: '10.0.0.5', hostnames: ['db.internal'] }],
+        upstreams: [`127.0.0.1:${upstream.port}`],
+        udpWorkers,
+      });
+      port = (await dns.start()).port;
     });
-    port = (await dns.start()).port;
-  });
-  afterAll(async () => {
-    await dns.stop();
-    await upstream.close();
-  });
-
-  it('answers PTR from the directory over UDP, and follows pod changes at once', async () => {
-    const reply = decode(
-      (await udpExchange(
-        port,
-        makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
-      ))!,
-    );
-    expect(reply.header).toMatchObject({ aa: 1, rcode: 0 });
-    expect(reply.answers[0].domain).toBe(
-      'web-abc.web.deployment.shop.pod.cluster.local',
-    );
-
-    dir.setPod(pod('10.244.1.8', 'web-new', 'shop'));
-    const added = decode(
-      (await udpExchange(
-        port,
-        makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
-      ))!,
-    );
-    expect(added.answers[0].domain).toMatch(/^web-new\./);
-    dir.removePod('10.244.1.8');
-    // Gone from the directory: no longer answered locally, so it is forwarded (NXDOMAIN there).
-    const gone = decode(
-      (await udpExchange(
-        port,
-        makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
-      ))!,
-    );
-    expect(gone.header.rcode).toBe(RCODE.NXDOMAIN);
-    expect(gone.answers).toHaveLength(0);
-  });
-
-  it('answers host aliases and forwards everything else', async () => {
-    const alias = decode(
-      (await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)))!,
-    );
-    expect(alias.answers[0].address).toBe('10.0.0.5');
-    const fwd = decode(
-      (await udpExchange(
-        port,
-        makeQuery('Public.Example', DNS_TYPE.A, { id: 4321 }),
-      ))!,
-    );
-    expect(fwd.header).toMatchObject({ id: 4321, rcode: 0 });
-    expect(fwd.answers[0].address).toBe('93.184.216.34');
-    expect(upstream.queries).toContain('udp:public.example');
-  });
-
-  it('answers pipelined queries on one TCP connection, in any order, by ID', async () => {
-    const queries = [
-      makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 1 }),
-      makeQuery('public.example', DNS_TYPE.A, { id: 2 }),
-      makeQuery('db.internal', DNS_TYPE.A, { id: 3 }),
-    ];
-    const { replies } = await tcpExchange(port, queries);
-    const byId = new Map(replies.map(r => [decode(r).header.id, decode(r)]));
-    expect([...byId.keys()].sort()).toEqual([1, 2, 3]);
-    expect(byId.get(1).answers[0].domain).toMatch(/^web-abc\./);
-    expect(byId.get(2).answers[0].address).toBe('93.184.216.34');
-    expect(byId.get(3).answers[0].address).toBe('10.0.0.5');
-  });
-
-  it('answers FORMERR to a malformed query and keeps serving', async () => {
-    const bad = makeQuery('x.example', DNS_TYPE.A, { id: 99 });
-    bad.writeUInt16BE(3, 4); // three questions claimed, one present
-    const reply = decode((await udpExchange(port, bad))!);
-    expect(reply.header).toMatchObject({ id: 99, rcode: RCODE.FORMERR });
-    expect(await udpExchange(port, Buffer.from([1, 2, 3]), 200)).toBeNull(); // dropped
-    expect(
-      await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)),
-    ).not.toBeNull();
-    expect(dns.stats()).toMatchObject({ formerr: 1, dropped: 1 });
-  });
-
-  it('closes a TCP connection announcing an oversized message', async () => {
-    const huge = Buffer.alloc(2);
-    huge.writeUInt16BE(60_000);
-    const closed = await new Promise<boolean>(resolve => {
-      const s = net.connect(port, '127.0.0.1', () => s.write(huge));
-      s.on('close', () => resolve(true));
-      s.on('error', () => {});
-      setTimeout(() => resolve(false), 1000);
+    afterAll(async () => {
+      await dns.stop();
+      await upstream.close();
     });
-    expect(closed).toBe(true);
-  });
-});
+
+    it('answers PTR from the directory over UDP, and follows pod changes at once', async () => {
+      const reply = decode(
+        (await udpExchange(
+          port,
+          makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+        ))!,
+      );
+      expect(reply.header).toMatchObject({ aa: 1, rcode: 0 });
+      expect(reply.answers[0].domain).toBe(
+        'web-abc.web.deployment.shop.pod.cluster.local',
+      );
+
+      dir.setPod(pod('10.244.1.8', 'web-new', 'shop'));
+      const added = decode(
+        (await udpExchange(
+          port,
+          makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+        ))!,
+      );
+      expect(added.answers[0].domain).toMatch(/^web-new\./);
+      dir.removePod('10.244.1.8');
+      // Gone from the directory: no longer answered locally, so it is forwarded (NXDOMAIN there).
+      const gone = decode(
+        (await udpExchange(
+          port,
+          makeQuery('8.1.244.10.in-addr.arpa', DNS_TYPE.PTR),
+        ))!,
+      );
+      expect(gone.header.rcode).toBe(RCODE.NXDOMAIN);
+      expect(gone.answers).toHaveLength(0);
+    });
+
+    it('answers alike from many client sockets (spread over the UDP sockets), and all follow a pod going', async () => {
+      dir.setPod(pod('10.244.1.9', 'web-many', 'shop'));
+      const ask = () =>
+        Promise.all(
+          Array.from({ length: 24 }, async (_, i) =>
+            decode(
+              (await udpExchange(
+                port,
+                makeQuery('9.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: i }),
+              ))!,
+            ),
+          ),
+        );
+      // Twice: the second round is answered from what the workers learnt in the first.
+      for (const round of [await ask(), await ask()]) {
+        for (const reply of round)
+          expect(reply.answers[0]?.domain).toMatch(/^web-many\./);
+      }
+      dir.removePod('10.244.1.9');
+      for (const reply of await ask()) {
+        expect(reply.header.rcode).toBe(RCODE.NXDOMAIN);
+        expect(reply.answers).toHaveLength(0);
+      }
+      expect(dns.stats().errors).toBe(0);
+    });
+
+    it('answers host aliases and forwards everything else', async () => {
+      const alias = decode(
+        (await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)))!,
+      );
+      expect(alias.answers[0].address).toBe('10.0.0.5');
+      const fwd = decode(
+        (await udpExchange(
+          port,
+          makeQuery('Public.Example', DNS_TYPE.A, { id: 4321 }),
+        ))!,
+      );
+      expect(fwd.header).toMatchObject({ id: 4321, rcode: 0 });
+      expect(fwd.answers[0].address).toBe('93.184.216.34');
+      expect(upstream.queries).toContain('udp:public.example');
+    });
+
+    it('answers pipelined queries on one TCP connection, in any order, by ID', async () => {
+      const queries = [
+        makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 1 }),
+        makeQuery('public.example', DNS_TYPE.A, { id: 2 }),
+        makeQuery('db.internal', DNS_TYPE.A, { id: 3 }),
+      ];
+      const { replies } = await tcpExchange(port, queries);
+      const byId = new Map(replies.map(r => [decode(r).header.id, decode(r)]));
+      expect([...byId.keys()].sort()).toEqual([1, 2, 3]);
+      expect(byId.get(1).answers[0].domain).toMatch(/^web-abc\./);
+      expect(byId.get(2).answers[0].address).toBe('93.184.216.34');
+      expect(byId.get(3).answers[0].address).toBe('10.0.0.5');
+    });
+
+    it('answers FORMERR to a malformed query and keeps serving', async () => {
+      const bad = makeQuery('x.example', DNS_TYPE.A, { id: 99 });
+      bad.writeUInt16BE(3, 4); // three questions claimed, one present
+      const reply = decode((await udpExchange(port, bad))!);
+      expect(reply.header).toMatchObject({ id: 99, rcode: RCODE.FORMERR });
+      expect(await udpExchange(port, Buffer.from([1, 2, 3]), 200)).toBeNull(); // dropped
+      expect(
+        await udpExchange(port, makeQuery('db.internal', DNS_TYPE.A)),
+      ).not.toBeNull();
+      expect(dns.stats()).toMatchObject({ formerr: 1, dropped: 1 });
+    });
+
+    it('closes a TCP connection announcing an oversized message', async () => {
+      const huge = Buffer.alloc(2);
+      huge.writeUInt16BE(60_000);
+      const closed = await new Promise<boolean>(resolve => {
+        const s = net.connect(port, '127.0.0.1', () => s.write(huge));
+        s.on('close', () => resolve(true));
+        s.on('error', () => {});
+        setTimeout(() => resolve(false), 1000);
+      });
+      expect(closed).toBe(true);
+    });
+  },
+);
 
 describe('DNS forwarding failures', () => {
   it('answers SERVFAIL when the upstream does not answer in time', async () => {

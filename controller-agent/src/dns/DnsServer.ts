@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { AnswerTable } from './AnswerTable';
 import type { Forwarder } from './Forwarder';
+import { RelayedQuery, UdpWorkerPool, udpWorkerModule } from './UdpWorkerPool';
 import {
   buildErrorResponse,
   buildResponse,
@@ -32,6 +34,16 @@ export const DEFAULT_DNS_LIMITS: DnsServerLimits = {
   maxTcpWriteBufferBytes: 256 * 1024,
 };
 
+export interface DnsServerThreads {
+  /**
+   * UDP worker threads beside the main thread's socket, all on the port with
+   * SO_REUSEPORT (UdpWorkerPool). 0: the main thread alone.
+   */
+  udpWorkers: number;
+  /** Names each worker remembers between directory changes. */
+  workerMaxMemo: number;
+}
+
 export interface DnsStats {
   udpQueries: number;
   tcpQueries: number;
@@ -53,13 +65,29 @@ export interface DnsServerLog {
 }
 
 /**
+ * Replies go to the address a datagram came from, always an IP: resolved in place rather
+ * than through dns.lookup's next-tick round. Host names (bind) still go to dns.lookup.
+ */
+const ipLookup: dgram.SocketOptions['lookup'] = (
+  address,
+  options,
+  callback,
+) => {
+  const family = net.isIP(address);
+  if (family) callback(null, address, family);
+  else dns.lookup(address, options, callback);
+};
+
+/**
  * The agent's DNS server: UDP and TCP (with pipelining) on one port. Names it knows are
  * answered synchronously from the AnswerTable (the fast path: parse, look up, copy);
  * anything else goes to the Forwarder. Every failure is contained per query.
  */
 export class DnsServer {
   private udp: dgram.Socket | undefined;
+  private pool: UdpWorkerPool | undefined;
   private tcp: net.Server | undefined;
+  private stopPool: (() => void) | undefined;
   private readonly connections = new Set<net.Socket>();
   private readonly counters: Omit<DnsStats, 'tcpOpen' | 'forwardInflight'> = {
     udpQueries: 0,
@@ -79,11 +107,25 @@ export class DnsServer {
     private readonly forwarder: Forwarder,
     private readonly limits: DnsServerLimits = DEFAULT_DNS_LIMITS,
     private readonly log?: DnsServerLog,
+    private readonly threads: DnsServerThreads = {
+      udpWorkers: 0,
+      workerMaxMemo: 100_000,
+    },
   ) {}
 
   stats(): DnsStats {
+    const pool = this.pool;
+    const c = this.counters;
     return {
-      ...this.counters,
+      ...c,
+      ...(pool && {
+        udpQueries: c.udpQueries + pool.count('udpQueries'),
+        local: c.local + pool.count('local'),
+        dropped: c.dropped + pool.count('dropped'),
+        formerr: c.formerr + pool.count('formerr'),
+        notimp: c.notimp + pool.count('notimp'),
+        errors: c.errors + pool.count('errors'),
+      }),
       tcpOpen: this.connections.size,
       forwardInflight: this.forwarder.inflight,
     };
@@ -150,14 +192,46 @@ export class DnsServer {
   /** Binds UDP and TCP on `port` (0: one free port for both). Returns the port. */
   async start(port: number, host = '0.0.0.0'): Promise<number> {
     for (let attempt = 0; ; attempt++) {
-      const udp = await this.bindUdp(port, host);
+      let workers = this.threads.udpWorkers;
+      if (workers > 0 && !udpWorkerModule()) {
+        // A bundle shipped without dns-udp-worker.cjs: serve, on one thread.
+        this.log?.warn('dns: udp worker module missing; main thread only', {
+          udpWorkers: workers,
+        });
+        workers = 0;
+      }
+      const udp = await this.bindUdp(port, host, workers > 0);
       const bound = udp.address().port;
+      let pool: UdpWorkerPool | undefined;
       try {
         this.tcp = await this.listenTcp(bound, host);
+        if (workers > 0) {
+          pool = new UdpWorkerPool(
+            this.table,
+            q => this.onRelayed(udp, q),
+            err => {
+              this.counters.errors++;
+              this.log?.warn('dns udp worker error', { error: err.message });
+            },
+          );
+          const unsubscribe = this.table.onInvalidate(() => pool!.invalidate());
+          await pool.start(workers, {
+            host,
+            port: bound,
+            type: net.isIPv6(host) ? 'udp6' : 'udp4',
+            maxQueryBytes: this.limits.maxQueryBytes,
+            maxMemo: this.threads.workerMaxMemo,
+          });
+          this.pool = pool;
+          this.stopPool = unsubscribe;
+        }
         this.udp = udp;
         return bound;
       } catch (e) {
         udp.close();
+        const tcp = this.tcp;
+        this.tcp = undefined;
+        if (tcp) await new Promise<void>(r => tcp.close(() => r()));
         // With port 0 the UDP port may be taken for TCP; pick another. A fixed port fails.
         if (port !== 0 || attempt >= 10) throw e;
       }
@@ -167,8 +241,13 @@ export class DnsServer {
   async stop(): Promise<void> {
     const udp = this.udp;
     const tcp = this.tcp;
+    const pool = this.pool;
     this.udp = undefined;
     this.tcp = undefined;
+    this.pool = undefined;
+    this.stopPool?.();
+    this.stopPool = undefined;
+    await pool?.stop();
     for (const s of this.connections) s.destroy();
     this.connections.clear();
     await Promise.all([
@@ -177,9 +256,17 @@ export class DnsServer {
     ]);
   }
 
-  private bindUdp(port: number, host: string): Promise<dgram.Socket> {
+  private bindUdp(
+    port: number,
+    host: string,
+    reusePort: boolean,
+  ): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+      const udp = dgram.createSocket({
+        type: net.isIPv6(host) ? 'udp6' : 'udp4',
+        reusePort,
+        lookup: ipLookup,
+      });
       udp.once('error', reject);
       udp.bind(port, host, () => {
         udp.removeListener('error', reject);
@@ -199,12 +286,18 @@ export class DnsServer {
     });
   }
 
+  /** A query a UDP worker relayed (it counted it): answered through this thread's socket. */
+  private onRelayed(udp: dgram.Socket, q: RelayedQuery): void {
+    if (this.udp === udp) this.onDatagram(udp, q.raw, q, true);
+  }
+
   private onDatagram(
     udp: dgram.Socket,
     msg: Buffer,
-    rinfo: dgram.RemoteInfo,
+    rinfo: { address: string; port: number },
+    relayed = false,
   ): void {
-    this.counters.udpQueries++;
+    if (!relayed) this.counters.udpQueries++;
     let out: Buffer | null | Promise<Buffer | null>;
     try {
       out = this.answer(msg, false);

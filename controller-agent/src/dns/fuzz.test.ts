@@ -117,18 +117,26 @@ describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
       upstreamAttemptTimeoutMs: 200,
       upstreamTotalTimeoutMs: 400,
       limits: { tcpIdleTimeoutMs: 500 },
+      // Two UDP worker threads beside the main one: the kernel spreads the client
+      // sockets below over the three, so every thread's path takes the fuzz.
+      udpWorkers: 2,
     });
     const { port } = await dns.start();
     try {
-      const sock = dgram.createSocket('udp4');
-      sock.on('message', () => {});
-      await new Promise<void>(r => sock.bind(0, '127.0.0.1', () => r()));
+      const socks = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const s = dgram.createSocket('udp4');
+          s.on('message', () => {});
+          await new Promise<void>(r => s.bind(0, '127.0.0.1', () => r()));
+          return s;
+        }),
+      );
       for (let i = 0; i < 3000; i++) {
-        sock.send(randomPacket(), port, '127.0.0.1');
+        socks[i % socks.length].send(randomPacket(), port, '127.0.0.1');
         if (i % 200 === 0) await new Promise(r => setImmediate(r));
       }
-      // oversized datagram
-      sock.send(Buffer.alloc(9000, 7), port, '127.0.0.1');
+      // oversized datagrams
+      for (const s of socks) s.send(Buffer.alloc(9000, 7), port, '127.0.0.1');
 
       const streams = Array.from(
         { length: 40 },
@@ -150,7 +158,7 @@ describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
           }),
       );
       await Promise.all(streams);
-      sock.close();
+      for (const s of socks) s.close();
 
       const reply = await udpExchange(
         port,

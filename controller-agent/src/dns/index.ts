@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { Registry } from 'prom-client';
 import { registerStatsMetrics } from '../status/metrics';
 import { AGENT_ENV } from '@spider/backstage-plugin-spider-common';
@@ -43,6 +44,11 @@ export interface DnsServerOptions {
   upstreamTotalTimeoutMs?: number;
   maxForwardInflight?: number;
   limits?: Partial<DnsServerLimits>;
+  /**
+   * UDP worker threads beside the main thread (SO_REUSEPORT on the one port). Default:
+   * one fewer than the CPUs available, at most 3; 0 on one CPU.
+   */
+  udpWorkers?: number;
   logger?: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -91,6 +97,11 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
     if (!upstreams.length)
       options.logger?.warn('dns: no upstream resolvers', { path });
   }
+  const udpWorkers =
+    options.udpWorkers ??
+    Math.max(0, Math.min(os.availableParallelism() - 1, 3));
+  if (!Number.isInteger(udpWorkers) || udpWorkers < 0 || udpWorkers > 64)
+    throw new Error('udpWorkers must be 0..64');
   const table = new AnswerTable(options.directory, options.hostAliases ?? [], {
     zone,
     ptrTtl: ttl(options.ptrTtlSeconds, 5, 'ptrTtlSeconds'),
@@ -108,6 +119,7 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
     forwarder,
     { ...DEFAULT_DNS_LIMITS, ...options.limits },
     options.logger,
+    { udpWorkers, workerMaxMemo: 100_000 },
   );
   return {
     upstreams,
