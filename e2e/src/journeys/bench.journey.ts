@@ -676,7 +676,15 @@ async function measureTraffic(
     new MutationObserver(() => {
       if (window.__firstRow === undefined && document.querySelector(${JSON.stringify(
         GRID_ROW,
-      )})) window.__firstRow = performance.now();
+      )})) {
+        window.__firstRow = performance.now();
+        ${
+          process.env.SPIDER_BENCH_PROFILE
+            ? // A few ms in a function of its own: marks the first row in the CPU profile.
+              '(function spiderFirstRowMark() { const t = performance.now(); while (performance.now() - t < 3); })();'
+            : ''
+        }
+      }
     }).observe(document, { childList: true, subtree: true });
     window.__loadLoaf = [];
     try {
@@ -691,6 +699,20 @@ async function measureTraffic(
   for (let i = 0; i < 3; i++) {
     await page.goto(url);
     loads.push(await firstRow());
+  }
+  if (process.env.SPIDER_BENCH_PROFILE) {
+    // A CPU profile of one more first render (not counted), for Chromium's DevTools.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+    await cdp.send('Profiler.start');
+    await page.goto(url);
+    await firstRow();
+    const { profile } = await cdp.send('Profiler.stop');
+    const file = path.join(OUTPUT, 'traffic-first-render.cpuprofile');
+    fs.writeFileSync(file, JSON.stringify(profile));
+    step(`CPU profile of a first render: ${file}`);
+    await cdp.detach();
   }
   figures.firstRenderMs = median(loads);
   figures.firstRenderRunsMs = loads.map(x => Math.round(x));

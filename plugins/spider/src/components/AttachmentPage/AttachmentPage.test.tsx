@@ -154,7 +154,29 @@ describe('AttachmentPage', () => {
     expect(api.callsOf('listTraffic')).toHaveLength(1);
   });
 
-  it('asks again when the filters changed before the attachment arrived', async () => {
+  it('says why the first traffic page failed and asks again on "Try again"', async () => {
+    const { api, a } = setup();
+    api.exchanges = [makeExchange({ id: 'later', attachmentId: a.id })];
+    api.failWith('listTraffic', 503, 'agent offline');
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
+    const alerts = await screen.findAllByRole('alert');
+    expect(alerts[0]).toHaveTextContent(
+      /agent is offline.*Check that the agent is running/,
+    );
+    api.clearFailure('listTraffic');
+    await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(within(grid).getAllByRole('row')[1]).toHaveAttribute(
+        'data-exchange-id',
+        'later',
+      ),
+    );
+  });
+
+  it('asks for a new first page when the filters change after the early one', async () => {
     const { api, a } = setup();
     api.exchanges = [
       makeExchange({ id: 'a-get', attachmentId: a.id }),

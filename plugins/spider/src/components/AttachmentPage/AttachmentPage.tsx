@@ -67,22 +67,33 @@ export function AttachmentPage(props: { attachmentId?: string }) {
   const selectedPod = selectedInstance?.split('/')[0];
   const api = useApi(spiderApiRef);
   const paths = useSpiderPaths();
-  // The traffic list needs only the id from the URL: ask for its first page now, beside
-  // the attachment, rather than after it.
-  const [firstPage] = useState(() =>
-    id
-      ? {
-          id,
-          page: prefetchFirstPage(
-            q => api.listTraffic(id, q),
-            filtersFromSearch(search),
-          ),
-        }
-      : undefined,
-  );
-  const data = useLiveData(() => api.getAttachment(id), [api, id], {
-    filter: s => s.kind === 'attachment' && s.id === id,
+  // The traffic list needs only the id from the URL: ask for its first page now, with
+  // the attachment, rather than after it; and both while this first render runs rather
+  // than after it commits (a first render of the app can take a few hundred ms).
+  const [early] = useState(() => {
+    if (!id) return undefined;
+    const attachment = api.getAttachment(id);
+    attachment.catch(() => undefined); // useLiveData shows the error
+    return {
+      id,
+      attachment: attachment as Promise<Attachment> | undefined,
+      firstPage: prefetchFirstPage(
+        q => api.listTraffic(id, q),
+        filtersFromSearch(search),
+      ),
+    };
   });
+  const data = useLiveData(
+    () => {
+      const pending = early?.id === id ? early.attachment : undefined;
+      if (early) early.attachment = undefined; // once: refreshes ask again
+      return pending ?? api.getAttachment(id);
+    },
+    [api, id],
+    {
+      filter: s => s.kind === 'attachment' && s.id === id,
+    },
+  );
   const controller = useLiveData(
     () =>
       data.value
@@ -109,7 +120,7 @@ export function AttachmentPage(props: { attachmentId?: string }) {
   const source: TrafficViewSource = {
     kind: 'attachment',
     attachment: a,
-    firstPage: firstPage?.id === a.id ? firstPage.page : undefined,
+    firstPage: early?.id === a.id ? early.firstPage : undefined,
   };
   const c = controller.value;
   const instances = selectedPod

@@ -266,6 +266,53 @@ describe('TrafficView', () => {
     expect(await screen.findByRole('grid')).toBeInTheDocument();
   });
 
+  it('says why the map failed and what to do, and tries again', async () => {
+    const { a, api } = setup();
+    api.failWith('getTrafficMap', 503, 'agent offline');
+    await renderView(api, a, { search: '?view=map' });
+    const alerts = await screen.findAllByRole('alert');
+    expect(alerts[0]).toHaveTextContent(
+      /agent is offline.*Check that the agent is running/,
+    );
+    api.clearFailure('getTrafficMap');
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    await waitFor(() =>
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument(),
+    );
+  });
+
+  it('says why the HAR export failed, keeping the list', async () => {
+    const { a, api } = setup();
+    api.failWith('downloadTrafficHar', 403, 'not shared with you');
+    await renderView(api, a);
+    await screen.findByRole('grid');
+    fireEvent.click(screen.getByRole('button', { name: 'Export HAR' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      /The HAR export failed: .*Ask the Controller's owner for access/,
+    );
+    expect(rows()).toHaveLength(3);
+  });
+
+  it('keeps the list when a live fetch fails, saying so', async () => {
+    const { a, api } = setup();
+    const signals = new FakeSignalApi();
+    await renderView(api, a, { signals });
+    await screen.findByRole('grid');
+    api.failWith('listTraffic', 503, 'agent offline');
+    act(() =>
+      signals.publish(trafficSignalChannel(a.id), {
+        type: 'traffic',
+        attachmentId: a.id,
+        added: 1,
+        latest: null,
+      }),
+    );
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      /agent is offline.*Showing what was loaded/,
+    );
+    expect(rows()).toHaveLength(3);
+  });
+
   it('explains an empty view: pending whisperers, or nothing captured yet', async () => {
     const pending = setup({
       exchanges: 0,

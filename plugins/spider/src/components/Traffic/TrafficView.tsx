@@ -6,8 +6,6 @@ import Drawer from '@material-ui/core/Drawer';
 import IconButton from '@material-ui/core/IconButton';
 import Menu from '@material-ui/core/Menu';
 import MenuItem from '@material-ui/core/MenuItem';
-import Tab from '@material-ui/core/Tab';
-import Tabs from '@material-ui/core/Tabs';
 import Typography from '@material-ui/core/Typography';
 import CloseIcon from '@material-ui/icons/Close';
 import GetAppIcon from '@material-ui/icons/GetApp';
@@ -40,6 +38,7 @@ import {
   TrafficFilters,
 } from './trafficFilters';
 import { TrafficList } from './TrafficList';
+import { ViewTabs } from './ViewTabs';
 import { peerFilterValue, TrafficMap } from './TrafficMap';
 import {
   PrefetchedPage,
@@ -60,6 +59,10 @@ export type TrafficViewSource =
 
 /** Maps are asked for at most this many attachments (entity view), to name peers. */
 const MAX_MAPS = 5;
+const VIEW_TABS: Array<{ value: 'list' | 'map'; label: string }> = [
+  { value: 'list', label: 'Exchanges' },
+  { value: 'map', label: 'Map' },
+];
 /** Exchanges looked at for attachments beyond the given ones (entity view). */
 const KNOWN_SCAN = 2000;
 
@@ -486,18 +489,14 @@ export function TrafficView(props: { source: TrafficViewSource }) {
         style={{ gap: 8 }}
         mb={1}
       >
-        <Tabs
+        <ViewTabs
           value={view}
-          onChange={(_, v) =>
+          onChange={v =>
             setParam('view', v === 'map' ? 'map' : undefined, true)
           }
-          indicatorColor="primary"
-          textColor="primary"
-          aria-label="Traffic views"
-        >
-          <Tab value="list" label="Exchanges" />
-          <Tab value="map" label="Map" />
-        </Tabs>
+          label="Traffic views"
+          tabs={VIEW_TABS}
+        />
         <Box flexGrow={1} />
         {view === 'list' && feed.live && (
           <Button
