@@ -159,6 +159,8 @@ export class Agent {
         rejectionHoldMs: 5 * 60_000,
         transientHoldMs: 30_000,
         allowProcessAccess: config.allowProcessAccess,
+        allowedImages: config.allowedImages,
+        agentNamespace: config.pod.namespace,
       },
       log.child({ component: 'reconciler' }),
       this.metrics.reconciler,
@@ -176,6 +178,7 @@ export class Agent {
           agentVersion: AGENT_VERSION,
           clusterVersion: this.clusterVersion,
           scope: config.scope,
+          allowedImages: config.allowedImages.map(p => p.text),
         }),
         onConnected: () => this.onConnected(),
         onDisconnected: () => {
@@ -321,6 +324,7 @@ export class Agent {
     log.info('agent started', {
       version: AGENT_VERSION,
       scope: config.scope,
+      allowedImages: config.allowedImages.map(p => p.text),
       ports: this.boundPorts,
       watchers: this.watchers.length,
     });
@@ -527,6 +531,7 @@ export class Agent {
       protocolVersion: AGENT_PROTOCOL_VERSION,
       clusterVersion: this.clusterVersion,
       scope: this.options.config.scope,
+      allowedImages: this.options.config.allowedImages.map(p => p.text),
       cpuCores: sample.cpuCores,
       rssBytes: sample.rssBytes,
       heapUsedBytes: sample.heapUsedBytes,

@@ -13,6 +13,16 @@ export interface Config {
       /** How often expired attachments are looked for, in milliseconds. Default 1000. */
       expiryCheckIntervalMs?: number;
     };
+    whisperers?: {
+      /**
+       * Images a Whisperer may name: patterns such as registry.example/team/whisperer:1.2,
+       * registry.example/team/whisperer@sha256:…, registry.example/team/whisperer:* (any
+       * tag) or registry.example/team/* (every repository below). A Whisperer with another
+       * image is refused (400). Default: the project's whisperer image (spider/whisperer:*).
+       * Each agent enforces its own list too (chart value whisperers.allowedImages).
+       */
+      allowedImages?: string[];
+    };
     agents?: {
       /**
        * Base URL agents dial (the Controls service as seen from clusters), used in the

@@ -1,3 +1,4 @@
+import { imageAllowed } from '@spider/backstage-plugin-spider-common';
 import { ConfigError, flagFor, loadConfig, namespaceInScope } from './config';
 
 const base = {
@@ -134,6 +135,34 @@ describe('loadConfig', () => {
     ]);
     expect(problems({ ...base, SPIDER_ALLOW_PROCESS_ACCESS: 'yes' })).toEqual([
       'SPIDER_ALLOW_PROCESS_ACCESS (--allow-process-access): must be "true" or "false", got "yes"',
+    ]);
+  });
+
+  it('allows the project whisperer image by default, the configured list otherwise, the default image always', () => {
+    const byDefault = loadConfig(base, []).allowedImages;
+    expect(imageAllowed('spider/whisperer:0.2.0', byDefault)).toBe(true);
+    expect(imageAllowed('attacker.example/spider/whisperer:1', byDefault)).toBe(
+      false,
+    );
+    const listed = loadConfig(
+      {
+        ...base,
+        SPIDER_ALLOWED_IMAGES: 'reg.example/team/*, reg.example/x:1',
+        SPIDER_WHISPERER_IMAGE: 'reg.example/own/whisperer',
+      },
+      [],
+    ).allowedImages;
+    expect(imageAllowed('reg.example/team/a:3', listed)).toBe(true);
+    expect(imageAllowed('reg.example/x:2', listed)).toBe(false);
+    expect(imageAllowed('spider/whisperer:0.1.0', listed)).toBe(false);
+    expect(imageAllowed('reg.example/own/whisperer', listed)).toBe(true);
+    expect(imageAllowed('reg.example/own/whisperer:other', listed)).toBe(false);
+    expect(
+      problems({ ...base, SPIDER_ALLOWED_IMAGES: 'ok.example/x:1,*' }),
+    ).toEqual([
+      expect.stringMatching(
+        /^SPIDER_ALLOWED_IMAGES \(--allowed-images\): "\*": a lone \* would allow every image/,
+      ),
     ]);
   });
 

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import {
   AGENT_ENV,
+  DEFAULT_ALLOWED_WHISPERER_IMAGES,
+  ImagePattern,
   imageSchema,
+  parseImagePatterns,
+  parseImageReference,
   isDns1123Label,
   NamespaceScope,
 } from '@spider/backstage-plugin-spider-common';
@@ -44,6 +48,11 @@ export interface AgentConfig {
   trafficBufferBytes: number;
   /** Whether a Whisperer may ask for the target container's process namespace (admin decision). */
   allowProcessAccess: boolean;
+  /**
+   * Images the agent may inject (chart value whisperers.allowedImages), the default
+   * whisperer image always among them: checked before any PATCH.
+   */
+  allowedImages: ImagePattern[];
 }
 
 /** Start-up refused: each problem names the setting (env and flag) and why. */
@@ -305,6 +314,33 @@ export function loadConfig(
     );
   }
 
+  const allowedRaw = get('allowedImages');
+  const allowedTexts = allowedRaw
+    ? parseList(allowedRaw)
+    : [...DEFAULT_ALLOWED_WHISPERER_IMAGES];
+  // The default image is the admin's own choice, so it is always allowed (exactly it).
+  const defaultRef = parseImageReference(whispererImage);
+  if (typeof defaultRef === 'string') {
+    if (imageSchema.safeParse(whispererImage).success)
+      problems.push(
+        `${label('whispererImage')}: "${whispererImage}": ${defaultRef}`,
+      );
+  } else {
+    allowedTexts.push(
+      defaultRef.tag || defaultRef.digest
+        ? whispererImage
+        : `${whispererImage}:latest`,
+    );
+  }
+  const allowed = parseImagePatterns(allowedTexts);
+  for (const problem of allowed.problems) {
+    problems.push(
+      `${label(
+        'allowedImages',
+      )}: ${problem} (patterns such as registry.example/team/whisperer:*, registry.example/team/*, or a digest)`,
+    );
+  }
+
   const levelRaw = (get('logLevel') ?? DEFAULTS.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(levelRaw as LogLevel)) {
     problems.push(
@@ -444,6 +480,7 @@ export function loadConfig(
     serviceHost: get('serviceHost') ?? null,
     trafficBufferBytes,
     allowProcessAccess,
+    allowedImages: allowed.patterns,
   };
 }
 

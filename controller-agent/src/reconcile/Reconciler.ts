@@ -1,6 +1,7 @@
 import {
   CaptureSettings,
   DesiredAttachment,
+  ImagePattern,
   NamespaceScope,
   parseWhispererContainerName,
   WorkloadRef,
@@ -42,6 +43,10 @@ export interface ReconcilerOptions {
   transientHoldMs: number;
   /** The admin allows Whisperers that ask for it the target's process namespace. */
   allowProcessAccess?: boolean;
+  /** Images that may be injected (the default image among them); absent: no check. */
+  allowedImages?: readonly ImagePattern[];
+  /** The agent's own namespace: never injected into. */
+  agentNamespace?: string | null;
 }
 
 export interface ReconcilerMetrics {
@@ -247,6 +252,11 @@ export class Reconciler implements WhispererRegistry {
         inFlight,
         reports: this.reports,
         allowProcessAccess: this.options.allowProcessAccess ?? false,
+        images: this.options.allowedImages && {
+          allowed: this.options.allowedImages,
+          defaultImage: this.options.defaultImage,
+        },
+        agentNamespace: this.options.agentNamespace ?? null,
       },
       now,
     );

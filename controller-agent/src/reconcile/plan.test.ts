@@ -1,5 +1,6 @@
 import {
   DesiredAttachment,
+  parseImagePatterns,
   whispererContainerName,
 } from '@spider/backstage-plugin-spider-common';
 import type { LeanPod, LeanWhisperer } from '../cluster/lean';
@@ -82,6 +83,14 @@ function observed(pods: LeanPod[], over: Partial<Observed> = {}): Observed {
     ...over,
   };
 }
+
+const images = {
+  allowed: parseImagePatterns(['spider/whisperer:*', 'reg.example/team/*'])
+    .patterns,
+  defaultImage: 'spider/whisperer:0.1.0',
+};
+const withImage = (image: string | null) =>
+  attachment({ whisperer: { ...attachment().whisperer, image } });
 
 const live = (a = attachment()): DesiredEntry[] => [
   { attachment: a, stopped: null },
@@ -459,6 +468,63 @@ const rows: Row[] = [
     actions: [],
     phase: 'expired',
     instances: [],
+  },
+  {
+    name: 'image outside the allow-list → no injection, every live pod says ImageNotAllowed',
+    desired: live(withImage('evil.example/spider/whisperer:0.1.0')),
+    pods: [pod('b'), pod('a'), pod('gone', { deleting: true })],
+    observed: { images },
+    actions: [],
+    phase: 'failed',
+    instances: ['a:failed:ImageNotAllowed', 'b:failed:ImageNotAllowed'],
+    message:
+      /^ImageNotAllowed: The image "evil\.example\/spider\/whisperer:0\.1\.0" of Whisperer "http" is not one this cluster's admin allows \(spider\/whisperer:\*, reg\.example\/team\/\*\)/,
+  },
+  {
+    name: 'image outside the allow-list, no pods yet → failed with the reason',
+    desired: live(withImage('attacker/tool:1')),
+    pods: [],
+    observed: { images },
+    actions: [],
+    phase: 'failed',
+    instances: [],
+    message: /^ImageNotAllowed: /,
+  },
+  {
+    name: 'allowed image → injected as usual',
+    desired: live(
+      withImage(`reg.example/team/whisperer@sha256:${'a'.repeat(64)}`),
+    ),
+    pods: [pod('a')],
+    observed: { images },
+    actions: [`inject a ${C0} app`],
+    phase: 'active',
+    instances: ['a:pending:Injecting'],
+  },
+  {
+    name: 'no image → the default image, checked like any other (allowed here)',
+    pods: [pod('a')],
+    observed: { images },
+    actions: [`inject a ${C0} app`],
+    phase: 'active',
+    instances: ['a:pending:Injecting'],
+  },
+  {
+    name: "target in the agent's own namespace → refused, AgentNamespace",
+    pods: [pod('a')],
+    observed: { agentNamespace: 'shop', images },
+    actions: [],
+    phase: 'failed',
+    instances: ['a:failed:AgentNamespace'],
+    message: /^AgentNamespace: Namespace "shop" is where the agent itself runs/,
+  },
+  {
+    name: 'agent namespace elsewhere → injected as usual',
+    pods: [pod('a')],
+    observed: { agentNamespace: 'spider-system' },
+    actions: [`inject a ${C0} app`],
+    phase: 'active',
+    instances: ['a:pending:Injecting'],
   },
   {
     name: 'no pods → active and empty',

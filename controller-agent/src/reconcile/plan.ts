@@ -1,5 +1,7 @@
 import {
   DesiredAttachment,
+  imageAllowed,
+  ImagePattern,
   InstanceReason,
   InstanceState,
   NamespaceScope,
@@ -51,6 +53,13 @@ export interface Observed {
   reports: ReadonlyMap<string, WhispererStateReport>;
   /** The admin allows process access (chart value whisperers.allowProcessAccess); default no. */
   allowProcessAccess?: boolean;
+  /**
+   * Images the agent may inject (chart value whisperers.allowedImages) and the image a
+   * Whisperer without one gets. Absent: no check (tests of other concerns).
+   */
+  images?: { allowed: readonly ImagePattern[]; defaultImage: string };
+  /** The agent's own namespace, where it never injects (null: run outside a pod). */
+  agentNamespace?: string | null;
 }
 
 export interface InjectAction {
@@ -248,6 +257,37 @@ function byPod(x: WhispererInstance, y: WhispererInstance): number {
   return x.pod > y.pod ? 1 : 0;
 }
 
+/** What the cluster admin forbids outright, whatever the pods: checked before any PATCH. */
+function refuse(
+  a: DesiredAttachment,
+  observed: Observed,
+): { reason: InstanceReason; message: string } | null {
+  if (
+    observed.agentNamespace &&
+    a.target.namespace === observed.agentNamespace
+  ) {
+    return {
+      reason: 'AgentNamespace',
+      message: `Namespace "${a.target.namespace}" is where the agent itself runs (with its token and Kubernetes rights); it never injects there. Attach to workloads in other namespaces.`,
+    };
+  }
+  if (observed.images) {
+    const image = a.whisperer.image ?? observed.images.defaultImage;
+    if (!imageAllowed(image, observed.images.allowed)) {
+      const list = observed.images.allowed.map(p => p.text).join(', ');
+      return {
+        reason: 'ImageNotAllowed',
+        message:
+          `The image "${image}" of Whisperer "${a.whisperer.name}" is not one this cluster's admin allows (${list}); nothing was injected. Use an allowed image, or ask the admin to add it to the agent's chart value whisperers.allowedImages.`.slice(
+            0,
+            2048,
+          ),
+      };
+    }
+  }
+  return null;
+}
+
 function planLive(
   a: DesiredAttachment,
   pods: readonly LeanPod[],
@@ -268,6 +308,29 @@ function planLive(
       phase: 'failed',
       message: `NamespaceOutOfScope: namespace "${a.target.namespace}" is outside this agent's install scope (${include}${exclude}). Reinstall the agent with the namespace included.`,
       instances: [],
+    };
+  }
+  const refusal = refuse(a, observed);
+  if (refusal) {
+    // Nothing is injected: each live pod shows why, in plain words.
+    const instances = pods
+      .filter(p => !p.deleting && !podFinished(p))
+      .map(p =>
+        instance(
+          p,
+          whispererContainerName(a.id),
+          0,
+          'failed',
+          refusal.reason,
+          refusal.message,
+        ),
+      )
+      .sort(byPod);
+    return {
+      attachmentId: a.id,
+      phase: 'failed',
+      message: `${refusal.reason}: ${refusal.message}`,
+      instances,
     };
   }
   const instances: WhispererInstance[] = [];

@@ -29,6 +29,7 @@ import { SpiderEvents } from './events/SpiderEvents';
 import { ExpiryLoop } from './expiry/ExpiryLoop';
 import { createRouter } from './service/router';
 import { readSpiderConfig } from './config';
+import { readAllowedImages } from './access/imageAllowList';
 
 /** The Spider Controls service. */
 export const spiderPlugin = createBackendPlugin({
@@ -159,6 +160,7 @@ export const spiderPlugin = createBackendPlugin({
             install: settings.install,
             maxTimeToLiveMs: settings.maxTimeToLiveMs,
             requestTimeoutMs: settings.requestTimeoutMs,
+            allowedImages: readAllowedImages(deps.config),
           }),
         );
         deps.httpRouter.addWebSocketHandler({

@@ -6,6 +6,8 @@
  */
 export * from './model/duration';
 export * from './model/kubernetes';
+export * from './model/imageAllowList';
+export * from './model/grantChange';
 export * from './model/namespaceScope';
 export * from './model/signals';
 export * from './model/resources';

@@ -1,3 +1,5 @@
+import { DEFAULT_ALLOWED_WHISPERER_IMAGES } from './model/imageAllowList';
+
 /**
  * The controller-agent chart's values, named once here: the portal renders them
  * (install command, values.yaml, manifests) and the chart's values.schema.json is
@@ -22,7 +24,7 @@ export interface AgentChartValues {
   };
   whisperer: { image: string };
   /** What injected whisperers may do (admin decisions); absent = the chart defaults. */
-  whisperers?: { allowProcessAccess: boolean };
+  whisperers?: { allowProcessAccess: boolean; allowedImages?: string[] };
   /** The agent's traffic relay; absent = the chart defaults. */
   traffic?: { bufferBytes: number };
   image: { repository: string; tag: string; pullPolicy: string };
@@ -68,6 +70,11 @@ export const AGENT_ENV = {
    * share the target container's process namespace; chart value `whisperers.allowProcessAccess`.
    */
   allowProcessAccess: 'SPIDER_ALLOW_PROCESS_ACCESS',
+  /**
+   * Image patterns the agent may inject (comma-separated, see imageAllowList); chart value
+   * `whisperers.allowedImages`. The default whisperer image is always allowed.
+   */
+  allowedImages: 'SPIDER_ALLOWED_IMAGES',
 } as const;
 
 /**
@@ -145,4 +152,5 @@ export const AGENT_CHART_DEFAULTS = {
   resyncPeriodSeconds: 60,
   trafficBufferBytes: 64 * 1024 * 1024,
   allowProcessAccess: false,
+  allowedImages: DEFAULT_ALLOWED_WHISPERER_IMAGES,
 } as const;

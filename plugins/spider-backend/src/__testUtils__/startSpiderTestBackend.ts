@@ -129,6 +129,8 @@ export async function startSpiderTestBackend(options: {
   /** Address to listen on (default 127.0.0.1; 0.0.0.0 for agents in a real node's pods). */
   listenHost?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** `permission.enabled` (default true); false: the framework answers ALLOW to everything. */
+  permissionEnabled?: boolean;
 }) {
   const port = options.port ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -140,7 +142,7 @@ export async function startSpiderTestBackend(options: {
           baseUrl,
           listen: { port, host: options.listenHost ?? '127.0.0.1' },
         },
-        permission: { enabled: true },
+        permission: { enabled: options.permissionEnabled ?? true },
         // The bus holds a long poll open this long; shutdown waits for it.
         events: { notifyTimeoutMs: 1000 },
         spider: {

@@ -18,6 +18,7 @@ import {
   CONTROLLER_RIGHTS,
   ControllerRight,
   controllerRightPermissions,
+  Grant,
 } from '@spider/backstage-plugin-spider-common';
 import { ControllerRecord, ControllersStore } from '../store/ControllersStore';
 import { SharesStore } from '../store/SharesStore';
@@ -38,6 +39,10 @@ export interface ControllerGrantView {
   rights: ControllerRight[];
   /** Namespaces per right ('read' to see attachments, 'use' to list workloads and attach). */
   namespaces(right: 'read' | 'use'): NamespaceAccess;
+  /** The caller owns the Controller (its owner ref is among their claims). */
+  isOwner: boolean;
+  /** The grants that apply to the caller: what they hold, and so all they may pass on. */
+  held: Grant[];
 }
 
 /**
@@ -156,12 +161,12 @@ export class ControllerAccess {
       return {
         controller,
         rights,
+        isOwner,
+        held: grants,
         namespaces: (right: 'read' | 'use') =>
           rights.includes(right)
             ? resolveNamespaceAccess({
                 isOwner,
-                unconditional:
-                  decisions[right].result === AuthorizeResult.ALLOW,
                 claims,
                 grants,
                 right,

@@ -252,6 +252,10 @@ function renderManifest(
       name: AGENT_ENV.allowProcessAccess,
       value: String(AGENT_CHART_DEFAULTS.allowProcessAccess),
     },
+    {
+      name: AGENT_ENV.allowedImages,
+      value: AGENT_CHART_DEFAULTS.allowedImages.join(','),
+    },
     { name: AGENT_ENV.serviceHost, value: `${name}.${namespace}.svc` },
     {
       name: AGENT_ENV.podName,

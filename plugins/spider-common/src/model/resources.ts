@@ -58,6 +58,10 @@ export const INSTANCE_REASONS = [
   'InjectionFailed',
   /** The whisperer reported `failed` (e.g. an invalid capture filter); never re-injected. */
   'WhispererFailed',
+  /** The image is not on the agent's allow-list (chart value whisperers.allowedImages); never injected. */
+  'ImageNotAllowed',
+  /** The target is in the agent's own namespace, where it never injects. */
+  'AgentNamespace',
 ] as const;
 export type InstanceReason = (typeof INSTANCE_REASONS)[number];
 
@@ -168,6 +172,8 @@ export interface AgentStatus {
   heapUsedBytes: number;
   /** Watched objects per kind (Pod, Deployment, ...). */
   watched: Record<string, number>;
+  /** The image patterns the agent injects (absent from older agents). */
+  allowedImages?: string[];
   attachments: Array<{ id: string; instances: WhispererInstance[] }>;
   reportedAt: string;
   startedAt: string;

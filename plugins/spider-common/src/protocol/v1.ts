@@ -103,6 +103,12 @@ export const helloMessageSchema = z.strictObject({
   clusterVersion: z.string().max(64).nullable(),
   scope: namespaceScopeSchema,
   features: featuresSchema,
+  /**
+   * The image patterns this agent injects (chart value whisperers.allowedImages, its
+   * default whisperer image included), so the portal can warn before an attach the
+   * agent would refuse. Absent from agents older than the allow-list.
+   */
+  allowedImages: z.array(z.string().max(512)).max(256).optional(),
 });
 
 export const inventoryMessageSchema = z.strictObject({
@@ -151,6 +157,8 @@ export const statusMessageSchema = z.strictObject({
     rssBytes: z.number().int().min(0),
     heapUsedBytes: z.number().int().min(0),
     watched: z.record(z.string().max(32), z.number().int().min(0)),
+    /** As in hello: the image patterns this agent injects. */
+    allowedImages: z.array(z.string().max(512)).max(256).optional(),
     attachments: z
       .array(
         z.strictObject({

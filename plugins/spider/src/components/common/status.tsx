@@ -90,6 +90,9 @@ export const REASON_TEXT: Record<InstanceReason, string> = {
   ContainerNotFound: 'The whisperer container is gone from the pod',
   InjectionFailed: 'Injecting the whisperer failed',
   WhispererFailed: 'The whisperer reported a failure; it is not restarted',
+  ImageNotAllowed:
+    "The whisperer image is not on the agent's allowed images (chart value whisperers.allowedImages)",
+  AgentNamespace: 'The agent never injects into its own namespace',
 };
 
 export function ReasonView(props: { reason: InstanceReason | null }) {
