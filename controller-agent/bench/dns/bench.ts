@@ -37,6 +37,9 @@ interface Result {
   qps: number;
   avgMs: number;
   lostPct: number;
+  /** Server CPU (all threads) per answered query in the throughput run, and cores used. */
+  cpuUsPerQuery: number;
+  cores: number;
   rateQps: number;
   p50Ms: number;
   p99Ms: number;
@@ -92,10 +95,18 @@ function percentile(sorted: number[], p: number): number {
   ];
 }
 
+/** CPU seconds (user + system, all threads) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (USER_HZ 100)
+}
+
 async function measure(
   impl: string,
   port: number,
   queries: string,
+  pid: number,
 ): Promise<Result> {
   await waitReady(port);
   const base = [
@@ -111,7 +122,10 @@ async function measure(
     '1',
   ];
   dnsperf([...base, '-l', '2', '-q', '200']); // warm-up (JIT, caches)
+  const cpu0 = cpuSeconds(pid);
   const tp = dnsperf([...base, '-l', String(SECONDS), '-q', '200']);
+  const cpu = cpuSeconds(pid) - cpu0;
+  const completed = num(tp, /Queries completed:\s+(\d+)/);
   const lat = dnsperf([
     ...base,
     '-l',
@@ -132,6 +146,8 @@ async function measure(
     qps: num(tp, /Queries per second:\s+([\d.]+)/),
     avgMs: num(tp, /Average Latency \(s\):\s+([\d.]+)/) * 1000,
     lostPct: num(tp, /Queries lost:\s+\d+ \(([\d.]+)%\)/),
+    cpuUsPerQuery: (cpu / completed) * 1e6,
+    cores: cpu / SECONDS,
     rateQps: num(lat, /Queries per second:\s+([\d.]+)/),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
@@ -152,7 +168,16 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average ${os.loadavg().join(' ')}`;
+  }
+}
+
 async function main() {
+  const startUptime = uptime();
   const startLoad = os
     .loadavg()
     .map(l => l.toFixed(1))
@@ -207,7 +232,7 @@ async function main() {
     }
     try {
       process.stderr.write(`bench:dns ${impl} on 127.0.0.1:${port} ...\n`);
-      results.push(await measure(impl, port, queries));
+      results.push(await measure(impl, port, queries, child.pid!));
     } finally {
       await stop(child);
     }
@@ -223,30 +248,37 @@ async function main() {
       .map(l => l.toFixed(1))
       .join(' ')}`,
     '',
-    `| server | max qps | avg ms | lost % | p50 ms @${RATE} qps | p99 ms @${RATE} qps | max ms | lost % @${RATE} |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| server | max qps | avg ms | lost % | CPU µs/query | cores used | p50 ms @${RATE} qps | p99 ms @${RATE} qps | max ms | lost % @${RATE} |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(
       r =>
         `| ${r.impl} | ${f(r.qps)} | ${f(r.avgMs, 2)} | ${f(
           r.lostPct,
           2,
-        )} | ${f(r.p50Ms, 3)} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(
-          r.rateLostPct,
-          2,
-        )} |`,
+        )} | ${f(r.cpuUsPerQuery, 1)} | ${f(r.cores, 2)} | ${f(
+          r.p50Ms,
+          3,
+        )} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(r.rateLostPct, 2)} |`,
     ),
   ];
-  const agent = results.find(r => r.impl === 'agent');
   const core = results.find(r => r.impl === 'coredns');
-  if (agent && core) {
+  if (core) {
     lines.push(
       '',
-      `agent/CoreDNS: throughput ×${f(
-        agent.qps / core.qps,
-        2,
-      )}, p99 @${RATE} qps ×${f(agent.p99Ms / core.p99Ms, 2)}`,
+      `against CoreDNS, same run (goal: qps ≥ ×1.5, p99 ≤ ×1.00):`,
     );
+    for (const r of results.filter(x => x.impl.startsWith('agent')))
+      lines.push(
+        `  ${r.impl}/CoreDNS: max qps ×${f(
+          r.qps / core.qps,
+          2,
+        )}, p99 @${RATE} qps ×${f(r.p99Ms / core.p99Ms, 2)}, CPU per query ×${f(
+          r.cpuUsPerQuery / core.cpuUsPerQuery,
+          2,
+        )}`,
+      );
   }
+  lines.push(`uptime before: ${startUptime}`, `uptime after:  ${uptime()}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   fs.writeFileSync(
     path.join(dir, 'results.json'),

@@ -68,7 +68,7 @@ describe.each([0, 2])(
       expect(gone.answers).toHaveLength(0);
     });
 
-    it('answers alike from many client sockets (spread over the UDP sockets), and all follow a pod going', async () => {
+    it('answers alike from many client sockets (spread over the UDP sockets), and all follow the IP changing pods and going', async () => {
       dir.setPod(pod('10.244.1.9', 'web-many', 'shop'));
       const ask = () =>
         Promise.all(
@@ -81,11 +81,21 @@ describe.each([0, 2])(
             ),
           ),
         );
-      // Twice: the second round is answered from what the workers learnt in the first.
+      // Past the workers' refresh after the change (50 ms), then twice: the second round
+      // is answered from what the workers learnt in the first.
+      await new Promise(r => setTimeout(r, 200));
       for (const round of [await ask(), await ask()]) {
         for (const reply of round)
           expect(reply.answers[0]?.domain).toMatch(/^web-many\./);
       }
+      // The IP now belongs to another pod: every socket answers the new name at once,
+      // and again once the workers' memos were refreshed (at most 50 ms later).
+      dir.setPod(pod('10.244.1.9', 'web-next', 'shop'));
+      for (const reply of await ask())
+        expect(reply.answers[0]?.domain).toMatch(/^web-next\./);
+      await new Promise(r => setTimeout(r, 200));
+      for (const reply of await ask())
+        expect(reply.answers[0]?.domain).toMatch(/^web-next\./);
       dir.removePod('10.244.1.9');
       for (const reply of await ask()) {
         expect(reply.header.rcode).toBe(RCODE.NXDOMAIN);

@@ -12,9 +12,11 @@ import type { AnswerEntry, AnswerTable } from './AnswerTable';
  * through its own socket on the same port, and teaches the worker the name's entry.
  *
  * Freshness: the main thread bumps a shared generation on every directory change, in
- * the same tick the AnswerTable drops its memo; a worker that sees a new generation
- * drops its memo before answering, and keeps only entries computed at the current
- * generation. So a worker never answers from older data than the main thread would.
+ * the same tick the AnswerTable drops its memo. A worker whose memo is of an older
+ * generation answers nothing from it (it relays) until the main thread's refresh for
+ * that generation arrives: the entries that changed among the names it taught (cheap
+ * for a few pods changing among thousands; a worker's memo survives churn). So a worker
+ * never answers from older data than the main thread would.
  */
 
 /** Per-worker counters in shared memory (one writer each; the main thread sums). */
@@ -61,6 +63,13 @@ export type UdpMainMessage =
       name: string;
       entry: AnswerEntry | null;
     }
+  | {
+      /** Memo as of `generation`: these entries changed (or, with reset, the memo is empty). */
+      type: 'refresh';
+      generation: number;
+      reset: boolean;
+      changes: Array<[string, AnswerEntry | null]>;
+    }
   | { type: 'stop' };
 
 export interface RelayedQuery {
@@ -86,8 +95,32 @@ export function udpWorkerModule(): {
   return fs.existsSync(bundled) ? { file: bundled } : null;
 }
 
+function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+  return a === b || (!!a && !!b && a.equals(b));
+}
+
+function sameEntry(a: AnswerEntry | null, b: AnswerEntry | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    sameBytes(a.ptr, b.ptr) &&
+    sameBytes(a.a, b.a) &&
+    sameBytes(a.aaaa, b.aaaa) &&
+    a.aCount === b.aCount &&
+    a.aaaaCount === b.aaaaCount
+  );
+}
+
+/** At most one refresh per this many ms; in between, workers relay what changed. */
+const REFRESH_INTERVAL_MS = 50;
+
 export class UdpWorkerPool {
   private readonly workers: Worker[] = [];
+  /** What the workers were taught, as of the last refresh (bounded by maxMemo). */
+  private readonly taught = new Map<string, AnswerEntry | null>();
+  private maxMemo = 0;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
   private readonly counters: Float64Array[] = [];
   private readonly generation = new Int32Array(
     new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
@@ -102,6 +135,34 @@ export class UdpWorkerPool {
   /** Called in the same tick as the AnswerTable's own invalidation. */
   invalidate(): void {
     Atomics.add(this.generation, 0, 1);
+    if (this.refreshTimer || !this.workers.length) return;
+    const wait = Math.max(
+      0,
+      this.lastRefresh + REFRESH_INTERVAL_MS - performance.now(),
+    );
+    this.refreshTimer = setTimeout(() => this.refresh(), wait);
+  }
+
+  /** Tells the workers which taught entries the changes since the last refresh altered. */
+  private refresh(): void {
+    this.refreshTimer = undefined;
+    this.lastRefresh = performance.now();
+    const generation = Atomics.load(this.generation, 0);
+    const changes: Array<[string, AnswerEntry | null]> = [];
+    for (const [name, before] of this.taught) {
+      const now = this.table.entryFor(name);
+      if (!sameEntry(before, now)) {
+        this.taught.set(name, now);
+        changes.push([name, now]);
+      }
+    }
+    const message: UdpMainMessage = {
+      type: 'refresh',
+      generation,
+      reset: false,
+      changes,
+    };
+    for (const w of this.workers) w.postMessage(message);
   }
 
   /** Starts `count` workers bound to host:port (already bound with reusePort by the caller). */
@@ -109,6 +170,7 @@ export class UdpWorkerPool {
     count: number,
     options: Omit<UdpWorkerData, 'generation' | 'counters'>,
   ): Promise<void> {
+    this.maxMemo = options.maxMemo;
     const mod = udpWorkerModule();
     if (!mod) throw new Error('dns udp worker module not found');
     const started: Promise<void>[] = [];
@@ -167,6 +229,8 @@ export class UdpWorkerPool {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     const workers = this.workers.splice(0);
     await Promise.all(
       workers.map(
@@ -185,12 +249,28 @@ export class UdpWorkerPool {
     worker: Worker,
     m: Extract<UdpWorkerMessage, { type: 'relay' }>,
   ): void {
-    if (m.learn !== null) {
+    // Not while a refresh is due: an entry taught now would be the baseline the refresh
+    // compares against, and a worker holding the older entry would never hear of it.
+    if (m.learn !== null && !this.refreshTimer) {
+      if (this.taught.size >= this.maxMemo && !this.taught.has(m.learn)) {
+        // Too many names to refresh: every worker starts over from the next generation.
+        this.taught.clear();
+        Atomics.add(this.generation, 0, 1);
+        const reset: UdpMainMessage = {
+          type: 'refresh',
+          generation: Atomics.load(this.generation, 0),
+          reset: true,
+          changes: [],
+        };
+        for (const w of this.workers) w.postMessage(reset);
+      }
+      const entry = this.table.entryFor(m.learn);
+      this.taught.set(m.learn, entry);
       const message: UdpMainMessage = {
         type: 'entry',
         generation: Atomics.load(this.generation, 0),
         name: m.learn,
-        entry: this.table.entryFor(m.learn),
+        entry,
       };
       worker.postMessage(message);
     }

@@ -43,14 +43,18 @@ const post = (m: UdpWorkerMessage) => port.postMessage(m);
 const asBuffer = (b: Uint8Array | null) =>
   b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : null;
 
-function currentMemo(): Map<string, AnswerEntry | null> {
-  const g = Atomics.load(generation, 0);
-  if (g !== memoGeneration) {
-    memo.clear();
-    memoGeneration = g;
-  }
-  return memo;
+/** The memo when it is of the current generation; undefined while a refresh is due. */
+function currentMemo(): Map<string, AnswerEntry | null> | undefined {
+  return Atomics.load(generation, 0) === memoGeneration ? memo : undefined;
 }
+
+const fromClone = (e: AnswerEntry | null): AnswerEntry | null =>
+  e && {
+    ...e,
+    ptr: asBuffer(e.ptr),
+    a: asBuffer(e.a),
+    aaaa: asBuffer(e.aaaa),
+  };
 
 // Replies go to the address a datagram came from (always an IP): resolve it in place
 // rather than through dns.lookup's next-tick round.
@@ -90,7 +94,8 @@ function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
   const query = parsed.query;
   let learn: string | null = null;
   if (query.qclass === DNS_CLASS_IN) {
-    const entry = currentMemo().get(query.name);
+    const current = currentMemo();
+    const entry = current?.get(query.name);
     if (entry) {
       const local = answerFromEntry(entry, query.qtype);
       counters[LOCAL]++;
@@ -104,7 +109,8 @@ function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
       );
       return;
     }
-    if (entry === undefined) learn = query.name;
+    // Learn only into a current memo: during a refresh the name may be in it already.
+    if (current && entry === undefined) learn = query.name;
   }
   post({
     type: 'relay',
@@ -120,19 +126,18 @@ port.on('message', (m: UdpMainMessage) => {
     socket.close(() => process.exit(0));
     return;
   }
-  // An entry computed before the latest directory change is stale: not kept.
-  if (m.generation !== Atomics.load(generation, 0)) return;
-  const map = currentMemo();
-  if (map.size >= data.maxMemo) map.clear();
-  map.set(
-    m.name,
-    m.entry && {
-      ...m.entry,
-      ptr: asBuffer(m.entry.ptr),
-      a: asBuffer(m.entry.a),
-      aaaa: asBuffer(m.entry.aaaa),
-    },
-  );
+  if (m.type === 'refresh') {
+    // Refreshes come in order, each relative to the one before: apply every one.
+    if (m.reset) memo.clear();
+    for (const [name, entry] of m.changes) memo.set(name, fromClone(entry));
+    memoGeneration = m.generation;
+    return;
+  }
+  // An entry computed at another generation than the memo's is not kept (the main
+  // thread's next refresh, or the next relay, brings it).
+  if (m.generation !== memoGeneration) return;
+  if (memo.size >= data.maxMemo) memo.clear();
+  memo.set(m.name, fromClone(m.entry));
 });
 
 socket.once('error', err => post({ type: 'failed', error: err.message }));
