@@ -251,7 +251,16 @@ export class AgentGateway {
       }
       case 'traffic':
         // The session let it through only when both sides announced the feature.
-        await this.options.traffic?.ingest(id, message);
+        try {
+          await this.options.traffic?.ingest(id, message);
+        } catch (err) {
+          // There is no ack: closing is how the agent learns. It replays what it sent recently.
+          session.close(
+            AGENT_CLOSE_CODES.trafficNotStored,
+            'traffic could not be stored; reconnect and send it again',
+          );
+          throw err;
+        }
         break;
       case 'status':
         await this.options.controllers.saveStatus(id, message.status);

@@ -54,6 +54,12 @@ export const AGENT_CLOSE_CODES = {
   invalidMessage: 1007,
   policyViolation: 1008,
   messageTooBig: 1009,
+  /**
+   * A `traffic` message could not be stored (the database failed): nothing after it was
+   * handled either. The agent reconnects and its relay sends the messages of its replay
+   * window again; exchanges are stored once by id, so the replay is safe.
+   */
+  trafficNotStored: 1013,
   /** Another connection of the same Controller took over. */
   replaced: 4000,
   /** The token was rotated or the Controller deleted. */
