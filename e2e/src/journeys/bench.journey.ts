@@ -94,8 +94,8 @@ function table(rows: Array<[string, number, number | undefined]>): string[] {
       const v = `${value.toFixed(value < 100 ? 1 : 0)} ms`;
       const g = goal === undefined ? '' : `< ${goal} ms`;
       const ratio = goal === undefined ? '' : (value / goal).toFixed(2);
-      const result =
-        goal === undefined ? 'info' : value < goal ? 'PASS' : 'FAIL';
+      let result = 'info';
+      if (goal !== undefined) result = value < goal ? 'PASS' : 'FAIL';
       return `  ${name.padEnd(width)}  ${v.padStart(9)}  ${g.padStart(
         9,
       )}  ${ratio.padStart(6)}  ${result}`;

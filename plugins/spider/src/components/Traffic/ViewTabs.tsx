@@ -5,10 +5,7 @@ import { makeStyles } from '@material-ui/core/styles';
 const useStyles = makeStyles(theme => ({
   list: { display: 'flex' },
   tab: { borderBottom: '2px solid transparent', minWidth: 120 },
-  selected: {
-    borderBottomColor: theme.palette.primary.main,
-    color: theme.palette.primary.main,
-  },
+  selected: { borderBottomColor: theme.palette.primary.main },
 }));
 
 /**
@@ -35,7 +32,7 @@ export function ViewTabs<T extends string>(props: {
     onChange(tabs[i].value);
     refs.current[i]?.focus();
   };
-  const onKeyDown = (ev: KeyboardEvent<HTMLDivElement>) => {
+  const onKeyDown = (ev: KeyboardEvent<HTMLElement>) => {
     const moves: Record<string, number> = {
       ArrowRight: at + 1,
       ArrowLeft: at - 1,
@@ -47,12 +44,7 @@ export function ViewTabs<T extends string>(props: {
     select(moves[ev.key]);
   };
   return (
-    <div
-      role="tablist"
-      aria-label={props.label}
-      className={classes.list}
-      onKeyDown={onKeyDown}
-    >
+    <div role="tablist" aria-label={props.label} className={classes.list}>
       {tabs.map((t, i) => (
         <Tab
           key={t.value}
@@ -62,11 +54,13 @@ export function ViewTabs<T extends string>(props: {
           value={t.value}
           label={t.label}
           selected={t.value === value}
+          textColor="primary"
           tabIndex={t.value === value ? 0 : -1}
           className={`${classes.tab} ${
             t.value === value ? classes.selected : ''
           }`}
           onClick={() => onChange(t.value)}
+          onKeyDown={onKeyDown}
         />
       ))}
     </div>

@@ -21,6 +21,20 @@ export interface TrafficSource {
   firstPage?: PrefetchedPage;
 }
 
+export const FIRST_PAGE = 200;
+export const NEXT_PAGE = 500;
+/** The newest exchanges kept in the page; older ones are for the HAR export. */
+export const MAX_ITEMS = 20_000;
+/**
+ * The live tail asks for exchanges since the newest one it has, minus this: a batch can
+ * carry an exchange that started a little before one already stored. Ids deduplicate.
+ */
+const LIVE_SLACK_MS = 1000;
+/** A burst of signals causes one fetch, this long after the first. */
+const COALESCE_MS = 250;
+/** Pages followed in one live fetch (a long pause or a very busy service). */
+const MAX_LIVE_PAGES = 10;
+
 /**
  * The first page of a traffic view, asked for early: the attachment page asks for it
  * beside the attachment itself instead of after it (the list only needs the id from
@@ -75,20 +89,6 @@ const nextFrame = (fn: () => void) =>
   typeof requestAnimationFrame === 'function'
     ? requestAnimationFrame(() => fn())
     : setTimeout(fn, 0);
-
-export const FIRST_PAGE = 200;
-export const NEXT_PAGE = 500;
-/** The newest exchanges kept in the page; older ones are for the HAR export. */
-export const MAX_ITEMS = 20_000;
-/**
- * The live tail asks for exchanges since the newest one it has, minus this: a batch can
- * carry an exchange that started a little before one already stored. Ids deduplicate.
- */
-const LIVE_SLACK_MS = 1000;
-/** A burst of signals causes one fetch, this long after the first. */
-const COALESCE_MS = 250;
-/** Pages followed in one live fetch (a long pause or a very busy service). */
-const MAX_LIVE_PAGES = 10;
 
 /**
  * Newest first, as the API orders: `startedAt` (ISO in UTC, so strings compare as times),
