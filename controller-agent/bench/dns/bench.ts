@@ -6,7 +6,7 @@
  *   --pods 10000      pods (PTR names) served
  *   --seconds 10      length of each dnsperf run
  *   --rate 10000      queries/s of the latency run (p99 is measured there)
- *   --impls agent,coredns,dns2   (`agent:N`: the agent with N UDP worker threads)
+ *   --impls agent:0,agent,coredns,dns2   (`agent:N`: the agent with N UDP worker threads)
  *
  * Two runs per server: unlimited rate (throughput: qps), then a fixed rate with
  * per-query latencies (p50/p99/max). Prints a table and the agent/CoreDNS ratios.
@@ -28,7 +28,7 @@ function arg(name: string, fallback: string): string {
 const PODS = Number(arg('pods', '10000'));
 const SECONDS = Number(arg('seconds', '10'));
 const RATE = Number(arg('rate', '10000'));
-const IMPLS = arg('impls', 'agent,coredns,dns2').split(',');
+const IMPLS = arg('impls', 'agent:0,agent,coredns,dns2').split(',');
 
 const here = __dirname;
 
