@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeTarget } from './kubeTarget';
+import type { Credentials, KubeTarget } from './kubeTarget';
+import { TunnelAgent } from './TunnelAgent';
 
 /** An error answer of the Kubernetes API (or a network error, status undefined). */
 export class KubeApiError extends Error {
@@ -21,29 +22,50 @@ export interface WatchEvent {
 }
 
 /**
- * Raw JSON access to the Kubernetes API with the kubeconfig's TLS and auth (re-applied
- * per request, so rotated ServiceAccount tokens are picked up). Used for lists and
+ * Raw JSON access to the Kubernetes API with the kubeconfig's TLS, proxy and auth
+ * (asked for per request, so rotated tokens, certificates and exec credentials are
+ * picked up). Used for lists and
  * watches: parsing pages ourselves and keeping lean copies is what keeps memory low,
  * where the typed client would deserialize every object into model classes first.
  */
 export class KubeHttp {
-  private readonly agent: https.Agent;
+  private agent: https.Agent | undefined;
+  private agentMaterial: Array<Buffer | undefined> = [];
+  /** Agents of earlier TLS material: their open watches finish on them. */
+  private readonly retired: https.Agent[] = [];
 
-  constructor(readonly target: KubeTarget) {
-    // One keep-alive agent for every request: a TLS handshake per request would cost
-    // more than the request on a busy agent.
-    this.agent = new https.Agent({
-      ca: target.ca,
-      cert: target.cert,
-      key: target.key,
-      rejectUnauthorized: !target.insecureSkipTlsVerify,
-      keepAlive: true,
-      maxFreeSockets: 32,
-    });
-  }
+  constructor(readonly target: KubeTarget) {}
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
+    for (const a of this.retired) a.destroy();
+    this.retired.length = 0;
+  }
+
+  /**
+   * One keep-alive agent per TLS material (a TLS handshake per request would cost more
+   * than the request on a busy agent); a new one when the CA or client certificate
+   * changes (a rotated file, a new exec plugin answer).
+   */
+  private agentFor(ca?: Buffer, cert?: Buffer, key?: Buffer): https.Agent {
+    const m = [ca, cert, key];
+    if (this.agent && m.every((b, i) => b === this.agentMaterial[i]))
+      return this.agent;
+    if (this.agent) this.retired.push(this.agent);
+    const options: https.AgentOptions = {
+      ca,
+      cert,
+      key,
+      rejectUnauthorized: !this.target.insecureSkipTlsVerify,
+      keepAlive: true,
+      maxFreeSockets: 32,
+    };
+    const agent = this.target.proxy
+      ? new TunnelAgent(this.target.proxy, options)
+      : new https.Agent(options);
+    this.agent = agent;
+    this.agentMaterial = m;
+    return agent;
   }
 
   private requestOptions(
@@ -51,6 +73,7 @@ export class KubeHttp {
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     headers: Record<string, string>,
+    creds: Credentials,
   ): { url: URL; options: https.RequestOptions } {
     const url = new URL(this.target.server + path);
     for (const [k, v] of Object.entries(query)) {
@@ -61,11 +84,14 @@ export class KubeHttp {
       'User-Agent': 'spider-controller-agent',
       ...headers,
     };
-    const token = this.target.token();
-    if (token) h.Authorization = `Bearer ${token}`;
+    if (creds.token) h.Authorization = `Bearer ${creds.token}`;
     const options: https.RequestOptions = { method, headers: h };
-    if (this.target.basicAuth && !token) options.auth = this.target.basicAuth;
-    if (url.protocol === 'https:') options.agent = this.agent;
+    if (creds.basicAuth && !creds.token) options.auth = creds.basicAuth;
+    if (url.protocol === 'https:') {
+      options.agent = this.agentFor(this.target.ca(), creds.cert, creds.key);
+      if (this.target.tlsServerName)
+        options.servername = this.target.tlsServerName;
+    }
     return { url, options };
   }
 
@@ -79,6 +105,7 @@ export class KubeHttp {
       signal?: AbortSignal;
       timeoutMs?: number;
     } = {},
+    retried = false,
   ): Promise<http.IncomingMessage> {
     const headers: Record<string, string> = {};
     let payload: string | undefined;
@@ -87,9 +114,25 @@ export class KubeHttp {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
-    const { url, options } = this.requestOptions(method, path, query, headers);
+    let creds: Credentials;
+    try {
+      creds = await this.target.credentials();
+    } catch (e) {
+      throw new KubeApiError(
+        undefined,
+        undefined,
+        `${method} ${path}: no credentials: ${(e as Error).message}`,
+      );
+    }
+    const { url, options } = this.requestOptions(
+      method,
+      path,
+      query,
+      headers,
+      creds,
+    );
     const mod = url.protocol === 'http:' ? http : https;
-    return new Promise((resolve, reject) => {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = mod.request(
         url,
         { ...options, signal: opts.signal },
@@ -112,6 +155,17 @@ export class KubeHttp {
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+    // A 401 to an exec plugin's credential (revoked, clock skew): run it again, once,
+    // as client-go does.
+    if (
+      res.statusCode === 401 &&
+      !retried &&
+      this.target.unauthorized?.(creds)
+    ) {
+      res.resume();
+      return this.open(method, path, query, opts, true);
+    }
+    return res;
   }
 
   private static async readBody(res: http.IncomingMessage): Promise<string> {
