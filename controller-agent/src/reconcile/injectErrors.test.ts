@@ -106,6 +106,19 @@ describe('classifyInjectError', () => {
       'InjectionFailed',
     ],
     [
+      'write conflict (409)',
+      {
+        status: 409,
+        body: {
+          reason: 'Conflict',
+          message:
+            'Operation cannot be fulfilled on pods "web-1": the object has been modified; please apply your changes to the latest version and try again',
+        },
+      },
+      'transient',
+      undefined,
+    ],
+    [
       'throttled',
       { status: 429, body: { message: 'too many requests' } },
       'transient',

@@ -95,6 +95,18 @@ export function classifyInjectError(
       message: `The agent is not allowed to add ephemeral containers to pods in namespace "${pod.namespace}" (RBAC): its ServiceAccount needs "patch" on pods/ephemeralcontainers there. The API server said: ${text}`,
     };
   }
+  // A write conflict (the pod changed between the API server's read and write, e.g. a
+  // status update) is not a refusal: held as one, the pod went without a whisperer for
+  // the whole rejection hold (5 min) and no resync repaired it.
+  if (
+    status === 409 &&
+    /has been modified|Operation cannot be fulfilled/i.test(text)
+  ) {
+    return {
+      kind: 'transient',
+      message: `The pod changed while the whisperer was added (409): ${text}`,
+    };
+  }
   if (status === 429 || status >= 500) {
     return {
       kind: 'transient',
