@@ -154,6 +154,30 @@ describe('AttachmentPage', () => {
     expect(api.callsOf('listTraffic')).toHaveLength(1);
   });
 
+  it('shows the attachment without waiting long for a slow first traffic page', async () => {
+    const { api, a } = setup();
+    api.exchanges = [makeExchange({ id: 'slow', attachmentId: a.id })];
+    const release = api.hold('listTraffic');
+    await renderSpider(<AttachmentPage attachmentId={a.id} />, { api });
+    // After the page's short wait for its first traffic page (generous under CI load).
+    expect(
+      await screen.findByText('Whisperer instances (2)', undefined, {
+        timeout: 10_000,
+      }),
+    ).toBeInTheDocument();
+    expect(screen.queryByRole('grid')).not.toBeInTheDocument();
+    release();
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    await waitFor(() =>
+      expect(within(grid).getAllByRole('row')[1]).toHaveAttribute(
+        'data-exchange-id',
+        'slow',
+      ),
+    );
+  });
+
   it('says why the first traffic page failed and asks again on "Try again"', async () => {
     const { api, a } = setup();
     api.exchanges = [makeExchange({ id: 'later', attachmentId: a.id })];

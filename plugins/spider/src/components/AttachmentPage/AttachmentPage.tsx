@@ -2,7 +2,7 @@ import Box from '@material-ui/core/Box';
 import Chip from '@material-ui/core/Chip';
 import Grid from '@material-ui/core/Grid';
 import Typography from '@material-ui/core/Typography';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useParams, useSearchParams } from 'react-router-dom';
 import type { Attachment } from '@spider/backstage-plugin-spider-common';
 import {
@@ -30,6 +30,9 @@ import {
   TargetView,
   useSpiderPaths,
 } from '../common';
+
+/** How long the page waits for its first traffic page before it renders without it. */
+const FIRST_PAGE_WAIT_MS = 500;
 
 /** What the attachment's traffic card says about time: the countdown, or why it ended. */
 function TrafficTime(props: { attachment: Attachment }) {
@@ -94,6 +97,16 @@ export function AttachmentPage(props: { attachmentId?: string }) {
       filter: s => s.kind === 'attachment' && s.id === id,
     },
   );
+  // The page renders once the first traffic page is in too (or after a short wait): one
+  // render with the rows rather than a render of the page and another of its rows.
+  const [firstPageSettled, setFirstPageSettled] = useState(!early);
+  useEffect(() => {
+    if (!early) return undefined;
+    const settle = () => setFirstPageSettled(true);
+    early.firstPage.page.then(settle, settle);
+    const timer = setTimeout(settle, FIRST_PAGE_WAIT_MS);
+    return () => clearTimeout(timer);
+  }, [early]);
   const controller = useLiveData(
     () =>
       data.value
@@ -105,7 +118,7 @@ export function AttachmentPage(props: { attachmentId?: string }) {
     },
   );
 
-  if (data.loading) return <Progress />;
+  if (data.loading || !firstPageSettled) return <Progress />;
   if (data.error)
     return (
       <ErrorView
