@@ -131,6 +131,9 @@ export async function startPortal(
       `    port: ${port}`,
       '  cors:',
       `    origin: ${baseUrl}`,
+      // A journey starts from an empty portal, never the dev portal's files.
+      '  database:',
+      "    connection: ':memory:'",
       '',
     ].join('\n'),
   );
