@@ -3,18 +3,19 @@
  *   1. N agent sockets (protocol v1, hello + welcome) held by one backend process, its RSS
  *   2. attach-to-agent latency (POST /attachments → the agent holds it) p50/p99 under that load
  *   3. GET /attachments p99 with 10,000 rows (PostgreSQL when SPIDER_BENCH_PG is set)
- * Usage: yarn bench:controls [sockets=1000] [attaches=200]
+ * Usage: yarn bench:controls [sockets=5000] [attaches=200] [rows=10000]
+ *   (5,000 is the default spider.agents.maxConnections; rows=0 skips step 3)
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import path from 'node:path';
 import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 
-const SOCKETS = Number(process.argv[2] ?? 1000);
+const SOCKETS = Number(process.argv[2] ?? 5000);
 const ATTACHES = Number(process.argv[3] ?? 200);
-const ROWS = 10_000;
+const ROWS = Number(process.argv[4] ?? 10_000);
 const OWNER = 'user:default/owner';
 
 function pct(values: number[], p: number) {
@@ -23,7 +24,10 @@ function pct(values: number[], p: number) {
 }
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
+const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
+
 async function main() {
+  console.log(`uptime before: ${uptime()}`);
   const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
     execArgv: [
       '--import',
@@ -105,7 +109,7 @@ async function main() {
         0,
       )} MB, with ${agents.length} sockets ${(rssLoaded / 1e6).toFixed(
         0,
-      )} MB (goal < 500 MB; sockets add ${(
+      )} MB (goal < 1000 MB with 5,000 sockets, default V8 settings; sockets add ${(
         (rssLoaded - rssBefore) /
         1e3 /
         agents.length
@@ -136,6 +140,9 @@ async function main() {
       )}, p99 ${ms(pct(lat, 99))} (goal p99 < 100 ms)`,
     );
     agents.forEach(a => a.close());
+
+    console.log(`uptime after sockets and attaches: ${uptime()}`);
+    if (!ROWS) return;
 
     // 3. Listing with 10,000 rows.
     const existing = ATTACHES;
@@ -169,6 +176,7 @@ async function main() {
         pct(list, 50),
       )}, p99 ${ms(pct(list, 99))}`,
     );
+    console.log(`uptime after: ${uptime()}`);
   } finally {
     server.kill('SIGTERM');
   }

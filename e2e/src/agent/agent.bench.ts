@@ -256,6 +256,16 @@ describe('agent benchmark', () => {
       });
       const name2 = whispererContainerName(res.body.id);
       const rec2 = await recordPods(admin, ns, name2);
+      // The agent's own account of failed PATCHes (retried, or held as rejections).
+      const injectionWarnings = () =>
+        agent!.logs
+          .filter(
+            l =>
+              l.msg === 'injection failed; retrying' ||
+              l.msg === 'whisperer not injected',
+          )
+          .slice(-10)
+          .map(l => ({ msg: l.msg, pod: l.pod, error: l.error ?? l.message }));
       await until(
         `all ${N} pods injected`,
         async () => [...rec2.seen.values()].filter(r => r.injected).length >= N,
@@ -279,6 +289,9 @@ describe('agent benchmark', () => {
         );
         out(
           `agent's view of the attachment: ${JSON.stringify(attachment?.body)}`,
+        );
+        out(
+          `agent's injection warnings: ${JSON.stringify(injectionWarnings())}`,
         );
         out(
           `agent's status attachments: ${JSON.stringify(
@@ -506,6 +519,15 @@ describe('agent benchmark', () => {
         `| kubectl debug loop | ${fmt(kubectlTotal)} | kubectl/agent ×${(
           kubectlTotal / attachAll
         ).toFixed(1)} | ≥ ×15 |`,
+      );
+      out(
+        `agent injection warnings during the run: ${
+          agent.logs.filter(
+            l =>
+              l.msg === 'injection failed; retrying' ||
+              l.msg === 'whisperer not injected',
+          ).length
+        }`,
       );
       out(`uptime before: ${uptimeBefore}`);
       out(
