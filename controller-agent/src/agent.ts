@@ -23,6 +23,7 @@ import {
   WatcherOptions,
 } from './cluster/Watcher';
 import type { AgentConfig } from './config/config';
+import { insecureControlsUrlWarning } from './config/config';
 import { ControlsClient } from './controls/ControlsClient';
 import { startHttpServer } from './http/server';
 import { EphemeralPods } from './kube/EphemeralPods';
@@ -321,6 +322,8 @@ export class Agent {
     const statusEvery = this.options.statusIntervalMs ?? 30_000;
     this.statusTimer = setInterval(() => this.sendStatus(), statusEvery);
     this.statusTimer.unref?.();
+    const insecure = insecureControlsUrlWarning(config.controlsUrl);
+    if (insecure) log.warn(insecure);
     log.info('agent started', {
       version: AGENT_VERSION,
       scope: config.scope,

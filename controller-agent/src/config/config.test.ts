@@ -1,5 +1,11 @@
 import { imageAllowed } from '@spider/backstage-plugin-spider-common';
-import { ConfigError, flagFor, loadConfig, namespaceInScope } from './config';
+import {
+  ConfigError,
+  flagFor,
+  insecureControlsUrlWarning,
+  loadConfig,
+  namespaceInScope,
+} from './config';
 
 const base = {
   SPIDER_CONTROLS_URL: 'https://portal.example.com/api/spider/',
@@ -164,6 +170,26 @@ describe('loadConfig', () => {
         /^SPIDER_ALLOWED_IMAGES \(--allowed-images\): "\*": a lone \* would allow every image/,
       ),
     ]);
+  });
+
+  it('warns about a plain http/ws Controls URL beyond this machine', () => {
+    expect(
+      insecureControlsUrlWarning('http://portal.example.com/api/spider'),
+    ).toBe(
+      'SPIDER_CONTROLS_URL (--controls-url) is http://portal.example.com: the agent token and the desired attachments travel unencrypted; use https:// (or wss://) unless this network is private to the cluster and the portal',
+    );
+    expect(insecureControlsUrlWarning('ws://10.0.0.5:7007/api/spider')).toMatch(
+      /is ws:\/\/10\.0\.0\.5:7007: /,
+    );
+    for (const ok of [
+      'https://portal.example.com/api/spider',
+      'wss://portal.example.com/api/spider',
+      'http://127.0.0.1:7007/api/spider',
+      'http://localhost:7007/api/spider',
+      'http://[::1]:7007/api/spider',
+    ]) {
+      expect(insecureControlsUrlWarning(ok)).toBeNull();
+    }
   });
 
   it('parses host aliases', () => {

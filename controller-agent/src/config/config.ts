@@ -484,5 +484,26 @@ export function loadConfig(
   };
 }
 
+/**
+ * A warning when the Controls URL is plain http:/ws: to anything but this machine: the
+ * agent token and every desired attachment would cross the network unencrypted. Null
+ * for https:/wss: and loopback.
+ */
+export function insecureControlsUrlWarning(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'ws:') return null;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || /^127\./.test(host))
+    return null;
+  return `${label('controlsUrl')} is ${u.protocol}//${
+    u.host
+  }: the agent token and the desired attachments travel unencrypted; use https:// (or wss://) unless this network is private to the cluster and the portal`;
+}
+
 /** The install's scope rule, shared with the backend's namespace grants. */
 export { namespaceInScope } from '@spider/backstage-plugin-spider-common';
