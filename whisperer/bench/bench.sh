@@ -5,7 +5,8 @@
 #  (b) live: a fixed-rate load (10,000 req/s) and wrk at its maximum through nginx, with
 #      the whisperer capturing in nginx's namespace, against tcpdump -w /dev/null.
 # Needs root. Knobs: SPIDER_BENCH_RATE (10000), SPIDER_BENCH_SECONDS (10),
-# SPIDER_BENCH_MIN_EXCHANGES (300000), SPIDER_BENCH_PARTS ("read live"), SPIDER_CACHE_DIR.
+# SPIDER_BENCH_MIN_EXCHANGES (300000), SPIDER_BENCH_PARTS ("read live"), SPIDER_CACHE_DIR,
+# SPIDER_BENCH_RUNS (2: the live part is run that many times), SPIDER_BENCH_PROFILE=DIR (CPU profiles of the live runs, DIR/live-fixed.pprof, live-max.pprof).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/local/go/bin:$PATH"
@@ -39,6 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+uptime_before="$(uptime)"
 echo "building..." >&2
 bin="$("$here/build.sh")"
 (cd "$here" && go test -c -o "$work/helpers" ./integration)
@@ -129,7 +131,9 @@ start_whisperer() {
   AGENT=$!
   pids+=($AGENT)
   for _ in $(seq 100); do [[ -e "$d/agent.ready" ]] && break; sleep 0.1; done
-  SPIDER_AGENT_URL="http://$cli_ip:9000" SPIDER_INSTANCE=spider-bench \
+  local prof=()
+  [[ -n "${SPIDER_BENCH_PROFILE:-}" ]] && mkdir -p "$SPIDER_BENCH_PROFILE" && prof=(SPIDER_CPU_PROFILE="$SPIDER_BENCH_PROFILE/$(basename "$d").pprof")
+  env "${prof[@]}" SPIDER_AGENT_URL="http://$cli_ip:9000" SPIDER_INSTANCE=spider-bench \
     ip netns exec "$srv" setpriv --bounding-set=-all,+net_raw --inh-caps=-all --no-new-privs "$bin" >"$d/whisperer.log" 2>&1 &
   WP=$!
   pids+=($WP)
@@ -177,37 +181,59 @@ tcpdump_run() { # loadfn: sets MADE CORES RSS
   kill -INT "$tp"; wait "$tp" 2>/dev/null || true
 }
 
-f_cap=0 m_cap=0 f_made=0 f_rep=0 f_cpu=0 f_rss=0 ft_made=0 ft_cpu=0 ft_rss=0 m_made=0 m_rep=0 m_cpu=0 m_rss=0 mt_made=0 mt_cpu=0 mt_rss=0
+runs="${SPIDER_BENCH_RUNS:-2}"
+live_rows=()  # per run: f_made f_cap f_rep f_cpu f_rss ft_made ft_cpu m_made m_cap m_rep m_cpu m_rss mt_made mt_cpu
 if [[ " $parts " == *" live "* ]]; then
-  echo "live at $rate req/s and at maximum, ${secs}s each..." >&2
-  live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cap=$CAPTURED f_cpu=$CORES f_rss=$RSS
-  tcpdump_run fixed_load; ft_made=$MADE ft_cpu=$CORES ft_rss=$RSS
-  live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cap=$CAPTURED m_cpu=$CORES m_rss=$RSS
-  tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES mt_rss=$RSS
-  # What the whisperer said about itself (coverage is explained by these).
-  for d in fixed max; do
-    echo "  whisperer ($d): $(grep -o 'stopping.*' "$work/live-$d/whisperer.log")" >&2
+  for ((run = 1; run <= runs; run++)); do
+    echo "live run $run/$runs at $rate req/s and at maximum, ${secs}s each (load average $(cut -d' ' -f1-3 /proc/loadavg))..." >&2
+    rm -rf "$work/live-fixed" "$work/live-max"
+    live_run fixed fixed_load; f_made=$MADE f_rep=$REPORTED f_cap=$CAPTURED f_cpu=$CORES f_rss=$RSS
+    tcpdump_run fixed_load; ft_made=$MADE ft_cpu=$CORES
+    live_run max max_load; m_made=$MADE m_rep=$REPORTED m_cap=$CAPTURED m_cpu=$CORES m_rss=$RSS
+    tcpdump_run max_load; mt_made=$MADE mt_cpu=$CORES
+    # What the whisperer said about itself (coverage is explained by these).
+    for d in fixed max; do
+      echo "  whisperer ($d): $(grep -o 'stopping.*' "$work/live-$d/whisperer.log")" >&2
+    done
+    live_rows+=("$f_made $f_cap $f_rep $f_cpu $f_rss $ft_made $ft_cpu $m_made $m_cap $m_rep $m_cpu $m_rss $mt_made $mt_cpu")
   done
 fi
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f%%", 100 * a / b; else print "n/a"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1fx", a / b; else print "n/a"}'; }
 rate_of() { awk -v n="$1" -v s="$2" 'BEGIN {if (s > 0) printf "%d", n / s; else print "n/a"}'; }
+# verdict A OP B: PASS when the comparison holds.
+verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {ok = (op == ">=") ? a >= b : a <= b; print ok ? "PASS" : "FAIL"}'; }
+row() { printf '  %-44s %14s %22s %8s %10s %5s\n' "$@"; }
 echo
-echo "bench:whisperer  $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
-echo "(a) read $(basename "$pcap") ($(du -h "$pcap" | cut -f1))"
-printf '  %-24s %12s %10s %10s %14s %12s\n' "" exchanges wall_s cpu_s exchanges/s peak_RSS_MB
-printf '  %-24s %12s %10s %10s %14s %12s\n' "spider-whisperer read" "$w_n" "$w_wall" "$w_cpu" "$(rate_of "$w_n" "$w_wall")" "$((w_rss / 1024))"
-printf '  %-24s %12s %10s %10s %14s %12s\n' "tshark -Y http.response" "$t_n" "$t_wall" "$t_cpu" "$(rate_of "$t_n" "$t_wall")" "$((t_rss / 1024))"
-echo "  read is $(ratio "$t_wall" "$w_wall") faster than tshark in wall time, $(ratio "$t_cpu" "$w_cpu") in CPU time (goal >= 10x, RSS <= 64 MB)"
-echo
-echo "(b) live, ${secs}s per run"
-printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "" requests captured reported coverage cores RSS_MB
-printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "whisperer @ $rate req/s" "$f_made" "$f_cap" "$f_rep" "$(pct "$f_rep" "$f_made")" "$f_cpu" "$((f_rss / 1024))"
-printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ $rate" "$ft_made" "-" "-" "-" "$ft_cpu" "$((ft_rss / 1024))"
-printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "whisperer @ max (wrk)" "$m_made" "$m_cap" "$m_rep" "$(pct "$m_rep" "$m_made")" "$m_cpu" "$((m_rss / 1024))"
-printf '  %-30s %10s %10s %10s %10s %8s %8s\n' "tcpdump -w /dev/null @ max" "$mt_made" "-" "-" "-" "$mt_cpu" "$((mt_rss / 1024))"
-echo "  captured: parsed by the whisperer (stats.exchanges); reported: taken by the stand-in agent"
-echo "  whisperer/tcpdump CPU: $(ratio "$f_cpu" "$ft_cpu") at $rate req/s, $(ratio "$m_cpu" "$mt_cpu") at max (goal <= 3x, RSS <= 64 MB, 100% at $rate req/s)"
-echo "  max rates: whisperer run $(rate_of "$m_made" "$secs") req/s, tcpdump run $(rate_of "$mt_made" "$secs") req/s"
+echo "bench:whisperer  $(nproc) cores"
+echo "  before: $uptime_before"
+echo "  after:  $(uptime)"
+if [[ " $parts " == *" read "* ]]; then
+  echo
+  echo "(a) read $(basename "$pcap") ($(du -h "$pcap" | cut -f1)): $w_n exchanges (tshark: $t_n responses)"
+  row figure whisperer "anchor" ratio goal ""
+  row "read wall time (s)" "$w_wall" "tshark $t_wall" "$(ratio "$t_wall" "$w_wall")" ">= 10x" "$(verdict "$(awk -v a="$t_wall" -v b="$w_wall" 'BEGIN {print (b > 0) ? a / b : 0}')" ">=" 10)"
+  row "read CPU time (s)" "$w_cpu" "tshark $t_cpu" "$(ratio "$t_cpu" "$w_cpu")" "-" ""
+  row "read exchanges/s" "$(rate_of "$w_n" "$w_wall")" "tshark $(rate_of "$t_n" "$t_wall")" "" "" ""
+  row "read peak RSS (MB)" "$((w_rss / 1024))" "tshark $((t_rss / 1024))" "" "<= 64 MB" "$(verdict "$((w_rss / 1024))" "<=" 64)"
+fi
+# The issue's anchor: tcpdump at 0.13 cores for 48,800 req/s, scaled to a rate.
+issue_tcpdump() { awk -v r="$1" 'BEGIN {printf "%.4f", 0.13 * r / 48800}'; }
+run=0
+for line in "${live_rows[@]}"; do
+  run=$((run + 1))
+  read -r f_made f_cap f_rep f_cpu f_rss ft_made ft_cpu m_made m_cap m_rep m_cpu m_rss mt_made mt_cpu <<<"$line"
+  m_rate=$(rate_of "$m_made" "$secs")
+  echo
+  echo "(b) live run $run/$runs, ${secs}s per load; cores = CPU time / wall time of the process"
+  row figure whisperer "anchor" ratio goal ""
+  row "@ $rate req/s: reported / requests" "$f_rep" "$f_made" "$(pct "$f_rep" "$f_made")" "100%" "$(verdict "$f_rep" ">=" "$f_made")"
+  row "@ $rate req/s: parsed (stats.exchanges)" "$f_cap" "$f_made" "$(pct "$f_cap" "$f_made")" "" ""
+  row "@ $rate req/s: cores" "$f_cpu" "tcpdump $ft_cpu" "$(ratio "$f_cpu" "$ft_cpu")" "" ""
+  row "@ max ($m_rate req/s): reported / requests" "$m_rep" "$m_made" "$(pct "$m_rep" "$m_made")" "" ""
+  row "@ max: cores" "$m_cpu" "tcpdump $mt_cpu" "$(ratio "$m_cpu" "$mt_cpu")" "<= 3x" "$(verdict "$(awk -v a="$m_cpu" -v b="$mt_cpu" 'BEGIN {print (b > 0) ? a / b : 999}')" "<=" 3)"
+  row "@ max: cores vs the issue's tcpdump" "$m_cpu" "$(issue_tcpdump "$m_rate") (scaled)" "$(ratio "$m_cpu" "$(issue_tcpdump "$m_rate")")" "<= 3x" "$(verdict "$(awk -v a="$m_cpu" -v b="$(issue_tcpdump "$m_rate")" 'BEGIN {print (b > 0) ? a / b : 999}')" "<=" 3)"
+  row "peak RSS (MB), 10k / max" "$((f_rss / 1024)) / $((m_rss / 1024))" "" "" "<= 64 MB" "$(verdict "$(((f_rss > m_rss ? f_rss : m_rss) / 1024))" "<=" 64)"
+  row "tcpdump run at max: requests/s" "" "$(rate_of "$mt_made" "$secs")" "" "" ""
+done
