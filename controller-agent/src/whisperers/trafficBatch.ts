@@ -1,6 +1,6 @@
 import {
   WhispererTrafficBatch,
-  whispererTrafficBatchSchema,
+  whispererTrafficBatchWireSchema,
 } from '@spider/backstage-plugin-spider-common';
 import type { TrafficInstance } from '../traffic/TrafficRelay';
 
@@ -23,7 +23,7 @@ export function parseTrafficBatch(
   body: unknown,
   instance: TrafficInstance,
 ): { ok: true; batch: WhispererTrafficBatch } | { ok: false; message: string } {
-  const parsed = whispererTrafficBatchSchema.safeParse(body);
+  const parsed = whispererTrafficBatchWireSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return {

@@ -14,6 +14,7 @@ export * from './model/resources';
 export * from './rest/schemas';
 export * from './protocol/v1';
 export * from './traffic/exchange';
+export * from './traffic/exchangeValidator';
 export * from './traffic/rest';
 export * from './permissions';
 export * from './install';
