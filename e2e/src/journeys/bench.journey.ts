@@ -146,6 +146,7 @@ export async function runBenchmark(ctx: {
     return { result: traffic.result, missed: traffic.missed };
   }
   const { page, baseUrl, token, log } = ctx;
+  const loadBefore = uptime();
   const step = (s: string) => log(`bench: ${s}`);
   const seedStarted = Date.now();
   const controller = await api(baseUrl, token, 'POST', '/controllers', {
@@ -344,59 +345,47 @@ export async function runBenchmark(ctx: {
     path.join(OUTPUT, 'bench.json'),
     `${JSON.stringify(result, null, 2)}\n`,
   );
-  const ok = (v: number, goal: number) => (v < goal ? 'ok' : 'OVER GOAL');
   log('');
   log(
     `Benchmark: ${BENCH.attachments} attachments, ${
       BENCH.workloads
     } workloads (seeded in ${(seedMs / 1000).toFixed(1)} s)`,
   );
-  log(
-    `  Controller page, Attachments tab, first rows (page load, median of 3): ${(
-      figures.attachmentsTabLoadMs as number
-    ).toFixed(0)} ms  [${ok(
+  log(`  load before: ${loadBefore}`);
+  log(`  load after:  ${uptime()}`);
+  log('');
+  for (const line of table([
+    [
+      'Controller page, Attachments tab, first rows (page load, median of 3)',
       figures.attachmentsTabLoadMs as number,
       GOALS.firstRenderMs,
-    )}, goal < ${GOALS.firstRenderMs} ms]`,
-  );
-  log(
-    `  Controller page, Status tab, first rows (page load, median of 3):      ${(
-      figures.statusTabLoadMs as number
-    ).toFixed(0)} ms  [${ok(
+    ],
+    [
+      'Controller page, Status tab, first rows (page load, median of 3)',
       figures.statusTabLoadMs as number,
       GOALS.firstRenderMs,
-    )}]`,
-  );
-  log(
-    `  Controllers list → Controller page (in-app navigation, median of 3):   ${(
-      figures.controllerPageInAppNavigationMs as number
-    ).toFixed(0)} ms  [${ok(
+    ],
+    [
+      'Controllers list → Controller page (in-app navigation, median of 3)',
       figures.controllerPageInAppNavigationMs as number,
       GOALS.firstRenderMs,
-    )}]`,
-  );
-  log(
-    `  Attach dialog: namespace picked → first of ${
-      BENCH.workloads
-    } workloads shown (live from the agent): ${(
-      figures.attachDialogWorkloadsMs as number
-    ).toFixed(0)} ms  [${ok(
+    ],
+    [
+      `Attach dialog: namespace picked → first of ${BENCH.workloads} workloads shown`,
       figures.attachDialogWorkloadsMs as number,
       GOALS.firstRenderMs,
-    )}]`,
-  );
-  log(
-    `  Workload search, per keystroke (${
-      query.length
-    } keys): median ${result.summary.keystrokeMedianMs.toFixed(
-      1,
-    )} ms, p95 ${result.summary.keystrokeP95Ms.toFixed(
-      1,
-    )} ms, max ${result.summary.keystrokeMaxMs.toFixed(1)} ms  [${ok(
+    ],
+    [
+      `Workload search, max of ${
+        query.length
+      } keys (median ${result.summary.keystrokeMedianMs.toFixed(
+        1,
+      )} ms, p95 ${result.summary.keystrokeP95Ms.toFixed(1)} ms)`,
       result.summary.keystrokeMaxMs,
       GOALS.keystrokeMs,
-    )}, goal < ${GOALS.keystrokeMs} ms]`,
-  );
+    ],
+  ]))
+    log(line);
   log(
     `  Workload rows in the DOM with ${BENCH.workloads} workloads: ${optionsRendered} (virtualized)`,
   );
