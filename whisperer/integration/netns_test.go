@@ -32,6 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runGRPCServer())
 	case "grpc-client":
 		os.Exit(runGRPCClient())
+	case "grpc-midstream-client":
+		os.Exit(runGRPCMidStreamClient())
 	case "load":
 		os.Exit(runLoad())
 	}
@@ -576,5 +578,76 @@ func TestInvalidFilterFails(t *testing.T) {
 	if len(st) != 1 || st[0]["state"] != "failed" || st[0]["exitCode"] != float64(2) ||
 		!strings.HasPrefix(fmt.Sprint(st[0]["message"]), `capture filter "tcp port": `) {
 		t.Fatalf("state reports %v", st)
+	}
+}
+
+// A gRPC connection opened before the whisperer attached: its HPACK table was built out of
+// sight. The calls made after the attach are reported with what decodes (method, :status,
+// bodies, and a grpc-* field when it is a literal), with fields that do not decode left out and the
+// exchange marked "unparsed", never with a guessed value.
+func TestMidStreamGRPCConnection(t *testing.T) {
+	requireTools(t, "ip", "ss", "nginx", "nghttpd", "setpriv", "socat", "go")
+	bin := buildWhisperer(t)
+	l := newLab(t)
+	l.startWorld("tcp port 8083")
+	client := l.start(l.cli, "grpc-mid.log", []string{"SW_HELPER=grpc-midstream-client", "SW_TARGET=" + l.srvIP + ":8083", "SW_DIR=" + l.dir},
+		os.Args[0], "-test.run=^$")
+	waitFor(t, "the calls before the attach", 30*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(l.dir, "before.done"))
+		return err == nil
+	})
+	w := l.startWhisperer(bin)
+	waitFor(t, "the whisperer to report running", 20*time.Second, func() bool { return l.states().has("running") })
+	time.Sleep(300 * time.Millisecond) // the capture's own start after the report
+	os.WriteFile(filepath.Join(l.dir, "go"), nil, 0o644)
+	if err := client.Wait(); err != nil {
+		t.Fatalf("client: %v\n%s", err, l.log("grpc-mid.log"))
+	}
+	waitFor(t, "two exchanges reported", 30*time.Second, func() bool {
+		return strings.Count(l.log("exchanges.jsonl"), "\n") >= 2
+	})
+	os.WriteFile(filepath.Join(l.dir, "stop"), nil, 0o644)
+	exited := make(chan error, 1)
+	go func() { exited <- w.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("whisperer exited with %v\n%s", err, l.log("whisperer.log"))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("whisperer did not stop\n%s", l.log("whisperer.log"))
+	}
+	checkSchema(t, "exchange", filepath.Join(l.dir, "exchanges.jsonl"))
+	live := readExchanges(t, []byte(l.log("exchanges.jsonl")))
+	t.Logf("reported: %s", summary(live))
+	if len(live) != 2 {
+		t.Fatalf("%d exchanges, want the 2 calls after the attach: %s", len(live), summary(live))
+	}
+	notFound := 0
+	for _, x := range live {
+		if x.Request.Method != "POST" || x.Response == nil || x.Response.Status != 200 {
+			t.Errorf("method %q response %+v", x.Request.Method, x.Response)
+		}
+		if x.Request.Path != "" && x.Request.Path != "/grpc.health.v1.Health/Check" {
+			t.Errorf("path %q: never requested", x.Request.Path)
+		}
+		if x.Error == nil || *x.Error != exchange.ErrUnparsed {
+			t.Errorf("error %v, want unparsed: fields indexed before the attach are unknown", x.Error)
+		}
+		if x.Direction != exchange.Inbound || x.Server.IP != l.srvIP || x.Client.IP != l.cliIP {
+			t.Errorf("direction %s client %v server %v", x.Direction, x.Client, x.Server)
+		}
+		// The OK call's response carries a message; NOT_FOUND is trailers-only.
+		if x.Response != nil && x.Response.BodySize == 0 {
+			notFound++
+		}
+		// grpc-go sent grpc-status and grpc-message before the attach, so their names are
+		// indexed out of sight: no gRPC status may be reported but a true one.
+		if x.GRPC != nil && x.GRPC.Status != nil && *x.GRPC.Status != 0 && *x.GRPC.Status != 5 {
+			t.Errorf("grpc status %d never sent", *x.GRPC.Status)
+		}
+	}
+	if notFound != 1 {
+		t.Errorf("%d responses without a body, want the NOT_FOUND one", notFound)
 	}
 }

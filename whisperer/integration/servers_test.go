@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -63,6 +64,51 @@ func runGRPCClient() int {
 	defer cancel()
 	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		fmt.Fprintln(os.Stderr, "check:", err)
+		return 1
+	}
+	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); err == nil {
+		fmt.Fprintln(os.Stderr, "check nope: want NOT_FOUND")
+		return 1
+	}
+	return 0
+}
+
+// runGRPCMidStreamClient makes health checks on one connection before and after the
+// whisperer attaches: three OK checks, then SW_DIR/before.done, then, once SW_DIR/go
+// exists, one OK check and one NOT_FOUND.
+func runGRPCMidStreamClient() int {
+	conn, err := grpc.NewClient(os.Getenv("SW_TARGET"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer conn.Close()
+	c := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for range 3 {
+		if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			fmt.Fprintln(os.Stderr, "check before:", err)
+			return 1
+		}
+	}
+	dir := os.Getenv("SW_DIR")
+	if err := os.WriteFile(filepath.Join(dir, "before.done"), nil, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go")); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "no go file")
+			return 1
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		fmt.Fprintln(os.Stderr, "check after:", err)
 		return 1
 	}
 	if _, err := c.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); err == nil {

@@ -270,10 +270,11 @@ func (c *conn) Gap(fromA bool, n int, ts time.Time) {
 	case kHTTP1:
 		c.h1.Gap(fromA == c.clientIsA, n, ts)
 	case kH2:
-		// HPACK state is lost with the bytes: what is open ends here.
+		// HPACK state is lost with the bytes: what is open ends here, and what follows is
+		// followed as a connection joined mid-stream (a fresh table: insertions made in
+		// the gap would shift every index of the old one).
 		c.h2.Close(ts, false)
-		c.h2 = nil
-		c.kind = kIgnored
+		c.h2 = h2.NewMidStreamConn(c.h2Options(), c.emitter)
 	}
 }
 
@@ -284,6 +285,8 @@ func (c *conn) classify(fromA bool, p []byte, ts time.Time) {
 			c.setDirection(fromA)
 		case http1.LooksLikeResponse(p) && len(p) >= 8:
 			c.setDirection(!fromA)
+		case !c.synSeen && c.midStreamH2(fromA, p):
+			// HTTP/2 joined mid-stream: the sender is told by :method or :status.
 		default:
 			c.sniffed++
 			if c.sniffed >= maxSniffPackets {
@@ -323,12 +326,29 @@ func (c *conn) classify(fromA bool, p []byte, ts time.Time) {
 				return h2.NewUpgradedConn(c.h2Options(), c.emitter, req, startedAt)
 			},
 		}, c.emitter)
+	case !c.synSeen && h2.LooksLikeFrames(p):
+		// HTTP/2 opened before the capture: resynchronised on this packet's frames.
+		c.kind = kH2
+		c.h2 = h2.NewMidStreamConn(c.h2Options(), c.emitter)
 	case !c.synSeen && c.sniffed < maxSniffPackets:
 		// Joined mid-stream: wait for a packet that starts a request.
 		c.sniffed++
 	default:
 		c.toFlow()
 	}
+}
+
+// midStreamH2 sets the direction of a connection joined mid-stream when p is HTTP/2
+// frames whose header block says who sent them.
+func (c *conn) midStreamH2(fromA bool, p []byte) bool {
+	if !h2.LooksLikeFrames(p) {
+		return false
+	}
+	client, ok := h2.MidStreamSender(p)
+	if ok {
+		c.setDirection(fromA == client)
+	}
+	return ok
 }
 
 func (c *conn) h2Options() h2.Options {

@@ -25,6 +25,7 @@ type block struct {
 	bytes  int               // of names and values kept
 
 	method, path, authority, status string
+	unknown                         int // fields a mid-stream decoder could not resolve
 }
 
 func (b *block) begin(sid uint32, endStream bool, ts time.Time, push bool) {

@@ -11,6 +11,7 @@ package h2
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spider-backstage/spider/whisperer/internal/body"
@@ -50,6 +51,7 @@ type Conn struct {
 	lastClient uint32 // highest stream id the client opened
 	retained   int
 	done       bool
+	midStream  bool // joined after the connection began: see NewMidStreamConn
 	refused    bool // a stream was not followed (cap reached); reported once
 }
 
@@ -75,6 +77,7 @@ type stream struct {
 	resp     message
 	trailers []exchange.Header
 	retained int
+	unknown  int // header fields not decodable (mid-stream): the exchange is "unparsed"
 }
 
 // NewConn follows a connection with prior knowledge: the client starts with the preface.
@@ -91,6 +94,22 @@ func NewConn(opts Options, emit func(*exchange.Exchange)) *Conn {
 	c := &Conn{opts: opts, emit: emit, streams: make(map[uint32]*stream)}
 	c.client = newSide(c, true)
 	c.server = newSide(c, false)
+	return c
+}
+
+// NewMidStreamConn follows a connection whose start the capture missed (it was open
+// before the whisperer attached). Each direction waits for a packet that starts on a frame
+// boundary (LooksLikeFrames); header blocks are decoded without the HPACK dynamic table
+// built before that (see partialDecoder). Streams whose request headers are seen are
+// reported; one with fields that could not be decoded is reported with what was decoded
+// and the error "unparsed", never with guessed values. Streams begun before are not.
+func NewMidStreamConn(opts Options, emit func(*exchange.Exchange)) *Conn {
+	c := NewConn(opts, emit)
+	c.midStream = true
+	for _, s := range []*side{c.client, c.server} {
+		s.preface, s.first = 0, false
+		s.partial = &partialDecoder{}
+	}
 	return c
 }
 
@@ -250,6 +269,7 @@ func (c *Conn) headerBlock(s *side, b *block, ts time.Time) error {
 		return nil // a stream not followed, or already reset
 	}
 	st.last = ts
+	st.unknown += b.unknown
 	if st.status == 0 {
 		status := atoiStatus(b.status)
 		if status == 0 {
@@ -297,6 +317,7 @@ func (c *Conn) open(b *block, id uint32, ended bool, ts time.Time) {
 	}
 	st.req.headers = c.keep(st, b)
 	st.req.ended = ended
+	st.unknown = b.unknown
 	c.streams[id] = st
 }
 
@@ -372,10 +393,15 @@ func (c *Conn) finish(st *stream, ts time.Time, e string) {
 			Body:     body.Capture(st.resp.body, st.resp.size, respCE, respCT, c.opts.BodyCap, !st.resp.ended),
 		}
 	}
-	if isGRPC(reqCT) {
+	if isGRPC(reqCT) || st.unknown > 0 && reqCT == "" && (hasGRPCField(st.resp.headers) || hasGRPCField(st.trailers)) {
+		// (Mid-stream, the content-type may be one of the fields not decoded; a grpc-*
+		// response field says what the call was.)
 		// After redaction: a grpc-message the settings redact stays redacted here too.
 		ex.Protocol = exchange.ProtoGRPC
 		ex.GRPC = grpcCall(st.path, st.resp.headers, st.trailers)
+	}
+	if e == "" && st.unknown > 0 {
+		e = exchange.ErrUnparsed
 	}
 	if e != "" {
 		ex.Error = &e
@@ -395,6 +421,17 @@ func (c *Conn) redact(h []exchange.Header) []exchange.Header {
 		}
 	}
 	return h
+}
+
+// hasGRPCField says whether a response carries a field only gRPC sends (grpc-status,
+// grpc-message...).
+func hasGRPCField(h []exchange.Header) bool {
+	for _, f := range h {
+		if len(f[0]) > 5 && strings.EqualFold(f[0][:5], "grpc-") {
+			return true
+		}
+	}
+	return false
 }
 
 func durationMs(from, to time.Time) float64 {

@@ -80,6 +80,12 @@ type side struct {
 
 	dec   *hpack.Decoder
 	block block
+
+	// A connection joined mid-stream: packets are skipped until one starts on a frame
+	// boundary, and header blocks are collected whole for the partial decoder.
+	partial  *partialDecoder
+	synced   bool
+	blockBuf []byte
 }
 
 func newSide(c *Conn, client bool) *side {
@@ -110,6 +116,12 @@ func (s *side) errorf(format string, args ...any) error {
 
 // feed consumes p. It returns an error when the bytes are not HTTP/2 that can be followed.
 func (s *side) feed(p []byte, ts time.Time) error {
+	if s.partial != nil && !s.synced {
+		if !LooksLikeFrames(p) {
+			return nil // inside a frame that began before the capture
+		}
+		s.synced = true
+	}
 	for len(p) > 0 {
 		if s.preface > 0 {
 			done := len(preface) - s.preface
@@ -257,12 +269,16 @@ func (s *side) payload(p []byte) error {
 			content := p[:min(uint32(len(p)), end-o)]
 			if s.typ == frameData {
 				s.c.data(s, content)
+			} else if s.partial != nil {
+				s.blockBuf = append(s.blockBuf, content...)
 			} else if _, err := s.dec.Write(content); err != nil {
 				return s.errorf("HPACK: %v", err)
 			}
 		}
 	case frameContinuation:
-		if _, err := s.dec.Write(p); err != nil {
+		if s.partial != nil {
+			s.blockBuf = append(s.blockBuf, p...)
+		} else if _, err := s.dec.Write(p); err != nil {
 			return s.errorf("HPACK: %v", err)
 		}
 	case frameSettings:
@@ -297,7 +313,14 @@ func (s *side) end(ts time.Time) error {
 		if s.flags&flagEndHeaders == 0 {
 			return nil
 		}
-		if err := s.dec.Close(); err != nil {
+		if s.partial != nil {
+			unknown, err := s.partial.decode(s.blockBuf, s.block.add)
+			s.blockBuf = s.blockBuf[:0]
+			if err != nil {
+				return s.errorf("HPACK: %v", err)
+			}
+			s.block.unknown = unknown
+		} else if err := s.dec.Close(); err != nil {
 			return s.errorf("HPACK: %v", err)
 		}
 		err := s.c.headerBlock(s, &s.block, ts)
