@@ -6,6 +6,10 @@ import { startFakeUpstream } from '../testUtils/fakeUpstream';
 import { AgentDnsServer, createDnsServer } from './index';
 import { DNS_TYPE, RCODE } from './wire';
 
+// Worker threads load the TypeScript sources through tsx when they start: seconds on a
+// loaded machine, before the first query.
+jest.setTimeout(60_000);
+
 // 0: the main thread alone; 2: two UDP worker threads beside it on the same port.
 describe.each([0, 2])(
   'DNS server (UDP and TCP on one port, %i UDP workers)',

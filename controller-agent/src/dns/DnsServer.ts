@@ -215,13 +215,20 @@ export class DnsServer {
             },
           );
           const unsubscribe = this.table.onInvalidate(() => pool!.invalidate());
-          await pool.start(workers, {
-            host,
-            port: bound,
-            type: net.isIPv6(host) ? 'udp6' : 'udp4',
-            maxQueryBytes: this.limits.maxQueryBytes,
-            maxMemo: this.threads.workerMaxMemo,
-          });
+          try {
+            await pool.start(workers, {
+              host,
+              port: bound,
+              type: net.isIPv6(host) ? 'udp6' : 'udp4',
+              maxQueryBytes: this.limits.maxQueryBytes,
+              maxMemo: this.threads.workerMaxMemo,
+            });
+          } catch (e) {
+            unsubscribe();
+            // Not a port clash: retrying on another port would not help.
+            (e as { workers?: true }).workers = true;
+            throw e;
+          }
           this.pool = pool;
           this.stopPool = unsubscribe;
         }
@@ -233,7 +240,8 @@ export class DnsServer {
         this.tcp = undefined;
         if (tcp) await new Promise<void>(r => tcp.close(() => r()));
         // With port 0 the UDP port may be taken for TCP; pick another. A fixed port fails.
-        if (port !== 0 || attempt >= 10) throw e;
+        if (port !== 0 || attempt >= 10 || (e as { workers?: true }).workers)
+          throw e;
       }
     }
   }

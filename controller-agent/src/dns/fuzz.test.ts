@@ -62,6 +62,10 @@ function randomPacket(): Buffer {
   }
 }
 
+// Worker threads load the TypeScript sources through tsx when they start: seconds on a
+// loaded machine, before the first query.
+jest.setTimeout(60_000);
+
 describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
   it('answer() never throws; every reply it writes parses and carries the query ID', async () => {
     const dir = new MemoryPodDirectory().setPod(pod('10.244.1.7', 'web-abc'));
