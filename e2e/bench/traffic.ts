@@ -134,25 +134,21 @@ function printTable(rows: Row[]) {
   const fmt = (n: number, unit: string) =>
     `${n >= 100 ? n.toFixed(0) : n.toFixed(1)}${unit}`;
   const lines = rows.map(r => {
-    const ratio =
-      r.goal === undefined
-        ? undefined
-        : r.higherIsBetter
-        ? r.value / r.goal
-        : r.goal / Math.max(r.value, 1e-9);
+    let ratio: number | undefined;
+    if (r.goal !== undefined && r.higherIsBetter) ratio = r.value / r.goal;
+    else if (r.goal !== undefined) ratio = r.goal / Math.max(r.value, 1e-9);
     let verdict = 'info';
     if (ratio !== undefined) verdict = ratio >= 1 ? 'PASS' : 'FAIL';
+    let shown = '—';
+    if (ratio !== undefined)
+      shown = ratio > 100 ? '> 100x' : `${ratio.toFixed(2)}x`;
     return [
       r.figure,
       fmt(r.value, r.unit),
       r.goal === undefined
         ? '—'
         : `${r.higherIsBetter ? '≥' : '<'} ${fmt(r.goal, r.unit)}`,
-      ratio === undefined
-        ? '—'
-        : ratio > 100
-        ? '> 100x'
-        : `${ratio.toFixed(2)}x`,
+      shown,
       verdict,
     ];
   });
