@@ -38,9 +38,13 @@ step "Install dependencies"
 yarn install --immutable
 
 step "Type check, lint and formatting"
-yarn tsc --noEmit
+# Emits declarations too (dist-types): the package builds below take their types there.
+yarn tsc
 yarn backstage-cli repo lint
 yarn prettier --check . || { echo "✗ Run: yarn prettier --write <the files above>" >&2; exit 1; }
+
+step "Published packages: build, pack, and what the tarballs hold"
+node scripts/check-packages.mjs --skip-tsc
 
 cleanup() {
   set +e
