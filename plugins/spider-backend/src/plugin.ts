@@ -28,6 +28,8 @@ import { AuditLog } from './audit/AuditLog';
 import { SpiderEvents } from './events/SpiderEvents';
 import { ExpiryLoop } from './expiry/ExpiryLoop';
 import { createRouter } from './service/router';
+import { createSpiderServices, SpiderServices } from './service/SpiderServices';
+import { loadControllerResources } from './access/controllerResources';
 import { readSpiderConfig } from './config';
 import { readAllowedImages } from './access/imageAllowList';
 
@@ -83,24 +85,8 @@ export const spiderPlugin = createBackendPlugin({
           resourceRef: controllerResourceRef,
           permissions: spiderPermissions.filter(p => 'resourceType' in p),
           rules: Object.values(controllerPermissionRules),
-          async getResources(ids) {
-            const byId = new Map(
-              (await controllers.getMany(ids)).map(r => [r.id, r]),
-            );
-            const grants = await shares.listMany(ids);
-            return ids.map(id => {
-              const r = byId.get(id);
-              return (
-                r && {
-                  ...r,
-                  grants: (grants.get(id) ?? []).map(g => ({
-                    principal: g.principal,
-                    rights: g.rights,
-                  })),
-                }
-              );
-            });
-          },
+          getResources: ids =>
+            loadControllerResources({ controllers, shares }, ids),
         });
         const access = new ControllerAccess({
           permissions: deps.permissions,
@@ -120,47 +106,47 @@ export const spiderPlugin = createBackendPlugin({
           trustedProxy: settings.trustedProxy,
         });
         const audit = new AuditLog(db, deps.auditor);
+        // The loop and the attachments service call each other: the loop reports what
+        // expired, the service wakes the loop for a new deadline.
+        let services: SpiderServices | undefined = undefined;
         const expiry = new ExpiryLoop({
           attachments,
           logger: deps.logger.child({ component: 'expiry' }),
           intervalMs: settings.expiryCheckIntervalMs,
-          onExpired: ({ id, controllerId, revision }) => {
-            gateway.pushDetach(controllerId, revision, id, 'expired');
-            events.publish({ kind: 'attachment', id, controllerId });
-            audit
-              .record({
-                action: 'attachment.expire',
-                actor: 'system:spider/expiry',
-                resourceType: 'attachment',
-                resourceId: id,
-              })
+          onExpired: a => {
+            services?.attachments
+              .expired(a)
               .catch(err =>
-                deps.logger.warn(`Could not audit expiry of ${id}: ${err}`),
+                deps.logger.warn(`Could not audit expiry of ${a.id}: ${err}`),
               );
           },
         });
 
+        services = createSpiderServices({
+          logger: deps.logger,
+          permissions: deps.permissions,
+          catalog: deps.catalog,
+          controllers,
+          whisperers,
+          attachments,
+          shares,
+          inventory,
+          traffic,
+          access,
+          gateway,
+          audit,
+          events,
+          pokeExpiry: at => expiry.poke(at),
+          allowedImages: readAllowedImages(deps.config),
+          install: settings.install,
+          maxTimeToLiveMs: settings.maxTimeToLiveMs,
+          requestTimeoutMs: settings.requestTimeoutMs,
+        });
         deps.httpRouter.use(
           await createRouter({
             logger: deps.logger,
             httpAuth: deps.httpAuth,
-            permissions: deps.permissions,
-            catalog: deps.catalog,
-            controllers,
-            whisperers,
-            attachments,
-            shares,
-            inventory,
-            traffic,
-            access,
-            gateway,
-            audit,
-            events,
-            expiry,
-            install: settings.install,
-            maxTimeToLiveMs: settings.maxTimeToLiveMs,
-            requestTimeoutMs: settings.requestTimeoutMs,
-            allowedImages: readAllowedImages(deps.config),
+            services,
           }),
         );
         deps.httpRouter.addWebSocketHandler({

@@ -1,5 +1,4 @@
 import express from 'express';
-import Router from 'express-promise-router';
 import { HttpAuthService, LoggerService } from '@backstage/backend-plugin-api';
 import {
   entityTrafficQuerySchema,
@@ -10,6 +9,7 @@ import {
   trafficQuerySchema,
 } from '@spider/backstage-plugin-spider-common';
 import { TrafficService } from './TrafficService';
+import type { SpiderApiRouter } from './router';
 import { parseInput } from './validation';
 import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
 
@@ -30,14 +30,20 @@ function drained(res: express.Response): Promise<void> {
   });
 }
 
-/** The traffic routes (README "Traffic API"): validation and HTTP only; TrafficService decides. */
-export function createTrafficRouter(options: {
-  httpAuth: HttpAuthService;
-  logger: LoggerService;
-  service: TrafficService;
-}): express.Router {
+/**
+ * The traffic routes (README "Traffic API") on the router generated from the spec:
+ * validation and HTTP only; TrafficService decides. The HAR export streams through the
+ * same router: validation happens before the handler, which then writes as it pleases.
+ */
+export function addTrafficRoutes(
+  router: SpiderApiRouter,
+  options: {
+    httpAuth: HttpAuthService;
+    logger: LoggerService;
+    service: TrafficService;
+  },
+): void {
   const { httpAuth, logger, service } = options;
-  const router = Router();
   const user = (req: express.Request) =>
     httpAuth.credentials(req, { allow: ['user'] });
 
@@ -106,6 +112,4 @@ export function createTrafficRouter(options: {
       }),
     );
   });
-
-  return router;
 }

@@ -31,191 +31,158 @@ import type {
   WorkloadQuery,
 } from './SpiderApi';
 
-type QueryValue = string | number | string[] | undefined;
+import { SpiderApiClient } from './generated/SpiderApiClient';
 
-function queryString(query: Record<string, QueryValue> = {}): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined || value === '') continue;
-    if (Array.isArray(value)) value.forEach(v => params.append(key, v));
-    else params.set(key, String(value));
-  }
-  const s = params.toString();
-  return s ? `?${s}` : '';
-}
-
-/** The fetch implementation of {@link SpiderApi} against `/api/spider`. @public */
+/**
+ * The fetch implementation of {@link SpiderApi} against `/api/spider`, over the client
+ * generated from the Controls service's OpenAPI spec (methods, paths and parameters come
+ * from there; the shapes from spider-common). @public
+ */
 export class SpiderClient implements SpiderApi {
-  private readonly discoveryApi: DiscoveryApi;
-  private readonly fetchApi: FetchApi;
+  private readonly api: SpiderApiClient;
 
   constructor(options: { discoveryApi: DiscoveryApi; fetchApi: FetchApi }) {
-    this.discoveryApi = options.discoveryApi;
-    this.fetchApi = options.fetchApi;
+    this.api = new SpiderApiClient(options);
   }
 
-  private async send(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<Response> {
-    const base = await this.discoveryApi.getBaseUrl('spider');
-    const response = await this.fetchApi.fetch(`${base}${path}`, {
-      method,
-      headers:
-        body === undefined ? undefined : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  /** The response of one generated call, or the Backstage error it carries. */
+  private async send(call: Promise<Response>): Promise<Response> {
+    const response = await call;
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
     return response;
   }
 
-  private async request<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<T> {
-    const response = await this.send(method, path, body);
+  private async request<T>(call: Promise<Response>): Promise<T> {
+    const response = await this.send(call);
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  private id(id: string) {
-    return encodeURIComponent(id);
-  }
-
   listControllers() {
-    return this.request<ListResponse<Controller>>('GET', '/controllers');
+    return this.request<ListResponse<Controller>>(this.api.listControllers());
   }
   getController(id: string) {
-    return this.request<Controller>('GET', `/controllers/${this.id(id)}`);
+    return this.request<Controller>(this.api.getController({ path: { id } }));
   }
   createController(req: CreateControllerRequest) {
-    return this.request<ControllerWithToken>('POST', '/controllers', req);
+    return this.request<ControllerWithToken>(
+      this.api.createController({ body: req }),
+    );
   }
   updateController(id: string, req: UpdateControllerRequest) {
     return this.request<Controller>(
-      'PATCH',
-      `/controllers/${this.id(id)}`,
-      req,
+      this.api.updateController({ path: { id }, body: req }),
     );
   }
   deleteController(id: string) {
-    return this.request<void>('DELETE', `/controllers/${this.id(id)}`);
+    return this.request<void>(this.api.deleteController({ path: { id } }));
   }
   rotateToken(id: string) {
     return this.request<ControllerWithToken>(
-      'POST',
-      `/controllers/${this.id(id)}/token`,
+      this.api.rotateControllerToken({ path: { id } }),
     );
   }
   getControllerStatus(id: string) {
     return this.request<ControllerStatus>(
-      'GET',
-      `/controllers/${this.id(id)}/status`,
+      this.api.getControllerStatus({ path: { id } }),
     );
   }
   getInstall(id: string, query: InstallQuery) {
     return this.request<InstallInstructions>(
-      'GET',
-      `/controllers/${this.id(id)}/install${queryString({
-        format: query.format,
-        namespace: query.namespace,
-        include: query.include?.length ? query.include.join(',') : undefined,
-        exclude: query.exclude?.length ? query.exclude.join(',') : undefined,
-      })}`,
+      this.api.getControllerInstall({
+        path: { id },
+        query: {
+          format: query.format,
+          namespace: query.namespace,
+          include: query.include?.length ? query.include.join(',') : undefined,
+          exclude: query.exclude?.length ? query.exclude.join(',') : undefined,
+        },
+      }),
     );
   }
   listWorkloads(id: string, query: WorkloadQuery = {}) {
     return this.request<{ items: Workload[]; truncated: boolean }>(
-      'GET',
-      `/controllers/${this.id(id)}/workloads${queryString({ ...query })}`,
+      this.api.listControllerWorkloads({ path: { id }, query: { ...query } }),
     );
   }
   listNamespaces(id: string) {
     return this.request<NamespaceList>(
-      'GET',
-      `/controllers/${this.id(id)}/namespaces`,
+      this.api.listControllerNamespaces({ path: { id } }),
     );
   }
   getShares(id: string) {
     return this.request<{ items: Grant[] }>(
-      'GET',
-      `/controllers/${this.id(id)}/shares`,
+      this.api.listControllerShares({ path: { id } }),
     );
   }
   putShares(id: string, items: Grant[]) {
     return this.request<{ items: Grant[] }>(
-      'PUT',
-      `/controllers/${this.id(id)}/shares`,
-      { items },
+      this.api.replaceControllerShares({ path: { id }, body: { items } }),
     );
   }
 
   listWhisperers() {
-    return this.request<ListResponse<Whisperer>>('GET', '/whisperers');
+    return this.request<ListResponse<Whisperer>>(this.api.listWhisperers());
   }
   getWhisperer(id: string) {
-    return this.request<Whisperer>('GET', `/whisperers/${this.id(id)}`);
+    return this.request<Whisperer>(this.api.getWhisperer({ path: { id } }));
   }
   createWhisperer(req: CreateWhispererRequest) {
-    return this.request<Whisperer>('POST', '/whisperers', req);
+    return this.request<Whisperer>(this.api.createWhisperer({ body: req }));
   }
   updateWhisperer(id: string, req: UpdateWhispererRequest) {
-    return this.request<Whisperer>('PATCH', `/whisperers/${this.id(id)}`, req);
+    return this.request<Whisperer>(
+      this.api.updateWhisperer({ path: { id }, body: req }),
+    );
   }
   deleteWhisperer(id: string) {
-    return this.request<void>('DELETE', `/whisperers/${this.id(id)}`);
+    return this.request<void>(this.api.deleteWhisperer({ path: { id } }));
   }
 
   listAttachments(query: AttachmentQuery = {}) {
+    // Repeated status parameters last, as before.
     const { status, ...rest } = query;
     return this.request<ListResponse<Attachment>>(
-      'GET',
-      `/attachments${queryString({
-        ...rest,
-        status: Array.isArray(status) ? status : status,
-      })}`,
+      this.api.listAttachments({ query: { ...rest, status } }),
     );
   }
   getAttachment(id: string) {
-    return this.request<Attachment>('GET', `/attachments/${this.id(id)}`);
+    return this.request<Attachment>(this.api.getAttachment({ path: { id } }));
   }
   createAttachment(req: CreateAttachmentRequest) {
-    return this.request<Attachment>('POST', '/attachments', req);
+    return this.request<Attachment>(this.api.createAttachment({ body: req }));
   }
   detach(id: string) {
-    return this.request<Attachment>('DELETE', `/attachments/${this.id(id)}`);
+    return this.request<Attachment>(
+      this.api.detachAttachment({ path: { id } }),
+    );
   }
 
   listEntityWorkloads(entityRef: string) {
     return this.request<{ items: EntityWorkload[] }>(
-      'GET',
-      `/entity-workloads${queryString({ entityRef })}`,
+      this.api.listEntityWorkloads({ query: { entityRef } }),
     );
   }
 
   listTraffic(attachmentId: string, query: TrafficPageQuery = {}) {
     return this.request<TrafficListResponse>(
-      'GET',
-      `/attachments/${this.id(attachmentId)}/traffic${queryString({
-        ...query,
-      })}`,
+      this.api.listAttachmentTraffic({
+        path: { id: attachmentId },
+        query: { ...query },
+      }),
     );
   }
   listEntityTraffic(entityRef: string, query: TrafficPageQuery = {}) {
     return this.request<TrafficListResponse>(
-      'GET',
-      `/entity-traffic${queryString({ entityRef, ...query })}`,
+      this.api.listEntityTraffic({ query: { entityRef, ...query } }),
     );
   }
   getExchange(exchangeId: string) {
     return this.request<StoredExchange>(
-      'GET',
-      `/traffic/${this.id(exchangeId)}`,
+      this.api.getExchange({ path: { exchangeId } }),
     );
   }
   async downloadTrafficHar(
@@ -224,17 +191,19 @@ export class SpiderClient implements SpiderApi {
   ) {
     // Through fetchApi, so the user's credentials go with it; the page saves the blob.
     const response = await this.send(
-      'GET',
-      `/attachments/${this.id(attachmentId)}/traffic.har${queryString({
-        ...query,
-      })}`,
+      this.api.exportAttachmentTraffic({
+        path: { id: attachmentId },
+        query: { ...query },
+      }),
     );
     return response.blob();
   }
   getTrafficMap(attachmentId: string, query: TrafficMapQuery = {}) {
     return this.request<TrafficMapResponse>(
-      'GET',
-      `/attachments/${this.id(attachmentId)}/map${queryString({ ...query })}`,
+      this.api.getAttachmentTrafficMap({
+        path: { id: attachmentId },
+        query: { ...query },
+      }),
     );
   }
 }
