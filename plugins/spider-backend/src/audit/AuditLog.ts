@@ -2,6 +2,7 @@ import {
   AuditorService,
   BackstageCredentials,
 } from '@backstage/backend-plugin-api';
+import type { Request } from 'express';
 import { Knex } from 'knex';
 
 export type AuditAction =
@@ -15,7 +16,9 @@ export type AuditAction =
   | 'whisperer.delete'
   | 'attachment.attach'
   | 'attachment.detach'
-  | 'attachment.expire';
+  | 'attachment.expire'
+  /** A change the API refused (bad input, not allowed, not found, conflict). */
+  | 'request.refused';
 
 /**
  * Who did what to which resource, and when: sent to Backstage's auditor and kept in
@@ -57,6 +60,47 @@ export class AuditLog {
       },
     });
     await event.success();
+  }
+
+  /**
+   * A refused change: kept beside the successful ones (on the resource it aimed at) and
+   * sent to Backstage's auditor as a failed event with the request, so the auditor records
+   * the actor and address as it does for everything else.
+   */
+  async refused(input: {
+    request: Request;
+    actor: string;
+    resourceType: string;
+    resourceId: string;
+    status: number;
+    error: Error;
+  }): Promise<void> {
+    const details = {
+      method: input.request.method,
+      path: input.request.originalUrl.split('?')[0].slice(0, 400),
+      status: input.status,
+      error: input.error.name,
+      message: String(input.error.message).slice(0, 1000),
+    };
+    await this.db('spider_audit').insert({
+      at: Date.now(),
+      actor: input.actor.slice(0, 400),
+      action: 'request.refused',
+      resource_type: input.resourceType.slice(0, 32),
+      resource_id: input.resourceId.slice(0, 36),
+      details_json: JSON.stringify(details),
+    });
+    const event = await this.auditor.createEvent({
+      eventId: 'request-refused',
+      severityLevel: input.status === 403 ? 'medium' : 'low',
+      request: input.request,
+      meta: {
+        resourceType: input.resourceType,
+        resourceId: input.resourceId,
+        ...details,
+      },
+    });
+    await event.fail({ error: input.error });
   }
 
   async history(resourceId: string, limit = 100) {

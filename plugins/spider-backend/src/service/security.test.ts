@@ -216,6 +216,53 @@ describe.each(databases.eachSupportedId())(
       });
     });
 
+    describe('audit', () => {
+      beforeEach(() => start());
+
+      it('records refused changes with actor, request and reason, beside the successful ones', async () => {
+        const { id } = await controller();
+        const res = await app.as(BOB).put(`/controllers/${id}/shares`, {
+          items: [{ principal: BOB, rights: ['read'], namespaces: '*' }],
+        });
+        expect(res.status).toBe(404);
+        const bad = await app
+          .as(OWNER)
+          .post('/whisperers', { name: 'x', image: 'evil.example/x:1' });
+        expect(bad.status).toBe(400);
+        expect((await app.as(BOB).get(`/controllers/${id}`)).status).toBe(404);
+
+        const rows = await knex('spider_audit')
+          .where({ action: 'request.refused' })
+          .orderBy('id');
+        expect(
+          rows.map(r => ({
+            actor: r.actor,
+            resource: `${r.resource_type}/${r.resource_id}`,
+            ...JSON.parse(r.details_json),
+          })),
+        ).toEqual([
+          {
+            actor: BOB,
+            resource: `controller/${id}`,
+            method: 'PUT',
+            path: `/api/spider/controllers/${id}/shares`,
+            status: 404,
+            error: 'NotFoundError',
+            message: `No Controller with id ${id}`,
+          },
+          {
+            actor: OWNER,
+            resource: 'request/',
+            method: 'POST',
+            path: '/api/spider/whisperers',
+            status: 400,
+            error: 'InputError',
+            message: expect.stringContaining('image "evil.example/x:1"'),
+          },
+        ]);
+      });
+    });
+
     describe('with the permission framework off (it answers ALLOW to everything)', () => {
       beforeEach(() => start({ permissionEnabled: false }));
 
