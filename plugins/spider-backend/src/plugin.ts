@@ -31,6 +31,7 @@ import { createRouter } from './service/router';
 import { createSpiderServices, SpiderServices } from './service/SpiderServices';
 import { loadControllerResources } from './access/controllerResources';
 import { readSpiderConfig } from './config';
+import { auditRefusals } from './audit/auditRefusals';
 import { readAllowedImages } from './access/imageAllowList';
 
 /** The Spider Controls service. */
@@ -147,6 +148,15 @@ export const spiderPlugin = createBackendPlugin({
             logger: deps.logger,
             httpAuth: deps.httpAuth,
             services,
+          }),
+        );
+        // After the REST router: every refused change is audited, the answer unchanged.
+        deps.httpRouter.use(
+          auditRefusals({
+            audit,
+            httpAuth: deps.httpAuth,
+            onError: e =>
+              deps.logger.warn(`Could not audit a refused request: ${e}`),
           }),
         );
         deps.httpRouter.addWebSocketHandler({
