@@ -10,9 +10,9 @@ import {
 } from '@spider/backstage-plugin-spider-common';
 import { applyDatabaseMigrations } from './store/migrations';
 import { ControllersStore } from './store/ControllersStore';
-import { WhisperersStore } from './store/WhisperersStore';
+import { DatabaseWhisperersStore } from './store/WhisperersStore';
 import { AttachmentsStore } from './store/AttachmentsStore';
-import { SharesStore } from './store/SharesStore';
+import { DatabaseSharesStore } from './store/SharesStore';
 import { InventoryStore } from './store/InventoryStore';
 import { DatabaseTrafficStore } from './store/DatabaseTrafficStore';
 import { TrafficIngest } from './traffic/TrafficIngest';
@@ -59,9 +59,9 @@ export const spiderPlugin = createBackendPlugin({
         const settings = await readSpiderConfig(deps.config, deps.discovery);
         const db = await applyDatabaseMigrations(deps.database);
         const controllers = new ControllersStore(db);
-        const whisperers = new WhisperersStore(db);
+        const whisperers = new DatabaseWhisperersStore(db);
         const attachments = new AttachmentsStore(db);
-        const shares = new SharesStore(db);
+        const shares = new DatabaseSharesStore(db);
         const inventory = new InventoryStore(db);
         const events = new SpiderEvents(deps.signals, deps.logger);
         const traffic = new DatabaseTrafficStore(db);

@@ -3,7 +3,7 @@ import { Knex } from 'knex';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { migrationsDir } from './migrations';
 import { ControllersStore } from './ControllersStore';
-import { SharesStore } from './SharesStore';
+import { DatabaseSharesStore, SharesStore } from './SharesStore';
 
 jest.setTimeout(60_000);
 
@@ -19,7 +19,7 @@ describe.each(databases.eachSupportedId())(
     beforeAll(async () => {
       knex = await databases.init(id);
       await knex.migrate.latest({ directory: migrationsDir });
-      shares = new SharesStore(knex);
+      shares = new DatabaseSharesStore(knex);
       controllers = new ControllersStore(knex);
     });
 

@@ -9,7 +9,22 @@ function toGrant(row: any): Grant {
   };
 }
 
-export class SharesStore {
+/** A Controller's grants; {@link DatabaseSharesStore} keeps them in Knex. */
+export interface SharesStore {
+  /** One Controller's grants, by principal. */
+  list(controllerId: string): Promise<Grant[]>;
+  /** Every grant of several Controllers, by Controller. */
+  listMany(controllerIds: string[]): Promise<Map<string, Grant[]>>;
+  /** Grants of several Controllers whose principal is one of `claims`. */
+  listForClaims(
+    controllerIds: string[],
+    claims: string[],
+  ): Promise<Map<string, Grant[]>>;
+  /** Replaces every grant of a Controller at once. */
+  replace(controllerId: string, grants: Grant[]): Promise<void>;
+}
+
+export class DatabaseSharesStore implements SharesStore {
   constructor(private readonly db: Knex) {}
 
   async list(controllerId: string): Promise<Grant[]> {

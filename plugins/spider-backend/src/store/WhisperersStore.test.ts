@@ -2,7 +2,7 @@ import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { migrationsDir } from './migrations';
-import { WhisperersStore } from './WhisperersStore';
+import { DatabaseWhisperersStore, WhisperersStore } from './WhisperersStore';
 
 jest.setTimeout(60_000);
 
@@ -17,7 +17,7 @@ describe.each(databases.eachSupportedId())(
     beforeAll(async () => {
       knex = await databases.init(id);
       await knex.migrate.latest({ directory: migrationsDir });
-      whisperers = new WhisperersStore(knex);
+      whisperers = new DatabaseWhisperersStore(knex);
     });
 
     beforeEach(async () => {

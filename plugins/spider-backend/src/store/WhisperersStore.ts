@@ -24,7 +24,21 @@ function toWhisperer(row: any): Whisperer {
   };
 }
 
-export class WhisperersStore {
+/** Whisperers (capture configurations); {@link DatabaseWhisperersStore} keeps them in Knex. */
+export interface WhisperersStore {
+  create(input: CreateWhispererRequest, owner: string): Promise<Whisperer>;
+  get(id: string): Promise<Whisperer | undefined>;
+  /** 404 (NotFoundError) when there is none. */
+  getOrThrow(id: string): Promise<Whisperer>;
+  /** All, by name. */
+  list(): Promise<Whisperer[]>;
+  /** Changes the given fields; 404 when there is none. */
+  update(id: string, patch: UpdateWhispererRequest): Promise<Whisperer>;
+  /** Deletes the Whisperer and the traffic its (ended) attachments captured. */
+  delete(id: string): Promise<boolean>;
+}
+
+export class DatabaseWhisperersStore implements WhisperersStore {
   constructor(private readonly db: Knex) {}
 
   async create(
