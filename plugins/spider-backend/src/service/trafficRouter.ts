@@ -13,7 +13,11 @@ import type { SpiderApiRouter } from './router';
 import { parseInput } from './validation';
 import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
 
-/** Waits until the response takes more data, or is gone. */
+/**
+ * Waits until the response takes more data, or is gone. `once` for 'drain': the
+ * compression middleware forwards `res.on('drain')` to its gzip stream but not
+ * `res.off`, so a listener removed with `off` stayed there, one more per wait.
+ */
 function drained(res: express.Response): Promise<void> {
   return new Promise(resolve => {
     if (res.destroyed) {
@@ -21,11 +25,10 @@ function drained(res: express.Response): Promise<void> {
       return;
     }
     const done = () => {
-      res.off('drain', done);
       res.off('close', done);
       resolve();
     };
-    res.on('drain', done);
+    res.once('drain', done);
     res.on('close', done);
   });
 }
