@@ -152,9 +152,18 @@ describe('the agent refuses what its admin forbids (real agent, real plane)', ()
       ['spider/whisperer:0.1.0'],
       ['spider/whisperer:0.1.0'],
     ]);
-    expect(
-      (await user().get(`/attachments/${good}`)).body.instances,
-    ).toHaveLength(2);
+    // The pods carry it before the agent's next status report says so: wait for the report.
+    const reported = await until(
+      'both instances of the allowed attachment reported',
+      async () => {
+        const got = (await user().get(`/attachments/${good}`)).body;
+        return got.instances?.length === 2 ? got : undefined;
+      },
+      90_000,
+    );
+    expect(reported.instances.map((i: any) => i.reason)).not.toContain(
+      'ImageNotAllowed',
+    );
     expect(
       (await instancesSay(evil, 2, 'ImageNotAllowed')).instances,
     ).toHaveLength(2);
