@@ -14,23 +14,24 @@ import { parseInput } from './validation';
 import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
 
 /**
- * Waits until the response takes more data, or is gone. `once` for 'drain': the
- * compression middleware forwards `res.on('drain')` to its gzip stream but not
- * `res.off`, so a listener removed with `off` stayed there, one more per wait.
+ * Returns a wait for the response to take more data, or be gone. One 'drain' listener
+ * per response, not one per wait: the compression middleware forwards `res.on('drain')`
+ * to its gzip stream but not `res.off`/`once`'s removal, so listeners piled up there.
  */
-function drained(res: express.Response): Promise<void> {
-  return new Promise(resolve => {
-    if (res.destroyed) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.on('close', done);
-  });
+function drainWaiter(res: express.Response): () => Promise<void> {
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  res.on('drain', notify);
+  res.on('close', notify);
+  return () =>
+    new Promise(resolve => {
+      if (res.destroyed) resolve();
+      else wake = resolve;
+    });
 }
 
 /**
@@ -71,12 +72,13 @@ export function addTrafficRoutes(
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${fileName}"`);
     res.setHeader('Cache-Control', 'no-store');
+    const drained = drainWaiter(res);
     try {
-      if (!first.done && !res.write(first.value)) await drained(res);
+      if (!first.done && !res.write(first.value)) await drained();
       while (!closed && !res.destroyed) {
         const next = await chunks.next();
         if (next.done) break;
-        if (!res.write(next.value)) await drained(res);
+        if (!res.write(next.value)) await drained();
       }
       if (closed || res.destroyed) {
         await chunks.return(undefined);
