@@ -38,9 +38,20 @@ import { ProcessSampler } from './status/resources';
 import { registerRelayMetrics } from './traffic/metrics';
 import { TrafficRelay } from './traffic/TrafficRelay';
 import { createDnsServer, registerDnsMetrics } from './dns';
-import { createWhispererEndpoint, registerEndpointMetrics } from './whisperers';
+import {
+  createWhispererEndpoint,
+  InstanceSecrets,
+  registerEndpointMetrics,
+} from './whisperers';
 
 export const AGENT_VERSION = '0.1.0';
+
+/**
+ * PATCHes in flight at once. bench:agent's minimal client is fastest at 32-100 on a
+ * plane; past 32 the gain is small and a real API server's priority and fairness would
+ * start queueing the agent against everyone else's requests.
+ */
+export const INJECT_CONCURRENCY = 32;
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -126,6 +137,8 @@ export class Agent {
   private pendingViews = new Map<string, AttachmentView>();
   private httpPort = 0;
   private ports = { dns: 0, endpoint: 0 };
+  /** Instance secrets from the token as read at start (see InstanceSecrets). */
+  private readonly secrets: InstanceSecrets;
 
   constructor(private readonly options: AgentOptions) {
     const { config, log } = options;
@@ -136,15 +149,17 @@ export class Agent {
     this.injector = new Injector(
       new EphemeralPods(this.kubeHttp),
       {
-        concurrency: 16,
+        concurrency: INJECT_CONCURRENCY,
         maxAttempts: 5,
         backoff: { baseMs: 200, maxMs: 5000 },
+        wanted: a => this.reconciler?.wanted(a) ?? true,
       },
       // The reconciler is created right below; results cannot arrive before it exists.
       r => this.reconciler?.onInjectResult(r),
       log.child({ component: 'injector' }),
     );
     const ip = advertiseAddress(config.pod.ip);
+    this.secrets = InstanceSecrets.fromToken(config.token());
     this.reconciler = new Reconciler(
       this.cache,
       this.injector,
@@ -154,6 +169,7 @@ export class Agent {
         endpoints: {
           agentUrl: `http://${ip}:${config.endpointPort}`,
           dns: `${ip}:${config.dnsPort}`,
+          secrets: this.secrets,
         },
         resyncMs: config.resyncSeconds * 1000,
         debounceMs: options.debounceMs ?? 50,
@@ -211,7 +227,7 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config, log } = this.options;
-    const bindHost = this.options.bindHost;
+    const bindHost = this.options.bindHost ?? config.bindAddress ?? undefined;
     const http = await startHttpServer({
       port: config.httpPort,
       host: bindHost,
@@ -290,6 +306,7 @@ export class Agent {
         host: bindHost,
         hostAliases: config.hostAliases,
         upstreams: config.dnsUpstreams.length ? config.dnsUpstreams : undefined,
+        udpWorkers: config.dnsUdpWorkers,
         logger: log.child({ component: 'dns' }),
       });
       this.ports.dns = (await dns.start()).port;
@@ -298,6 +315,7 @@ export class Agent {
       const endpoint = createWhispererEndpoint({
         directory: this.cache,
         registry: this.reconciler,
+        secrets: this.secrets,
         port: config.endpointPort,
         host: bindHost,
         logger: log.child({ component: 'whisperer-endpoint' }),
@@ -307,9 +325,10 @@ export class Agent {
       registerEndpointMetrics(this.metrics.registry, () => endpoint.stats());
       this.stoppers.push(() => endpoint.stop());
       // With port 0 in the config the real ports are known only now.
-      this.reconciler.setEndpoints(
-        await whispererEndpoints(config, this.ports, log),
-      );
+      this.reconciler.setEndpoints({
+        ...(await whispererEndpoints(config, this.ports, log)),
+        secrets: this.secrets,
+      });
     }
 
     // The reconciler plans only once the caches are complete: a partial cache would

@@ -24,7 +24,9 @@ export type InjectOutcomeKind =
   | 'podGone'
   | 'stale'
   | 'rejected'
-  | 'gaveUp';
+  | 'gaveUp'
+  /** Not sent: its attachment stopped (or the plan changed) while it waited its turn. */
+  | 'cancelled';
 export interface InjectResult {
   action: InjectAction;
   outcome: InjectOutcomeKind;
@@ -38,6 +40,12 @@ export interface InjectorOptions {
   concurrency: number;
   maxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
+  /**
+   * Asked right before each PATCH (after waiting for a slot): false drops the injection.
+   * A detach must not be followed by the queued injections of the attachment it stopped
+   * (they would also hold up the next attachment's PATCHes behind them).
+   */
+  wanted?: (action: InjectAction) => boolean;
 }
 
 /** Bounded concurrency without a dependency. */
@@ -149,6 +157,8 @@ export class Injector {
       });
       await this.semaphore.acquire();
       try {
+        if (this.options.wanted && !this.options.wanted(action))
+          return done('cancelled');
         await this.api.patchEphemeral(
           action.namespace,
           action.pod,

@@ -12,12 +12,14 @@ class World implements EphemeralPodApi {
   cache = new ClusterCache({ include: '*', exclude: [] });
   pods = new Map<string, any>();
   patches: string[] = [];
-  addPod(name: string, rs = 'web-1', phase = 'Running') {
+  /** Errors the next PATCHes throw, in turn. */
+  errors: unknown[] = [];
+  addPod(name: string, rs = 'web-1', phase = 'Running', uid = `uid-${name}`) {
     const obj = {
       metadata: {
         name,
         namespace: 'shop',
-        uid: `uid-${name}`,
+        uid,
         ownerReferences: [{ kind: 'ReplicaSet', name: rs, controller: true }],
       },
       spec: { containers: [{ name: 'app' }], ephemeralContainers: [] as any[] },
@@ -33,6 +35,8 @@ class World implements EphemeralPodApi {
   }
   /** Behaves as the API server does: 404 for a gone pod, 422 on a uid or name clash. */
   async patchEphemeral(_ns: string, name: string, uid: string, c: any) {
+    const err = this.errors.shift();
+    if (err) throw err;
     const p = this.pods.get(name);
     if (!p)
       throw kubeStatusError(404, {
@@ -67,7 +71,15 @@ const attachment = (
   ...over,
 });
 
-function setup(now = () => Date.now()) {
+function setup(
+  now = () => Date.now(),
+  over: {
+    resyncMs?: number;
+    transientHoldMs?: number;
+    /** The watch events the reconciler hears of (default: all). */
+    hears?: (cache: ClusterCache) => ClusterCache;
+  } = {},
+) {
   const world = new World();
   world.cache.apply(
     'Deployment',
@@ -94,21 +106,27 @@ function setup(now = () => Date.now()) {
   const late: { reconciler?: Reconciler } = {};
   const injector = new Injector(
     world,
-    { concurrency: 4, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 2 } },
+    {
+      concurrency: 4,
+      maxAttempts: 2,
+      backoff: { baseMs: 1, maxMs: 2 },
+      // As the agent wires it.
+      wanted: a => late.reconciler!.wanted(a),
+    },
     r => late.reconciler!.onInjectResult(r),
     silentLogger,
   );
   const reconciler = new Reconciler(
-    world.cache,
+    over.hears ? over.hears(world.cache) : world.cache,
     injector,
     {
       scope: { include: '*', exclude: [] },
       defaultImage: 'img:1',
       endpoints: { agentUrl: 'http://a:1', dns: 'a:2' },
-      resyncMs: 60_000,
+      resyncMs: over.resyncMs ?? 60_000,
       debounceMs: 5,
       rejectionHoldMs: 60_000,
-      transientHoldMs: 1000,
+      transientHoldMs: over.transientHoldMs ?? 1000,
     },
     silentLogger,
     undefined,
@@ -309,5 +327,100 @@ describe('Reconciler', () => {
       phase: 'failed',
       message: expect.stringMatching(/^NamespaceOutOfScope/),
     });
+  });
+});
+
+/**
+ * The cache as the reconciler sees it when every watch event is missed: the pods are
+ * there (a relist put them there), but no event ever says a workload changed.
+ */
+const deaf = (cache: ClusterCache): ClusterCache =>
+  Object.create(cache, { onTargets: { value: () => () => {} } });
+
+describe('Reconciler: drift is repaired within one resync period', () => {
+  const RESYNC_MS = 10_000;
+  let ctx: ReturnType<typeof setup>;
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => {
+    ctx?.reconciler.stop();
+    jest.useRealTimers();
+  });
+  const c0 = whispererContainerName('att-1');
+
+  it('a pod whose events were missed gets its whisperer at the next resync', async () => {
+    ctx = setup(Date.now, { resyncMs: RESYNC_MS, hears: deaf });
+    const { world, reconciler } = ctx;
+    world.addPod('a');
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(world.count('a')).toBe(1);
+
+    // A new replica, and a replica replaced behind the agent's back (same name, new
+    // uid), neither announced by an event.
+    world.addPod('b');
+    world.deletePod('a');
+    world.addPod('a', 'web-1', 'Running', 'uid-a-2');
+    await jest.advanceTimersByTimeAsync(RESYNC_MS / 2);
+    // Nothing heard yet: the repair below is the resync's.
+    expect([world.count('a'), world.count('b')]).toEqual([0, 0]);
+    await jest.advanceTimersByTimeAsync(RESYNC_MS / 2 + 100);
+    expect([world.count('a'), world.count('b')]).toEqual([1, 1]);
+    expect(world.patches.slice(1)).toEqual(
+      expect.arrayContaining([`a/${c0}`, `b/${c0}`]),
+    );
+    expect(reconciler.allViews()[0].instances.map(i => i.reason)).toEqual([
+      'Injecting',
+      'Injecting',
+    ]);
+  });
+
+  it('a pod whose PATCH kept failing is tried again when its hold ends, within the period', async () => {
+    // The hold (3 s) ends well before the next resync (10 s).
+    ctx = setup(Date.now, {
+      resyncMs: RESYNC_MS,
+      transientHoldMs: 3000,
+      hears: deaf,
+    });
+    const { world, reconciler } = ctx;
+    world.addPod('a');
+    // More failures than the injector's attempts (2): it gives up and the pod is held.
+    world.errors.push(
+      kubeStatusError(500, { message: 'etcdserver: request timed out' }),
+      kubeStatusError(500, { message: 'etcdserver: request timed out' }),
+    );
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(world.count('a')).toBe(0);
+    expect(reconciler.allViews()[0].instances[0]).toMatchObject({
+      state: 'failed',
+      reason: 'InjectionFailed',
+    });
+    await jest.advanceTimersByTimeAsync(3000);
+    expect(world.count('a')).toBe(1);
+  });
+
+  it('a detach drops the injections still waiting for a slot', async () => {
+    ctx = setup(Date.now, { resyncMs: RESYNC_MS });
+    const { world, reconciler } = ctx;
+    // 12 pods, 4 PATCHes at a time (setup's injector): 8 wait when the detach comes.
+    const names = Array.from({ length: 12 }, (_, i) => `p${i}`);
+    names.forEach(n => world.addPod(n));
+    let release!: () => void;
+    const gate = new Promise<void>(r => (release = r));
+    const patch = world.patchEphemeral.bind(world);
+    world.patchEphemeral = async (...args) => {
+      await gate;
+      return patch(...args);
+    };
+    reconciler.start();
+    reconciler.setDesired(1, [attachment()]);
+    await jest.advanceTimersByTimeAsync(10);
+    reconciler.detach(2, 'att-1', 'detached');
+    release();
+    await jest.advanceTimersByTimeAsync(RESYNC_MS + 100);
+    // The 4 already sent land; none of the 8 waiting is sent after the detach.
+    expect(world.patches).toHaveLength(4);
   });
 });

@@ -17,6 +17,7 @@ import {
   AttachmentView,
   attachmentKey,
   DesiredEntry,
+  InjectAction,
   InjectFailure,
   injectKey,
   planReconcile,
@@ -85,6 +86,12 @@ export class Reconciler implements WhispererRegistry {
   >();
   private resyncTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Attachments to re-plan once the current burst of results and reports is handled. */
+  private readonly replanSoon = new Set<string>();
+  private replanScheduled = false;
+  /** Wakes planning when the earliest held injection failure may be retried. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = Infinity;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -122,6 +129,8 @@ export class Reconciler implements WhispererRegistry {
     this.unsubscribe?.();
     clearTimeout(this.resyncTimer);
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.retryTimer);
+    this.replanSoon.clear();
     for (const t of this.targetTimers.values()) clearTimeout(t);
     this.targetTimers.clear();
   }
@@ -164,6 +173,19 @@ export class Reconciler implements WhispererRegistry {
     this.reconcile([attachmentId]);
     return true;
   }
+
+  /**
+   * Whether a queued injection is still to be sent (the Injector asks right before its
+   * PATCH): its attachment is known and not stopped, and the pod it was planned for is
+   * the one the cache holds under that name (or the cache has not seen it go).
+   */
+  wanted = (action: InjectAction): boolean => {
+    if (this.stopped) return false;
+    const e = this.desired.get(action.attachmentId);
+    if (!e || e.stopped) return false;
+    const pod = this.cache.pod(action.namespace, action.pod);
+    return !pod || (pod.uid === action.podUid && !pod.deleting);
+  };
 
   /** Current view of every known attachment. */
   allViews(): AttachmentView[] {
@@ -277,6 +299,7 @@ export class Reconciler implements WhispererRegistry {
       const container = buildWhispererContainer({
         attachment: entry.attachment,
         container: action.container,
+        podUid: action.podUid,
         generation: action.generation,
         targetContainer: action.targetContainer,
         processAccess: action.processAccess,
@@ -359,8 +382,51 @@ export class Reconciler implements WhispererRegistry {
       for (const k of this.failures.keys())
         if (!live.has(k.split('/')[0])) this.failures.delete(k);
     }
-    this.reconcile([r.action.attachmentId]);
+    const failure = this.failures.get(key);
+    if (failure && failure.retryAt !== null) this.armRetry(failure.retryAt);
+    this.replan(r.action.attachmentId);
   };
+
+  /**
+   * Re-plans an attachment after the results and reports that arrive together: one plan
+   * of a 1,000-pod workload per burst, not one per finished PATCH (which made attaching
+   * quadratic in the pods, each plan also serialising the whole view).
+   */
+  private replan(attachmentId: string): void {
+    this.replanSoon.add(attachmentId);
+    if (this.replanScheduled) return;
+    this.replanScheduled = true;
+    setImmediate(() => {
+      this.replanScheduled = false;
+      const ids = [...this.replanSoon];
+      this.replanSoon.clear();
+      if (ids.length) this.reconcile(ids);
+    });
+  }
+
+  /**
+   * A held failure is retried when its hold ends, not at the next resync after that
+   * (up to a whole period later).
+   */
+  private armRetry(at: number): void {
+    if (this.stopped || at >= this.retryAt) return;
+    clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    // Capped so a far hold still re-arms against clock changes.
+    const delay = Math.min(Math.max(at - this.now(), 0) + 5, 60_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryAt = Infinity;
+      this.resync();
+      let next = Infinity;
+      const now = this.now();
+      for (const f of this.failures.values())
+        if (f.retryAt !== null && f.retryAt > now && f.retryAt < next)
+          next = f.retryAt;
+      if (next !== Infinity) this.armRetry(next);
+    }, delay);
+    this.retryTimer.unref?.();
+  }
 
   // ---- WhispererRegistry ---------------------------------------------------
 
@@ -437,7 +503,7 @@ export class Reconciler implements WhispererRegistry {
       }
     }
     const entry = this.entryForContainer(report.container);
-    if (entry) this.reconcile([entry.attachment.id]);
+    if (entry) this.replan(entry.attachment.id);
   }
 
   onStop(
