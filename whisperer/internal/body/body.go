@@ -22,6 +22,12 @@ import (
 // compression bomb is cut at the cap, marked truncated). missed says the capture lost
 // bytes of this body (a gap in the TCP stream).
 func Capture(raw []byte, wireSize int64, contentEncoding, contentType string, capBytes int, missed bool) *exchange.Body {
+	return CaptureInto(nil, raw, wireSize, contentEncoding, contentType, capBytes, missed)
+}
+
+// CaptureInto is Capture writing into dst when it is not nil (storage the caller
+// allocated with the exchange: one allocation less per body).
+func CaptureInto(dst *exchange.Body, raw []byte, wireSize int64, contentEncoding, contentType string, capBytes int, missed bool) *exchange.Body {
 	if wireSize == 0 {
 		return nil
 	}
@@ -41,16 +47,24 @@ func Capture(raw []byte, wireSize int64, contentEncoding, contentType string, ca
 	if truncated {
 		data = trimPartialRune(data)
 	}
-	if isText(data, contentType) {
-		return &exchange.Body{Encoding: "utf8", Text: string(data), Truncated: truncated}
+	if dst == nil {
+		dst = new(exchange.Body)
 	}
-	return &exchange.Body{Encoding: "base64", Text: base64.StdEncoding.EncodeToString(data), Truncated: truncated}
+	if isText(data, contentType) {
+		*dst = exchange.Body{Encoding: "utf8", Text: string(data), Truncated: truncated}
+	} else {
+		*dst = exchange.Body{Encoding: "base64", Text: base64.StdEncoding.EncodeToString(data), Truncated: truncated}
+	}
+	return dst
 }
 
 // decode undoes the content codings, last applied first. ok is false when a coding is
 // unknown or the data does not even start as that coding: the raw bytes are shown then.
 // complete is false when decoding stopped early (cut input, corrupt data, the cap).
 func decode(raw []byte, contentEncoding string, capBytes int) (out []byte, complete bool, ok bool) {
+	if contentEncoding == "" {
+		return raw, true, true // nearly every body: nothing to split
+	}
 	codings := strings.Split(contentEncoding, ",")
 	out, complete = raw, true
 	decodedAny := false

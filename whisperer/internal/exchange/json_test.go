@@ -2,10 +2,14 @@ package exchange
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // reflectJSON is what encoding/json would write for the same value, with the schema's
@@ -96,5 +100,113 @@ func BenchmarkAppendJSON(b *testing.B) {
 	var buf []byte
 	for i := 0; i < b.N; i++ {
 		buf = AppendJSON(buf[:0], &e)
+	}
+}
+
+// refString is the byte-at-a-time escaper appendString replaced (its output, byte for
+// byte, is what the agent has always received).
+func refString(s string) string {
+	var dst []byte
+	dst = append(dst, '"')
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		s = s[size:]
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r == '\n':
+			dst = append(dst, '\\', 'n')
+		case r == '\r':
+			dst = append(dst, '\\', 'r')
+		case r == '\t':
+			dst = append(dst, '\\', 't')
+		case r < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...) // an invalid byte
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return string(append(dst, '"'))
+}
+
+func TestAppendStringExact(t *testing.T) {
+	var pieces = []string{"", "a", "abcdefgh", "abcdefghi", "\"", "\\", "\x00", "\x1f", " ", "\x7f", "\x80", "\xff",
+		"é", "caf\xe9", "\u2028", "\u2029", "\ufffd", "日本語", "\n\r\t", "<&>", "0123456789abcdef", "\xe2\x80", "~"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(12); n > 0; n-- {
+			if rng.IntN(3) == 0 {
+				b.WriteByte(byte(rng.IntN(256)))
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		s := b.String()
+		got := string(appendString(nil, s))
+		if want := refString(s); got != want {
+			t.Fatalf("%q: got %s want %s", s, got, want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
+		}
+		var want string
+		if err := json.Unmarshal(mustMarshal(t, s), &want); err != nil || back != want {
+			t.Fatalf("%q: decodes to %q, encoding/json's to %q (%v)", s, back, want, err)
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, s string) []byte {
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestAppendTimeExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(tm time.Time) {
+		if got, want := string(appendTime(nil, tm)), tm.UTC().Format(TimeLayout); got != want {
+			t.Fatalf("%v: got %s want %s", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Unix(0, 0), time.Unix(-1, 999999999), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 2, 29, 12, 0, 0, 5e8, time.FixedZone("x", -3600)),
+		time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 2, 28, 23, 59, 59, 0, time.FixedZone("y", 50400))} {
+		check(tm)
+	}
+	for i := 0; i < 100000; i++ {
+		check(time.Unix(rng.Int64N(400*365*86400)-200*365*86400, rng.Int64N(1e9)).In(time.FixedZone("z", rng.IntN(100000)-50000)))
+	}
+}
+
+func TestAppendFloatExact(t *testing.T) {
+	ref := func(f float64) string {
+		if f != f || f < 0 {
+			f = 0
+		}
+		if f >= 1e21 {
+			return strconv.FormatFloat(f, 'e', -1, 64)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	vals := []float64{0, 0.001, 0.01, 0.1, 1, 999.999, 1e9, 1e12 - 0.001, 1e12, 1e15, 1e21, 1e22, 0.0005, 1.0005, math.NaN(), -1,
+		math.Inf(1), math.SmallestNonzeroFloat64, 123.4565, 0.1 + 0.2}
+	for i := 0; i < 200000; i++ {
+		vals = append(vals, Millis(time.Duration(rng.Int64N(1<<uint(rng.IntN(62)+1)))), rng.Float64()*math.Pow(10, float64(rng.IntN(30)-5)))
+	}
+	for _, f := range vals {
+		if got, want := string(appendFloat(nil, f)), ref(f); got != want {
+			t.Fatalf("%v: got %s want %s", f, got, want)
+		}
 	}
 }

@@ -83,6 +83,8 @@ type pending struct {
 	upgradeH2C bool
 	reqDone    bool
 	answered   bool // the response head has been seen
+	// storage for the bodies, allocated with the exchange
+	reqBody, respBody exchange.Body
 }
 
 // Conn dissects one connection. Not safe for concurrent use.
@@ -473,7 +475,7 @@ func (c *Conn) abort(r *reader, ts time.Time, why string) {
 	if r.request {
 		if c.cur != nil && !c.cur.reqDone && r.head != nil {
 			c.cur.ex.Request.BodySize = r.size
-			c.cur.ex.Request.Body = body.Capture(r.raw, r.size, r.head.encoding, r.head.ctype, c.opts.BodyCap, true)
+			c.cur.ex.Request.Body = body.CaptureInto(&c.cur.reqBody, r.raw, r.size, r.head.encoding, r.head.ctype, c.opts.BodyCap, true)
 			c.cur.reqDone = true
 			if c.cur.ex.Error == nil {
 				c.cur.ex.Error = &why
@@ -484,7 +486,7 @@ func (c *Conn) abort(r *reader, ts time.Time, why string) {
 	}
 	if r.head != nil && len(c.pending) > 0 && r.state != stHead {
 		p := c.pop()
-		p.ex.Response = c.response(r, true, p.resp)
+		p.ex.Response = c.response(r, true, p)
 		c.fail(p, ts, why)
 	}
 	c.reset(r)
@@ -574,7 +576,7 @@ func (c *Conn) responseHead(r *reader, h *head, err error, ts time.Time) {
 	if err != nil {
 		c.parseError(err)
 		c.pop()
-		p.ex.Response = c.response(r, false, p.resp)
+		p.ex.Response = c.response(r, false, p)
 		c.fail(p, ts, exchange.ErrUnparsed)
 		r.state = stResync
 		return
@@ -624,7 +626,7 @@ func (c *Conn) switchProtocols(r *reader, p *pending, ts time.Time) {
 		}
 		return
 	}
-	p.ex.Response = c.response(r, false, p.resp)
+	p.ex.Response = c.response(r, false, p)
 	p.ex.DurationMs = exchange.Millis(ts.Sub(p.ex.StartedAt))
 	c.emit(p.ex)
 	c.client.state, c.server.state = stOpaque, stOpaque
@@ -635,7 +637,7 @@ func (c *Conn) finish(r *reader, ts time.Time) {
 	if r.request {
 		if p := c.cur; p != nil {
 			p.ex.Request.BodySize = r.size
-			p.ex.Request.Body = body.Capture(r.raw, r.size, r.head.encoding, r.head.ctype, c.opts.BodyCap, r.missed)
+			p.ex.Request.Body = body.CaptureInto(&p.reqBody, r.raw, r.size, r.head.encoding, r.head.ctype, c.opts.BodyCap, r.missed)
 			p.reqDone = true
 			if p.upgradeH2C && !p.answered && c.opts.H2C != nil && c.next == nil {
 				c.reset(r)
@@ -651,7 +653,7 @@ func (c *Conn) finish(r *reader, ts time.Time) {
 		return
 	}
 	p := c.pop()
-	p.ex.Response = c.response(r, false, p.resp)
+	p.ex.Response = c.response(r, false, p)
 	p.ex.DurationMs = exchange.Millis(r.last.Sub(p.ex.StartedAt))
 	if p.upgradeH2C && c.client.state == stHold {
 		// The server declined the upgrade: what the client sent meanwhile is HTTP/1 again.
@@ -669,15 +671,15 @@ func (c *Conn) finish(r *reader, ts time.Time) {
 	c.reset(r)
 }
 
-func (c *Conn) response(r *reader, cut bool, resp *exchange.Response) *exchange.Response {
-	h := r.head
+func (c *Conn) response(r *reader, cut bool, p *pending) *exchange.Response {
+	h, resp := r.head, p.resp
 	*resp = exchange.Response{
 		Status:   h.status,
 		Headers:  c.opts.Redactor.InPlace(h.headers),
 		Trailers: c.opts.Redactor.InPlace(r.trailers),
 		BodySize: r.size,
 	}
-	resp.Body = body.Capture(r.raw, r.size, h.encoding, h.ctype, c.opts.BodyCap, r.missed || cut)
+	resp.Body = body.CaptureInto(&p.respBody, r.raw, r.size, h.encoding, h.ctype, c.opts.BodyCap, r.missed || cut)
 	return resp
 }
 

@@ -139,7 +139,10 @@ func parseHead(raw []byte, request bool, h *head) error {
 			bad = errBadHeader
 			continue
 		}
-		h.add(strings.TrimRight(name, " \t"), strings.TrimSpace(value))
+		for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
+			name = name[:len(name)-1] // strings.TrimRight(name, " \t") without its set
+		}
+		h.add(name, strings.TrimSpace(value))
 		if bad == nil && h.contentLength == -2 {
 			bad = errBadLength
 		}
@@ -154,13 +157,12 @@ func (h *head) add(name, value string) {
 	if len(h.headers) < exchange.MaxHeaders {
 		h.headers = append(h.headers, exchange.Header{clip(name, exchange.MaxHeaderNameChars), clip(value, exchange.MaxHeaderValueChars)})
 	}
+	// One candidate name per length: a length switch and one ASCII case-folded compare.
 	switch len(name) {
-	case 4, 7, 10, 12, 14, 16, 17:
-	default:
-		return // none of the names below
-	}
-	switch {
-	case strings.EqualFold(name, "content-length"):
+	case 14:
+		if !foldEq(name, "content-length") {
+			return
+		}
 		n, err := strconv.ParseInt(value, 10, 64)
 		switch {
 		case err != nil || n < 0, h.contentLength >= 0 && h.contentLength != n:
@@ -168,33 +170,71 @@ func (h *head) add(name, value string) {
 		case h.contentLength != -2:
 			h.contentLength = n
 		}
-	case strings.EqualFold(name, "transfer-encoding"):
+	case 17:
+		if !foldEq(name, "transfer-encoding") {
+			return
+		}
 		codings := strings.Split(value, ",")
 		h.chunked = strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
 		if !h.chunked && strings.TrimSpace(value) != "" && !strings.EqualFold(strings.TrimSpace(value), "identity") {
 			// a non-chunked transfer coding: a response runs until close
 			h.contentLength = -1
 		}
-	case strings.EqualFold(name, "connection"):
-		if hasToken(value, "close") {
+	case 10:
+		if foldEq(name, "connection") && hasToken(value, "close") {
 			h.closeConn = true
 		}
-	case strings.EqualFold(name, "upgrade"):
-		h.upgrade = true
-		if hasToken(value, "h2c") {
-			h.upgradeH2C = true
+	case 7:
+		if foldEq(name, "upgrade") {
+			h.upgrade = true
+			if hasToken(value, "h2c") {
+				h.upgradeH2C = true
+			}
 		}
-	case strings.EqualFold(name, "host"):
-		h.host = value
-	case strings.EqualFold(name, "content-encoding"):
-		h.encoding = value
-	case strings.EqualFold(name, "content-type"):
-		h.ctype = value
+	case 4:
+		if foldEq(name, "host") {
+			h.host = value
+		}
+	case 16:
+		if foldEq(name, "content-encoding") {
+			h.encoding = value
+		}
+	case 12:
+		if foldEq(name, "content-type") {
+			h.ctype = value
+		}
 	}
 }
 
+// foldEq says whether s equals lower (a lower-case ASCII name of the same length) ignoring
+// ASCII case, as strings.EqualFold does for such a name: a non-ASCII byte never matches,
+// and neither do the two Unicode letters that fold to ASCII (U+017F, U+212A), being
+// several bytes long where the length has already matched.
+func foldEq(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken says whether the comma-separated list v holds token (case-insensitive).
 func hasToken(v, token string) bool {
-	for _, t := range strings.Split(v, ",") {
+	for len(v) > 0 {
+		t := v
+		if i := strings.IndexByte(v, ','); i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			v = ""
+		}
 		if strings.EqualFold(strings.TrimSpace(t), token) {
 			return true
 		}
@@ -243,9 +283,11 @@ func headerEnd(b []byte, from int) int {
 		from = 0
 	}
 	for i := from; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
+		j := bytes.IndexByte(b[i:], '\n') // vectorised: most bytes of a head are not LF
+		if j < 0 {
+			return -1
 		}
+		i += j
 		// "\n\n" or "\n\r\n"
 		if i+1 < len(b) && b[i+1] == '\n' {
 			return i + 2

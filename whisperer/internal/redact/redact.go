@@ -14,6 +14,9 @@ type Redactor struct {
 	// byLen holds the redacted names (lower case) by length: a header is compared only
 	// with names of its own length, case-insensitively, without allocating.
 	byLen map[int][]string
+	// short is byLen for names under 64 bytes, as a slice: a map lookup per header was
+	// a visible part of the live profile.
+	short [64][]string
 }
 
 // New redacts exchange.AlwaysRedacted plus extra (blank names are ignored).
@@ -30,6 +33,9 @@ func New(extra []string) *Redactor {
 	r.byLen = make(map[int][]string, len(r.names))
 	for n := range r.names {
 		r.byLen[len(n)] = append(r.byLen[len(n)], n)
+		if len(n) < len(r.short) {
+			r.short[len(n)] = append(r.short[len(n)], n)
+		}
 	}
 	return r
 }
@@ -39,7 +45,11 @@ func None() *Redactor { return &Redactor{} }
 
 // Redacts says whether values of the header name are redacted.
 func (r *Redactor) Redacts(name string) bool {
-	for _, n := range r.byLen[len(name)] {
+	names := r.short[len(name)&63]
+	if len(name) >= len(r.short) {
+		names = r.byLen[len(name)]
+	}
+	for _, n := range names {
 		if strings.EqualFold(n, name) {
 			return true
 		}
