@@ -1,4 +1,9 @@
-import { humanizeDuration, parseDuration, toIsoDuration } from './duration';
+import {
+  humanizeDuration,
+  parseDuration,
+  parseHumanDuration,
+  toIsoDuration,
+} from './duration';
 
 describe('parseDuration', () => {
   it.each([
@@ -44,5 +49,41 @@ describe('humanizeDuration', () => {
     expect(humanizeDuration(3_661_000)).toBe('1 hour 1 minute');
     expect(humanizeDuration(1000)).toBe('1 second');
     expect(humanizeDuration(0)).toBe('0 seconds');
+  });
+});
+
+describe('parseHumanDuration', () => {
+  it.each([
+    ['PT2M', 120_000],
+    ['pt30m', 1_800_000],
+    ['2 minutes', 120_000],
+    ['90 min', 5_400_000],
+    ['1h 30m', 5_400_000],
+    ['1 hour, 30 minutes', 5_400_000],
+    ['1 hour and 30 minutes', 5_400_000],
+    ['1.5 hours', 5_400_000],
+    ['1 day', 86_400_000],
+    ['2 weeks', 1_209_600_000],
+    ['  45 secs ', 45_000],
+  ])('%j is %d ms', (text, ms) => {
+    expect(parseHumanDuration(text)).toBe(ms);
+  });
+
+  it.each([
+    '',
+    '   ',
+    'soon',
+    '5 parsecs',
+    '2 minutes soon',
+    '0 minutes',
+    'P1Y',
+    '30',
+  ])('refuses %j', text => {
+    expect(parseHumanDuration(text)).toBeUndefined();
+  });
+
+  it('reads ISO the way parseDuration does', () => {
+    for (const text of ['PT2S', 'P1DT2H3M4S', 'P1W'])
+      expect(parseHumanDuration(text)).toBe(parseDuration(text));
   });
 });

@@ -21,6 +21,42 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
+const UNIT_MS: Array<[RegExp, number]> = [
+  [/^(w|wk|wks|week|weeks)$/, 604_800_000],
+  [/^(d|day|days)$/, 86_400_000],
+  [/^(h|hr|hrs|hour|hours)$/, 3_600_000],
+  [/^(m|min|mins|minute|minutes)$/, 60_000],
+  [/^(s|sec|secs|second|seconds)$/, 1000],
+];
+
+/**
+ * A duration typed by a person: an ISO-8601 duration ("PT2M", any case) or words
+ * ("2 minutes", "1h 30m", "90 min", "1 hour and 30 minutes"). Milliseconds, or undefined.
+ * The one parser of a Whisperer's time to live as people type it; what is stored is
+ * always the ISO form ({@link toIsoDuration}), which {@link parseDuration} reads.
+ */
+export function parseHumanDuration(text: string): number | undefined {
+  if (typeof text !== 'string') return undefined;
+  const t = text.trim();
+  if (!t) return undefined;
+  if (/^p/i.test(t)) return parseDuration(t.toUpperCase());
+  const re = /(\d+(?:\.\d+)?)\s*([a-z]+)/gi;
+  let total = 0;
+  let consumed = '';
+  for (const m of t.matchAll(re)) {
+    const word = m[2].toLowerCase();
+    const unit = UNIT_MS.find(([r]) => r.test(word));
+    if (!unit) return undefined;
+    total += Number(m[1]) * unit[1];
+    consumed += m[0];
+  }
+  // Every character is a number with its unit, a separator or "and": "2 parsecs" and
+  // "2 minutes soon" are refused rather than read in part.
+  if (consumed.replace(/\s+/g, '') !== t.replace(/[\s,]+|and/g, ''))
+    return undefined;
+  return total > 0 ? total : undefined;
+}
+
 /** Canonical ISO-8601 duration for a number of milliseconds (whole seconds). */
 export function toIsoDuration(ms: number): string {
   let rest = Math.max(1, Math.round(ms / 1000));
