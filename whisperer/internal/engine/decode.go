@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/binary"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -70,6 +72,15 @@ type segment struct {
 }
 
 func (d *decoder) decode(lt layers.LinkType, data []byte, s *segment) bool {
+	if ok, handled := fastDecode(lt, data, s); handled {
+		return ok
+	}
+	return d.decodeLayers(lt, data, s)
+}
+
+// decodeLayers is the general decoder (gopacket's layers): VLAN tags, IPv6, IP and TCP
+// options of every kind.
+func (d *decoder) decodeLayers(lt layers.LinkType, data []byte, s *segment) bool {
 	first, ok := firstLayer(lt, data)
 	if !ok {
 		return false
@@ -110,4 +121,102 @@ func mapped(ip []byte) (a [16]byte) {
 	a[10], a[11] = 0xff, 0xff
 	copy(a[12:], ip)
 	return a
+}
+
+// fastDecode decodes the frames nearly all traffic is, IPv4 and TCP behind a cooked
+// (SLL, SLL2) or Ethernet header or none, with the checks and results gopacket's layers
+// give them (FuzzDecode holds the two together), at a fraction of the cost: those layers
+// were an eighth of the engine's time. handled is false for anything else (VLAN, IPv6,
+// IP options, multipath TCP...), which decodeLayers then takes.
+func fastDecode(lt layers.LinkType, data []byte, s *segment) (ok, handled bool) {
+	var ip []byte
+	switch lt {
+	case layers.LinkTypeEthernet:
+		if len(data) < 14 || binary.BigEndian.Uint16(data[12:14]) != uint16(layers.EthernetTypeIPv4) {
+			return false, false
+		}
+		ip = data[14:]
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 || binary.BigEndian.Uint16(data[4:6]) > 8 || binary.BigEndian.Uint16(data[14:16]) != uint16(layers.EthernetTypeIPv4) {
+			return false, false
+		}
+		ip = data[16:]
+	case layers.LinkTypeLinuxSLL2:
+		if len(data) < 20 || data[11] > 8 || binary.BigEndian.Uint16(data[0:2]) != uint16(layers.EthernetTypeIPv4) {
+			return false, false
+		}
+		switch layers.ARPHardwareType(binary.BigEndian.Uint16(data[8:10])) {
+		case layers.ARPHardwareTypeFRAD, layers.ARPHardwareTypeDot11Radiotap, layers.ARPHardwareTypeIPGRE:
+			return false, false // the protocol field does not say what follows
+		}
+		ip = data[20:]
+	case layers.LinkTypeIPv4:
+		ip = data
+	case layers.LinkTypeRaw, 12:
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return false, false
+		}
+		ip = data
+	default:
+		return false, false
+	}
+	// IPv4 (gopacket's IPv4.DecodeFromBytes, without options).
+	if len(ip) < 20 {
+		return false, true
+	}
+	length, ihl := int(binary.BigEndian.Uint16(ip[2:4])), int(ip[0]&0x0f)
+	if length == 0 {
+		length = len(ip) // TSO: the length is the frame's
+	}
+	if ihl != 5 {
+		if ihl < 5 || length < 20 || ihl*4 > length {
+			return false, true
+		}
+		return false, false // options
+	}
+	if length < 20 {
+		return false, true
+	}
+	if len(ip) > length {
+		ip = ip[:length]
+	}
+	if flags := binary.BigEndian.Uint16(ip[6:8]); flags&0x2000 != 0 || flags&0x1fff != 0 {
+		return false, true // a fragment
+	}
+	if ip[9] != uint8(layers.IPProtocolTCP) {
+		return false, true
+	}
+	// TCP (TCP.DecodeFromBytes).
+	t := ip[20:]
+	if len(t) < 20 {
+		return false, true
+	}
+	off := int(t[12]>>4) * 4
+	if off < 20 || off > len(t) {
+		return false, true
+	}
+	for o := t[20:off]; len(o) > 0; {
+		switch o[0] {
+		case 0: // end of options
+			o = nil
+			continue
+		case 1: // no-op
+			o = o[1:]
+			continue
+		case 30: // multipath TCP: gopacket checks each subtype
+			return false, false
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			return false, true
+		}
+		o = o[o[1]:]
+	}
+	s.v4 = true
+	s.src, s.dst = mapped(ip[12:16]), mapped(ip[16:20])
+	s.srcPort, s.dstPort = binary.BigEndian.Uint16(t[0:2]), binary.BigEndian.Uint16(t[2:4])
+	s.seq, s.ack = binary.BigEndian.Uint32(t[4:8]), binary.BigEndian.Uint32(t[8:12])
+	f := t[13]
+	s.fin, s.syn, s.rst, s.ackf = f&0x01 != 0, f&0x02 != 0, f&0x04 != 0, f&0x10 != 0
+	s.payload = t[off:]
+	return true, true
 }
