@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,13 +18,15 @@ import (
 )
 
 // runStandInAgent is the agent's whisperer endpoint as the contract describes it, for one
-// container: it answers only calls from the pod's IP, serves the configuration, holds the
+// container: it answers only calls from the pod's IP carrying the instance secret
+// (SW_SECRET, as `Authorization: Bearer …`), serves the configuration, holds the
 // stop long-poll until the test drops a "stop" file, and records every state report, every
 // batch and every byte it received in SW_DIR.
 func runStandInAgent() int {
 	dir := os.Getenv("SW_DIR")
 	allowed := os.Getenv("SW_ALLOWED_IP")
 	instance := os.Getenv("SW_INSTANCE")
+	secret := os.Getenv("SW_SECRET")
 	var mu sync.Mutex
 	countOnly := os.Getenv("SW_COUNT_ONLY") == "1"
 	counted := 0
@@ -145,6 +148,11 @@ func runStandInAgent() int {
 		if host != allowed {
 			appendFile("forbidden.log", []byte(r.RemoteAddr+"\n"))
 			reply(w, 403, map[string]any{"error": "forbidden: " + host})
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+secret)) != 1 {
+			appendFile("forbidden.log", []byte("wrong instance secret from "+r.RemoteAddr+"\n"))
+			reply(w, 403, map[string]any{"error": "forbidden: wrong instance secret"})
 			return
 		}
 		mux.ServeHTTP(w, r)

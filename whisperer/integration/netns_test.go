@@ -194,7 +194,7 @@ func (l *lab) startWorld(filter string) {
 	l.start(l.srv, "nginx.log", nil, "nginx", "-c", conf, "-p", l.dir)
 	l.start(l.srv, "nghttpd.log", nil, "nghttpd", "--no-tls", "-d", html, "--address="+l.srvIP, "8081")
 	l.start(l.cli, "agent.log", []string{"SW_HELPER=agent", "SW_DIR=" + l.dir, "SW_ALLOWED_IP=" + l.srvIP,
-		"SW_INSTANCE=spider-itest", "SW_FILTER=" + filter, "SW_AGENT_LISTEN=" + l.cliIP + ":9000",
+		"SW_INSTANCE=spider-itest", "SW_SECRET=" + instanceSecret, "SW_FILTER=" + filter, "SW_AGENT_LISTEN=" + l.cliIP + ":9000",
 		"SW_DNS_LISTEN=" + l.cliIP + ":5353", "SW_DNS_NAME_IP=" + l.cliIP, "SW_DNS_NAME=client.itest.local."},
 		os.Args[0], "-test.run=^$")
 	l.start(l.srv, "h2c.log", []string{"SW_HELPER=h2c", "SW_LISTEN=" + l.srvIP + ":8082"}, os.Args[0], "-test.run=^$")
@@ -210,9 +210,17 @@ func (l *lab) startWorld(filter string) {
 	})
 }
 
+// instanceSecret is what the agent would put in the injected container's environment.
+const instanceSecret = "itest-instance-secret-0123456789abcdef"
+
 func (l *lab) startWhisperer(bin string) *exec.Cmd {
+	return l.startWhispererWithSecret(bin, instanceSecret)
+}
+
+func (l *lab) startWhispererWithSecret(bin, secret string) *exec.Cmd {
 	// Root, but with NET_RAW as its only capability, as the agent injects it.
 	return l.start(l.srv, "whisperer.log", []string{"SPIDER_AGENT_URL=http://" + l.cliIP + ":9000", "SPIDER_INSTANCE=spider-itest",
+		"SPIDER_INSTANCE_SECRET=" + secret,
 		"SPIDER_DNS=" + l.cliIP + ":5353",
 		"SPIDER_ATTACHMENT_ID=att-1", "SPIDER_POD_NAME=web-0", "SPIDER_POD_NAMESPACE=shop"},
 		"setpriv", "--bounding-set=-all,+net_raw", "--inh-caps=-all", "--no-new-privs", bin)
@@ -559,12 +567,42 @@ func summary(xs []exchange.Exchange) string {
 	return strings.Join(lines, "\n")
 }
 
+// A process in the pod's network namespace that is not the injected instance (it lacks the
+// secret, or guesses one) is refused on every call: no configuration, no state, no traffic.
+func TestWithoutTheSecretRefused(t *testing.T) {
+	requireTools(t, "ip", "ss", "go")
+	bin := buildWhisperer(t)
+	l := newLab(t)
+	l.start(l.cli, "agent.log", []string{"SW_HELPER=agent", "SW_DIR=" + l.dir, "SW_ALLOWED_IP=" + l.srvIP,
+		"SW_INSTANCE=spider-itest", "SW_SECRET=" + instanceSecret, "SW_FILTER=tcp port 8080", "SW_AGENT_LISTEN=" + l.cliIP + ":9000"},
+		os.Args[0], "-test.run=^$")
+	waitFor(t, "the stand-in agent", 10*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(l.dir, "agent.ready"))
+		return err == nil
+	})
+	for _, secret := range []string{"", "itest-instance-secret-0123456789abcdeX"} {
+		w := l.startWhispererWithSecret(bin, secret)
+		waitFor(t, "the refusal", 10*time.Second, func() bool {
+			return strings.Count(l.log("forbidden.log"), "wrong instance secret") > 0
+		})
+		w.Process.Kill()
+		w.Wait()
+		os.Remove(filepath.Join(l.dir, "forbidden.log"))
+	}
+	if st := l.states(); len(st) != 0 {
+		t.Fatalf("state reports accepted without the secret: %v", st)
+	}
+	if !strings.Contains(l.log("whisperer.log"), "forbidden: wrong instance secret") {
+		t.Errorf("the whisperer does not say why it was refused:\n%s", l.log("whisperer.log"))
+	}
+}
+
 func TestInvalidFilterFails(t *testing.T) {
 	requireTools(t, "ip", "ss", "go")
 	bin := buildWhisperer(t)
 	l := newLab(t)
 	l.start(l.cli, "agent.log", []string{"SW_HELPER=agent", "SW_DIR=" + l.dir, "SW_ALLOWED_IP=" + l.srvIP,
-		"SW_INSTANCE=spider-itest", "SW_FILTER=tcp port", "SW_AGENT_LISTEN=" + l.cliIP + ":9000"}, os.Args[0], "-test.run=^$")
+		"SW_INSTANCE=spider-itest", "SW_SECRET=" + instanceSecret, "SW_FILTER=tcp port", "SW_AGENT_LISTEN=" + l.cliIP + ":9000"}, os.Args[0], "-test.run=^$")
 	waitFor(t, "the stand-in agent", 10*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(l.dir, "agent.ready"))
 		return err == nil

@@ -100,7 +100,9 @@ describe('ClusterCache', () => {
     expect(cache.podByIp('10.0.0.1')).toEqual({
       namespace: 'shop',
       name: 'web-1-a',
+      uid: 'u-web-1-a',
       ip: '10.0.0.1',
+      hostNetwork: false,
       node: null,
       workload: { kind: 'Deployment', name: 'web' },
       ephemeralContainers: ['spider-x'],

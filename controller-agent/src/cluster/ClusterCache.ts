@@ -280,7 +280,9 @@ export class ClusterCache implements WatchSink<Lean>, OwnerIndex, PodDirectory {
     return {
       namespace: p.namespace,
       name: p.name,
+      uid: p.uid,
       ip: p.ip,
+      hostNetwork: p.hostNetwork === true,
       node: p.node,
       workload: topWorkloadOf(p, this),
       ephemeralContainers: p.ephemeral,

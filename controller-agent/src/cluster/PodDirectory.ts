@@ -8,7 +8,11 @@ import type { WorkloadKind } from '@spider/backstage-plugin-spider-common';
 export interface PodIdentity {
   namespace: string;
   name: string;
+  /** The pod's UID: the whisperer endpoint derives instance secrets from it. */
+  uid: string;
   ip: string;
+  /** The pod uses the node's network (its IP is the node's): never trusted by IP. */
+  hostNetwork: boolean;
   node: string | null;
   /** The top-level workload owning the pod (Deployment, not its ReplicaSet), or null for a bare pod. */
   workload: { kind: WorkloadKind; name: string } | null;

@@ -56,6 +56,13 @@ describe('lean objects', () => {
     },
   };
 
+  it("marks a hostNetwork pod (its IP is the node's: the endpoint never trusts it)", () => {
+    expect(
+      leanPod({ ...fullPod, spec: { ...fullPod.spec, hostNetwork: true } })
+        .hostNetwork,
+    ).toBe(true);
+  });
+
   it('keeps only what the agent uses from a pod', () => {
     const p = leanPod(fullPod);
     expect(p).toEqual({
@@ -64,6 +71,7 @@ describe('lean objects', () => {
       name: 'web-1-a',
       phase: 'Running',
       ip: '10.0.0.7',
+      hostNetwork: false,
       node: 'node-1',
       owner: { kind: 'ReplicaSet', name: 'web-1' },
       deleting: true,

@@ -34,6 +34,8 @@ export interface LeanPod {
   name: string;
   phase: string;
   ip: string | null;
+  /** spec.hostNetwork: its IP is the node's, shared with everything on the node. */
+  hostNetwork?: boolean;
   node: string | null;
   /** The controller owner reference, if any. */
   owner: OwnerRef | null;
@@ -147,6 +149,7 @@ export function leanPod(obj: any): LeanPod {
     name: String(meta.name ?? ''),
     phase: intern(String(status.phase ?? 'Pending')),
     ip: status.podIP ?? null,
+    hostNetwork: spec.hostNetwork === true,
     node: spec.nodeName ? intern(String(spec.nodeName)) : null,
     owner: controllerOf(meta),
     deleting: Boolean(meta.deletionTimestamp),

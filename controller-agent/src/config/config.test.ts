@@ -221,3 +221,33 @@ describe('flags and scope', () => {
     expect(namespaceInScope(scope, ns)).toBe(expected);
   });
 });
+
+describe('bind address', () => {
+  it('binds a host process to loopback, a pod (or a process told its address) to all interfaces', () => {
+    expect(loadConfig(base, []).bindAddress).toBe('127.0.0.1');
+    expect(
+      loadConfig({ ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' }, [])
+        .bindAddress,
+    ).toBeNull();
+    expect(
+      loadConfig({ ...base, SPIDER_POD_IP: '10.0.0.9' }, []).bindAddress,
+    ).toBeNull();
+    expect(
+      loadConfig({ ...base, SPIDER_BIND_ADDRESS: '0.0.0.0' }, []).bindAddress,
+    ).toBe('0.0.0.0');
+    expect(
+      loadConfig({ ...base, KUBERNETES_SERVICE_HOST: '10.96.0.1' }, [
+        '--bind-address',
+        '127.0.0.1',
+      ]).bindAddress,
+    ).toBe('127.0.0.1');
+  });
+
+  it('refuses what is not an IP, naming the variable and the flag', () => {
+    expect(problems({ ...base, SPIDER_BIND_ADDRESS: 'localhost' })).toEqual([
+      expect.stringMatching(
+        /^SPIDER_BIND_ADDRESS \(--bind-address\): not an IP address: "localhost"/,
+      ),
+    ]);
+  });
+});

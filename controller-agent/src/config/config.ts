@@ -28,6 +28,11 @@ export interface AgentConfig {
   resyncSeconds: number;
   whispererImage: string;
   logLevel: LogLevel;
+  /**
+   * Address the DNS proxy, the whisperer endpoint and /metrics bind to; null: each
+   * listener's default (all interfaces). See `bindAddressFor`.
+   */
+  bindAddress: string | null;
   /** /metrics, /healthz, /readyz. 0 picks a free port. */
   httpPort: number;
   dnsPort: number;
@@ -35,6 +40,8 @@ export interface AgentConfig {
   hostAliases: HostAlias[];
   /** DNS upstreams (`ip`, `ip:port`); empty = the nameservers of /etc/resolv.conf. */
   dnsUpstreams: string[];
+  /** DNS UDP worker threads beside the main thread (each costs about 14 MB of RSS). */
+  dnsUdpWorkers: number;
   /** The agent's own pod (set by the chart from the downward API); null when run outside a pod. */
   pod: { name: string | null; namespace: string | null; ip: string | null };
   /** A kubeconfig file; null uses in-cluster config or $KUBECONFIG / ~/.kube/config. */
@@ -72,6 +79,8 @@ export const DEFAULTS = {
   httpPort: 8080,
   dnsPort: 5353,
   endpointPort: 8081,
+  /** docs/dns.md "Threads": no worker by default (its RSS, for no qps on two cores). */
+  dnsUdpWorkers: 0,
   trafficBufferBytes: 64 * 1024 * 1024,
   allowProcessAccess: false,
 };
@@ -432,6 +441,15 @@ export function loadConfig(
     );
   }
 
+  const dnsUdpWorkers = parseInteger(
+    'dnsUdpWorkers',
+    get('dnsUdpWorkers'),
+    DEFAULTS.dnsUdpWorkers,
+    0,
+    8,
+    problems,
+  );
+
   const trafficBufferBytes = parseInteger(
     'trafficBufferBytes',
     get('trafficBufferBytes'),
@@ -457,6 +475,20 @@ export function loadConfig(
     problems.push(`${label('podIp')}: not an IP address: "${podIp}"`);
   }
 
+  const bindRaw = get('bindAddress');
+  if (bindRaw && !isIp(bindRaw)) {
+    problems.push(
+      `${label(
+        'bindAddress',
+      )}: not an IP address: "${bindRaw}" (0.0.0.0 or :: for all interfaces, 127.0.0.1 for this machine only)`,
+    );
+  }
+  const bindAddress = bindAddressFor({
+    explicit: bindRaw ?? null,
+    podIp,
+    inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
+  });
+
   if (problems.length) throw new ConfigError(problems);
   return {
     controlsUrl: controlsUrl!,
@@ -466,11 +498,13 @@ export function loadConfig(
     resyncSeconds,
     whispererImage,
     logLevel: levelRaw as LogLevel,
+    bindAddress,
     httpPort,
     dnsPort,
     endpointPort,
     hostAliases,
     dnsUpstreams,
+    dnsUdpWorkers,
     pod: {
       name: get('podName') ?? null,
       namespace: get('podNamespace') ?? null,
@@ -482,6 +516,24 @@ export function loadConfig(
     allowProcessAccess,
     allowedImages: allowed.patterns,
   };
+}
+
+/**
+ * Where the agent's listeners bind. In a pod (Kubernetes sets KUBERNETES_SERVICE_HOST in
+ * every container) whisperers in other pods must reach it: all interfaces, as before.
+ * A host process (a laptop, a CI runner) binds loopback unless told otherwise: by
+ * SPIDER_BIND_ADDRESS, or by SPIDER_POD_IP, the address it tells whisperers to call,
+ * which must then be reachable. Otherwise its DNS proxy, endpoint and metrics would be
+ * open to the whole network the host is on.
+ */
+export function bindAddressFor(input: {
+  explicit: string | null;
+  podIp: string | null;
+  inCluster: boolean;
+}): string | null {
+  if (input.explicit) return input.explicit;
+  if (input.inCluster || input.podIp) return null;
+  return '127.0.0.1';
 }
 
 /**

@@ -1,3 +1,4 @@
+import { InstanceSecrets } from '../whisperers/instanceSecret';
 import {
   buildWhispererContainer,
   ephemeralContainerPatch,
@@ -11,19 +12,30 @@ const attachment = {
     name: 'http',
     image: null,
     captureFilter: 'tcp port 80',
-    env: { VERBOSE: '1', SPIDER_ATTACHMENT_ID: 'evil', 'bad name': 'x' },
+    env: {
+      VERBOSE: '1',
+      SPIDER_ATTACHMENT_ID: 'evil',
+      SPIDER_INSTANCE_SECRET: 'chosen-by-the-whisperer-author',
+      'bad name': 'x',
+    },
   },
   expiresAt: '2026-05-01T13:00:00.000Z',
 };
-const build = (processAccess = false) =>
+const secrets = InstanceSecrets.fromToken('spd_agent-token');
+const build = (processAccess = false, podUid = 'uid-1', key = secrets) =>
   buildWhispererContainer({
     attachment,
     container: 'spider-att1',
+    podUid,
     generation: 0,
     targetContainer: 'app',
     processAccess,
     defaultImage: 'spider/whisperer:1',
-    endpoints: { agentUrl: 'http://10.0.0.5:8081', dns: '10.0.0.5:5353' },
+    endpoints: {
+      agentUrl: 'http://10.0.0.5:8081',
+      dns: '10.0.0.5:5353',
+      secrets: key,
+    },
   }) as any;
 
 describe('buildWhispererContainer', () => {
@@ -88,5 +100,24 @@ describe('buildWhispererContainer', () => {
       c.env.filter((e: any) => e.name === 'SPIDER_ATTACHMENT_ID'),
     ).toHaveLength(1);
     expect(env['bad name']).toBeUndefined();
+  });
+  it('gives each instance its own secret, derived so that a re-send (or a restarted agent) gives the same', () => {
+    expect(env.SPIDER_INSTANCE_SECRET).toBe(
+      secrets.secretFor('uid-1', 'spider-att1'),
+    );
+    expect(
+      c.env.filter((e: any) => e.name === 'SPIDER_INSTANCE_SECRET'),
+    ).toHaveLength(1);
+    const secretOf = (x: any) =>
+      x.env.find((e: any) => e.name === 'SPIDER_INSTANCE_SECRET').value;
+    // An agent restarted with the same token derives the same key.
+    expect(
+      secretOf(
+        build(false, 'uid-1', InstanceSecrets.fromToken('spd_agent-token')),
+      ),
+    ).toBe(env.SPIDER_INSTANCE_SECRET);
+    expect(secretOf(build(false, 'uid-2'))).not.toBe(
+      env.SPIDER_INSTANCE_SECRET,
+    );
   });
 });

@@ -1,9 +1,12 @@
 import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
+import type { InstanceSecrets } from '../whisperers/instanceSecret';
 
 /** Environment names the whisperer reads (its side of the contract). */
 export const WHISPERER_ENV = {
   attachmentId: 'SPIDER_ATTACHMENT_ID',
   instance: 'SPIDER_INSTANCE',
+  /** Proves to the endpoint that a call comes from this instance (contract v1.2). */
+  instanceSecret: 'SPIDER_INSTANCE_SECRET',
   generation: 'SPIDER_GENERATION',
   whispererId: 'SPIDER_WHISPERER_ID',
   captureFilter: 'SPIDER_CAPTURE_FILTER',
@@ -20,6 +23,11 @@ export interface AgentEndpoints {
   agentUrl: string;
   /** host:port of the agent's DNS proxy. */
   dns: string;
+  /**
+   * Derives each instance's secret (the endpoint checks the same). Without it the
+   * containers carry none, and the endpoint refuses them: only tests leave it out.
+   */
+  secrets?: InstanceSecrets;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -41,11 +49,14 @@ export const WHISPERER_SECURITY_CONTEXT = {
 /**
  * The ephemeral container for one whisperer. Ephemeral containers may not have ports,
  * resources, probes or lifecycle hooks, so it has none. Everything here is a function of
- * the attachment, so re-sending it for an existing container is a no-op, not a change.
+ * the attachment, the pod and the agent's settings, so re-sending it for an existing
+ * container is a no-op, not a change.
  */
 export function buildWhispererContainer(input: {
   attachment: DesiredAttachment;
   container: string;
+  /** The pod it goes into: its instance secret is derived from the UID. */
+  podUid?: string;
   generation: number;
   targetContainer: string;
   /** Share the target's process namespace (`targetContainerName`); only when asked and allowed. */
@@ -65,6 +76,19 @@ export function buildWhispererContainer(input: {
   env.push(
     { name: WHISPERER_ENV.attachmentId, value: a.id },
     { name: WHISPERER_ENV.instance, value: input.container },
+    // Derived, not random: the same pod and container always get the same value, so a
+    // re-sent container stays identical (a no-op) and a restarted agent still accepts it.
+    ...(input.endpoints.secrets && input.podUid
+      ? [
+          {
+            name: WHISPERER_ENV.instanceSecret,
+            value: input.endpoints.secrets.secretFor(
+              input.podUid,
+              input.container,
+            ),
+          },
+        ]
+      : []),
     { name: WHISPERER_ENV.generation, value: String(input.generation) },
     { name: WHISPERER_ENV.whispererId, value: a.whisperer.id },
     { name: WHISPERER_ENV.captureFilter, value: a.whisperer.captureFilter },

@@ -59,6 +59,16 @@ export function pod(
   namespace = 'shop',
   workload: PodIdentity['workload'] = { kind: 'Deployment', name: 'web' },
   ephemeralContainers: string[] = [],
+  extra: Partial<Pick<PodIdentity, 'uid' | 'hostNetwork'>> = {},
 ): PodIdentity {
-  return { ip, name, namespace, node: 'node-1', workload, ephemeralContainers };
+  return {
+    ip,
+    name,
+    namespace,
+    uid: extra.uid ?? `uid-${namespace}-${name}`,
+    hostNetwork: extra.hostNetwork ?? false,
+    node: 'node-1',
+    workload,
+    ephemeralContainers,
+  };
 }

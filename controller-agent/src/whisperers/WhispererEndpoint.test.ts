@@ -5,18 +5,47 @@ import type {
 } from '@spider/backstage-plugin-spider-common';
 import { MemoryPodDirectory, pod } from '../testUtils/MemoryPodDirectory';
 import { MemoryWhispererRegistry } from '../testUtils/MemoryWhispererRegistry';
-import { httpFrom } from '../testUtils/httpFrom';
+import { httpFrom as rawHttpFrom } from '../testUtils/httpFrom';
 import { exchange, STATS } from '../testUtils/trafficFixtures';
 import { TrafficLink, TrafficRelay } from '../traffic/TrafficRelay';
 import {
   AgentWhispererEndpoint,
   createWhispererEndpoint,
+  InstanceSecrets,
   WhispererEndpointLimits,
 } from './index';
 
 // Pods are played by loopback addresses: 127.0.0.2 carries spider-att1, 127.0.0.3 is no pod.
 const POD_IP = '127.0.0.2';
 const STRANGER = '127.0.0.3';
+const POD_UID = 'uid-shop-web-1';
+const secrets = InstanceSecrets.fromToken('spd_endpoint-test');
+
+/** The instance secret of the container a whisperer path names, in the pod at POD_IP. */
+function secretOf(path: string): string {
+  const container = /^\/v1\/whisperers\/([^/?]+)/.exec(path)?.[1] ?? '';
+  return secrets.secretFor(POD_UID, container);
+}
+
+/**
+ * A request as the whisperer sends it: with its instance secret, unless the test gives
+ * an Authorization header of its own (or `null` for none).
+ */
+function httpFrom(
+  localAddress: string,
+  port: number,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers?: Record<string, string> | null,
+) {
+  const base: Record<string, string> =
+    headers === null
+      ? {}
+      : { authorization: `Bearer ${secretOf(path)}`, ...headers };
+  if (body !== undefined && !headers) base['Content-Type'] = 'application/json';
+  return rawHttpFrom(localAddress, port, method, path, body, base);
+}
 
 describe('whisperer endpoint', () => {
   let dir: MemoryPodDirectory;
@@ -36,6 +65,7 @@ describe('whisperer endpoint', () => {
     endpoint = createWhispererEndpoint({
       directory: dir,
       registry,
+      secrets,
       port: 0,
       host: '127.0.0.1',
       limits: { recheckMs: 50, maxLongPollsPerIp: 2 },
@@ -105,6 +135,135 @@ describe('whisperer endpoint', () => {
     expect(spoof.status).toBe(403);
     expect(registry.reports).toHaveLength(0);
     expect(endpoint.stats().refused).toBe(5);
+  });
+
+  it('refuses the right pod without the instance secret, or with a wrong one, and changes nothing', async () => {
+    const logged: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+    await endpoint.stop();
+    endpoint = createWhispererEndpoint({
+      directory: dir,
+      registry,
+      secrets,
+      port: 0,
+      host: '127.0.0.1',
+      logger: { warn: (msg, fields) => logged.push({ msg, fields }) },
+    });
+    port = (await endpoint.start()).port;
+    const wrong = [
+      null, // no header at all
+      { authorization: 'Bearer ' },
+      { authorization: `Basic ${secretOf('/v1/whisperers/spider-att1')}` },
+      // The secret of another instance in the same pod.
+      { authorization: `Bearer ${secretOf('/v1/whisperers/spider-att9')}` },
+      // Derived from another agent's key.
+      {
+        authorization: `Bearer ${InstanceSecrets.fromToken('other').secretFor(
+          POD_UID,
+          'spider-att1',
+        )}`,
+      },
+      { 'x-spider-instance-secret': 'guess', authorization: '' },
+    ];
+    const statuses: number[] = [];
+    const errors: string[] = [];
+    for (const headers of wrong) {
+      for (const [method, path, body] of [
+        ['GET', '/v1/whisperers/spider-att1', undefined],
+        ['GET', '/v1/whisperers/spider-att1/stop?wait=0', undefined],
+        ['POST', '/v1/whisperers/spider-att1/state', '{"state":"failed"}'],
+      ] as const) {
+        const h =
+          headers && body
+            ? { ...headers, 'Content-Type': 'application/json' }
+            : headers;
+        const res = await httpFrom(POD_IP, port, method, path, body, h);
+        statuses.push(res.status);
+        errors.push(res.json.error);
+      }
+    }
+    expect(new Set(statuses)).toEqual(new Set([403]));
+    expect(new Set(errors)).toEqual(
+      new Set([
+        'forbidden: missing instance secret',
+        'forbidden: wrong instance secret',
+      ]),
+    );
+    // Nothing recorded, nothing served; counted as secret refusals.
+    expect(registry.reports).toHaveLength(0);
+    expect(endpoint.stats()).toMatchObject({
+      served: 0,
+      refused: 18,
+      refusedSecret: 18,
+    });
+    // Logged (throttled: one line per reason), never with the secret presented.
+    expect(logged.map(l => l.fields?.reason)).toEqual([
+      'missing instance secret',
+      'wrong instance secret',
+    ]);
+    const text = JSON.stringify(logged);
+    expect(text).not.toContain(secretOf('/v1/whisperers/spider-att9'));
+    expect(text).not.toContain('guess');
+    // The X-Spider-Instance-Secret form of the right secret is accepted.
+    const alt = await httpFrom(
+      POD_IP,
+      port,
+      'GET',
+      '/v1/whisperers/spider-att1',
+      undefined,
+      {
+        'x-spider-instance-secret': secretOf('/v1/whisperers/spider-att1'),
+        authorization: '',
+      },
+    );
+    expect(alt.status).toBe(200);
+  });
+
+  it('never trusts a hostNetwork pod, whatever it presents', async () => {
+    const HOST_POD = '127.0.0.4';
+    dir.setPod(
+      pod(HOST_POD, 'node-exporter', 'monitoring', null, ['spider-att1'], {
+        uid: 'uid-host',
+        hostNetwork: true,
+      }),
+    );
+    const res = await rawHttpFrom(
+      HOST_POD,
+      port,
+      'GET',
+      '/v1/whisperers/spider-att1',
+      undefined,
+      {
+        authorization: `Bearer ${secrets.secretFor('uid-host', 'spider-att1')}`,
+      },
+    );
+    expect(res.status).toBe(403);
+    expect(res.json).toEqual({ error: 'forbidden: host network pod' });
+    expect(endpoint.stats()).toMatchObject({
+      refusedHostNetwork: 1,
+      served: 0,
+    });
+  });
+
+  it('tells a whisperer only what it needs: not the target, nor the Whisperer', async () => {
+    const res = await httpFrom(
+      POD_IP,
+      port,
+      'GET',
+      '/v1/whisperers/spider-att1',
+    );
+    expect(Object.keys(res.json).sort()).toEqual(
+      [
+        'attachmentId',
+        'capture',
+        'captureFilter',
+        'container',
+        'expiresAt',
+        'generation',
+        'pod',
+        'stop',
+        'stopReason',
+      ].sort(),
+    );
   });
 
   it('stops trusting a pod once it is gone from the directory', async () => {
@@ -281,7 +440,9 @@ describe('whisperer endpoint', () => {
     });
     await new Promise<void>(r => sock.on('connect', () => r()));
     sock.write(
-      'GET /v1/whisperers/spider-att9/stop?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n',
+      `GET /v1/whisperers/spider-att9/stop?wait=30 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${secretOf(
+        '/v1/whisperers/spider-att9',
+      )}\r\n\r\n`,
     );
     await new Promise(r => setTimeout(r, 100));
     expect(endpoint.stats().waiting).toBe(1);
@@ -366,6 +527,7 @@ describe('whisperer endpoint: traffic', () => {
     endpoint = createWhispererEndpoint({
       directory: dir,
       registry,
+      secrets,
       port: 0,
       host: '127.0.0.1',
       limits,
@@ -488,15 +650,17 @@ describe('whisperer endpoint: traffic', () => {
     await start();
     // Declared too large: refused before a byte of body is read.
     const declared = await rawExchange(port, [
-      `POST ${url} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${
-        2 * 1024 * 1024
-      }\r\n\r\n`,
+      `POST ${url} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nAuthorization: Bearer ${secretOf(
+        url,
+      )}\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`,
     ]);
     expect(declared.response).toMatch(/^HTTP\/1.1 413 /);
     // Chunked, no length: counted while reading; the agent hangs up while the caller still sends.
     const piece = `${(64 * 1024).toString(16)}\r\n${'x'.repeat(64 * 1024)}\r\n`;
     const streamed = await rawExchange(port, [
-      `POST ${url} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      `POST ${url} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nAuthorization: Bearer ${secretOf(
+        url,
+      )}\r\nTransfer-Encoding: chunked\r\n\r\n`,
       ...Array.from({ length: 128 }, () => piece), // 8 MiB offered
     ]);
     expect(streamed.response).toMatch(/^HTTP\/1.1 413 /);

@@ -20,13 +20,37 @@ import {
   OfferResult,
   TrafficInstance,
 } from '../traffic/TrafficRelay';
-import { authorize } from './authorize';
+import { authorize, RefusalReason } from './authorize';
+import { InstanceSecrets, presentedSecret } from './instanceSecret';
 import { parseRoute } from './routes';
 import {
   MAX_STATE_BODY_WITH_STATS_BYTES,
   parseStateReport,
 } from './stateReport';
 import { parseTrafficBatch } from './trafficBatch';
+
+/** At most one log line per refusal reason in this window; the others are counted in it. */
+const REFUSAL_LOG_MS = 10_000;
+
+/**
+ * What a whisperer is told about itself (contract: configuration): what it needs to
+ * capture and label what it captures, and nothing else. The target workload, the
+ * Whisperer's id, name, image and env stay with the agent: the env is already in the
+ * container, and a whisperer has no use for the rest.
+ */
+export function whispererView(config: WhispererConfig) {
+  return {
+    attachmentId: config.attachmentId,
+    container: config.container,
+    generation: config.generation,
+    pod: { namespace: config.pod.namespace, name: config.pod.name },
+    captureFilter: config.captureFilter,
+    expiresAt: config.expiresAt,
+    stop: config.stop,
+    stopReason: config.stopReason,
+    capture: config.capture,
+  };
+}
 
 /** How long and how much of a refused body is discarded before the connection is cut. */
 const LINGER = { ms: 2000, bytes: 4 * 1024 * 1024 };
@@ -65,7 +89,12 @@ export const DEFAULT_ENDPOINT_LIMITS: WhispererEndpointLimits = {
 
 export interface EndpointStats {
   served: number;
+  /** Requests refused with 403, all reasons; the two below are among them. */
   refused: number;
+  /** Refused for a missing or wrong instance secret (the right pod IP, not the instance). */
+  refusedSecret: number;
+  /** Refused because the caller is a hostNetwork pod (its IP is the node's). */
+  refusedHostNetwork: number;
   invalid: number;
   stopsSent: number;
   waiting: number;
@@ -105,6 +134,8 @@ export class WhispererEndpoint {
   private readonly counters = {
     served: 0,
     refused: 0,
+    refusedSecret: 0,
+    refusedHostNetwork: 0,
     invalid: 0,
     stopsSent: 0,
     trafficBatches: 0,
@@ -113,10 +144,15 @@ export class WhispererEndpoint {
     trafficRefused: 0,
   };
   private readonly rate: InstanceRateLimiter;
+  private readonly refusalLog = new Map<
+    RefusalReason,
+    { at: number; suppressed: number }
+  >();
 
   constructor(
     private readonly directory: PodDirectory,
     private readonly registry: WhispererRegistry,
+    private readonly secrets: InstanceSecrets,
     private readonly limits: WhispererEndpointLimits = DEFAULT_ENDPOINT_LIMITS,
     private readonly log?: {
       warn(msg: string, fields?: Record<string, unknown>): void;
@@ -203,9 +239,13 @@ export class WhispererEndpoint {
       return;
     }
     const { container } = route.route;
-    const auth = authorize(this.directory, req.socket.remoteAddress, container);
+    const auth = authorize(this.directory, this.secrets, {
+      remoteAddress: req.socket.remoteAddress,
+      container,
+      secret: presentedSecret(req.headers),
+    });
     if (!auth.ok) {
-      this.counters.refused++;
+      this.refuse(auth.reason, req.socket.remoteAddress, container);
       this.send(res, 403, { error: `forbidden: ${auth.reason}` });
       req.resume();
       return;
@@ -238,6 +278,34 @@ export class WhispererEndpoint {
     }
   }
 
+  /** Counts a refusal and logs it (never the presented secret), throttled per reason. */
+  private refuse(
+    reason: RefusalReason,
+    remoteAddress: string | undefined,
+    container: string,
+  ): void {
+    this.counters.refused++;
+    if (
+      reason === 'missing instance secret' ||
+      reason === 'wrong instance secret'
+    )
+      this.counters.refusedSecret++;
+    if (reason === 'host network pod') this.counters.refusedHostNetwork++;
+    const now = this.now();
+    const last = this.refusalLog.get(reason);
+    if (last && now - last.at < REFUSAL_LOG_MS) {
+      last.suppressed++;
+      return;
+    }
+    this.refusalLog.set(reason, { at: now, suppressed: 0 });
+    this.log?.warn('whisperer endpoint refused a request', {
+      reason,
+      remoteAddress,
+      container,
+      ...(last?.suppressed ? { suppressedSinceLast: last.suppressed } : {}),
+    });
+  }
+
   private config(
     res: http.ServerResponse,
     pod: PodIdentity,
@@ -246,7 +314,7 @@ export class WhispererEndpoint {
     const config = this.registry.configFor(pod.namespace, pod.name, container);
     if (config) {
       this.counters.served++;
-      this.send(res, 200, config);
+      this.send(res, 200, whispererView(config));
     } else if (this.registry.hasDesiredSet()) {
       this.counters.stopsSent++;
       this.send(res, 410, {

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { registerStatsMetrics } from '../status/metrics';
 import type { PodDirectory } from '../cluster/PodDirectory';
 import type { WhispererRegistry } from '../reconcile/WhispererRegistry';
+import type { InstanceSecrets } from './instanceSecret';
 import {
   DEFAULT_ENDPOINT_LIMITS,
   EndpointStats,
@@ -16,11 +17,15 @@ export type {
   StopAnswer,
   TrafficSink,
 } from './WhispererEndpoint';
+export { whispererView } from './WhispererEndpoint';
+export { InstanceSecrets, presentedSecret } from './instanceSecret';
 export { parseRoute, MAX_WAIT_SECONDS } from './routes';
 
 export interface WhispererEndpointOptions {
   directory: PodDirectory;
   registry: WhispererRegistry;
+  /** Checks the secret each request presents (the same the injected containers were given). */
+  secrets: InstanceSecrets;
   /** TCP port (AGENT_ENV.endpointPort); 0 picks a free one. */
   port: number;
   host?: string;
@@ -44,6 +49,7 @@ export function createWhispererEndpoint(
   const endpoint = new WhispererEndpoint(
     options.directory,
     options.registry,
+    options.secrets,
     { ...DEFAULT_ENDPOINT_LIMITS, ...options.limits },
     options.logger,
     options.traffic,
@@ -71,7 +77,15 @@ export function registerEndpointMetrics(
         ['served', 'requests answered'],
         [
           'refused',
-          'requests refused with 403 (caller is not a pod carrying that whisperer)',
+          'requests refused with 403 (caller is not a pod carrying that whisperer, or lacks its secret)',
+        ],
+        [
+          'refusedSecret',
+          'requests refused with 403 for a missing or wrong instance secret',
+        ],
+        [
+          'refusedHostNetwork',
+          "requests refused with 403 from hostNetwork pods (their IP is the node's)",
         ],
         ['invalid', 'malformed requests (4xx other than 403)'],
         ['stopsSent', 'stop answers sent'],

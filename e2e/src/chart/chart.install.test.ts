@@ -20,7 +20,13 @@ import {
   until,
   whisperersByPod,
 } from '../agent/agentFixtures';
-import { dig, httpFrom, serviceAccountKubeconfig, statusOf } from './clients';
+import {
+  dig,
+  httpFrom,
+  instanceSecretOf,
+  serviceAccountKubeconfig,
+  statusOf,
+} from './clients';
 import { CHART_DIR, runHelm, valuesFile } from './helmChart';
 import { startTestResolver } from './testResolver';
 
@@ -352,12 +358,14 @@ describe('agent chart installed in the real control plane', () => {
     expect(await dig(ports.dns, ['db.internal', 'A'])).toEqual(['10.0.0.5']);
   });
 
-  it('serves a whisperer stand-in from its pod IP: config, stop on detach; refuses another address', async () => {
+  it('serves a whisperer stand-in from its pod IP with its secret: config, stop on detach; refuses another address or no secret', async () => {
     const byPod = await whisperersByPod(admin, APP_NS, 'app=web');
     const [podName, [container]] = [...byPod.entries()].find(
       ([, c]) => c.length === 1,
     )!;
     await setPodIp(APP_NS, podName, STAND_IN);
+    // What the injected container was given, read from the pod as the kubelet would.
+    const secret = await instanceSecretOf(admin, APP_NS, podName, container);
     const config = await until(
       'the agent to trust the stand-in',
       async () => {
@@ -366,6 +374,7 @@ describe('agent chart installed in the real control plane', () => {
           ports.endpoint,
           'GET',
           `/v1/whisperers/${container}`,
+          secret,
         );
         return r.status === 200 ? r.json : undefined;
       },
@@ -378,6 +387,30 @@ describe('agent chart installed in the real control plane', () => {
       captureFilter: 'tcp port 80',
       stop: false,
     });
+    // Only what a whisperer needs: not the target, nor the Whisperer's image and env.
+    expect(config).not.toHaveProperty('whisperer');
+    expect(config).not.toHaveProperty('target');
+
+    // The right pod IP without the secret, or with a made-up one: refused, nothing changes.
+    for (const wrong of [undefined, `${secret.slice(0, -2)}xx`]) {
+      for (const path of ['', '/stop?wait=0']) {
+        const g = await httpFrom(
+          STAND_IN,
+          ports.endpoint,
+          'GET',
+          `/v1/whisperers/${container}${path}`,
+          wrong,
+        );
+        expect(g).toEqual({
+          status: 403,
+          json: {
+            error: wrong
+              ? 'forbidden: wrong instance secret'
+              : 'forbidden: missing instance secret',
+          },
+        });
+      }
+    }
 
     expect(
       (
@@ -405,6 +438,7 @@ describe('agent chart installed in the real control plane', () => {
       ports.endpoint,
       'GET',
       `/v1/whisperers/${container}/stop?wait=60`,
+      secret,
     );
     await new Promise(r => setTimeout(r, 300));
     const attachmentId = config.attachmentId;
@@ -443,6 +477,7 @@ describe('agent chart installed in the real control plane', () => {
       60_000,
     );
     await setPodIp(APP_NS, podName, EXPIRING);
+    const secret = await instanceSecretOf(admin, APP_NS, podName, container);
     await until(
       'the agent to trust the stand-in',
       async () =>
@@ -452,6 +487,7 @@ describe('agent chart installed in the real control plane', () => {
             ports.endpoint,
             'GET',
             `/v1/whisperers/${container}`,
+            secret,
           )
         ).status === 200,
       10_000,
@@ -465,6 +501,7 @@ describe('agent chart installed in the real control plane', () => {
           ports.endpoint,
           'GET',
           `/v1/whisperers/${container}/stop?wait=20`,
+          secret,
         );
         return r.json?.stop ? r : undefined;
       },

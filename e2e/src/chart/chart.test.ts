@@ -144,9 +144,12 @@ describe('controller-agent chart', () => {
     const known = new Set(Object.values(AGENT_ENV));
     const names = c.env.map((e: any) => e.name);
     expect(names.filter((n: string) => !known.has(n as any))).toEqual([]);
-    // Everything the agent reads is set, the token through the mounted Secret file.
+    // Everything the agent reads is set, the token through the mounted Secret file; the
+    // bind address is left unset: in a pod the agent binds all interfaces by itself.
     expect(names.sort()).toEqual(
-      [...known].filter(n => n !== AGENT_ENV.token).sort(),
+      [...known]
+        .filter(n => n !== AGENT_ENV.token && n !== AGENT_ENV.bindAddress)
+        .sort(),
     );
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({

@@ -35,16 +35,28 @@ export function dig(port: number, args: string[]): Promise<string[]> {
   });
 }
 
-/** One HTTP request from `localAddress` (a loopback address playing a pod IP). */
+/**
+ * One HTTP request from `localAddress` (a loopback address playing a pod IP), with the
+ * whisperer's instance secret when given.
+ */
 export function httpFrom(
   localAddress: string,
   port: number,
   method: string,
   path: string,
+  secret?: string,
 ): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method, path, localAddress, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        localAddress,
+        agent: false,
+        headers: secret ? { authorization: `Bearer ${secret}` } : {},
+      },
       res => {
         const chunks: Buffer[] = [];
         res.on('data', c => chunks.push(c));
@@ -87,6 +99,23 @@ export async function serviceAccountKubeconfig(
   const path = join(mkdtempSync(join(tmpdir(), 'spider-sa-kc-')), 'kubeconfig');
   writeFileSync(path, kc.exportConfig(), { mode: 0o600 });
   return { path, kc };
+}
+
+/** The instance secret the agent put in an injected whisperer's environment (what it sends). */
+export async function instanceSecretOf(
+  admin: KubeConfig,
+  namespace: string,
+  pod: string,
+  container: string,
+): Promise<string> {
+  const p = await apis(admin).core.readNamespacedPod({
+    name: pod,
+    namespace,
+  });
+  const c = p.spec?.ephemeralContainers?.find(e => e.name === container);
+  const secret = c?.env?.find(e => e.name === 'SPIDER_INSTANCE_SECRET')?.value;
+  if (!secret) throw new Error(`${namespace}/${pod} ${container}: no secret`);
+  return secret;
 }
 
 /** The HTTP status of a failed (or successful: 200) API call. */

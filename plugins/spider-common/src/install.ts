@@ -75,6 +75,11 @@ export const AGENT_ENV = {
    * `whisperers.allowedImages`. The default whisperer image is always allowed.
    */
   allowedImages: 'SPIDER_ALLOWED_IMAGES',
+  /**
+   * Address the DNS proxy, whisperer endpoint and metrics bind to. Unset: all interfaces
+   * in a pod (or with SPIDER_POD_IP given), loopback for a host process.
+   */
+  bindAddress: 'SPIDER_BIND_ADDRESS',
 } as const;
 
 /**

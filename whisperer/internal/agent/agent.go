@@ -109,19 +109,22 @@ type State struct {
 type Client struct {
 	base      string
 	container string
+	secret    string
 	http      *http.Client
 }
 
 // New returns a client. The transport never uses a proxy: the agent checks the TCP
-// source address, which must be the pod's.
-func New(baseURL, container string) *Client {
+// source address, which must be the pod's. secret is the instance secret the agent put
+// in SPIDER_INSTANCE_SECRET; it goes with every request (an agent before contract v1.2
+// sets none, and then none is sent).
+func New(baseURL, container, secret string) *Client {
 	tr := &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), container: container, http: &http.Client{Transport: tr}}
+	return &Client{base: strings.TrimRight(baseURL, "/"), container: container, secret: secret, http: &http.Client{Transport: tr}}
 }
 
 func (c *Client) url(suffix string) string {
@@ -154,6 +157,9 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, timeou
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.secret != "" {
+		req.Header.Set("Authorization", "Bearer "+c.secret)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,14 +50,14 @@ func TestStatuses(t *testing.T) {
 			w.WriteHeader(c.status)
 			w.Write([]byte(`{"error":"forbidden: x"}`))
 		}))
-		_, err := New(srv.URL, "spider-a").Config(context.Background())
+		_, err := New(srv.URL, "spider-a", "").Config(context.Background())
 		if !c.check(err) {
 			t.Errorf("%d: %v", c.status, err)
 		}
 		srv.Close()
 	}
 	// Unreachable: a retry without Retry-After.
-	_, err := New("http://127.0.0.1:1", "spider-a").Config(context.Background())
+	_, err := New("http://127.0.0.1:1", "spider-a", "").Config(context.Background())
 	var r *RetryError
 	if !errors.As(err, &r) || r.After != 0 {
 		t.Errorf("unreachable: %v", err)
@@ -77,7 +78,7 @@ func TestStopAndConfig(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := New(srv.URL, "spider-a")
+	c := New(srv.URL, "spider-a", "")
 	cfg, err := c.Config(context.Background())
 	if err != nil || cfg.AttachmentID != "a1" || cfg.Pod.Name != "p" || cfg.Capture == nil || cfg.Capture.BodyCapBytes != 10 || cfg.ExpiresAt == nil {
 		t.Fatalf("%+v %v", cfg, err)
@@ -85,5 +86,55 @@ func TestStopAndConfig(t *testing.T) {
 	stop, reason, err := c.WaitStop(context.Background(), 30*time.Second)
 	if err != nil || !stop || reason != "expired" {
 		t.Fatalf("%v %q %v", stop, reason, err)
+	}
+}
+
+// Every call carries the instance secret (contract v1.2): the agent refuses one without.
+func TestSecretOnEveryCall(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		switch r.URL.Path {
+		case "/v1/whisperers/spider-a":
+			w.Write([]byte(`{"attachmentId":"a1","container":"spider-a","stop":false}`))
+		case "/v1/whisperers/spider-a/stop":
+			w.Write([]byte(`{"stop":false,"reason":null}`))
+		case "/v1/whisperers/spider-a/state":
+			w.WriteHeader(204)
+		case "/v1/whisperers/spider-a/traffic":
+			w.WriteHeader(202)
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL, "spider-a", "k3y-Secret_1")
+	ctx := context.Background()
+	if _, err := c.Config(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.WaitStop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Report(ctx, State{State: "running"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Traffic(ctx, []byte(`{"exchanges":[],"flows":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /v1/whisperers/spider-a Bearer k3y-Secret_1",
+		"GET /v1/whisperers/spider-a/stop Bearer k3y-Secret_1",
+		"POST /v1/whisperers/spider-a/state Bearer k3y-Secret_1",
+		"POST /v1/whisperers/spider-a/traffic Bearer k3y-Secret_1",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("calls:\n%s", strings.Join(seen, "\n"))
+	}
+	// Without a secret (an agent before v1.2) no Authorization header is sent at all.
+	seen = nil
+	if _, err := New(srv.URL, "spider-a", "").Config(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seen[0] != "GET /v1/whisperers/spider-a " {
+		t.Fatalf("call without a secret: %q", seen[0])
 	}
 }

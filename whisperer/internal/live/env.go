@@ -10,8 +10,10 @@ import (
 
 // Env is what the agent sets in the injected container (whisperer-contract.md).
 type Env struct {
-	AgentURL     string
-	Instance     string
+	AgentURL string
+	Instance string
+	// Secret proves to the agent that a call comes from this instance (contract v1.2).
+	Secret       string
 	DNS          string
 	Filter       string
 	ExpiresAt    *time.Time
@@ -27,6 +29,7 @@ func EnvFromOS() (Env, error) {
 	e := Env{
 		AgentURL:     strings.TrimSpace(os.Getenv("SPIDER_AGENT_URL")),
 		Instance:     strings.TrimSpace(os.Getenv("SPIDER_INSTANCE")),
+		Secret:       strings.TrimSpace(os.Getenv("SPIDER_INSTANCE_SECRET")),
 		DNS:          strings.TrimSpace(os.Getenv("SPIDER_DNS")),
 		Filter:       os.Getenv("SPIDER_CAPTURE_FILTER"),
 		AttachmentID: os.Getenv("SPIDER_ATTACHMENT_ID"),
@@ -42,6 +45,10 @@ func EnvFromOS() (Env, error) {
 	}
 	if e.Instance == "" || strings.ContainsAny(e.Instance, "/?#% ") {
 		return e, fmt.Errorf("SPIDER_INSTANCE %q is not a container name", e.Instance)
+	}
+	// It travels in a header: anything outside the token alphabet could split it.
+	if strings.ContainsAny(e.Secret, "\r\n\t ") {
+		return e, fmt.Errorf("SPIDER_INSTANCE_SECRET is not a token (it contains white space)")
 	}
 	if s := strings.TrimSpace(os.Getenv("SPIDER_EXPIRES_AT")); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)

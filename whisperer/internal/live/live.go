@@ -70,7 +70,7 @@ type runner struct {
 
 // Run runs live mode until stopped; it returns the exit code.
 func Run(ctx context.Context, env Env, log io.Writer) int {
-	r := &runner{env: env, log: log, client: agent.New(env.AgentURL, env.Instance), started: time.Now().UTC(),
+	r := &runner{env: env, log: log, client: agent.New(env.AgentURL, env.Instance, env.Secret), started: time.Now().UTC(),
 		stopCh: make(chan struct{}), kick: make(chan struct{}, 1)}
 	cfg, code, ok := r.fetchConfig(ctx)
 	if !ok {

@@ -42,7 +42,7 @@ func (a *agentScript) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func newRunner(t *testing.T, a *agentScript) *runner {
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return &runner{env: Env{Instance: "spider-x"}, log: io.Discard, client: agent.New(srv.URL, "spider-x"),
+	return &runner{env: Env{Instance: "spider-x"}, log: io.Discard, client: agent.New(srv.URL, "spider-x", ""),
 		started: time.Now(), stopCh: make(chan struct{}), kick: make(chan struct{}, 1), queue: ship.NewQueue(1 << 20)}
 }
 
