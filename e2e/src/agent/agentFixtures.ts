@@ -127,12 +127,16 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the agent as a host process, exactly the code the image runs. */
+/**
+ * Runs the agent as a host process, exactly the code the image runs: the sources through
+ * tsx, the bundle (`bundle: true`), or a bundle at a given path.
+ */
 export function startAgentProcess(
   env: Record<string, string>,
-  opts: { bundle?: boolean } = {},
+  opts: { bundle?: boolean | string } = {},
 ): AgentProcess {
-  const args = opts.bundle ? [AGENT_BUNDLE] : ['--import', 'tsx', AGENT_MAIN];
+  const bundle = opts.bundle === true ? AGENT_BUNDLE : opts.bundle;
+  const args = bundle ? [bundle] : ['--import', 'tsx', AGENT_MAIN];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, [AGENT_ENV.logLevel]: 'info', ...env },
