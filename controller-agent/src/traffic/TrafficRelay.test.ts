@@ -282,8 +282,8 @@ describe('TrafficRelay', () => {
     r.close();
   });
 
-  it('sends the replay window again after a reconnect; flows only from messages never written', () => {
-    const r = relay({ replayWindowMs: 30_000 });
+  it('sends the replay window again after a reconnect with the first seqs, flows included, and the stats after it', () => {
+    const r = relay({ replayWindowMs: 30_000, statsIntervalMs: 5000 });
     r.offer(WEB1, {
       exchanges: [exchange('a.1')],
       flows: [flow()],
@@ -294,8 +294,10 @@ describe('TrafficRelay', () => {
       flows: [flow()],
       stats: null,
     });
-    link.written[0](); // the first left the process; the second never will
-    link.written[1](new Error('socket closed'));
+    // Both left the process; the backend could not store the first (it closes with
+    // trafficNotStored and handles nothing after it), so both must come again, flows too.
+    link.written[0]();
+    link.written[1]();
     clock += 1000;
     link.up = false;
     r.linkDown();
@@ -305,11 +307,20 @@ describe('TrafficRelay', () => {
     expect(
       replay.map(m => [m.seq, m.exchanges.map(x => x.id), m.flows.length]),
     ).toEqual([
-      [2, ['a.1'], 0],
-      [3, ['a.2'], 1],
+      [0, ['a.1'], 1],
+      [1, ['a.2'], 1],
     ]);
-    expect(replay[0].stats).toEqual(STATS);
+    expect(link.valid).toEqual([true, true, true, true]);
+    // The backend ignores the stats of a seq it applied: they wait for a new seq.
+    expect(replay.map(m => m.stats)).toEqual([null, null]);
     expect(r.stats().replayedExchanges).toBe(2);
+    clock += 5000;
+    r.linkUp();
+    expect(link.messages).toHaveLength(5);
+    expect(link.messages[4]).toMatchObject({ seq: 2, stats: STATS });
+    // New traffic continues the seqs.
+    r.offer(WEB1, batch(['a.3']));
+    expect(link.messages[5].seq).toBe(3);
 
     // Older than the window: not sent again.
     clock += 31_000;
@@ -317,7 +328,7 @@ describe('TrafficRelay', () => {
     r.linkDown();
     link.up = true;
     r.linkUp();
-    expect(link.messages).toHaveLength(4);
+    expect(link.messages).toHaveLength(6);
     expect(r.stats().bufferBytes).toBe(0);
     r.close();
   });

@@ -81,12 +81,13 @@ export interface RelayTotals {
 interface Queued {
   key: string;
   chunk: TrafficChunk;
+  /** A replay keeps the seq it was first sent with: the backend applies a seq's flows once. */
+  seq?: number;
 }
 
 interface SentEntry extends Queued {
+  seq: number;
   at: number;
-  /** undefined until the socket wrote it; false if it never will. */
-  written: boolean | undefined;
 }
 
 interface InstanceState {
@@ -112,7 +113,8 @@ const IDLE_INSTANCE_MS = 60 * 60_000;
  * than it arrives it refuses new batches instead (the whisperer keeps them). Every drop
  * is counted per instance and the counts travel in that instance's next message, with the
  * whisperer's latest stats. Messages of the last replayWindowMs are sent again after a
- * reconnect: exchanges are stored once by id, so a replay costs bandwidth, never a duplicate.
+ * reconnect with their first seq: exchanges are stored once by id, and flows and stats once
+ * per (agentRun, seq), so a replay costs bandwidth, never a duplicate.
  * No sockets here; the agent wires it to its ControlsClient.
  */
 export class TrafficRelay {
@@ -169,9 +171,12 @@ export class TrafficRelay {
   }
 
   /**
-   * The link went down: what was sent within the replay window may not have arrived, so
-   * it goes back in front of the queue. Flows are summaries without ids, so they are sent
-   * again only from messages the socket never wrote (they would be counted twice otherwise).
+   * The link went down: what was sent within the replay window may not have arrived, or
+   * may have arrived and not been stored (the backend closes with trafficNotStored and
+   * handles nothing after the failed message), so it goes back in front of the queue,
+   * flows included, each with the seq it was first sent with. Flows are summaries without
+   * ids: the backend adds those of a message only when its seq is newer than the last it
+   * applied for the instance, so what was stored already is not counted twice.
    */
   linkDown(): void {
     clearTimeout(this.timer);
@@ -181,22 +186,8 @@ export class TrafficRelay {
     const back: Queued[] = [];
     for (const entry of this.sent.drain()) {
       const st = this.states.get(entry.key);
-      let chunk = entry.chunk;
-      if (entry.written) {
-        this.bytes -= chunk.flowBytes;
-        chunk = {
-          exchanges: chunk.exchanges,
-          flows: [],
-          bytes: chunk.bytes - chunk.flowBytes,
-          flowBytes: 0,
-        };
-      }
-      if (!chunk.exchanges.length && !chunk.flows.length) {
-        this.bytes -= chunk.bytes;
-        continue;
-      }
-      back.push({ key: entry.key, chunk });
-      this.totals.replayedExchanges += chunk.exchanges.length;
+      back.push({ key: entry.key, chunk: entry.chunk, seq: entry.seq });
+      this.totals.replayedExchanges += entry.chunk.exchanges.length;
       if (st) st.queued++;
     }
     this.queue.unshiftAll(back);
@@ -401,7 +392,7 @@ export class TrafficRelay {
     this.expireSent(now);
     while (this.queue.length && link.bufferedAmount() < this.highWater) {
       const next = this.queue.peek()!;
-      const result = this.transmit(link, next.key, next.chunk, now);
+      const result = this.transmit(link, next.key, next.chunk, now, next.seq);
       if (result === 'notConnected') break;
       this.queue.shift();
       if (result === 'tooBig') this.drop(next);
@@ -425,31 +416,37 @@ export class TrafficRelay {
     key: string,
     chunk: TrafficChunk | null,
     now: number,
+    replaySeq?: number,
   ): 'sent' | 'notConnected' | 'tooBig' {
     const st = this.states.get(key)!;
+    const replay = replaySeq !== undefined;
+    const seq = replaySeq ?? st.seq;
     const message: TrafficMessage = {
       type: 'traffic',
       agentRun: this.agentRun,
-      seq: st.seq,
+      seq,
       ...st.instance,
       exchanges: chunk?.exchanges ?? [],
       flows: chunk?.flows ?? [],
-      stats: st.statsDirty ? st.stats : null,
+      // The backend ignores the stats of a seq it applied already: a replay carries none,
+      // and the newest go with the next new message.
+      stats: !replay && st.statsDirty ? st.stats : null,
       relay: { ...st.relay },
     };
     const entry: SentEntry | undefined = chunk
-      ? { key, chunk, at: now, written: undefined }
+      ? { key, chunk, seq, at: now }
       : undefined;
     const result = link.sendTraffic(message, error => {
-      if (entry) entry.written = !error;
       if (!error) this.kick();
     });
     if (result !== 'sent') return result;
-    st.seq++;
+    if (!replay) {
+      st.seq++;
+      st.statsDirty = false;
+      st.relayDirty = false;
+      this.dirty.delete(key);
+    }
     st.lastSentAt = now;
-    st.statsDirty = false;
-    st.relayDirty = false;
-    this.dirty.delete(key);
     this.totals.messagesSent++;
     if (chunk && entry) {
       st.queued--;

@@ -2,7 +2,9 @@ import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import {
   AGENT_CLOSE_CODES,
+  CaptureStats,
   CapturedExchange,
+  TrafficFlow,
 } from '@spider/backstage-plugin-spider-common';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
@@ -25,6 +27,33 @@ function exchanges(n: number, from = 0): CapturedExchange[] {
       namespace: '',
     }),
   );
+}
+
+/** A TCP flow (non-HTTP bytes) of the minute 10:00 to one peer. */
+function flow(bytesToServer: number): TrafficFlow {
+  return {
+    minute: '2026-12-01T10:00:00Z',
+    direction: 'outbound',
+    client: { ip: '10.0.0.1', port: 5000, name: null },
+    server: { ip: '10.2.0.5', port: 6379, name: 'redis' },
+    bytesToServer,
+    bytesToClient: 1,
+    connections: 1,
+  };
+}
+
+function stats(packets: number): CaptureStats {
+  return {
+    startedAt: '2026-12-01T09:59:00.000Z',
+    packets,
+    kernelDrops: 0,
+    bytes: packets * 100,
+    exchanges: packets,
+    sampled: 0,
+    dropped: 0,
+    parseErrors: 0,
+    cpuBreaks: 0,
+  };
 }
 
 /** A real database failure on the next inserts of exchanges, until `heal`. */
@@ -64,7 +93,7 @@ describe.each(databases.eachSupportedId())(
       await app.stop();
     });
 
-    it('closes the agent socket with trafficNotStored, handles nothing after it, and the replay stores every exchange once', async () => {
+    it('closes the agent socket with trafficNotStored, handles nothing after it, and the replay stores every exchange, flow and stats once', async () => {
       const c = await app.as(OWNER).post('/controllers', { name: 'prod' });
       const w = await app.as(OWNER).post('/whisperers', { name: 'http' });
       const connect = async () => {
@@ -109,33 +138,71 @@ describe.each(databases.eachSupportedId())(
             .first())!.n,
         );
 
+      const flowBytes = async () =>
+        (
+          await knex('spider_traffic_flows')
+            .where({ attachment_id: instance.attachmentId })
+            .select('bytes_to_server', 'connections')
+        ).map(r => [Number(r.bytes_to_server), Number(r.connections)]);
+      const storedStats = async () =>
+        (
+          await knex('spider_traffic_stats')
+            .where({ attachment_id: instance.attachmentId, pod: 'web-0' })
+            .first('stats_json')
+        )?.stats_json;
+
+      // One message stored before the failure: the replay window sends it again too.
+      const stored = agent.sendTraffic(instance, {
+        exchanges: exchanges(1, 100),
+        flows: [flow(1000)],
+        stats: stats(1),
+      });
+      const deadline0 = Date.now() + 30_000;
+      while ((await count()) < 1 && Date.now() < deadline0)
+        await new Promise(r => setTimeout(r, 50));
+      expect(await flowBytes()).toEqual([[1000, 1]]);
+
       const heal = await breakExchangeInserts(knex);
-      const first = agent.sendTraffic(instance, { exchanges: exchanges(3) });
+      const first = agent.sendTraffic(instance, {
+        exchanges: exchanges(3),
+        flows: [flow(100)],
+        stats: stats(2),
+      });
       const second = agent.sendTraffic(instance, {
         exchanges: exchanges(2, 3),
+        flows: [flow(10)],
+        stats: stats(3),
       });
       await agent.waitFor(() => agent.closeCode !== undefined, 'close', 30_000);
       expect(agent.closeCode).toBe(AGENT_CLOSE_CODES.trafficNotStored);
       expect(agent.closeReason).toMatch(/could not be stored/);
       await heal();
       // The second message came after the failed one: it was not handled either (had it
-      // been, a replay could not be told from a gap).
-      expect(await count()).toBe(0);
+      // been, a replay could not be told from a gap). Nothing of either was applied.
+      expect(await count()).toBe(1);
+      expect(await flowBytes()).toEqual([[1000, 1]]);
+      expect(JSON.parse(await storedStats())).toEqual(stats(1));
 
       // The relay reconnects and sends its replay window again, in order.
+      // The relay keeps each message's seq and flows on a replay (TrafficRelay), so the
+      // flows and stats of the failed messages are applied now, once, and those of the
+      // message stored before are not added again.
       const again = await connect();
+      again.send(stored);
       again.send(first);
       again.send(second);
       again.send(first);
       const deadline = Date.now() + 30_000;
-      while ((await count()) < 5 && Date.now() < deadline)
-        await new Promise(r => setTimeout(r, 50));
-      expect(await count()).toBe(5);
-      // A message after the replay is handled: the replay was all there was.
-      again.sendTraffic(instance, { exchanges: exchanges(1, 5) });
       while ((await count()) < 6 && Date.now() < deadline)
         await new Promise(r => setTimeout(r, 50));
       expect(await count()).toBe(6);
+      // A message after the replay is handled: the replay was all there was.
+      again.sendTraffic(instance, { exchanges: exchanges(1, 5) });
+      while ((await count()) < 7 && Date.now() < deadline)
+        await new Promise(r => setTimeout(r, 50));
+      expect(await count()).toBe(7);
+      expect(await flowBytes()).toEqual([[1110, 3]]);
+      expect(JSON.parse(await storedStats())).toEqual(stats(3));
       expect(again.closeCode).toBeUndefined();
     });
   },
