@@ -6,7 +6,12 @@
  *   --pods 10000      pods (PTR names) served
  *   --seconds 10      length of each dnsperf run
  *   --rate 10000      queries/s of the latency run (p99 is measured there)
- *   --impls agent:0,agent,coredns,dns2   (`agent:N`: the agent with N UDP worker threads)
+ *   --impls ceiling,agent:0,agent,coredns,dns2   (`agent:N`: the agent with N UDP worker
+ *                     threads; `ceiling`: ceiling.c, a responder that does nothing else,
+ *                     so its qps is what dnsperf can drive on this machine)
+ *   --port-base 15300 servers bind 127.0.0.1:<base+1>, <base+2>, ... in turn
+ *   --agent-node-flags '...'  node flags of the agent's process (default: the image's,
+ *                     from the Dockerfile's ENTRYPOINT)
  *
  * Two runs per server: unlimited rate (throughput: qps), then a fixed rate with
  * per-query latencies (p50/p99/max). Prints a table and the agent/CoreDNS ratios.
@@ -15,10 +20,12 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { benchPods, hostsFile, queryFile } from './fixture';
 import { reverseNameOf } from '../../src/dns/reverse';
 import { encodeName } from '../../src/dns/wire';
+import { imageNodeFlags } from '../nodeFlags';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +35,20 @@ function arg(name: string, fallback: string): string {
 const PODS = Number(arg('pods', '10000'));
 const SECONDS = Number(arg('seconds', '10'));
 const RATE = Number(arg('rate', '10000'));
-const IMPLS = arg('impls', 'agent:0,agent,coredns,dns2').split(',');
+const IMPLS = arg('impls', 'ceiling,agent:0,agent,coredns,dns2').split(',');
+const PORT_BASE = Number(arg('port-base', '15300'));
+// The agent runs with its image's node flags unless told otherwise (--agent-node-flags '').
+const AGENT_NODE_FLAGS = process.argv.includes('--agent-node-flags')
+  ? arg('agent-node-flags', '').split(/\s+/).filter(Boolean)
+  : imageNodeFlags();
+if (
+  !Number.isInteger(PORT_BASE) ||
+  PORT_BASE < 1 ||
+  PORT_BASE + IMPLS.length > 65535
+)
+  throw new Error(
+    '--port-base must leave room for one port per impl (1..65535)',
+  );
 
 const here = __dirname;
 
@@ -168,6 +188,23 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Compiles ceiling.c once into the bench cache (keyed by its content). */
+function buildCeiling(): string {
+  const src = path.join(here, 'ceiling.c');
+  const hash = createHash('sha256')
+    .update(fs.readFileSync(src))
+    .digest('hex')
+    .slice(0, 12);
+  const dir = path.join(os.homedir(), '.cache', 'spider', 'bench');
+  const bin = path.join(dir, `dns-ceiling-${hash}`);
+  if (!fs.existsSync(bin)) {
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync('cc', ['-O2', '-o', `${bin}.tmp`, src], { stdio: 'inherit' });
+    fs.renameSync(`${bin}.tmp`, bin);
+  }
+  return bin;
+}
+
 function uptime(): string {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
@@ -187,11 +224,15 @@ async function main() {
   const queries = path.join(dir, 'queries.txt');
   fs.writeFileSync(queries, queryFile(pods));
   const results: Result[] = [];
-  let port = 15300;
+  let port = PORT_BASE;
   for (const impl of IMPLS) {
     port++;
     let child: ChildProcess;
-    if (impl === 'coredns') {
+    if (impl === 'ceiling') {
+      child = spawn(buildCeiling(), [String(port)], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    } else if (impl === 'coredns') {
       const bin = execFileSync(path.join(here, '..', 'coredns', 'build.sh'), {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -214,6 +255,7 @@ async function main() {
       child = spawn(
         process.execPath,
         [
+          ...(name === 'agent' ? AGENT_NODE_FLAGS : []),
           '--import',
           'tsx',
           path.join(here, 'serve.ts'),
@@ -239,9 +281,9 @@ async function main() {
   }
   const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   const lines = [
-    `PTR from cache, ${PODS} names, dnsperf -c 4 -q 200, ${SECONDS} s runs, ${
-      os.cpus().length
-    } CPUs (${
+    `PTR from cache, ${PODS} names, dnsperf -c 4 -q 200, ${SECONDS} s runs, agent node flags ${JSON.stringify(
+      AGENT_NODE_FLAGS,
+    )}, ${os.cpus().length} CPUs (${
       os.cpus()[0]?.model ?? '?'
     }), load average before ${startLoad}, after ${os
       .loadavg()
@@ -261,6 +303,18 @@ async function main() {
         )} | ${f(r.p99Ms, 3)} | ${f(r.maxMs, 2)} | ${f(r.rateLostPct, 2)} |`,
     ),
   ];
+  const ceiling = results.find(r => r.impl === 'ceiling');
+  if (ceiling) {
+    lines.push(
+      '',
+      `ceiling (dnsperf against a responder that does nothing else, same cores): ${f(
+        ceiling.qps,
+      )} qps; each server's share of it:`,
+      ...results
+        .filter(r => r !== ceiling)
+        .map(r => `  ${r.impl}: ${f((r.qps / ceiling.qps) * 100)} %`),
+    );
+  }
   const core = results.find(r => r.impl === 'coredns');
   if (core) {
     lines.push(

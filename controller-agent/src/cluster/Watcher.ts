@@ -31,7 +31,10 @@ export interface WatcherOptions {
 class GoneSignal extends Error {}
 
 export const DEFAULT_WATCHER_OPTIONS: WatcherOptions = {
-  pageSize: 500,
+  // 100 objects (about 0.5 MB of pod JSON) a page: the page's text and parsed objects
+  // are what the agent's memory peaks on while it lists. At 10,000 pods (load 24-30, side
+  // by side) 500 a page left 186 MB RSS after sync, 100 a page 107 MB; no slower sync.
+  pageSize: 100,
   watchTimeoutSeconds: [240, 360],
   idleGraceMs: 30_000,
   backoff: { baseMs: 500, maxMs: 30_000 },

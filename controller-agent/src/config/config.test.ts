@@ -144,6 +144,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the DNS UDP worker count (default 0), bounded 0..8', () => {
+    expect(loadConfig(base, []).dnsUdpWorkers).toBe(0);
+    expect(loadConfig(base, ['--dns-udp-workers', '2']).dnsUdpWorkers).toBe(2);
+    expect(problems({ ...base, SPIDER_DNS_UDP_WORKERS: '9' })).toEqual([
+      'SPIDER_DNS_UDP_WORKERS (--dns-udp-workers): must be a whole number from 0 to 8, got "9"',
+    ]);
+  });
+
   it('allows the project whisperer image by default, the configured list otherwise, the default image always', () => {
     const byDefault = loadConfig(base, []).allowedImages;
     expect(imageAllowed('spider/whisperer:0.2.0', byDefault)).toBe(true);

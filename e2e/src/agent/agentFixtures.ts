@@ -133,10 +133,13 @@ export interface AgentProcess {
  */
 export function startAgentProcess(
   env: Record<string, string>,
-  opts: { bundle?: boolean | string } = {},
+  opts: { bundle?: boolean | string; nodeArgs?: string[] } = {},
 ): AgentProcess {
   const bundle = opts.bundle === true ? AGENT_BUNDLE : opts.bundle;
-  const args = bundle ? [bundle] : ['--import', 'tsx', AGENT_MAIN];
+  const args = [
+    ...(opts.nodeArgs ?? []),
+    ...(bundle ? [bundle] : ['--import', 'tsx', AGENT_MAIN]),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, [AGENT_ENV.logLevel]: 'info', ...env },

@@ -200,6 +200,24 @@ describe('controller-agent chart', () => {
     );
   });
 
+  it('passes dns.udpWorkers to the agent (default 0: no worker thread)', async () => {
+    const envOf = async (values: object) => {
+      const objects = await template(helm, {
+        ...renderAgentValues({ controlsUrl: URL, token: 't' }),
+        ...values,
+      });
+      const [c] = byKind(objects, 'Deployment')[0].spec.template.spec
+        .containers;
+      return Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+    };
+    expect((await envOf({}))[AGENT_ENV.dnsUdpWorkers]).toBe('0');
+    expect(
+      (await envOf({ dns: { port: 5353, udpWorkers: 2 } }))[
+        AGENT_ENV.dnsUdpWorkers
+      ],
+    ).toBe('2');
+  });
+
   it('accepts every value AgentChartValues names (so the portal and the chart agree on names)', async () => {
     const full: AgentChartValues = {
       controls: {
@@ -214,7 +232,7 @@ describe('controller-agent chart', () => {
         tag: '0.1.0',
         pullPolicy: 'Always',
       },
-      dns: { port: 5353 },
+      dns: { port: 5353, udpWorkers: 1 },
       endpoint: { port: 8081 },
       hostAliases: [
         { ip: '10.0.0.5', hostnames: ['db.internal'] },
@@ -272,6 +290,11 @@ describe('controller-agent chart', () => {
       'a port out of range',
       { controls: { url: URL, token: 't' }, dns: { port: 70000 } },
       /dns\/port/,
+    ],
+    [
+      'more than 8 DNS UDP workers',
+      { controls: { url: URL, token: 't' }, dns: { udpWorkers: 9 } },
+      /dns\/udpWorkers/,
     ],
     [
       'a host alias without IP',

@@ -28,7 +28,7 @@ export interface AgentChartValues {
   /** The agent's traffic relay; absent = the chart defaults. */
   traffic?: { bufferBytes: number };
   image: { repository: string; tag: string; pullPolicy: string };
-  dns: { port: number };
+  dns: { port: number; udpWorkers?: number };
   endpoint: { port: number };
   hostAliases: Array<{ ip: string; hostnames: string[] }>;
   resyncPeriodSeconds: number;
@@ -54,6 +54,8 @@ export const AGENT_ENV = {
   hostAliases: 'SPIDER_HOST_ALIASES',
   /** DNS resolvers the agent forwards to (`ip`, `ip:port`, `[ipv6]:port`, comma-separated); default: /etc/resolv.conf. */
   dnsUpstreams: 'SPIDER_DNS_UPSTREAMS',
+  /** UDP worker threads of the DNS proxy beside its main thread (0..8); chart value `dns.udpWorkers`. */
+  dnsUdpWorkers: 'SPIDER_DNS_UDP_WORKERS',
   /**
    * DNS name of the agent's Service (`<name>.<namespace>.svc`), set by the chart: the
    * address whisperers should be given (it outlives the agent pod's IP); the Service
