@@ -386,6 +386,48 @@ describe.each(databases.eachSupportedId())(
       ).rejects.toThrow(/cursor/);
     });
 
+    it('pages one pod’s errors, newest first, whichever pod’s errors are newer', async () => {
+      // web-1's errors are the newest; web-2's come from the instance errors index.
+      const statusOf = (n: number) => [200, 404, 503, null, 200, 500][n % 6];
+      const rows = (pod: string, from: number) =>
+        batch(
+          Array.from({ length: 24 }, (_, i) =>
+            exchange(from + i, {
+              status: statusOf(i),
+              error: i % 11 === 0 ? 'truncated' : null,
+              path: `/${pod}/${from + i}`,
+            }),
+          ),
+          { pod },
+        );
+      await store.insertBatch(rows('web-2', 0));
+      await store.insertBatch(rows('web-1', 100));
+      const expected = Array.from({ length: 24 }, (_, i) => i)
+        .filter(i => statusOf(i) !== 200 || i % 11 === 0)
+        .map(i => `/web-2/${i}`)
+        .reverse();
+      for (const instance of ['web-2', 'web-2/spider-a1']) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list(
+            { attachmentIds: ['a1'], instance, status: 'error' },
+            { limit: 4, cursor },
+          );
+          seen.push(...page.items.map(e => e.request.path));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(seen).toEqual(expected);
+      }
+      expect(
+        await all({
+          instance: 'web-2',
+          status: 'error',
+          since: new Date(at(20)),
+        }),
+      ).toEqual(['/web-2/23', '/web-2/22', '/web-2/21', '/web-2/20']);
+    });
+
     it('streams with bodies, newest first, up to the limit, across pages', async () => {
       const many = Array.from({ length: 1200 }, (_, i) => exchange(i));
       await store.insertBatch(batch(many));

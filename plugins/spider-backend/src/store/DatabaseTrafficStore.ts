@@ -829,12 +829,13 @@ function applyFilter(query: Knex.QueryBuilder, filter: TrafficFilter) {
   }
   if (filter.q) {
     const needle = filter.q.toLowerCase();
-    query.whereRaw(
-      isSqlite(query)
-        ? 'instr(search_text, ?) > 0'
-        : 'strpos(search_text, ?) > 0',
-      [needle],
-    );
+    // PostgreSQL: LIKE, which the trigram index spider_traffic_exchanges_search serves
+    // (strpos cannot use it), with LIKE's own characters taken literally.
+    if (isSqlite(query)) query.whereRaw('instr(search_text, ?) > 0', [needle]);
+    else
+      query.whereRaw(`search_text LIKE ? ESCAPE '\\'`, [
+        `%${needle.replace(/[\\%_]/g, c => `\\${c}`)}%`,
+      ]);
   }
   if (filter.peer) {
     const peer = filter.peer;
