@@ -1,6 +1,12 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
@@ -26,7 +32,7 @@ import {
  * table for a 1,000-pod Deployment, on kwok nodes the run adds and removes),
  * BENCH_KUBECTL_SAMPLE (100: the kubectl loop of a larger Deployment runs on that many
  * pods and is scaled up, said so in the table), BENCH_MEM_PODS (10000; 0 skips the memory
- * figure), BENCH_MEM_WORKLOADS (1000), BENCH_REPLACE (20). BENCH_CONTROLS_PORT fixes the
+ * part, which runs alone with `-t memory`), BENCH_MEM_WORKLOADS (1000), BENCH_REPLACE (20). BENCH_CONTROLS_PORT fixes the
  * Controls service's port; BENCH_AGENT_BUNDLE runs a bundle built elsewhere (an older
  * commit's, to compare in the same conditions). Run through jest only because the
  * Controls service test backend needs it; this is a benchmark, not a test.
@@ -308,7 +314,7 @@ interface AttachFigures {
 }
 
 describe('agent benchmark', () => {
-  it('prints attach (against the physical limit and a real kubectl loop), re-injection, POST-to-agent and memory figures', async () => {
+  it('prints attach (against the physical limit and a real kubectl loop), re-injection and POST-to-agent figures', async () => {
     const uptimeBefore = execFileSync('uptime', { encoding: 'utf8' }).trim();
     out(`uptime before: ${uptimeBefore}`);
     const plane = await ensurePlane();
@@ -706,58 +712,6 @@ describe('agent benchmark', () => {
         }
       }
 
-      // 5. Memory while watching MEM_PODS pods in MEM_WORKLOADS workloads.
-      const memNs = `bench-mem-${run}`;
-      const rssBefore = rssOf(agent.child.pid!);
-      let lastCount = 0;
-      const rssSamples: number[] = [];
-      let watched: unknown = {};
-      if (MEM_PODS > 0 && MEM_WORKLOADS > 0) {
-        await ensureNamespace(admin, memNs);
-        const per = Math.ceil(MEM_PODS / MEM_WORKLOADS);
-        for (let i = 0; i < MEM_WORKLOADS; i += 20) {
-          await Promise.all(
-            Array.from({ length: Math.min(20, MEM_WORKLOADS - i) }, (_, j) =>
-              createDeployment(admin, memNs, `w${i + j}`, per),
-            ),
-          );
-        }
-        const memStart = Date.now();
-        await until(
-          `${MEM_PODS} pods exist`,
-          async () => {
-            const list = await apis(admin).core.listNamespacedPod({
-              namespace: memNs,
-              limit: 1,
-            });
-            const remaining = list.metadata?.remainingItemCount ?? 0;
-            lastCount = list.items.length + remaining;
-            return lastCount >= MEM_PODS;
-          },
-          40 * 60_000,
-          5000,
-        ).catch(e =>
-          out(
-            `memory scale not reached: ${lastCount} pods after ${Math.round(
-              (Date.now() - memStart) / 1000,
-            )} s (${(e as Error).message})`,
-          ),
-        );
-        // Let the agent settle (GC, caches up to date), then sample RSS a few times.
-        await new Promise(r => setTimeout(r, 20_000));
-        for (let i = 0; i < 5; i++) {
-          rssSamples.push(rssOf(agent.child.pid!));
-          await new Promise(r => setTimeout(r, 1000));
-        }
-        watched =
-          (
-            await controls
-              .as(OWNER)
-              .get(`/controllers/${seed.controllerId}/status`)
-          ).body?.status?.watched ?? {};
-      }
-
-      const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
       out('');
       out(
         '=== controller agent benchmark (real plane, real Controls service, agent as host process) ===',
@@ -817,22 +771,206 @@ describe('agent benchmark', () => {
       out(
         `uptime after:  ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`,
       );
-      if (rssSamples.length)
-        out(
-          `agent RSS: ${mb(rssBefore)} before; ${mb(
-            Math.max(...rssSamples),
-          )} max while watching ${lastCount} pods in ${MEM_WORKLOADS} Deployments (goal ≤ 150 MB); watched per kind: ${JSON.stringify(
-            watched,
-          )}`,
-        );
       out('');
     } finally {
       await agent?.stop();
       await controls.close();
-      for (const name of [ns, largeNs, `bench-mem-${run}`])
+      for (const name of [ns, largeNs])
         await apis(admin)
           .core.deleteNamespace({ name })
           .catch(() => {});
+      for (const name of addedNodes)
+        await apis(admin)
+          .core.deleteNode({ name })
+          .catch(() => {});
+      await plane.stop();
+    }
+  });
+
+  // The memory part, on its own agent: `yarn bench:agent -t memory` runs it alone,
+  // `-t attach` the rest; BENCH_MEM_PODS=0 skips it.
+  it('prints the agent memory while it watches BENCH_MEM_PODS pods (RSS, watch cache bytes per pod)', async () => {
+    if (!(MEM_PODS > 0 && MEM_WORKLOADS > 0)) return;
+    const uptimeBefore = execFileSync('uptime', { encoding: 'utf8' }).trim();
+    out(`uptime before: ${uptimeBefore}`);
+    const plane = await ensurePlane();
+    const admin = plane.kubeConfig;
+    const controls = await startControls({
+      port: process.env.BENCH_CONTROLS_PORT
+        ? Number(process.env.BENCH_CONTROLS_PORT)
+        : undefined,
+    });
+    const run = Date.now().toString(36).slice(-5);
+    const memNs = `bench-mem-${run}`;
+    let agent: ReturnType<typeof startAgentProcess> | undefined;
+    let addedNodes: string[] = [];
+    const tmp = mkdtempSync(join(tmpdir(), 'spider-bench-mem-'));
+    try {
+      const seed = await controls.seed(OWNER, { name: 'bench-mem' });
+      const kubeconfig = await agentServiceAccountKubeconfig(admin);
+      await ensureNamespace(admin, memNs);
+      // Room for every pod on kwok nodes, so they run and get IPs as real ones would.
+      addedNodes = await addKwokNodes(admin, MEM_PODS, `m${run}`);
+      if (!process.env.BENCH_AGENT_BUNDLE)
+        execFileSync(process.execPath, ['bundle.mjs'], {
+          cwd: join(REPO_ROOT, 'controller-agent'),
+        });
+      // The node flags of the image (its Dockerfile's ENTRYPOINT): the process it runs.
+      const entry = readFileSync(
+        join(REPO_ROOT, 'controller-agent', 'Dockerfile'),
+        'utf8',
+      )
+        .split('\n')
+        .find(l => l.startsWith('ENTRYPOINT'))!;
+      const nodeArgs: string[] = JSON.parse(
+        entry.slice('ENTRYPOINT'.length),
+      ).slice(1, -1);
+      agent = startAgentProcess(
+        {
+          [AGENT_ENV.controlsUrl]: controls.controlsUrl,
+          [AGENT_ENV.token]: seed.token,
+          KUBECONFIG: kubeconfig,
+          [AGENT_ENV.httpPort]: '0',
+          [AGENT_ENV.dnsPort]: '0',
+          [AGENT_ENV.endpointPort]: '0',
+          [AGENT_ENV.podIp]: '127.0.0.1',
+          [AGENT_ENV.logLevel]: 'info',
+        },
+        { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
+      );
+      const pid = agent.child.pid!;
+      await agent.waitForLog(l => l.msg === 'caches synced', 300_000);
+      const rssBefore = rssOf(pid);
+      let peak = rssBefore;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssOf(pid));
+      }, 1000);
+      const per = Math.ceil(MEM_PODS / MEM_WORKLOADS);
+      const t0 = Date.now();
+      for (let i = 0; i < MEM_WORKLOADS; i += 20) {
+        await Promise.all(
+          Array.from({ length: Math.min(20, MEM_WORKLOADS - i) }, (_, j) =>
+            createDeployment(admin, memNs, `w${i + j}`, per),
+          ),
+        );
+      }
+      let running = 0;
+      await until(
+        `${MEM_PODS} pods running`,
+        async () => {
+          const list = await apis(admin).core.listNamespacedPod({
+            namespace: memNs,
+            fieldSelector: 'status.phase=Running',
+            limit: 1,
+          });
+          running =
+            list.items.length + (list.metadata?.remainingItemCount ?? 0);
+          return running >= MEM_PODS;
+        },
+        40 * 60_000,
+        5000,
+      ).catch(e =>
+        out(
+          `memory scale not reached: ${running} pods running after ${Math.round(
+            (Date.now() - t0) / 1000,
+          )} s (${(e as Error).message})`,
+        ),
+      );
+      const createdS = Math.round((Date.now() - t0) / 1000);
+      const watchingPeak = peak;
+      // A fresh start at full size: what a restarted agent (or a new replica) goes
+      // through, listing every pod at once.
+      await agent.stop();
+      const restartedAt = Date.now();
+      agent = startAgentProcess(
+        {
+          [AGENT_ENV.controlsUrl]: controls.controlsUrl,
+          [AGENT_ENV.token]: seed.token,
+          KUBECONFIG: kubeconfig,
+          [AGENT_ENV.httpPort]: '0',
+          [AGENT_ENV.dnsPort]: '0',
+          [AGENT_ENV.endpointPort]: '0',
+          [AGENT_ENV.podIp]: '127.0.0.1',
+          [AGENT_ENV.logLevel]: 'info',
+        },
+        { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
+      );
+      const pid2 = agent.child.pid!;
+      let restartPeak = 0;
+      const sampler2 = setInterval(() => {
+        restartPeak = Math.max(restartPeak, rssOf(pid2));
+      }, 500);
+      const synced = await agent.waitForLog(
+        l => l.msg === 'caches synced',
+        600_000,
+      );
+      // Let it settle (GC, caches up to date), then sample RSS a few times.
+      await new Promise(r => setTimeout(r, 30_000));
+      const settled: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        settled.push(rssOf(pid2));
+        await new Promise(r => setTimeout(r, 1000));
+      }
+      clearInterval(sampler);
+      clearInterval(sampler2);
+      // The watch caches' heap, measured apart (the agent's watchers in a process of
+      // their own, full GC before and after the lists).
+      const adminFile = join(tmp, 'kubeconfig');
+      writeFileSync(adminFile, admin.exportConfig(), { mode: 0o600 });
+      const cache = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [
+            '--expose-gc',
+            '--import',
+            'tsx',
+            'bench/memory/cacheBytes.ts',
+            '--kubeconfig',
+            adminFile,
+          ],
+          { cwd: join(REPO_ROOT, 'controller-agent'), encoding: 'utf8' },
+        ).trim(),
+      );
+      // The separate measurement saw every pod the plane runs (or the figure is not one).
+      expect(cache.pods).toBeGreaterThanOrEqual(running);
+      const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+      out('');
+      out(
+        `=== agent memory: ${running} pods running in ${MEM_WORKLOADS} Deployments (created in ${createdS} s), agent node flags ${JSON.stringify(
+          nodeArgs,
+        )} ===`,
+      );
+      out('| agent RSS | MB | goal |');
+      out('| --- | ---: | --- |');
+      out(`| synced, before the pods | ${mb(rssBefore)} | |`);
+      out(`| peak while the pods were created | ${mb(watchingPeak)} | |`);
+      out(
+        `| restarted at full size: peak while listing (synced after ${Math.round(
+          (Date.parse(synced.time) - restartedAt) / 1000,
+        )} s) | ${mb(restartPeak)} | |`,
+      );
+      out(
+        `| restarted at full size: settled (max of 5 samples) | ${mb(
+          Math.max(...settled),
+        )} | ≤ 100 MB |`,
+      );
+      out(
+        `watch caches (heap after full GC, measured apart): ${mb(
+          cache.cacheBytes,
+        )} for ${cache.pods} pods, ${cache.workloads} workloads, ${
+          cache.services
+        } services = ${cache.bytesPerPod} bytes per pod (workloads included)`,
+      );
+      out(
+        `uptime after:  ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`,
+      );
+      out('');
+    } finally {
+      await agent?.stop();
+      await controls.close();
+      await apis(admin)
+        .core.deleteNamespace({ name: memNs })
+        .catch(() => {});
       for (const name of addedNodes)
         await apis(admin)
           .core.deleteNode({ name })
