@@ -19,7 +19,16 @@ async function main() {
       });
   const app = await startSpiderTestBackend({
     knex,
-    config: { agents: { maxConnections: 20_000 } },
+    config: {
+      agents: { maxConnections: 20_000 },
+      // A benchmark measures the rows it stored: retention (by default 100,000 rows per
+      // attachment and 1 GiB) must not delete them under it while it runs.
+      traffic: { maxRowsPerAttachment: 100_000_000, maxTotalBytes: 1e13 },
+    },
+    // SPIDER_BENCH_PORT: a fixed port (a shared machine assigns each user a range).
+    port: process.env.SPIDER_BENCH_PORT
+      ? Number(process.env.SPIDER_BENCH_PORT)
+      : undefined,
     logLevel: 'error',
   });
   process.stdout.write(`READY ${app.port}\n`);

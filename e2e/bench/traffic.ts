@@ -11,21 +11,18 @@
  * Usage: yarn bench:traffic [ingestExchanges=200000] [storedExchanges=1000000] [pacedExchanges=100000]
  * Prints `uptime` before and after and a table: figure, goal, ratio, PASS/FAIL.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
-import request from 'supertest';
-import { mockCredentials } from '@backstage/backend-test-utils';
 import { CapturedExchange } from '@spider/backstage-plugin-spider-common';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
+import { BenchServer, startBenchServer } from './BenchServer';
 
 const INGEST = Number(process.argv[2] ?? 200_000);
 const STORED = Number(process.argv[3] ?? 1_000_000);
 const PER_MESSAGE = 500;
 const HAR_ENTRIES = 10_000;
-const OWNER = 'user:default/owner';
 
 function pct(values: number[], p: number) {
   const s = [...values].sort((a, b) => a - b);
@@ -184,47 +181,19 @@ async function main() {
     pool: { min: 1, max: 4 },
   });
 
-  const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      '--expose-gc',
-      ...(process.env.SPIDER_BENCH_NODE_OPTIONS ?? '')
-        .split(' ')
-        .filter(Boolean),
-    ],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: { ...process.env, SPIDER_BENCH_PG: dbUrl.toString() },
-  });
-  const rss = () =>
-    new Promise<number>(resolve => {
-      server.once('message', (m: any) => resolve(m.rss));
-      server.send('rss');
-    });
+  let server: BenchServer | undefined;
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      server.stdout!.on('data', (d: Buffer) => {
-        const m = /READY (\d+)/.exec(d.toString());
-        if (m) resolve(Number(m[1]));
-      });
-      server.on('exit', code => reject(new Error(`server exited ${code}`)));
+    const bench = await startBenchServer({
+      ...process.env,
+      SPIDER_BENCH_PG: dbUrl.toString(),
     });
-    const base = `http://127.0.0.1:${port}`;
-    const auth = mockCredentials.user.header(OWNER);
-    const api = {
-      post: (p: string, body: unknown) =>
-        request(base)
-          .post(`/api/spider${p}`)
-          .set('Authorization', auth)
-          .send(body as any),
-      get: (p: string) =>
-        request(base).get(`/api/spider${p}`).set('Authorization', auth),
-    };
+    server = bench;
+    const { api, rss } = bench;
 
     const c = await api.post('/controllers', { name: 'bench' });
     const w = await api.post('/whisperers', { name: 'bench' });
     const agent = new TestAgent({
-      url: `ws://127.0.0.1:${port}/api/spider/agent/v1`,
+      url: bench.agentUrl,
       token: c.body.token,
       features: ['traffic'],
       workloads: [
@@ -432,7 +401,7 @@ async function main() {
     }
 
     // 3. HAR of 10,000 exchanges, with the backend's RSS sampled while it streams.
-    server.send('gc');
+    bench.gc();
     const rssBefore = await rss();
     let peak = rssBefore;
     let sampling = true;
@@ -485,12 +454,15 @@ async function main() {
     console.log(`uptime at the end: ${uptime()}`);
     agent.close();
   } finally {
-    server.kill('SIGTERM');
-    await new Promise(r => server.once('exit', r));
+    await server?.stop();
     await db.destroy();
-    await admin
-      .raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
-      .catch(() => {});
+    // SPIDER_BENCH_KEEP_DB=1 keeps the filled database, to EXPLAIN its queries afterwards.
+    if (process.env.SPIDER_BENCH_KEEP_DB === '1')
+      console.log(`kept the database ${dbName}`);
+    else
+      await admin
+        .raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
+        .catch(() => {});
     await admin.destroy();
   }
 }
