@@ -6,17 +6,14 @@
  * Usage: yarn bench:controls [sockets=5000] [attaches=200] [rows=10000]
  *   (5,000 is the default spider.agents.maxConnections; rows=0 skips step 3)
  */
-import { execFileSync, fork } from 'node:child_process';
-import path from 'node:path';
-import request from 'supertest';
-import { mockCredentials } from '@backstage/backend-test-utils';
+import { execFileSync } from 'node:child_process';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
+import { startBenchServer } from './BenchServer';
 
 const SOCKETS = Number(process.argv[2] ?? 5000);
 const ATTACHES = Number(process.argv[3] ?? 200);
 const ROWS = Number(process.argv[4] ?? 10_000);
-const OWNER = 'user:default/owner';
 
 function pct(values: number[], p: number) {
   const s = [...values].sort((a, b) => a - b);
@@ -28,45 +25,8 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
 async function main() {
   console.log(`uptime before: ${uptime()}`);
-  const server = fork(path.join(__dirname, 'controlsServer.ts'), [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      '--expose-gc',
-      ...(process.env.SPIDER_BENCH_NODE_OPTIONS ?? '')
-        .split(' ')
-        .filter(Boolean),
-    ],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    env: process.env,
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.stdout!.on('data', (d: Buffer) => {
-      const m = /READY (\d+)/.exec(d.toString());
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', code => reject(new Error(`server exited ${code}`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const auth = mockCredentials.user.header(OWNER);
-  const api = {
-    post: (p: string, body: unknown) =>
-      request(base)
-        .post(`/api/spider${p}`)
-        .set('Authorization', auth)
-        .send(body as any),
-    get: (p: string) =>
-      request(base).get(`/api/spider${p}`).set('Authorization', auth),
-  };
-  const rss = () =>
-    new Promise<number>(resolve => {
-      server.once('message', (m: any) => {
-        if (process.env.SPIDER_BENCH_VERBOSE)
-          console.log(JSON.stringify(m.mem));
-        resolve(m.rss);
-      });
-      server.send('rss');
-    });
+  const server = await startBenchServer();
+  const { api, rss } = server;
 
   try {
     const rssIdle = await rss();
@@ -78,13 +38,13 @@ async function main() {
       const c = await api.post('/controllers', { name: `bench-${i}` });
       tokens.push({ id: c.body.id, token: c.body.token });
     }
-    server.send('gc');
+    server.gc();
     const rssBefore = await rss();
     for (let i = 0; i < SOCKETS; i += 50) {
       await Promise.all(
         tokens.slice(i, i + 50).map(async (t, j) => {
           const a = new TestAgent({
-            url: `ws://127.0.0.1:${port}/api/spider/agent/v1`,
+            url: server.agentUrl,
             token: t.token,
             podsPerWorkload: 1,
           });
@@ -95,7 +55,7 @@ async function main() {
     }
     const connectSeconds = (Date.now() - started) / 1000;
     await new Promise(r => setTimeout(r, 3000));
-    server.send('gc');
+    server.gc();
     const rssLoaded = await rss();
     console.log(
       `agent sockets held: ${
@@ -178,7 +138,7 @@ async function main() {
     );
     console.log(`uptime after: ${uptime()}`);
   } finally {
-    server.kill('SIGTERM');
+    await server.stop();
   }
 }
 
