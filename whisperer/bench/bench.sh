@@ -6,7 +6,9 @@
 #      the whisperer capturing in nginx's namespace, against tcpdump -w /dev/null.
 # Needs root. Knobs: SPIDER_BENCH_RATE (10000), SPIDER_BENCH_SECONDS (10),
 # SPIDER_BENCH_MIN_EXCHANGES (300000), SPIDER_BENCH_PARTS ("read live"), SPIDER_CACHE_DIR,
-# SPIDER_BENCH_RUNS (2: the live part is run that many times), SPIDER_BENCH_PROFILE=DIR (CPU profiles of the live runs, DIR/live-fixed.pprof, live-max.pprof).
+# SPIDER_BENCH_RUNS (2: the live part is run that many times), SPIDER_BENCH_PROFILE=DIR (CPU profiles of the live runs, DIR/live-fixed.pprof, live-max.pprof),
+# SPIDER_BENCH_BIN (a spider-whisperer binary to measure instead of building this tree's:
+# an older commit's, to compare under the same load).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/local/go/bin:$PATH"
@@ -42,7 +44,8 @@ trap cleanup EXIT
 
 uptime_before="$(uptime)"
 echo "building..." >&2
-bin="$("$here/build.sh")"
+bin="${SPIDER_BENCH_BIN:-$("$here/build.sh")}"
+echo "whisperer binary: $bin" >&2
 (cd "$here" && go test -c -o "$work/helpers" ./integration)
 
 ip netns add "$srv"
