@@ -106,6 +106,102 @@ describe('AttachDialog', () => {
     expect(onAttached).toHaveBeenCalled();
   });
 
+  it("warns before attach when the whisperer's image is outside the Controller's reported allow-list", async () => {
+    const { api, usable } = setup();
+    const foreign = makeWhisperer({
+      name: 'foreign-image',
+      image: 'registry.evil.example/sniffer:1',
+    });
+    const allowed = makeWhisperer({
+      name: 'team-image',
+      image: 'registry.example.com/team/whisperer:2',
+    });
+    const standard = makeWhisperer({ name: 'default-image', image: null });
+    api.whisperers.push(foreign, allowed, standard);
+    api.statuses.set(usable.id, {
+      controllerId: usable.id,
+      connected: true,
+      lastSeenAt: new Date().toISOString(),
+      status: {
+        agentVersion: '0.1.0',
+        protocolVersion: 1,
+        clusterVersion: null,
+        scope: { include: '*', exclude: [] },
+        cpuCores: 0,
+        rssBytes: 0,
+        heapUsedBytes: 0,
+        watched: {},
+        allowedImages: [
+          'registry.example.com/team/*',
+          'spider/whisperer:0.1.0',
+        ],
+        attachments: [],
+        reportedAt: new Date().toISOString(),
+        startedAt: new Date().toISOString(),
+      },
+    });
+    await renderSpider(
+      <AttachDialog
+        open
+        onClose={() => {}}
+        initial={{
+          controllerId: usable.id,
+          target: {
+            namespace: 'payments',
+            kind: 'Deployment',
+            name: 'payments',
+          },
+        }}
+      />,
+      { api },
+    );
+    await waitFor(() =>
+      expect(api.callsOf('getControllerStatus')).toEqual([[usable.id]]),
+    );
+    await pick('Whisperer', /foreign-image/);
+    const alert = await screen.findByText(/would refuse/);
+    expect(alert).toHaveTextContent(
+      `This Controller's agent injects only registry.example.com/team/*, spider/whisperer:0.1.0: it would refuse "registry.evil.example/sniffer:1" in every pod (ImageNotAllowed)`,
+    );
+    // An allowed image, and none (the agent's default): no warning.
+    await pick('Whisperer', /team-image/);
+    await waitFor(() =>
+      expect(screen.queryByText(/would refuse/)).not.toBeInTheDocument(),
+    );
+    await pick('Whisperer', /default-image/);
+    expect(screen.queryByText(/would refuse/)).not.toBeInTheDocument();
+  });
+
+  it('does not warn when the agent has not reported its list (offline or older)', async () => {
+    const { api, usable } = setup();
+    api.whisperers.push(
+      makeWhisperer({
+        name: 'foreign-image',
+        image: 'registry.evil.example/x:1',
+      }),
+    );
+    await renderSpider(
+      <AttachDialog
+        open
+        onClose={() => {}}
+        initial={{
+          controllerId: usable.id,
+          target: {
+            namespace: 'payments',
+            kind: 'Deployment',
+            name: 'payments',
+          },
+        }}
+      />,
+      { api },
+    );
+    await waitFor(() =>
+      expect(api.callsOf('getControllerStatus')).toEqual([[usable.id]]),
+    );
+    await pick('Whisperer', /foreign-image/);
+    expect(screen.queryByText(/would refuse/)).not.toBeInTheDocument();
+  });
+
   it('says what is missing', async () => {
     const { api } = setup();
     await renderSpider(<AttachDialog open onClose={() => {}} />, { api });

@@ -18,7 +18,9 @@ import {
   createAttachmentRequestSchema,
   EntityWorkload,
   humanizeDuration,
+  imageAllowed,
   parseDuration,
+  parseImagePatterns,
   Whisperer,
   Workload,
   WorkloadRef,
@@ -63,6 +65,26 @@ function useLoad<T>(load: (() => Promise<T>) | undefined, deps: unknown[]) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   return state;
+}
+
+/**
+ * Why the Controller's agent would refuse this Whisperer's image, or null. The agent
+ * reports its allow-list (chart value whisperers.allowedImages, its default image among
+ * them) with its status; a Whisperer without an image gets that default, always allowed.
+ * Null too when the list is unknown (agent offline or older): the agent still checks.
+ */
+export function imageNotAllowedWarning(
+  whisperer: Pick<Whisperer, 'image'> | undefined,
+  allowed: readonly string[] | undefined,
+): string | null {
+  if (!whisperer?.image || !allowed) return null;
+  if (imageAllowed(whisperer.image, parseImagePatterns(allowed).patterns))
+    return null;
+  return `This Controller's agent injects only ${
+    allowed.length ? allowed.join(', ') : 'no images'
+  }: it would refuse "${
+    whisperer.image
+  }" in every pod (ImageNotAllowed), so the attachment would capture nothing. Pick another whisperer, or ask the agent's admin to allow the image (chart value whisperers.allowedImages).`;
 }
 
 /** What a whisperer's time to live means for an attachment made now. */
@@ -189,6 +211,18 @@ export function AttachDialog(props: {
 
   const whisperer = whisperers.value?.find(w => w.id === whispererId);
   const controller = usable.find(c => c.id === controllerId);
+  const agentStatus = useLoad(
+    open && controllerId
+      ? () => api.getControllerStatus(controllerId)
+      : undefined,
+    [open, api, controllerId],
+  );
+  const imageWarning = imageNotAllowedWarning(
+    whisperer,
+    agentStatus.value?.controllerId === controllerId
+      ? agentStatus.value.status?.allowedImages
+      : undefined,
+  );
 
   const onSelectWorkload = useCallback(
     (w: Workload) =>
@@ -402,6 +436,11 @@ export function AttachDialog(props: {
                 </Typography>
               )}
               <ExpiryPreview whisperer={whisperer} />
+              {imageWarning && (
+                <Alert severity="warning" role="alert">
+                  {imageWarning}
+                </Alert>
+              )}
             </Box>
           </Grid>
         </Grid>
