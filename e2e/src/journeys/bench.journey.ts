@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Page } from 'playwright-core';
+import { Page, Response } from 'playwright-core';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports, no-restricted-imports, @backstage/no-mixed-plugin-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { OUTPUT } from './browser';
@@ -808,6 +808,30 @@ async function measureTraffic(
       .first()
       .textContent()) ?? '';
   await page.evaluate(FRAME_RECORDER);
+  // What the live tail's fetches carry: the API has no "after this exchange" parameter,
+  // so each fetch asks from a second before the newest exchange and the page drops the
+  // ids it has; this counts the rows (and bytes) sent twice.
+  const liveFetches = {
+    requests: 0,
+    rows: 0,
+    bytes: 0,
+    ids: new Set<string>(),
+  };
+  const onLiveResponse = async (r: Response) => {
+    const u = r.url();
+    if (!/\/traffic\?/.test(u) || !u.includes('since=')) return;
+    try {
+      const body = await r.text();
+      const items = (JSON.parse(body).items ?? []) as Array<{ id: string }>;
+      liveFetches.requests++;
+      liveFetches.rows += items.length;
+      liveFetches.bytes += body.length;
+      for (const it of items) liveFetches.ids.add(it.id);
+    } catch {
+      // a response the page let go of: not counted
+    }
+  };
+  page.on('response', onLiveResponse);
   const perTick = TRAFFIC_BENCH.liveRatePerSecond / 10;
   let n = TRAFFIC_BENCH.exchanges;
   const liveStarted = Date.now();
@@ -832,6 +856,18 @@ async function measureTraffic(
   );
   figures.liveLastShownAfterMs = Date.now() - sentAll;
   const live = await stopFrames(page);
+  page.off('response', onLiveResponse);
+  figures.liveFetchRequests = liveFetches.requests;
+  figures.liveFetchRows = liveFetches.rows;
+  figures.liveFetchDuplicateRows = liveFetches.rows - liveFetches.ids.size;
+  figures.liveFetchKiB = Math.round(liveFetches.bytes / 1024);
+  figures.liveFetchDuplicateKiB = liveFetches.rows
+    ? Math.round(
+        ((liveFetches.bytes / liveFetches.rows) *
+          (liveFetches.rows - liveFetches.ids.size)) /
+          1024,
+      )
+    : 0;
   const sorted = [...live.frames].sort((a, b) => a - b);
   figures.liveLongestFrameMs = Math.round(sorted[sorted.length - 1] * 10) / 10;
   figures.liveP99FrameMs =
@@ -910,6 +946,9 @@ async function measureTraffic(
     ],
   ];
   for (const line of table(rows)) log(line);
+  log(
+    `  live tail fetches: ${figures.liveFetchRequests} requests, ${figures.liveFetchRows} rows (${figures.liveFetchKiB} KiB), ${figures.liveFetchDuplicateRows} of them already sent (about ${figures.liveFetchDuplicateKiB} KiB): the API has no "after this exchange" cursor; the page drops them by id`,
+  );
   log('');
   log('  first render, what the last load waited for (ms since navigation):');
   for (const w of figures.firstRenderWaterfall as string[]) log(`    ${w}`);

@@ -66,6 +66,13 @@ describe('TrafficList', () => {
     expect(first).toHaveTextContent('/api/orders/');
     expect(first).toHaveTextContent('checkout-5d8f-xyz.checkout.pod');
     expect(first).toHaveTextContent('13 ms');
+    // The direction in words; its icon is decoration, hidden from assistive technology.
+    const direction = within(first).getAllByRole('gridcell')[2];
+    expect(direction).toHaveTextContent(/^ ?(in|out)$/);
+    expect(direction.querySelector('svg')).toHaveAttribute(
+      'aria-hidden',
+      'true',
+    );
   });
 
   it('colours the status by class', () => {

@@ -9,8 +9,6 @@ import {
 } from 'react';
 import { FixedSizeList, ListChildComponentProps } from 'react-window';
 import { makeStyles, Theme } from '@material-ui/core/styles';
-import CallReceivedIcon from '@material-ui/icons/CallReceived';
-import CallMadeIcon from '@material-ui/icons/CallMade';
 import type { StoredExchange } from '@spider/backstage-plugin-spider-common';
 import {
   exchangeSize,
@@ -26,6 +24,7 @@ import { EntityLink } from './EntityLink';
 
 export const ROW_HEIGHT = 36;
 const DEFAULT_HEIGHT = 560;
+const LIST_STYLE: CSSProperties = { contain: 'strict' };
 /** Rows moved by PageUp/PageDown. */
 const PAGE_ROWS = 10;
 /** Ask for the next page this many rows before the end. */
@@ -96,6 +95,9 @@ const useStyles = makeStyles(theme => ({
     color: theme.palette.text.primary,
     borderBottom: `1px solid ${theme.palette.divider}`,
     cursor: 'pointer',
+    // Rows have a fixed size (react-window places them): containment keeps a row that
+    // mounts or moves from making the browser lay out or restyle its neighbours.
+    contain: 'strict',
     '&:hover': { background: theme.palette.action.hover },
   },
   selected: {
@@ -109,7 +111,7 @@ const useStyles = makeStyles(theme => ({
     paddingRight: theme.spacing(1),
   },
   mono: { fontFamily: 'monospace' },
-  icon: { fontSize: 16, verticalAlign: 'middle' },
+  icon: { verticalAlign: 'middle' },
   status: { fontWeight: theme.typography.fontWeightBold as number },
   s2xx: { color: statusColor(theme, '2xx') },
   s3xx: { color: statusColor(theme, '3xx') },
@@ -119,6 +121,27 @@ const useStyles = makeStyles(theme => ({
 }));
 
 type Classes = ReturnType<typeof useStyles>;
+
+/**
+ * The direction icons as plain SVG (the paths of MUI's CallReceived and CallMade): a
+ * row that mounts renders no MUI component, which matters when the live tail mounts a
+ * screenful of new rows at once.
+ */
+const directionIcon = (d: string, className: string) => (
+  <svg
+    className={className}
+    viewBox="0 0 24 24"
+    width="16"
+    height="16"
+    fill="currentColor"
+    aria-hidden
+    focusable="false"
+  >
+    <path d={d} />
+  </svg>
+);
+const IN_PATH = 'M20 5.41L18.59 4 7 15.59V9H5v10h10v-2H8.41z';
+const OUT_PATH = 'M9 5v2h6.59L4 18.59 5.41 20 17 8.41V15h2V5z';
 
 interface RowData {
   items: StoredExchange[];
@@ -160,13 +183,9 @@ const RowCells = memo(function ExchangeRowCells(props: {
       </div>
       <div role="gridcell" className={c}>
         {e.direction === 'inbound' ? (
-          <>
-            <CallReceivedIcon className={classes.icon} aria-hidden /> in
-          </>
+          <>{directionIcon(IN_PATH, classes.icon)} in</>
         ) : (
-          <>
-            <CallMadeIcon className={classes.icon} aria-hidden /> out
-          </>
+          <>{directionIcon(OUT_PATH, classes.icon)} out</>
         )}
       </div>
       <div
@@ -373,6 +392,9 @@ export function TrafficList(props: TrafficListProps) {
           itemData={itemData}
           itemKey={(index, data) => data.items[index].id}
           overscanCount={8}
+          // The scroller has a fixed size: what changes inside it (rows mounting, the
+          // total height growing with the live tail) is laid out without the page.
+          style={LIST_STYLE}
           onScroll={({ scrollOffset }) =>
             onAtTopChange?.(scrollOffset < ROW_HEIGHT / 2)
           }

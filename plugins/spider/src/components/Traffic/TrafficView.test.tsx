@@ -155,6 +155,9 @@ describe('TrafficView', () => {
   });
 
   it('shows new exchanges live, and holds them as "N new" while paused', async () => {
+    // Live merges render as a transition, which jsdom runs in slices through timers:
+    // on a loaded machine that takes longer than the default second.
+    const slow = { timeout: 15_000 };
     const { a, api } = setup();
     const signals = new FakeSignalApi();
     await renderView(api, a, { signals });
@@ -175,8 +178,9 @@ describe('TrafficView', () => {
         latest: null,
       }),
     );
-    await waitFor(() =>
-      expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-3'),
+    await waitFor(
+      () => expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-3'),
+      slow,
     );
     const live = api.callsOf('listTraffic').at(-1)![1] as { since: string };
     // the live fetch asks only since (just before) the newest exchange it had
@@ -196,10 +200,10 @@ describe('TrafficView', () => {
         latest: null,
       }),
     );
-    const marker = await screen.findByRole('button', { name: '2 new' });
+    const marker = await screen.findByRole('button', { name: '2 new' }, slow);
     expect(rows()).toHaveLength(4);
     fireEvent.click(marker);
-    await waitFor(() => expect(rows()).toHaveLength(6));
+    await waitFor(() => expect(rows()).toHaveLength(6), slow);
     expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-5');
     expect(
       screen.queryByRole('button', { name: /new$/ }),

@@ -1,4 +1,11 @@
-import { useCallback, useMemo, useRef, useState } from 'react';
+import {
+  memo,
+  useCallback,
+  useDeferredValue,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
 import { useSearchParams } from 'react-router-dom';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
@@ -55,7 +62,15 @@ export type TrafficViewSource =
       /** Its first page, asked for beside the attachment (see {@link prefetchFirstPage}). */
       firstPage?: PrefetchedPage;
     }
-  | { kind: 'entity'; entityRef: string; attachments: Attachment[] };
+  | {
+      kind: 'entity';
+      entityRef: string;
+      attachments: Attachment[];
+      /** The attachments are still loading: an empty list cannot say why yet. */
+      attachmentsLoading?: boolean;
+      /** Its first page, asked for beside the entity's workloads. */
+      firstPage?: PrefetchedPage;
+    };
 
 /** Maps are asked for at most this many attachments (entity view), to name peers. */
 const MAX_MAPS = 5;
@@ -101,6 +116,8 @@ function NoTraffic(props: {
   }
   const attachments =
     source.kind === 'attachment' ? [source.attachment] : source.attachments;
+  if (source.kind === 'entity' && source.attachmentsLoading)
+    return <Progress />;
   if (attachments.length === 0) {
     return (
       <EmptyState
@@ -162,8 +179,11 @@ function NoTraffic(props: {
   );
 }
 
-/** The HAR export: one attachment, or a menu of them. */
-function HarExport(props: {
+/**
+ * The HAR export: one attachment, or a menu of them. Memoised: the live tail re-renders
+ * the view several times a second, and the choices seldom change.
+ */
+const HarExport = memo(function HarExportView(props: {
   choices: Array<{ id: string; target: WorkloadRef }>;
   filters: TrafficFilters;
 }) {
@@ -218,7 +238,7 @@ function HarExport(props: {
       )}
     </>
   );
-}
+});
 
 /**
  * The traffic of an attachment or an entity: filters (in the URL), the live list, the
@@ -252,7 +272,7 @@ export function TrafficView(props: { source: TrafficViewSource }) {
   const entityRef = source.kind === 'entity' ? source.entityRef : undefined;
   const attachmentId =
     source.kind === 'attachment' ? source.attachment.id : undefined;
-  const firstPage = source.kind === 'attachment' ? source.firstPage : undefined;
+  const firstPage = source.firstPage;
   const trafficSource = useMemo<TrafficSource>(
     () => ({
       key: sourceKey,
@@ -287,7 +307,7 @@ export function TrafficView(props: { source: TrafficViewSource }) {
     );
 
   // Every attachment the view knows of: the given ones and those the exchanges name.
-  const known = useMemo(() => {
+  const knownNow = useMemo(() => {
     const out = new Map<string, { id: string; target: WorkloadRef }>();
     attachments.forEach(a => out.set(a.id, { id: a.id, target: a.target }));
     // The newest exchanges name the attachments worth offering; looking further back on
@@ -300,7 +320,11 @@ export function TrafficView(props: { source: TrafficViewSource }) {
     }
     return [...out.values()];
   }, [attachments, feed.items]);
-  const knownKey = known.map(k => k.id).join(',');
+  const knownKey = knownNow.map(k => k.id).join(',');
+  // The same array while the same attachments are known (nearly every live update), so
+  // what takes it (the HAR export) need not re-render.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const known = useMemo(() => knownNow, [knownKey]);
   // The list's first page goes first: the map only names peers in it (and its
   // aggregation competes with the page for the backend). The map view asks at once.
   // Once asked for, the maps follow their own inputs (not every filter's reload).
@@ -346,6 +370,9 @@ export function TrafficView(props: { source: TrafficViewSource }) {
       ),
     [maps.value],
   );
+  // Peer names arrive with the maps, just after the first rows: the list re-renders with
+  // them at low priority, so that render does not hold up typing in the filters.
+  const listDirectory = useDeferredValue(directory);
 
   const instancesKey = attachments
     .flatMap(a =>
@@ -431,7 +458,7 @@ export function TrafficView(props: { source: TrafficViewSource }) {
           selectedId={selectedId}
           onSelect={setSelectedId}
           onOpen={onOpen}
-          directory={directory}
+          directory={listDirectory}
           onAtTopChange={feed.setAtTop}
           onNearEnd={feed.loadMore}
           scrollToTopSignal={scrollTop}

@@ -1,4 +1,10 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  startTransition,
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+} from 'react';
 import type {
   StoredExchange,
   TrafficCoverage,
@@ -300,19 +306,28 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
     const coverage = arrivedCoverage.current;
     arrived.current = [];
     arrivedCoverage.current = undefined;
-    if (arrivedGen.current !== generation.current) return;
-    setState(x => {
-      const hold = pausedRef.current || !atTopRef.current;
-      const fresh = newExchanges(x.items, got);
-      if (fresh.length === 0 && !coverage) return x;
-      return cap({
-        ...x,
-        coverage: coverage ?? x.coverage,
-        liveError: undefined,
-        items: hold ? x.items : mergeExchanges(x.items, fresh),
-        pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
-      });
-    });
+    const gen = generation.current;
+    if (arrivedGen.current !== gen) return;
+    // A transition: React renders the new rows in slices of a few ms and yields to the
+    // browser between them, so a merge of a few hundred exchanges never holds a frame
+    // (a plain update renders the whole view in one task). Typing, scrolling and clicks
+    // stay urgent and go first.
+    startTransition(() =>
+      setState(x => {
+        // Rendered later than asked: the filters may have changed meanwhile.
+        if (gen !== generation.current) return x;
+        const hold = pausedRef.current || !atTopRef.current;
+        const fresh = newExchanges(x.items, got);
+        if (fresh.length === 0 && !coverage) return x;
+        return cap({
+          ...x,
+          coverage: coverage ?? x.coverage,
+          liveError: undefined,
+          items: hold ? x.items : mergeExchanges(x.items, fresh),
+          pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
+        });
+      }),
+    );
   }, []);
 
   const inFlight = useRef(false);
