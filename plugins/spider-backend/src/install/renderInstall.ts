@@ -54,7 +54,7 @@ export function renderInstall(
   settings: InstallSettings,
   req: InstallRequest,
 ): {
-  format: string;
+  format: InstallRequest['format'];
   content: string;
   fileName: string;
 } {

@@ -6,24 +6,30 @@ import {
   createAttachmentRequestSchema,
   createControllerRequestSchema,
   createWhispererRequestSchema,
+  entityTrafficQuerySchema,
   entityWorkloadsQuerySchema,
+  exchangeIdParamSchema,
+  harQuerySchema,
   idParamSchema,
   installQuerySchema,
   listAttachmentsQuerySchema,
   listWorkloadsQuerySchema,
   putSharesRequestSchema,
   REST_LIMITS,
+  trafficMapQuerySchema,
+  trafficQuerySchema,
   updateControllerRequestSchema,
   updateWhispererRequestSchema,
 } from '@spider/backstage-plugin-spider-common';
-import { parseInput } from './validation';
+import { nameUnknownFields, parseInput } from './validation';
 import { spiderErrorHandler } from './errorHandler';
 import { SpiderServices } from './SpiderServices';
-import { addTrafficRoutes } from './trafficRouter';
-import { createOpenApiRouter } from '../schema/openapi/generated';
+import { streamHar } from './trafficRouter';
+import { normalizeEntityRef } from '../catalog/normalizeEntityRef';
+import { createOpenApiRouter, spec } from '../schema/openapi/generated';
 
-/** The router generated from the spec, as the handlers see it. */
-export type SpiderApiRouter = express.Router;
+/** Any request of the typed router (its params, query and body types differ per route). */
+export type SpiderRequest = express.Request<any, any, any, any>;
 
 export interface RouterOptions {
   logger: LoggerService;
@@ -39,13 +45,23 @@ export interface RouterOptions {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, services } = options;
-  const { controllers, grants, whisperers, attachments, entityWorkloads } =
-    services;
+  const { httpAuth, logger, services } = options;
+  const {
+    controllers,
+    grants,
+    whisperers,
+    attachments,
+    entityWorkloads,
+    traffic,
+  } = services;
   // The router generated from src/schema/openapi.yaml: requests are checked against the
-  // spec first; the shared zod schemas then parse them (their messages name the field and
-  // what to fix; unknown fields and query parameters are theirs to refuse).
-  const validated = await createOpenApiRouter({
+  // spec first (unknown body fields included: its object schemas are closed where the
+  // zod schemas are strict); the shared zod schemas then parse them (trimming, defaults,
+  // durations, coercion of query numbers). Unknown query parameters are zod's to refuse.
+  // Each handler's path, parameters, body and the JSON it answers are typed by the spec,
+  // so a service whose answer no longer matches it fails to compile. (Inferred, not
+  // named: a named alias of the router type costs the compiler too deep an instantiation.)
+  const router = await createOpenApiRouter({
     // The body is parsed before this router (below): errors of the validator's own
     // middleware all turn into 400, and a body over the cap must answer 413.
     middleware: [(_req, _res, next) => next()],
@@ -56,14 +72,13 @@ export async function createRouter(
       },
     },
   });
-  // Handlers take their types from spider-common (the zod parse of each request), not
-  // from the spec's inferred types: those demand index signatures the shared interfaces
-  // do not have. The spec still validates every request at run time.
-  const router = validated as unknown as SpiderApiRouter;
+  // Right after the validator's own error handler: its refusal of an unknown body field
+  // then names the field, as the zod schemas' messages do.
+  router.use(nameUnknownFields(spec));
 
-  const user = (req: express.Request) =>
+  const user = (req: SpiderRequest) =>
     httpAuth.credentials(req, { allow: ['user'] });
-  const idOf = (req: express.Request) =>
+  const idOf = (req: SpiderRequest) =>
     parseInput(idParamSchema, req.params, 'path').id;
 
   // ---- Controllers ---------------------------------------------------------
@@ -220,17 +235,49 @@ export async function createRouter(
     res.json({ items: await entityWorkloads.list(await user(req), entityRef) });
   });
 
-  // ---- Traffic (access is AttachmentsService.readable) ----------------------
+  // ---- Traffic (README "Traffic API"; access is AttachmentsService.readable) -
 
-  addTrafficRoutes(router, {
-    httpAuth,
-    logger: options.logger,
-    service: services.traffic,
+  router.get('/attachments/:id/traffic', async (req, res) => {
+    const id = idOf(req);
+    const query = parseInput(trafficQuerySchema, req.query, 'query');
+    res.json(await traffic.list(await user(req), id, query));
+  });
+
+  router.get('/attachments/:id/traffic.har', async (req, res) => {
+    const id = idOf(req);
+    const query = parseInput(harQuerySchema, req.query, 'query');
+    const { fileName, chunks } = await traffic.har(await user(req), id, query);
+    await streamHar(res, { logger, attachmentId: id, fileName, chunks });
+  });
+
+  router.get('/traffic/:exchangeId', async (req, res) => {
+    const { exchangeId } = parseInput(
+      exchangeIdParamSchema,
+      req.params,
+      'path',
+    );
+    res.json(await traffic.get(await user(req), exchangeId));
+  });
+
+  router.get('/attachments/:id/map', async (req, res) => {
+    const id = idOf(req);
+    const query = parseInput(trafficMapQuerySchema, req.query, 'query');
+    res.json(await traffic.map(await user(req), id, query));
+  });
+
+  router.get('/entity-traffic', async (req, res) => {
+    const query = parseInput(entityTrafficQuerySchema, req.query, 'query');
+    res.json(
+      await traffic.entityTraffic(await user(req), {
+        ...query,
+        entityRef: normalizeEntityRef(query.entityRef),
+      }),
+    );
   });
 
   const outer = Router();
   outer.use(express.json({ limit: REST_LIMITS.bodyBytes, strict: true }));
-  outer.use(validated);
+  outer.use(router);
   outer.use(spiderErrorHandler);
   return outer;
 }

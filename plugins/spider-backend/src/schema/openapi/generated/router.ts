@@ -358,6 +358,7 @@ export const spec = {
       },
       NamespaceScope: {
         type: 'object',
+        additionalProperties: false,
         required: ['include', 'exclude'],
         properties: {
           include: {
@@ -400,6 +401,7 @@ export const spec = {
       },
       Controller: {
         type: 'object',
+        additionalProperties: false,
         required: [
           'id',
           'name',
@@ -469,24 +471,83 @@ export const spec = {
       },
       ControllerWithToken: {
         description:
-          'A Controller with its agent token, the only time the token is shown.',
-        allOf: [
-          {
-            $ref: '#/components/schemas/Controller',
+          "A Controller with its agent token, the only time the token is shown. Written out (a YAML merge of Controller's properties) rather than allOf: Controller refuses properties it does not name, so an allOf with it would refuse the token.",
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id',
+          'name',
+          'description',
+          'owner',
+          'createdAt',
+          'updatedAt',
+          'connected',
+          'lastSeenAt',
+          'agentVersion',
+          'clusterVersion',
+          'scope',
+          'activeAttachments',
+          'rights',
+          'token',
+        ],
+        properties: {
+          id: {
+            $ref: '#/components/schemas/Id',
           },
-          {
-            type: 'object',
-            required: ['token'],
-            properties: {
-              token: {
-                type: 'string',
+          name: {
+            type: 'string',
+          },
+          description: {
+            type: 'string',
+          },
+          owner: {
+            type: 'string',
+          },
+          createdAt: {
+            $ref: '#/components/schemas/Time',
+          },
+          updatedAt: {
+            $ref: '#/components/schemas/Time',
+          },
+          connected: {
+            type: 'boolean',
+          },
+          lastSeenAt: {
+            $ref: '#/components/schemas/NullableTime',
+          },
+          agentVersion: {
+            type: ['string', 'null'],
+          },
+          clusterVersion: {
+            type: ['string', 'null'],
+          },
+          scope: {
+            oneOf: [
+              {
+                $ref: '#/components/schemas/NamespaceScope',
               },
+              {
+                type: 'null',
+              },
+            ],
+          },
+          activeAttachments: {
+            type: 'integer',
+          },
+          rights: {
+            type: 'array',
+            items: {
+              $ref: '#/components/schemas/ControllerRight',
             },
           },
-        ],
+          token: {
+            type: 'string',
+          },
+        },
       },
       ControllerList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items'],
         properties: {
           items: {
@@ -499,6 +560,7 @@ export const spec = {
       },
       CreateControllerRequest: {
         type: 'object',
+        additionalProperties: false,
         required: ['name'],
         properties: {
           name: {
@@ -512,6 +574,7 @@ export const spec = {
       },
       UpdateControllerRequest: {
         type: 'object',
+        additionalProperties: false,
         description: 'At least one of name, description.',
         properties: {
           name: {
@@ -525,6 +588,7 @@ export const spec = {
       },
       WhispererInstance: {
         type: 'object',
+        additionalProperties: false,
         required: ['pod', 'container', 'state'],
         properties: {
           pod: {
@@ -565,6 +629,7 @@ export const spec = {
       },
       ControllerStatus: {
         type: 'object',
+        additionalProperties: false,
         required: ['controllerId', 'connected', 'lastSeenAt', 'status'],
         properties: {
           controllerId: {
@@ -585,6 +650,7 @@ export const spec = {
               },
               {
                 type: 'object',
+                additionalProperties: false,
                 required: [
                   'agentVersion',
                   'protocolVersion',
@@ -635,6 +701,7 @@ export const spec = {
                     type: 'array',
                     items: {
                       type: 'object',
+                      additionalProperties: false,
                       required: ['id', 'instances'],
                       properties: {
                         id: {
@@ -663,6 +730,7 @@ export const spec = {
       },
       InstallInstructions: {
         type: 'object',
+        additionalProperties: false,
         required: ['format', 'content', 'fileName'],
         properties: {
           format: {
@@ -682,6 +750,7 @@ export const spec = {
       },
       Workload: {
         type: 'object',
+        additionalProperties: false,
         required: ['namespace', 'kind', 'name', 'labels', 'replicas', 'pods'],
         properties: {
           namespace: {
@@ -709,6 +778,7 @@ export const spec = {
       },
       WorkloadList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items', 'truncated'],
         properties: {
           items: {
@@ -723,26 +793,53 @@ export const spec = {
         },
       },
       EntityWorkload: {
-        allOf: [
-          {
-            $ref: '#/components/schemas/Workload',
+        description:
+          "A Workload with its Controller (Workload's properties merged, as in ControllerWithToken).",
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'namespace',
+          'kind',
+          'name',
+          'labels',
+          'replicas',
+          'pods',
+          'controllerId',
+          'controllerName',
+        ],
+        properties: {
+          namespace: {
+            type: 'string',
           },
-          {
+          kind: {
+            $ref: '#/components/schemas/WorkloadKind',
+          },
+          name: {
+            type: 'string',
+          },
+          labels: {
             type: 'object',
-            required: ['controllerId', 'controllerName'],
-            properties: {
-              controllerId: {
-                $ref: '#/components/schemas/Id',
-              },
-              controllerName: {
-                type: 'string',
-              },
+            additionalProperties: {
+              type: 'string',
             },
           },
-        ],
+          replicas: {
+            type: ['integer', 'null'],
+          },
+          pods: {
+            type: 'integer',
+          },
+          controllerId: {
+            $ref: '#/components/schemas/Id',
+          },
+          controllerName: {
+            type: 'string',
+          },
+        },
       },
       NamespaceList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items', 'all'],
         properties: {
           items: {
@@ -759,6 +856,7 @@ export const spec = {
       },
       Grant: {
         type: 'object',
+        additionalProperties: false,
         required: ['principal', 'rights', 'namespaces'],
         properties: {
           principal: {
@@ -795,6 +893,7 @@ export const spec = {
       },
       GrantList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items'],
         properties: {
           items: {
@@ -810,6 +909,7 @@ export const spec = {
       },
       Whisperer: {
         type: 'object',
+        additionalProperties: false,
         required: [
           'id',
           'name',
@@ -863,6 +963,7 @@ export const spec = {
       },
       WhispererList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items'],
         properties: {
           items: {
@@ -875,6 +976,7 @@ export const spec = {
       },
       WhispererFields: {
         type: 'object',
+        additionalProperties: false,
         properties: {
           name: {
             $ref: '#/components/schemas/DisplayName',
@@ -932,6 +1034,7 @@ export const spec = {
       },
       Attachment: {
         type: 'object',
+        additionalProperties: false,
         required: [
           'id',
           'controllerId',
@@ -998,6 +1101,7 @@ export const spec = {
       },
       AttachmentList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items', 'totalCount'],
         properties: {
           items: {
@@ -1016,6 +1120,7 @@ export const spec = {
       },
       CreateAttachmentRequest: {
         type: 'object',
+        additionalProperties: false,
         required: ['controllerId', 'whispererId', 'target'],
         properties: {
           controllerId: {
@@ -1034,6 +1139,7 @@ export const spec = {
       },
       StoredExchange: {
         type: 'object',
+        additionalProperties: false,
         description:
           'A captured exchange (spider-common capturedExchangeSchema) with controllerId, storedAt and target. In lists the request and response bodies are null.',
         required: [
@@ -1092,6 +1198,11 @@ export const spec = {
           response: {
             type: ['object', 'null'],
           },
+          grpc: {
+            type: ['object', 'null'],
+            description:
+              'gRPC service, method, status and message when protocol is grpc.',
+          },
           error: {
             type: ['string', 'null'],
             enum: ['reset', 'timeout', 'truncated', 'unparsed', null],
@@ -1103,6 +1214,7 @@ export const spec = {
       },
       TrafficList: {
         type: 'object',
+        additionalProperties: false,
         required: ['items', 'coverage'],
         properties: {
           items: {
@@ -1116,12 +1228,32 @@ export const spec = {
           },
           coverage: {
             type: 'object',
+            additionalProperties: false,
             required: ['instances', 'totals', 'complete'],
             properties: {
               instances: {
                 type: 'array',
                 items: {
                   type: 'object',
+                  additionalProperties: false,
+                  required: ['pod', 'container', 'stats', 'relay', 'updatedAt'],
+                  properties: {
+                    pod: {
+                      type: 'string',
+                    },
+                    container: {
+                      type: 'string',
+                    },
+                    stats: {
+                      type: ['object', 'null'],
+                    },
+                    relay: {
+                      type: ['object', 'null'],
+                    },
+                    updatedAt: {
+                      $ref: '#/components/schemas/NullableTime',
+                    },
+                  },
                 },
               },
               totals: {
@@ -1136,6 +1268,7 @@ export const spec = {
       },
       TrafficMap: {
         type: 'object',
+        additionalProperties: false,
         required: ['workload', 'entityRef', 'since', 'until', 'peers'],
         properties: {
           workload: {
@@ -1154,6 +1287,7 @@ export const spec = {
             type: 'array',
             items: {
               type: 'object',
+              additionalProperties: false,
               required: ['key', 'role', 'ips', 'name', 'calls', 'errors'],
               properties: {
                 key: {
@@ -1961,6 +2095,7 @@ export const spec = {
               'application/json': {
                 schema: {
                   type: 'object',
+                  additionalProperties: false,
                   required: ['items'],
                   properties: {
                     items: {
