@@ -12,6 +12,17 @@ export interface Config {
       maxTimeToLive?: string | HumanDuration;
       /** How often expired attachments are looked for, in milliseconds. Default 1000. */
       expiryCheckIntervalMs?: number;
+      /**
+       * Most live attachments (pending, active or failed; not detaching, detached or
+       * expired) one Controller may have. An attach beyond it is refused with 409.
+       * Default 1000.
+       */
+      maxPerController?: number;
+      /**
+       * Most live attachments one user may have created, across all Controllers. An
+       * attach beyond it is refused with 409. Default 100.
+       */
+      maxPerUser?: number;
     };
     whisperers?: {
       /**

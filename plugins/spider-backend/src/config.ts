@@ -11,6 +11,8 @@ export interface TrafficSettings {
 
 export interface SpiderSettings {
   maxTimeToLiveMs?: number;
+  /** `spider.attachments.maxPerController` / `maxPerUser`: live attachments allowed. */
+  attachmentLimits: { perController: number; perUser: number };
   expiryCheckIntervalMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
@@ -18,6 +20,17 @@ export interface SpiderSettings {
   install: InstallSettings;
   traffic: TrafficSettings;
 }
+
+/**
+ * Live attachments allowed by default. Every live attachment of a Controller is in its
+ * agent's desired set (sent on each connect) and may put a whisperer into every pod of
+ * a workload; a thousand per cluster is far past what people watch at once, and a
+ * hundred per user stops a script run amok without getting in anyone's way.
+ */
+export const DEFAULT_ATTACHMENT_LIMITS = {
+  perController: 1000,
+  perUser: 100,
+} as const;
 
 /** Reads `spider.*`, failing start-up with a message that names the bad key. */
 export async function readSpiderConfig(
@@ -42,6 +55,18 @@ export async function readSpiderConfig(
     expiryCheckIntervalMs:
       config.getOptionalNumber('spider.attachments.expiryCheckIntervalMs') ??
       1000,
+    attachmentLimits: {
+      perController: readPositive(
+        config,
+        'spider.attachments.maxPerController',
+        DEFAULT_ATTACHMENT_LIMITS.perController,
+      ),
+      perUser: readPositive(
+        config,
+        'spider.attachments.maxPerUser',
+        DEFAULT_ATTACHMENT_LIMITS.perUser,
+      ),
+    },
     requestTimeoutMs:
       config.getOptionalNumber('spider.agents.requestTimeoutMs') ?? 10_000,
     maxConnections:

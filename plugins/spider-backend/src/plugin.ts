@@ -141,6 +141,7 @@ export const spiderPlugin = createBackendPlugin({
           allowedImages: readAllowedImages(deps.config),
           install: settings.install,
           maxTimeToLiveMs: settings.maxTimeToLiveMs,
+          attachmentLimits: settings.attachmentLimits,
           requestTimeoutMs: settings.requestTimeoutMs,
         });
         deps.httpRouter.use(

@@ -1,11 +1,20 @@
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
-import { isError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  isError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import {
   Attachment,
   CreateAttachmentRequest,
   ListAttachmentsQuery,
 } from '@spider/backstage-plugin-spider-common';
-import { AttachmentsStore } from '../store/AttachmentsStore';
+import {
+  AttachmentLimitError,
+  AttachmentLimits,
+  AttachmentsStore,
+} from '../store/AttachmentsStore';
 import { WhisperersStore } from '../store/WhisperersStore';
 import {
   ControllerAccess,
@@ -29,6 +38,8 @@ export class AttachmentsService {
       /** Wakes the expiry loop for an attachment's deadline. */
       pokeExpiry(at: number | null): void;
       maxTimeToLiveMs?: number;
+      /** Live attachments per Controller and per user (spider.attachments.maxPer*). */
+      limits: AttachmentLimits;
     },
   ) {}
 
@@ -105,21 +116,28 @@ export class AttachmentsService {
       whisperer.timeToLive,
       this.deps.maxTimeToLiveMs,
     );
-    const { attachment, revision } = await attachments.create({
-      controllerId: body.controllerId,
-      whisperer: {
-        id: whisperer.id,
-        name: whisperer.name,
-        image: whisperer.image,
-        captureFilter: whisperer.captureFilter,
-        env: whisperer.env,
-      },
-      target: body.target,
-      entityRef: body.entityRef && normalizeEntityRef(body.entityRef),
-      createdBy: actorRef(credentials),
-      createdAt,
-      expiresAt,
-    });
+    const { attachment, revision } = await attachments
+      .create({
+        controllerId: body.controllerId,
+        whisperer: {
+          id: whisperer.id,
+          name: whisperer.name,
+          image: whisperer.image,
+          captureFilter: whisperer.captureFilter,
+          env: whisperer.env,
+        },
+        target: body.target,
+        entityRef: body.entityRef && normalizeEntityRef(body.entityRef),
+        createdBy: actorRef(credentials),
+        createdAt,
+        expiresAt,
+        limits: this.deps.limits,
+      })
+      .catch(e => {
+        throw e instanceof AttachmentLimitError
+          ? limitConflict(e, view.controller.name)
+          : e;
+      });
     const desired = await attachments.desiredOne(attachment.id);
     if (desired) gateway.pushAttach(body.controllerId, revision, desired);
     this.deps.pokeExpiry(expiresAt);
@@ -194,6 +212,21 @@ export class AttachmentsService {
       controllerId: a.controllerId,
     });
   }
+}
+
+/**
+ * 409, not 429: the limit is on how many attachments exist, not on how fast they are
+ * made, so retrying does not help until one is detached (and clients back off and retry
+ * on 429 by themselves).
+ */
+function limitConflict(e: AttachmentLimitError, controllerName: string) {
+  return e.scope === 'controller'
+    ? new ConflictError(
+        `Controller "${controllerName}" already has ${e.limit} live attachments, its limit (spider.attachments.maxPerController); detach one first, or ask the portal's admin to raise the limit`,
+      )
+    : new ConflictError(
+        `You already have ${e.limit} live attachments, the limit per user (spider.attachments.maxPerUser); detach one first, or ask the portal's admin to raise the limit`,
+      );
 }
 
 function isNoAccess(e: unknown): boolean {

@@ -6,7 +6,7 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import { ImagePattern } from '@spider/backstage-plugin-spider-common';
 import { ControllersStore } from '../store/ControllersStore';
 import { WhisperersStore } from '../store/WhisperersStore';
-import { AttachmentsStore } from '../store/AttachmentsStore';
+import { AttachmentLimits, AttachmentsStore } from '../store/AttachmentsStore';
 import { SharesStore } from '../store/SharesStore';
 import { InventoryStore } from '../store/InventoryStore';
 import { TrafficStore } from '../store/TrafficStore';
@@ -51,6 +51,7 @@ export function createSpiderServices(deps: {
   allowedImages: readonly ImagePattern[];
   install: InstallSettings;
   maxTimeToLiveMs?: number;
+  attachmentLimits: AttachmentLimits;
   requestTimeoutMs: number;
 }): SpiderServices {
   const changes = new ChangeRecorder(deps.audit, deps.events);
@@ -62,6 +63,7 @@ export function createSpiderServices(deps: {
     changes,
     pokeExpiry: deps.pokeExpiry,
     maxTimeToLiveMs: deps.maxTimeToLiveMs,
+    limits: deps.attachmentLimits,
   });
   return {
     controllers: new ControllersService({

@@ -101,10 +101,31 @@ function isUniqueViolation(e: unknown): boolean {
   );
 }
 
+/** Most live (desired-set) attachments per Controller and per creating user. */
+export interface AttachmentLimits {
+  perController: number;
+  perUser: number;
+}
+
+/** A create refused by AttachmentLimits; nothing was written. */
+export class AttachmentLimitError extends Error {
+  name = 'AttachmentLimitError';
+  constructor(readonly scope: 'controller' | 'user', readonly limit: number) {
+    super(`${scope} already has ${limit} live attachments`);
+  }
+}
+
 export class AttachmentsStore {
   constructor(private readonly db: Knex) {}
 
-  /** Creates a pending attachment and bumps the Controller's desired-set revision. */
+  /**
+   * Creates a pending attachment and bumps the Controller's desired-set revision. With
+   * `limits`, refuses (AttachmentLimitError) when the Controller or the user already has
+   * that many live attachments, race-free: concurrent creates wait on the user's advisory
+   * lock (PostgreSQL) and on the Controller's row, which the revision bump locks before
+   * counting; SQLite runs one writer at a time. Live = pending, active or failed (the
+   * desired set); detaching, detached and expired do not count.
+   */
   async create(input: {
     controllerId: string;
     whisperer: WhispererSnapshot;
@@ -113,26 +134,21 @@ export class AttachmentsStore {
     createdBy: string;
     createdAt: number;
     expiresAt: number | null;
+    limits?: AttachmentLimits;
   }): Promise<{ attachment: Attachment; revision: number }> {
     const id = randomUUID();
     try {
       const revision = await this.db.transaction(async tx => {
-        await tx('spider_attachments').insert({
-          id,
-          controller_id: input.controllerId,
-          whisperer_id: input.whisperer.id,
-          whisperer_name: input.whisperer.name,
-          whisperer_json: JSON.stringify(input.whisperer),
-          target_namespace: input.target.namespace,
-          target_kind: input.target.kind,
-          target_name: input.target.name,
-          entity_ref: input.entityRef ?? null,
-          created_by: input.createdBy,
-          created_at: input.createdAt,
-          expires_at: input.expiresAt,
-          status: 'pending',
-        });
-        return bumpRevision(tx, input.controllerId);
+        if (input.limits && isPostgres(tx))
+          await tx.raw('select pg_advisory_xact_lock(hashtext(?))', [
+            `spider_attachments:${input.createdBy}`,
+          ]);
+        // The bump comes first: its row lock holds concurrent creates on this Controller
+        // until commit, so the counts below see them.
+        const bumped = await bumpRevision(tx, input.controllerId);
+        if (input.limits) await checkLimits(tx, input, input.limits);
+        await tx('spider_attachments').insert(attachmentRow(id, input));
+        return bumped;
       });
       return { attachment: (await this.get(id))!, revision };
     } catch (e) {
@@ -463,6 +479,53 @@ export function nextStatus(
   if (phase === 'failed') return 'failed';
   if (phase === 'expired') return 'expired';
   return current;
+}
+
+async function checkLimits(
+  tx: Knex.Transaction,
+  input: { controllerId: string; createdBy: string },
+  limits: AttachmentLimits,
+) {
+  const live = async (where: Record<string, string>) => {
+    const row = await tx('spider_attachments')
+      .count({ n: '*' })
+      .where(where)
+      .whereIn('status', DESIRED_STATUSES)
+      .first();
+    return Number((row as any)?.n ?? 0);
+  };
+  if (
+    (await live({ controller_id: input.controllerId })) >= limits.perController
+  )
+    throw new AttachmentLimitError('controller', limits.perController);
+  if ((await live({ created_by: input.createdBy })) >= limits.perUser)
+    throw new AttachmentLimitError('user', limits.perUser);
+}
+
+function isPostgres(db: Knex): boolean {
+  const client = db.client.config.client;
+  return client === 'pg' || client === 'postgres' || client === 'postgresql';
+}
+
+function attachmentRow(
+  id: string,
+  input: Parameters<AttachmentsStore['create']>[0],
+) {
+  return {
+    id,
+    controller_id: input.controllerId,
+    whisperer_id: input.whisperer.id,
+    whisperer_name: input.whisperer.name,
+    whisperer_json: JSON.stringify(input.whisperer),
+    target_namespace: input.target.namespace,
+    target_kind: input.target.kind,
+    target_name: input.target.name,
+    entity_ref: input.entityRef ?? null,
+    created_by: input.createdBy,
+    created_at: input.createdAt,
+    expires_at: input.expiresAt,
+    status: 'pending',
+  };
 }
 
 function toDesired(row: any): DesiredAttachment {
