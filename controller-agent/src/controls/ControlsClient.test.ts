@@ -1,7 +1,12 @@
 import { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
-import { BackendMessage } from '@spider/backstage-plugin-spider-common';
+import {
+  BackendMessage,
+  DesiredAttachment,
+  welcomeFrames,
+} from '@spider/backstage-plugin-spider-common';
 import { silentLogger } from '../log/logger';
+import { DesiredSet } from '../reconcile/DesiredSet';
 import { agentSocketUrl, ControlsClient } from './ControlsClient';
 
 const hello = () => ({
@@ -145,7 +150,7 @@ describe('ControlsClient against a local ws server', () => {
   it('announces traffic in its hello and sends traffic only after a welcome that announces it', async () => {
     const c = connect([]);
     await until(() => frames.length >= 1);
-    expect(frames[0].features).toEqual(['traffic']);
+    expect(frames[0].features).toEqual(['traffic', 'chunkedWelcome']);
     const traffic = (seq: number) => ({
       type: 'traffic' as const,
       agentRun: 'run',
@@ -225,6 +230,108 @@ describe('ControlsClient against a local ws server', () => {
       }),
     );
     await until(() => c.connected, 8000);
+  });
+
+  it('hands a chunked desired set over whole, and nothing of one that was interrupted or broken', async () => {
+    const attachment = (i: number): DesiredAttachment => ({
+      id: `a-${i}`,
+      target: { namespace: 'shop', kind: 'Deployment', name: `w-${i}` },
+      whisperer: {
+        id: 'w',
+        name: 'w',
+        image: null,
+        captureFilter: '',
+        env: { PAD: 'x'.repeat(500) },
+      },
+      expiresAt: null,
+    });
+    const framesOf = (revision: number, ids: number[]) => {
+      const r = welcomeFrames(
+        { protocol: 1, controllerId: 'c', revision },
+        ids.map(attachment),
+        { chunked: true, chunkBytes: 2000 },
+      );
+      if (!r.ok) throw new Error(r.error);
+      expect(r.frames.length).toBeGreaterThan(3);
+      return r.frames;
+    };
+    const all = Array.from({ length: 12 }, (_, i) => i);
+    // What the agent does with a welcome: its desired set, replaced (stopping what is missing).
+    const desired = new DesiredSet();
+    const stopped: string[] = [];
+    const received: BackendMessage[] = [];
+    connect([], () => {});
+    (client as any).options.onMessage = (m: BackendMessage) => {
+      received.push(m);
+      if (m.type === 'welcome')
+        stopped.push(...desired.replace(m.revision, m.attachments, 0).stopped);
+    };
+    const closes: number[] = [];
+    const nextSocket = async (n: number) => {
+      await until(() => sockets.length >= n);
+      const s = sockets[n - 1];
+      s.on('close', code => closes.push(code));
+      return s;
+    };
+
+    // 1. A whole chunked set: one welcome with all twelve, after the last chunk.
+    let s = await nextSocket(1);
+    const first = framesOf(1, all);
+    for (const f of first.slice(0, -1)) s.send(f);
+    await new Promise(r => setTimeout(r, 100));
+    expect(received).toHaveLength(0);
+    expect(client!.connected).toBe(false);
+    s.send(first[first.length - 1]);
+    await until(() => received.length === 1);
+    expect(received[0]).toMatchObject({ type: 'welcome', revision: 1 });
+    expect((received[0] as any).attachments.map((a: any) => a.id)).toEqual(
+      all.map(i => `a-${i}`),
+    );
+    expect(received[0]).not.toHaveProperty('more');
+    expect(client!.connected).toBe(true);
+
+    // 2. A set with only a-0 starts and the connection drops before its end: nothing applied.
+    s.terminate();
+    s = await nextSocket(2);
+    const shrunk = framesOf(2, [
+      0,
+      ...Array.from({ length: 11 }, (_, i) => 100 + i),
+    ]);
+    s.send(shrunk[0]);
+    s.send(shrunk[1]);
+    await new Promise(r => setTimeout(r, 100));
+    s.terminate();
+
+    // 3. A broken sequence (a chunk skipped): the agent closes with 1002, nothing applied.
+    s = await nextSocket(3);
+    s.send(shrunk[0]);
+    s.send(shrunk[2]);
+    s.send(shrunk[3]);
+    await until(() => closes.includes(1002));
+
+    // 4. An attach inside a set: also 1002, and the attach is not handled either.
+    s = await nextSocket(4);
+    s.send(shrunk[0]);
+    s.send(
+      JSON.stringify({
+        type: 'attach',
+        revision: 3,
+        attachment: attachment(50),
+      }),
+    );
+    s.send(shrunk[1]);
+    await until(() => closes.filter(c => c === 1002).length >= 2);
+    expect(received).toHaveLength(1);
+    expect(stopped).toEqual([]);
+    expect(desired.live().map(e => e.attachment.id)).toEqual(
+      all.map(i => `a-${i}`),
+    );
+
+    // 5. The whole new set arrives: now, and only now, what it lacks is stopped.
+    s = await nextSocket(5);
+    for (const f of shrunk) s.send(f);
+    await until(() => received.length === 2);
+    expect(stopped).toEqual(all.slice(1).map(i => `a-${i}`));
   });
 
   it('drops a silent connection', async () => {

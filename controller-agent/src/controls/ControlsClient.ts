@@ -8,6 +8,7 @@ import {
   AgentMessage,
   BackendMessage,
   backendMessageSchema,
+  DesiredSetAssembler,
   HelloMessage,
   parseProtocolMessage,
   TrafficMessage,
@@ -26,6 +27,10 @@ export interface ControlsClientOptions {
    * before: a backend still processing the hello must not see other messages.
    */
   onConnected: () => void;
+  /**
+   * Every message but `desiredChunk`: a chunked desired set is handed over as one
+   * complete `welcome` once its last chunk arrived, and never in part.
+   */
   onMessage: (message: BackendMessage) => void;
   onDisconnected?: () => void;
   backoff?: { baseMs: number; maxMs: number };
@@ -186,12 +191,22 @@ export class ControlsClient {
       let welcomed = false;
       let settled = false;
       let silence: NodeJS.Timeout | undefined;
+      // Per connection: a set cut off by a disconnect dies with it.
+      const assembler = new DesiredSetAssembler();
+      // Set when this side gives up on the connection: frames still arriving while it
+      // closes are not handled (they could be the rest of a broken set).
+      let abandoned = false;
       const socket = new WebSocket(url, {
         headers: { Authorization: `Bearer ${this.options.token()}` },
         maxPayload: AGENT_PROTOCOL_LIMITS.maxMessageBytes,
         handshakeTimeout: 15_000,
       });
       this.socket = socket;
+      const abandon = (code: number, reason: string) => {
+        abandoned = true;
+        assembler.reset();
+        socket.close(code, reason.slice(0, 120));
+      };
       const silenceMs =
         this.options.silenceMs ?? AGENT_PROTOCOL_LIMITS.pingIntervalMs * 4;
       const alive = () => {
@@ -249,6 +264,7 @@ export class ControlsClient {
       socket.on('pong', alive);
       socket.on('message', (data, isBinary) => {
         alive();
+        if (abandoned) return;
         if (isBinary) {
           socket.close(
             AGENT_CLOSE_CODES.unsupportedData,
@@ -265,20 +281,49 @@ export class ControlsClient {
           log.warn('invalid message from the Controls service ignored', {
             error: parsed.error,
           });
+          // Skipping one chunk of a desired set would break it: start over instead.
+          if (assembler.inProgress)
+            abandon(
+              AGENT_CLOSE_CODES.invalidMessage,
+              'invalid message inside a chunked desired set',
+            );
           return;
         }
-        const first = parsed.message.type === 'welcome' && !this.established;
-        if (parsed.message.type === 'welcome')
-          this.peerFeatures = new Set(parsed.message.features ?? []);
+        let message = parsed.message;
+        if (message.type === 'welcome' || message.type === 'desiredChunk') {
+          const r = assembler.accept(message);
+          if (r.state === 'pending') return;
+          if (r.state === 'error') {
+            // Nothing of the broken set is applied; a new connection brings a whole one.
+            log.error('broken desired set from the Controls service', {
+              error: r.error,
+            });
+            abandon(AGENT_CLOSE_CODES.protocolError, r.error);
+            return;
+          }
+          message = r.welcome;
+        } else if (assembler.inProgress) {
+          log.error('the Controls service interrupted a chunked desired set', {
+            type: message.type,
+          });
+          abandon(
+            AGENT_CLOSE_CODES.protocolError,
+            `${message.type} inside a chunked desired set`,
+          );
+          return;
+        }
+        const first = message.type === 'welcome' && !this.established;
+        if (message.type === 'welcome')
+          this.peerFeatures = new Set(message.features ?? []);
         if (first) {
           welcomed = true;
           this.established = true;
         }
         try {
-          this.options.onMessage(parsed.message);
+          this.options.onMessage(message);
         } catch (e) {
           log.error('handling a Controls message failed', {
-            type: parsed.message.type,
+            type: message.type,
             error: e,
           });
         }

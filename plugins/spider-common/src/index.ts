@@ -13,6 +13,7 @@ export * from './model/signals';
 export * from './model/resources';
 export * from './rest/schemas';
 export * from './protocol/v1';
+export * from './protocol/desiredChunks';
 export * from './traffic/exchange';
 export * from './traffic/exchangeValidator';
 export * from './traffic/rest';

@@ -10,6 +10,7 @@ import {
   TrafficFlow,
   TrafficMessage,
   DesiredAttachment,
+  DesiredSetAssembler,
   parseProtocolMessage,
   WhispererInstance,
 } from '@spider/backstage-plugin-spider-common';
@@ -31,7 +32,11 @@ export interface TestAgentOptions {
   podsPerWorkload?: number;
   /** Delay before answering requests (to provoke timeouts). */
   replyDelayMs?: number;
-  /** Features announced in hello (e.g. ['traffic']); none by default, as an older agent. */
+  /**
+   * Features announced in hello (e.g. ['traffic', 'chunkedWelcome']); none by default, as
+   * an older agent. With `chunkedWelcome` it assembles chunked desired sets as the real
+   * agent does, applying one only once complete.
+   */
   features?: string[];
 }
 
@@ -51,6 +56,11 @@ export interface TestTrafficInstance {
 export class TestAgent {
   ws: WebSocket | undefined;
   readonly received: BackendMessage[] = [];
+  /** Size in bytes of every frame received, in order. */
+  readonly frameBytes: number[] = [];
+  /** Complete desired sets applied (one per welcome, however many frames it took). */
+  welcomes = 0;
+  private readonly assembler = new DesiredSetAssembler();
   readonly desired = new Map<string, DesiredAttachment>();
   revision = -1;
   /** agentRun of the traffic messages this agent sends, and the next seq per instance. */
@@ -87,20 +97,34 @@ export class TestAgent {
         });
       });
       ws.on('close', (code, reason) => {
+        // A set cut off by the close is dropped, never applied.
+        this.assembler.reset();
         this.closeCode = code;
         this.closeReason = reason.toString();
         this.notify();
         if (!welcomed) reject(new Error(`closed with ${code} ${reason}`));
       });
-      ws.on('message', data => {
+      ws.on('message', (data: Buffer) => {
+        this.frameBytes.push(data.length);
         const parsed = parseProtocolMessage(
           backendMessageSchema,
           data.toString(),
         );
         if (!parsed.ok)
           throw new Error(`backend sent an invalid message: ${parsed.error}`);
-        const m = parsed.message;
+        let m = parsed.message;
         this.received.push(m);
+        if (m.type === 'welcome' || m.type === 'desiredChunk') {
+          const r = this.assembler.accept(m);
+          if (r.state === 'error')
+            throw new Error(`backend broke a chunked desired set: ${r.error}`);
+          if (r.state === 'pending') return;
+          m = r.welcome;
+        } else if (this.assembler.inProgress) {
+          throw new Error(
+            `backend sent ${m.type} inside a chunked desired set`,
+          );
+        }
         this.handle(m);
         if (m.type === 'welcome' && !welcomed) {
           welcomed = true;
@@ -119,6 +143,7 @@ export class TestAgent {
   private handle(m: BackendMessage) {
     switch (m.type) {
       case 'welcome':
+        this.welcomes += 1;
         this.desired.clear();
         for (const a of m.attachments) this.desired.set(a.id, a);
         this.revision = m.revision;

@@ -11,6 +11,7 @@ import {
   HelloMessage,
   ListWorkloadsParams,
   ListWorkloadsResult,
+  welcomeFrames,
 } from '@spider/backstage-plugin-spider-common';
 import { ControllersStore, hashAgentToken } from '../store/ControllersStore';
 import { AttachmentsStore } from '../store/AttachmentsStore';
@@ -209,15 +210,38 @@ export class AgentGateway {
     const attachments = await this.options.attachments.desiredFor(
       session.controllerId,
     );
-    session.send({
-      type: 'welcome',
-      protocol: AGENT_PROTOCOL_VERSION,
-      controllerId: session.controllerId,
-      revision,
+    // However many attachments there are, no frame exceeds the cap: an agent that can
+    // assemble chunks gets them; an older one gets one welcome while the set fits one.
+    const result = welcomeFrames(
+      {
+        protocol: AGENT_PROTOCOL_VERSION,
+        controllerId: session.controllerId,
+        revision,
+        features: [
+          ...(this.options.traffic ? ['traffic'] : []),
+          'chunkedWelcome',
+        ],
+      },
       attachments,
-      ...(this.options.traffic ? { features: ['traffic'] } : {}),
-    });
-    session.sentRevision = revision;
+      {
+        chunked: session.hello?.features?.includes('chunkedWelcome') ?? false,
+      },
+    );
+    if (!result.ok) {
+      // Sending it anyway would have the agent drop the socket (1009) and reconnect
+      // forever without ever being welcomed; saying why is the most this side can do.
+      this.options.logger.error(
+        `Cannot welcome the agent of Controller ${session.controllerId}: ${result.error}`,
+      );
+      session.close(
+        AGENT_CLOSE_CODES.messageTooBig,
+        'the desired set is too big for one frame; upgrade the agent to one with chunkedWelcome',
+      );
+      return;
+    }
+    // The frames go out back to back in one tick: nothing (an attach push, a request)
+    // can come between the chunks of a set, as the agent requires.
+    if (session.sendFrames(result.frames)) session.sentRevision = revision;
   }
 
   private async onMessage(session: AgentSession, message: AgentMessage) {

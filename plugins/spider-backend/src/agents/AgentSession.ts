@@ -51,6 +51,7 @@ export class AgentSession {
   hello: HelloMessage | undefined;
   private alive = true;
   private missedPongs = 0;
+  private lastBuffered = Number.POSITIVE_INFINITY;
   private readonly pending = new Map<
     string,
     {
@@ -107,6 +108,11 @@ export class AgentSession {
   private ping() {
     // A socket paused for backpressure cannot read pongs; the agent is not at fault.
     if (this.ws.isPaused) this.alive = true;
+    // A ping waits behind whatever is still unsent (a chunked welcome of tens of MB to a
+    // slow reader): while that drains, the agent is reading, not gone.
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > 0 && buffered < this.lastBuffered) this.alive = true;
+    this.lastBuffered = buffered;
     if (!this.alive) {
       this.missedPongs += 1;
       if (this.missedPongs >= 2) {
@@ -247,6 +253,13 @@ export class AgentSession {
   send(message: BackendMessage): boolean {
     if (!this.isAlive) return false;
     this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Sends already serialised messages, in order, all in this tick. */
+  sendFrames(frames: string[]): boolean {
+    if (!this.isAlive) return false;
+    for (const f of frames) this.ws.send(f);
     return true;
   }
 

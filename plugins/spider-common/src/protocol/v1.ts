@@ -34,14 +34,33 @@ export const AGENT_PROTOCOL_LIMITS = {
   helloTimeoutMs: 10_000,
   /** Largest `traffic` message; the agent chunks a whisperer's batch below it. */
   maxTrafficMessageBytes: TRAFFIC_LIMITS.maxMessageBytes,
+  /**
+   * A chunked desired set (feature `chunkedWelcome`) is cut into frames of at most this
+   * many bytes: a quarter of the frame cap, so the largest possible attachment always
+   * fits one (desiredAttachmentMaxBytes), and the agent, whose DNS proxy shares its event
+   * loop, parses about 1 MiB at a time rather than 4.
+   */
+  desiredChunkBytes: 1024 * 1024,
+  /** Attachments in one welcome or desiredChunk frame (bytes are the tighter cap). */
+  desiredChunkAttachments: 10_000,
+  /** Attachments in one chunked desired set in all; the agent refuses a longer one. */
+  maxDesiredAttachments: 100_000,
+  /** Environment entries of a desired attachment (the REST API allows 32). */
+  desiredEnvEntries: 64,
 } as const;
 
 /**
- * Optional capabilities. The agent lists what it can send in `hello.features`; the
- * backend lists what it accepts in `welcome.features`. A side sends a feature's messages
- * only when the other announced it, so old and new peers keep working.
+ * Optional capabilities. The agent lists what it can do in `hello.features`, the backend
+ * in `welcome.features`; a side uses a feature only when the other announced it, so old
+ * and new peers keep working.
+ * - `traffic`: the agent sends `traffic` messages; a backend announcing it stores them.
+ * - `chunkedWelcome`: the agent assembles a desired set sent as a `welcome` with
+ *   `more: true` followed by `desiredChunk` messages (the last with `last: true`), and
+ *   applies it only once complete. A backend sends an agent that did not announce it the
+ *   whole set in one `welcome`, or, when that would exceed the frame cap, closes with
+ *   1009 `messageTooBig` and a reason saying to upgrade the agent.
  */
-export const AGENT_FEATURES = ['traffic'] as const;
+export const AGENT_FEATURES = ['traffic', 'chunkedWelcome'] as const;
 export type AgentFeature = (typeof AGENT_FEATURES)[number];
 const featuresSchema = z.array(z.string().max(32)).max(32).optional();
 
@@ -85,7 +104,15 @@ export const desiredAttachmentSchema = z.strictObject({
     name: z.string().max(200),
     image: imageSchema.nullable(),
     captureFilter: z.string().max(1024),
-    env: z.record(z.string().max(64), z.string().max(1024)),
+    // Entries capped so that one attachment always fits a desired-set chunk.
+    env: z
+      .record(z.string().max(64), z.string().max(1024))
+      .refine(
+        e => Object.keys(e).length <= AGENT_PROTOCOL_LIMITS.desiredEnvEntries,
+        {
+          message: `at most ${AGENT_PROTOCOL_LIMITS.desiredEnvEntries} environment entries`,
+        },
+      ),
   }),
   expiresAt: isoTime.nullable(),
 });
@@ -190,9 +217,10 @@ export const replyMessageSchema = z.strictObject({
 
 /**
  * Captured traffic of one whisperer instance, relayed as the whisperer sent it (chunked
- * under maxTrafficMessageBytes, in order per instance). `seq` increases by one per message
- * of an instance within one agent process (`agentRun`), so the backend sees gaps; replays
- * after a reconnect carry the same exchange ids and are stored once.
+ * under maxTrafficMessageBytes, in order per instance). `seq` increases by one per new
+ * message of an instance within one agent process (`agentRun`), so the backend sees gaps;
+ * a replay after a reconnect keeps its seq and carries the same exchange ids, and is
+ * stored once.
  */
 export const trafficMessageSchema = z.strictObject({
   type: z.literal('traffic'),
@@ -237,8 +265,35 @@ export const welcomeMessageSchema = z.strictObject({
   protocol: z.number().int(),
   controllerId: z.string().max(64),
   revision: z.number().int().min(0),
-  attachments: z.array(desiredAttachmentSchema).max(10_000),
+  attachments: z
+    .array(desiredAttachmentSchema)
+    .max(AGENT_PROTOCOL_LIMITS.desiredChunkAttachments),
   features: featuresSchema,
+  /**
+   * `chunkedWelcome` only: `attachments` is the first part of the set; `desiredChunk`
+   * messages of the same revision follow right after, the last with `last: true`. The
+   * agent changes nothing until the set is complete.
+   */
+  more: z.literal(true).optional(),
+  /** With `more`: how many attachments the complete set holds. */
+  total: z
+    .number()
+    .int()
+    .min(0)
+    .max(AGENT_PROTOCOL_LIMITS.maxDesiredAttachments)
+    .optional(),
+});
+
+/** The next part of a chunked desired set (see `welcome.more`). */
+export const desiredChunkMessageSchema = z.strictObject({
+  type: z.literal('desiredChunk'),
+  revision: z.number().int().min(0),
+  /** 1 for the first chunk after the welcome, then 2, 3, … */
+  seq: z.number().int().min(1),
+  attachments: z
+    .array(desiredAttachmentSchema)
+    .max(AGENT_PROTOCOL_LIMITS.desiredChunkAttachments),
+  last: z.boolean(),
 });
 
 export const attachMessageSchema = z.strictObject({
@@ -276,12 +331,14 @@ export const requestMessageSchema = z.strictObject({
 
 export const backendMessageSchema = z.discriminatedUnion('type', [
   welcomeMessageSchema,
+  desiredChunkMessageSchema,
   attachMessageSchema,
   detachMessageSchema,
   requestMessageSchema,
 ]);
 export type BackendMessage = z.infer<typeof backendMessageSchema>;
 export type WelcomeMessage = z.infer<typeof welcomeMessageSchema>;
+export type DesiredChunkMessage = z.infer<typeof desiredChunkMessageSchema>;
 export type AttachMessage = z.infer<typeof attachMessageSchema>;
 export type DetachMessage = z.infer<typeof detachMessageSchema>;
 export type RequestMessage = z.infer<typeof requestMessageSchema>;
