@@ -2022,7 +2022,15 @@ export const spec = {
             $ref: '#/components/responses/NotFound',
           },
           '409': {
-            $ref: '#/components/responses/Conflict',
+            description:
+              "The Whisperer is already attached to this workload through this Controller, or a limit on live attachments is reached: the Controller's (spider.attachments.maxPerController, default 1000) or the caller's (spider.attachments.maxPerUser, default 100). The message names which. Nothing was created.",
+            content: {
+              'application/json': {
+                schema: {
+                  $ref: '#/components/schemas/Error',
+                },
+              },
+            },
           },
         },
       },
