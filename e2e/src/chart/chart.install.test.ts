@@ -23,6 +23,7 @@ import {
 import {
   dig,
   httpFrom,
+  withTokenOnStdin,
   instanceSecretOf,
   serviceAccountKubeconfig,
   statusOf,
@@ -135,15 +136,35 @@ describe('agent chart installed in the real control plane', () => {
     await plane?.stop();
   }, 120_000);
 
-  it('installs with the one-line command the portal renders; the agent pod is admitted under PodSecurity restricted', async () => {
+  it('installs with the commands the portal renders (token on stdin, never on a command line); the agent pod is admitted under PodSecurity restricted', async () => {
     const command = await install(`format=command&namespace=${AGENT_NS}`);
-    expect(command).toMatch(/^helm upgrade --install spider-agent /);
-    const r = await bash(command, {
+    expect(command).not.toContain('controls.token');
+    expect(command).not.toContain('SPIDER_AGENT_TOKEN');
+    expect(command).toMatch(
+      /--from-file=token=\/dev\/stdin .*\nhelm upgrade --install spider-agent .*--set-string controls\.existingSecret\.name=spider-agent-controls-token/,
+    );
+    const r = await bash(withTokenOnStdin(command), {
       ...helmEnv,
       SPIDER_AGENT_TOKEN: seed.token,
     });
     expect(r.out).toMatch(/STATUS: deployed/);
     expect(r.code).toBe(0);
+    // The token reached the Secret the chart reads, and the chart made no Secret of its own.
+    const secret = await apis(admin).core.readNamespacedSecret({
+      name: 'spider-agent-controls-token',
+      namespace: AGENT_NS,
+    });
+    expect(
+      Buffer.from(secret.data!.token, 'base64').toString('utf8').trim(),
+    ).toBe(seed.token);
+    expect(
+      await statusOf(
+        apis(admin).core.readNamespacedSecret({
+          name: 'spider-agent-token',
+          namespace: AGENT_NS,
+        }),
+      ),
+    ).toBe(404);
     // kwok runs no containers, but the pod exists only if admission (PodSecurity
     // "restricted" on this namespace) accepted its spec.
     const pods = await until('the agent pod', async () => {

@@ -16,7 +16,6 @@ import { CHART_DIR, helmBinary, runHelm, template } from './helmChart';
 jest.setTimeout(10 * 60_000);
 
 const URL = 'https://portal.example.com/api/spider';
-const TOKEN = 'spd_packaged_example';
 
 function run(
   cmd: string,
@@ -94,18 +93,19 @@ describe('the agent chart, packaged', () => {
         exclude: ['ops'],
       },
     );
+    const helmLine = command.split('\n').find(l => l.startsWith('helm '))!;
     expect(
-      command.startsWith(`helm upgrade --install spider-agent ${tgz} `),
+      helmLine.startsWith(`helm upgrade --install spider-agent ${tgz} `),
     ).toBe(true);
-    // The command as the Install tab shows it, run by a shell; `upgrade --install` becomes
-    // `template` (no cluster here), which takes the same chart and flags.
+    // The helm line as the Install tab shows it, run by a shell; `upgrade --install` becomes
+    // `template` (no cluster here), which takes the same chart and flags. (The kubectl
+    // lines before it make the token Secret; chart.install.test.ts runs them all.)
     const shell = [
       `helm() { [ "$1 $2" = "upgrade --install" ] || exit 9; shift 2; local a args=(); for a in "$@"; do [ "$a" = --create-namespace ] || args+=("$a"); done; "$HELM" template "\${args[@]}"; }`,
-      command,
+      helmLine,
     ].join('\n');
     const r = await run('bash', ['-c', shell], {
       HELM: helm,
-      SPIDER_AGENT_TOKEN: TOKEN,
       HELM_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'spider-helm-')),
     });
     expect(r.stderr).toBe('');
@@ -117,21 +117,26 @@ describe('the agent chart, packaged', () => {
     );
 
     const fromDir = byKey(
-      await template(
-        helm,
-        renderAgentValues({
+      await template(helm, {
+        ...renderAgentValues({
           controlsUrl: URL,
-          token: TOKEN,
           include: ['shop', 'ops'],
           exclude: ['ops'],
         }),
-      ),
+        controls: {
+          url: URL,
+          token: '',
+          existingSecret: { name: 'spider-agent-controls-token', key: 'token' },
+        },
+      }),
     );
     expect([...fromPackage.keys()].sort()).toEqual([...fromDir.keys()].sort());
     for (const [key, object] of fromDir)
       expect({ key, object: fromPackage.get(key) }).toEqual({ key, object });
-    // The token reached the Secret through the command's placeholder.
-    const secret = [...fromPackage.values()].find(o => o.kind === 'Secret');
-    expect(secret.stringData.token).toBe(TOKEN);
+    // helm never sees the token: the agent reads the Secret kubectl made from stdin.
+    expect(command).not.toContain('controls.token');
+    expect([...fromPackage.values()].some(o => o.kind === 'Secret')).toBe(
+      false,
+    );
   });
 });

@@ -101,6 +101,14 @@ export async function serviceAccountKubeconfig(
   return { path, kc };
 }
 
+/**
+ * The Install tab's commands as a user runs them: the token pasted on stdin (here from
+ * $SPIDER_AGENT_TOKEN, in the environment, not on a command line).
+ */
+export function withTokenOnStdin(commands: string): string {
+  return `printf '%s\\n' "$SPIDER_AGENT_TOKEN" | {\n${commands}\n}`;
+}
+
 /** The instance secret the agent put in an injected whisperer's environment (what it sends). */
 export async function instanceSecretOf(
   admin: KubeConfig,

@@ -87,6 +87,9 @@ describe.each([
             .subjects.map((s: any) => ({ ...s, namespace })),
         })),
       );
+      // The same NetworkPolicy (the chart's default, metrics open to nobody).
+      const nKey = `NetworkPolicy/${namespace}/${AGENT_DEFAULT_RELEASE}`;
+      expect(mine.get(nKey).spec).toEqual(chart.get(nKey).spec);
       const dKey = `Deployment/${namespace}/${AGENT_DEFAULT_RELEASE}`;
       const chartPod = chart.get(dKey).spec.template.spec;
       const myPod = mine.get(dKey).spec.template.spec;

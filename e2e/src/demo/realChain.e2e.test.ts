@@ -210,19 +210,24 @@ describeAsRoot('the traffic chain on the real node', () => {
       );
     const dir = mkdtempSync(join(tmpdir(), 'spider-install-'));
     writeFileSync(join(dir, 'values.yaml'), values);
-    await exec('bash', ['-c', command], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        PATH: `${plane.binDir}:${process.env.PATH}`,
-        KUBECONFIG: plane.kubeconfigPath,
-        SPIDER_AGENT_TOKEN: token,
-        HELM_CONFIG_HOME: join(dir, 'helm'),
-        HELM_CACHE_HOME: join(dir, 'helm-cache'),
-        HELM_DATA_HOME: join(dir, 'helm-data'),
+    // The token pasted on stdin, as the Install tab says (it reads no environment).
+    await exec(
+      'bash',
+      ['-c', `printf '%s\\n' "$SPIDER_AGENT_TOKEN" | {\n${command}\n}`],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          PATH: `${plane.binDir}:${process.env.PATH}`,
+          KUBECONFIG: plane.kubeconfigPath,
+          SPIDER_AGENT_TOKEN: token,
+          HELM_CONFIG_HOME: join(dir, 'helm'),
+          HELM_CACHE_HOME: join(dir, 'helm-cache'),
+          HELM_DATA_HOME: join(dir, 'helm-data'),
+        },
+        timeout: 120_000,
       },
-      timeout: 120_000,
-    });
+    );
     await kubectl(
       '-n',
       SHOP,

@@ -149,7 +149,7 @@ export async function runTrafficCaptureJourney(ctx: JourneyContext) {
           .first()
           .waitFor(),
       share: () => page.getByRole('button', { name: 'Add grant' }).waitFor(),
-      install: () => page.getByText('One-line install').waitFor(),
+      install: () => page.getByText('Install commands').waitFor(),
     }[tab];
     await ready();
     if (tab === 'install') {

@@ -29,6 +29,13 @@ export interface InstallRequest {
 
 const TOKEN_PLACEHOLDER = '${SPIDER_AGENT_TOKEN}';
 
+/**
+ * The Secret the install command creates for the token (the chart reads it through
+ * controls.existingSecret). Not the chart's own `<release>-token`: an upgrade of a release
+ * that once rendered that Secret would delete it.
+ */
+export const INSTALL_TOKEN_SECRET = `${AGENT_DEFAULT_RELEASE}-controls-token`;
+
 /** Splits "a, b,c" into valid, unique names (the caller validates each). */
 export function splitNamespaces(list: string | undefined): string[] {
   if (!list) return [];
@@ -48,7 +55,9 @@ function shellQuote(value: string): string {
 
 /**
  * Renders install instructions for a Controller. The token is never in them: it is shown
- * once at creation or rotation; the command reads it from $SPIDER_AGENT_TOKEN.
+ * once at creation or rotation. The commands never put it on a command line or in shell
+ * history either: kubectl reads it from stdin into a Secret, and helm is given only the
+ * Secret's name.
  */
 export function renderInstall(
   settings: InstallSettings,
@@ -90,7 +99,7 @@ export function renderInstall(
   if (req.format === 'command') {
     const sets = [
       `--set-string controls.url=${shellQuote(settings.controlsUrl)}`,
-      `--set-string controls.token="${TOKEN_PLACEHOLDER}"`,
+      `--set-string controls.existingSecret.name=${INSTALL_TOKEN_SECRET}`,
       ...req.include.map(
         (ns, i) => `--set-string namespaces.include[${i}]=${ns}`,
       ),
@@ -115,12 +124,22 @@ export function renderInstall(
         ? [`--set-string image.tag=${shellQuote(settings.image.tag)}`]
         : []),
     ];
-    const content = [
+    const helm = [
       `helm upgrade --install ${AGENT_DEFAULT_RELEASE} ${settings.chart}`,
       ...(settings.chartVersion ? [`--version ${settings.chartVersion}`] : []),
       `--namespace ${namespace} --create-namespace`,
       ...sets,
     ].join(' ');
+    // create … --dry-run=client | apply: the same commands install, re-install and take a
+    // rotated token.
+    const content = [
+      `kubectl create namespace ${namespace} --dry-run=client -o yaml | kubectl apply -f -`,
+      '# Paste the agent token, then press Enter and Ctrl-D: kubectl reads it from stdin,',
+      '# so it is in no command line and no shell history.',
+      `kubectl --namespace ${namespace} create secret generic ${INSTALL_TOKEN_SECRET} --from-file=token=/dev/stdin --dry-run=client -o yaml | kubectl apply -f -`,
+      helm,
+      '',
+    ].join('\n');
     return { format: 'command', content, fileName: 'install-spider-agent.sh' };
   }
   return {
@@ -389,6 +408,27 @@ function renderManifest(
             protocol: 'TCP',
             port: ports.httpPort,
             targetPort: 'http',
+          },
+        ],
+      },
+    },
+    {
+      // The chart's networkPolicy (enabled by default): DNS and the whisperer endpoint
+      // from pods in any namespace, nothing else (metrics peers are a chart value).
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, namespace, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ namespaceSelector: {} }],
+            ports: [
+              { protocol: 'UDP', port: ports.dnsPort },
+              { protocol: 'TCP', port: ports.dnsPort },
+              { protocol: 'TCP', port: ports.endpointPort },
+            ],
           },
         ],
       },

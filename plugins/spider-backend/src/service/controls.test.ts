@@ -656,11 +656,21 @@ describe.each(databases.eachSupportedId())(
           `/controllers/${controller.id}/install?format=command&include=team-a,team-b`,
         );
       expect(cmd.status).toBe(200);
-      expect(cmd.body.content).toMatch(/^helm upgrade --install spider-agent /);
+      // The token goes through stdin into a Secret, never onto a command line.
+      expect(cmd.body.content).toContain(
+        'create secret generic spider-agent-controls-token --from-file=token=/dev/stdin',
+      );
+      expect(cmd.body.content).toMatch(
+        /\nhelm upgrade --install spider-agent /,
+      );
       expect(cmd.body.content).toContain(
         '--set-string namespaces.include[1]=team-b',
       );
-      expect(cmd.body.content).toContain('${SPIDER_AGENT_TOKEN}');
+      expect(cmd.body.content).toContain(
+        '--set-string controls.existingSecret.name=spider-agent-controls-token',
+      );
+      expect(cmd.body.content).not.toContain('controls.token');
+      expect(cmd.body.content).not.toContain('SPIDER_AGENT_TOKEN');
       const values = await app
         .as(OWNER)
         .get(`/controllers/${controller.id}/install?format=values`);

@@ -237,6 +237,53 @@ describe('ControllerPage', () => {
     );
   });
 
+  it.each([
+    ['http://portal.example.com/api/spider', true],
+    ['ws://10.0.0.9:7007/api/spider', true],
+    ['https://portal.example.com/api/spider', false],
+    ['http://localhost:7007/api/spider', false],
+    ['http://127.0.0.1:7007/api/spider', false],
+  ])(
+    'Install tab: the token goes through stdin; a Controls URL of %s warns: %s',
+    async (url, warns) => {
+      const { api, c } = setup();
+      const getInstall = api.getInstall.bind(api);
+      api.getInstall = async (id, query) =>
+        query.format === 'command'
+          ? {
+              format: 'command',
+              fileName: 'install-spider-agent.sh',
+              content: [
+                'kubectl create namespace spider-system --dry-run=client -o yaml | kubectl apply -f -',
+                'kubectl --namespace spider-system create secret generic spider-agent-controls-token --from-file=token=/dev/stdin --dry-run=client -o yaml | kubectl apply -f -',
+                `helm upgrade --install spider-agent ./chart --namespace spider-system --create-namespace --set-string controls.url='${url}' --set-string controls.existingSecret.name=spider-agent-controls-token`,
+              ].join('\n'),
+            }
+          : getInstall(id, query);
+      await renderSpider(<ControllerPage controllerId={c.id} tab="install" />, {
+        api,
+      });
+      expect(
+        await screen.findByText(/--from-file=token=\/dev\/stdin/),
+      ).toBeInTheDocument();
+      expect(
+        screen.getByText(
+          /It is read from stdin, so it ends up in no command line and no shell history/,
+        ),
+      ).toBeInTheDocument();
+      // The whole warning when the URL is insecure, none otherwise.
+      const text =
+        screen.queryByText(/cross the network unencrypted/)?.textContent ?? '';
+      const plain = url.split(':')[0];
+      expect(
+        text.includes(
+          `Agents reach the Controls service at ${url}: plain ${plain}, so the agent token and every desired attachment cross the network unencrypted.`,
+        ),
+      ).toBe(warns);
+      expect(text === '').toBe(!warns);
+    },
+  );
+
   it('Install tab: command and values with copy and download, scope options, token rotation', async () => {
     const { api, c } = setup();
     await renderSpider(<ControllerPage controllerId={c.id} tab="install" />, {

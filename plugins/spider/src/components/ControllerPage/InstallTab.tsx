@@ -41,6 +41,27 @@ function invalidNamespaces(list: string[]): string[] {
   return list.filter(n => !namespaceNameSchema.safeParse(n).success);
 }
 
+/** The Controls URL the rendered commands give the agent (`controls.url='…'`). */
+export function controlsUrlOf(command: string): string | undefined {
+  return /controls\.url='([^']*)'/.exec(command)?.[1];
+}
+
+/**
+ * Whether agents would reach the Controls service unencrypted: plain http:/ws: to
+ * anything but this machine (the agent logs the same warning when it starts).
+ */
+export function insecureControlsUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'ws:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return !(host === 'localhost' || host === '::1' || /^127\./.test(host));
+}
+
 function useInstall(id: string, query: InstallQuery | undefined) {
   const api = useApi(spiderApiRef);
   const [state, setState] = useState<{
@@ -146,6 +167,9 @@ export function InstallTab(props: { controller: Controller }) {
     valid ? { ...base, format: 'manifest' } : undefined,
   );
 
+  const controlsUrl = command.value && controlsUrlOf(command.value.content);
+  const insecure = !!controlsUrl && insecureControlsUrl(controlsUrl);
+
   if (!controller.rights.includes('install')) {
     return (
       <Alert severity="info">
@@ -226,12 +250,23 @@ export function InstallTab(props: { controller: Controller }) {
       </Grid>
       {valid ? (
         <>
+          {insecure && (
+            <Grid item xs={12}>
+              <Alert severity="warning" role="alert">
+                Agents reach the Controls service at {controlsUrl}: plain{' '}
+                {controlsUrl!.split(':')[0]}, so the agent token and every
+                desired attachment cross the network unencrypted. Serve the
+                portal over https:// (the spider.install.controlsUrl setting)
+                unless this network is private to the cluster and the portal.
+              </Alert>
+            </Grid>
+          )}
           <Grid item xs={12}>
             <InstallBlock
-              title="One-line install"
+              title="Install commands"
               language="bash"
               state={command}
-              hint="Run where kubectl and helm point at the cluster. It needs the agent token: the one shown when the Controller was registered, or rotate it below."
+              hint="Run where kubectl and helm point at the cluster. The kubectl secret step waits for the agent token (the one shown when the Controller was registered, or rotate it below): paste it, press Enter, then Ctrl-D. It is read from stdin, so it ends up in no command line and no shell history; helm only gets the Secret's name."
             />
           </Grid>
           <Grid item xs={12} md={6}>
@@ -303,8 +338,8 @@ export function InstallTab(props: { controller: Controller }) {
           )}
           <Box mt={2}>
             <Typography variant="body2">
-              Update the agent&apos;s secret (the <code>token</code> value of
-              its Helm release) with this token.
+              Run the secret step of the install commands again and paste this
+              token: the agent reads it from the Secret at its next connect.
             </Typography>
           </Box>
         </DialogContent>
