@@ -12,6 +12,8 @@ export function benchPods(count: number): PodIdentity[] {
       ip: `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
       name: `${workload}-7d9f8c6b5-${i.toString(36).padStart(5, '0')}`,
       namespace: ns,
+      uid: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+      hostNetwork: false,
       node: `node-${i % 20}`,
       workload: { kind: 'Deployment', name: workload },
       ephemeralContainers: [],
