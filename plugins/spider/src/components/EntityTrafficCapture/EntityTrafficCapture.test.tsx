@@ -1,4 +1,4 @@
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Entity } from '@backstage/catalog-model';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
@@ -163,70 +163,6 @@ describe('EntityTrafficCaptureContent', () => {
         name: 'payments-7c9d-abcde',
       }),
     ).toBeInTheDocument();
-  });
-
-  it('shows the first exchanges while the workloads and attachments still load', async () => {
-    const { api, a } = setup();
-    api.entityAttachments.set('component:default/payments', [a.id]);
-    api.exchanges = [
-      makeExchange({
-        id: 'early-1',
-        attachmentId: a.id,
-        at: Date.parse('2026-12-01T10:00:02Z'),
-      }),
-    ];
-    const releaseWorkloads = api.hold('listEntityWorkloads');
-    await renderSpider(
-      <EntityProvider entity={entity}>
-        <EntityTrafficCaptureContent />
-      </EntityProvider>,
-      { api },
-    );
-    const grid = await screen.findByRole('grid', {
-      name: 'Captured exchanges',
-    });
-    expect(
-      within(grid)
-        .getAllByRole('row')
-        .slice(1)
-        .map(r => r.getAttribute('data-exchange-id')),
-    ).toEqual(['early-1']);
-    // The workloads are still loading, and the page was asked for once, before them.
-    expect(screen.queryByText('prod-eu-1')).not.toBeInTheDocument();
-    expect(api.calls.map(c => c.method).slice(0, 2)).toEqual([
-      'listEntityTraffic',
-      'listEntityWorkloads',
-    ]);
-    releaseWorkloads();
-    expect(await screen.findByText('prod-eu-1')).toBeInTheDocument();
-    // No second first page (live polls ask with `since`).
-    expect(
-      api
-        .callsOf('listEntityTraffic')
-        .filter(([, q]) => !(q as { since?: string }).since),
-    ).toHaveLength(1);
-  });
-
-  it('says it is loading, not that nothing was captured, while the attachments load', async () => {
-    const { api } = setup();
-    const releaseWorkloads = api.hold('listEntityWorkloads');
-    await renderSpider(
-      <EntityProvider entity={entity}>
-        <EntityTrafficCaptureContent />
-      </EntityProvider>,
-      { api },
-    );
-    await waitFor(() =>
-      expect(api.callsOf('listEntityTraffic')).toHaveLength(1),
-    );
-    // Let the (empty) first page arrive and render.
-    await act(() => new Promise(r => setTimeout(r, 100)));
-    expect(
-      screen.queryByText('No traffic captured for this component'),
-    ).not.toBeInTheDocument();
-    releaseWorkloads();
-    // Once the attachments are known, the empty list says why.
-    expect(await screen.findByText('Nothing captured yet')).toBeInTheDocument();
   });
 
   it('attaches from a workload row with the target fixed', async () => {

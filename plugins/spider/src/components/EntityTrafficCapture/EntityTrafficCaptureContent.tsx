@@ -1,5 +1,4 @@
-import { Fragment, useState } from 'react';
-import { useSearchParams } from 'react-router-dom';
+import { Fragment } from 'react';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import Table from '@material-ui/core/Table';
@@ -14,13 +13,11 @@ import {
   Link,
   Progress,
 } from '@backstage/core-components';
-import { useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import {
   Attachment,
   EntityWorkload,
 } from '@spider/backstage-plugin-spider-common';
-import { spiderApiRef } from '../../api/SpiderApi';
 import { AttachButton } from '../AttachDialog';
 import { workloadKey } from '../AttachDialog/WorkloadPicker';
 import { DetachButton } from '../AttachmentsTable/AttachmentsTable';
@@ -33,8 +30,6 @@ import {
 } from '../common';
 import { useEntityCapture } from './useEntityCapture';
 import { TrafficView } from '../Traffic/TrafficView';
-import { filtersFromSearch } from '../Traffic/trafficFilters';
-import { prefetchFirstPage } from '../Traffic/useTrafficFeed';
 
 function AttachmentLine(props: {
   attachment: Attachment;
@@ -83,69 +78,20 @@ export function EntityTrafficCaptureContent() {
   const { entityRef, workloads, controllers, attachments, byWorkload } =
     useEntityCapture(entity);
   const paths = useSpiderPaths();
-  const api = useApi(spiderApiRef);
-  const [search] = useSearchParams();
-  // The entity's traffic needs only its ref: ask for the first page now, beside the
-  // workloads, rather than after the workloads and their attachments (two round trips
-  // later), as the attachment page does; the list shows its rows while those load.
-  const [early] = useState(() => ({
-    entityRef,
-    firstPage: prefetchFirstPage(
-      q => api.listEntityTraffic(entityRef, q),
-      filtersFromSearch(search),
-    ),
-  }));
 
-  const traffic = (
-    <Grid item xs={12}>
-      <InfoCard
-        title="Traffic"
-        subheader={
-          <Typography variant="body2" color="textPrimary">
-            What this component's workloads said and to whom, across the
-            attachments you may read.
-          </Typography>
-        }
-      >
-        <TrafficView
-          source={{
-            kind: 'entity',
-            entityRef,
-            attachments: attachments.value ?? [],
-            attachmentsLoading: workloads.loading || attachments.loading,
-            firstPage:
-              early.entityRef === entityRef ? early.firstPage : undefined,
-          }}
-        />
-      </InfoCard>
-    </Grid>
-  );
-  let workloadsBody: JSX.Element | undefined;
-  if (workloads.loading) workloadsBody = <Progress />;
-  else if (workloads.error)
-    workloadsBody = (
-      <ErrorView error={workloads.error} retry={workloads.retry} />
-    );
-  else if ((workloads.value?.items ?? []).length === 0)
-    workloadsBody = (
+  if (workloads.loading) return <Progress />;
+  if (workloads.error)
+    return <ErrorView error={workloads.error} retry={workloads.retry} />;
+  const items = workloads.value?.items ?? [];
+  if (items.length === 0) {
+    return (
       <EmptyState
         missing="data"
         title="No workloads found"
         description={`None of the Controllers you may use sees a workload of ${entity.metadata.name}. Spider finds them with the entity's backstage.io/kubernetes-id or backstage.io/kubernetes-label-selector annotation (and backstage.io/kubernetes-namespace). The workload's cluster needs a Controller shared with you.`}
       />
     );
-  if (workloadsBody) {
-    // The traffic stays: what was captured earlier remains readable.
-    return (
-      <Grid container spacing={3}>
-        <Grid item xs={12}>
-          {workloadsBody}
-        </Grid>
-        {traffic}
-      </Grid>
-    );
   }
-  const items = workloads.value?.items ?? [];
   const rights = new Map(
     (controllers.value?.items ?? []).map(c => [c.id, c.rights]),
   );
@@ -250,7 +196,25 @@ export function EntityTrafficCaptureContent() {
           </Table>
         </InfoCard>
       </Grid>
-      {traffic}
+      <Grid item xs={12}>
+        <InfoCard
+          title="Traffic"
+          subheader={
+            <Typography variant="body2" color="textPrimary">
+              What this component's workloads said and to whom, across the
+              attachments you may read.
+            </Typography>
+          }
+        >
+          <TrafficView
+            source={{
+              kind: 'entity',
+              entityRef,
+              attachments: attachments.value ?? [],
+            }}
+          />
+        </InfoCard>
+      </Grid>
     </Grid>
   );
 }
