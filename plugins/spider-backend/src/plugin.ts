@@ -9,11 +9,11 @@ import {
   spiderPermissions,
 } from '@spider/backstage-plugin-spider-common';
 import { applyDatabaseMigrations } from './store/migrations';
-import { ControllersStore } from './store/ControllersStore';
+import { DatabaseControllersStore } from './store/ControllersStore';
 import { DatabaseWhisperersStore } from './store/WhisperersStore';
 import { AttachmentsStore } from './store/AttachmentsStore';
 import { DatabaseSharesStore } from './store/SharesStore';
-import { InventoryStore } from './store/InventoryStore';
+import { DatabaseInventoryStore } from './store/InventoryStore';
 import { DatabaseTrafficStore } from './store/DatabaseTrafficStore';
 import { TrafficIngest } from './traffic/TrafficIngest';
 import { TrafficSignals } from './traffic/TrafficSignals';
@@ -58,11 +58,11 @@ export const spiderPlugin = createBackendPlugin({
       async init(deps) {
         const settings = await readSpiderConfig(deps.config, deps.discovery);
         const db = await applyDatabaseMigrations(deps.database);
-        const controllers = new ControllersStore(db);
+        const controllers = new DatabaseControllersStore(db);
         const whisperers = new DatabaseWhisperersStore(db);
         const attachments = new AttachmentsStore(db);
         const shares = new DatabaseSharesStore(db);
-        const inventory = new InventoryStore(db);
+        const inventory = new DatabaseInventoryStore(db);
         const events = new SpiderEvents(deps.signals, deps.logger);
         const traffic = new DatabaseTrafficStore(db);
         const trafficSignals = new TrafficSignals(deps.signals, deps.logger);

@@ -76,7 +76,60 @@ const LIST_COLUMNS = [
   'scope_json',
 ];
 
-export class ControllersStore {
+/**
+ * Registered Controllers, their agent token hashes and connection state;
+ * {@link DatabaseControllersStore} keeps them in Knex.
+ */
+export interface ControllersStore {
+  /** Registers a Controller; the token is returned once and only its hash is kept. */
+  create(input: {
+    name: string;
+    description?: string;
+    owner: string;
+  }): Promise<{ controller: ControllerRecord; token: string }>;
+  /** `withStatus` also reads the agent's last status report (large). */
+  get(
+    id: string,
+    opts?: { withStatus?: boolean },
+  ): Promise<ControllerRecord | undefined>;
+  /** 404 (NotFoundError) when there is none. */
+  getOrThrow(id: string): Promise<ControllerRecord>;
+  /** By name, filtered in SQL by the caller's permission conditions. */
+  list(filter?: (qb: Knex.QueryBuilder) => void): Promise<ControllerRecord[]>;
+  getMany(ids: string[]): Promise<ControllerRecord[]>;
+  /** Changes the given fields; 404 when there is none. */
+  update(
+    id: string,
+    patch: { name?: string; description?: string },
+  ): Promise<ControllerRecord>;
+  /** Deletes the Controller with its attachments, their traffic, shares and inventory. */
+  delete(id: string): Promise<boolean>;
+  /** A new token; the old one stops matching. 404 when there is none. */
+  rotateToken(
+    id: string,
+  ): Promise<{ controller: ControllerRecord; token: string }>;
+  findIdByTokenHash(hash: string): Promise<string | undefined>;
+  /** Revision and token hash of Controllers held by this replica, to detect changes. */
+  syncState(
+    ids: string[],
+  ): Promise<Map<string, { revision: number; tokenHash: string }>>;
+  markConnected(
+    id: string,
+    sessionId: string,
+    hello: {
+      agentVersion: string;
+      clusterVersion: string | null;
+      scope: NamespaceScope;
+    },
+  ): Promise<void>;
+  /** Heartbeat for every socket this replica holds. */
+  touch(sessionIdsByController: Map<string, string>): Promise<void>;
+  /** Only when `sessionId` is still the Controller's session (a newer one stays). */
+  markDisconnected(id: string, sessionId: string): Promise<void>;
+  saveStatus(id: string, status: AgentStatus): Promise<void>;
+}
+
+export class DatabaseControllersStore implements ControllersStore {
   constructor(private readonly db: Knex) {}
 
   async create(input: {

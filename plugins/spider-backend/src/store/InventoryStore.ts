@@ -13,11 +13,44 @@ function toWorkload(row: any): Workload & { controllerId: string } {
   };
 }
 
+/** A workload of a Controller's inventory. */
+export type InventoryWorkload = Workload & { controllerId: string };
+
 /**
  * The last inventory each agent reported, kept in the database so any backend replica
- * can answer catalog lookups without a round trip to the agent.
+ * can answer catalog lookups without a round trip to the agent;
+ * {@link DatabaseInventoryStore} keeps it in Knex.
  */
-export class InventoryStore {
+export interface InventoryStore {
+  /** Forgets a Controller's inventory (its agent sends a full one next). */
+  clear(controllerId: string): Promise<void>;
+  /** Applies a delta: removals, then upserts by (namespace, kind, name). */
+  apply(
+    controllerId: string,
+    upserts: Workload[],
+    removed: Array<{ namespace: string; kind: string; name: string }>,
+  ): Promise<void>;
+  /** By namespace, kind and name, within `namespaces`; `q` is a name substring. */
+  list(
+    controllerId: string,
+    filter: {
+      namespaces: '*' | string[];
+      namespace?: string;
+      kind?: string;
+      q?: string;
+      limit?: number;
+    },
+  ): Promise<InventoryWorkload[]>;
+  /** Namespaces with at least one workload, sorted. */
+  namespaces(controllerId: string): Promise<string[]>;
+  /** Workloads across Controllers, pre-filtered by namespace; labels are the caller's to match. */
+  listAcross(
+    controllerIds: string[],
+    namespace?: string,
+  ): Promise<InventoryWorkload[]>;
+}
+
+export class DatabaseInventoryStore implements InventoryStore {
   constructor(private readonly db: Knex) {}
 
   async clear(controllerId: string): Promise<void> {

@@ -2,7 +2,10 @@ import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { migrationsDir } from './migrations';
-import { ControllersStore } from './ControllersStore';
+import {
+  ControllersStore,
+  DatabaseControllersStore,
+} from './ControllersStore';
 import { DatabaseSharesStore, SharesStore } from './SharesStore';
 
 jest.setTimeout(60_000);
@@ -20,7 +23,7 @@ describe.each(databases.eachSupportedId())(
       knex = await databases.init(id);
       await knex.migrate.latest({ directory: migrationsDir });
       shares = new DatabaseSharesStore(knex);
-      controllers = new ControllersStore(knex);
+      controllers = new DatabaseControllersStore(knex);
     });
 
     beforeEach(async () => {
