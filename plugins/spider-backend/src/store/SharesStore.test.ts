@@ -2,10 +2,7 @@ import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { migrationsDir } from './migrations';
-import {
-  ControllersStore,
-  DatabaseControllersStore,
-} from './ControllersStore';
+import { ControllersStore, DatabaseControllersStore } from './ControllersStore';
 import { DatabaseSharesStore, SharesStore } from './SharesStore';
 
 jest.setTimeout(60_000);
