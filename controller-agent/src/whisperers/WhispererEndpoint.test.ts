@@ -149,7 +149,7 @@ describe('whisperer endpoint', () => {
       logger: { warn: (msg, fields) => logged.push({ msg, fields }) },
     });
     port = (await endpoint.start()).port;
-    const wrong = [
+    const wrong: Array<Record<string, string> | null> = [
       null, // no header at all
       { authorization: 'Bearer ' },
       { authorization: `Basic ${secretOf('/v1/whisperers/spider-att1')}` },
