@@ -173,7 +173,7 @@ export class DesiredSetAssembler {
     | undefined;
 
   constructor(
-    private readonly maxAttachments = AGENT_PROTOCOL_LIMITS.maxDesiredAttachments,
+    private readonly maxAttachments: number = AGENT_PROTOCOL_LIMITS.maxDesiredAttachments,
   ) {}
 
   /** A chunked set is being received: nothing but its chunks may come now. */
