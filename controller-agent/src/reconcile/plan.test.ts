@@ -207,6 +207,14 @@ const rows: Row[] = [
     message: /StaticPod: .*static pod/,
   },
   {
+    name: 'hostNetwork pod → HostNetworkPod, no action',
+    pods: [pod('a', { hostNetwork: true })],
+    actions: [],
+    phase: 'failed',
+    instances: ['a:failed:HostNetworkPod'],
+    message: /HostNetworkPod: .*node's network/,
+  },
+  {
     name: 'namespace outside the install scope → failed, no action',
     pods: [pod('a')],
     observed: { scope: { include: ['other'], exclude: [] } },

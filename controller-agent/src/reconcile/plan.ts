@@ -372,6 +372,21 @@ function planLive(
       );
       continue;
     }
+    // Its IP is the node's: a whisperer there would capture every pod on the node, and
+    // the whisperer endpoint refuses it anyway (it cannot tell the pod from the node).
+    if (pod.hostNetwork && !latest) {
+      instances.push(
+        instance(
+          pod,
+          whispererContainerName(a.id),
+          0,
+          'failed',
+          'HostNetworkPod',
+          "This pod uses the node's network (hostNetwork): a whisperer there would capture the traffic of every pod on the node, so Spider does not attach to it.",
+        ),
+      );
+      continue;
+    }
     const target = targetContainerOf(pod);
     if ('error' in target) {
       instances.push(

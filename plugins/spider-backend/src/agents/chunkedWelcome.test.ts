@@ -142,7 +142,12 @@ describe.each(databases.eachSupportedId())(
       await knex('spider_controllers')
         .where({ id: controllerId })
         .increment('revision', 1);
-      await agent.waitFor(() => agent.welcomes === 2, 'the second welcome');
+      // ~66 MB read from the database, sent and assembled again: allow for a loaded machine.
+      await agent.waitFor(
+        () => agent.welcomes === 2,
+        'the second welcome',
+        120_000,
+      );
       expect(agent.desired.size).toBe(COUNT);
       expect(Math.max(...agent.frameBytes)).toBeLessThanOrEqual(
         AGENT_PROTOCOL_LIMITS.desiredChunkBytes,

@@ -263,6 +263,7 @@ function renderManifest(
     { name: AGENT_ENV.endpointPort, value: String(ports.endpointPort) },
     { name: AGENT_ENV.hostAliases, value: '[]' },
     { name: AGENT_ENV.dnsUpstreams, value: '' },
+    { name: AGENT_ENV.dnsUdpWorkers, value: '0' },
     {
       name: AGENT_ENV.trafficBufferBytes,
       value: String(AGENT_CHART_DEFAULTS.trafficBufferBytes),
