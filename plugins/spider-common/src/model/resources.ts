@@ -62,6 +62,8 @@ export const INSTANCE_REASONS = [
   'ImageNotAllowed',
   /** The target is in the agent's own namespace, where it never injects. */
   'AgentNamespace',
+  /** The pod uses hostNetwork: its IP is the node's; never injected. */
+  'HostNetworkPod',
 ] as const;
 export type InstanceReason = (typeof INSTANCE_REASONS)[number];
 

@@ -93,6 +93,8 @@ export const REASON_TEXT: Record<InstanceReason, string> = {
   ImageNotAllowed:
     "The whisperer image is not on the agent's allowed images (chart value whisperers.allowedImages)",
   AgentNamespace: 'The agent never injects into its own namespace',
+  HostNetworkPod:
+    "The pod uses the node's network; Spider does not attach to it",
 };
 
 export function ReasonView(props: { reason: InstanceReason | null }) {
