@@ -176,12 +176,13 @@ install_agent() {
   command="$(api GET "/controllers/$controller_id/install?format=command" | jq -r .content)" || return 1
   api GET "/controllers/$controller_id/install?format=values" | jq -r .content >"$CACHE/demo/agent-values.yaml" || return 1
   echo "install command (as the Install tab renders it): $command"
-  if [[ "$command" != "helm upgrade --install "*" $(packaged_chart) "* ]]; then
+  if [[ "$command" != *"helm upgrade --install "*" $(packaged_chart) "* ]]; then
     say "the portal renders a chart other than $(packaged_chart) (start the portal with scripts/start.sh, which sets it): $command"
     return 1
   fi
   say "installing the agent with the Install tab's command"
-  SPIDER_AGENT_TOKEN="$agent_token" helm_demo bash -c "$command" || return 1
+  # The token on stdin, as the Install tab tells a user to paste it (no command line).
+  printf '%s\n' "$agent_token" | helm_demo bash -c "$command" || return 1
   installed="$(helm_demo helm get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token)')"
   rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token)' <(helm_demo helm show values "$(packaged_chart)" | yaml_json) \
     <(yaml_json <"$CACHE/demo/agent-values.yaml") 2>/dev/null || echo unknown)"
