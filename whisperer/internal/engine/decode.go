@@ -184,7 +184,9 @@ func fastDecode(lt layers.LinkType, data []byte, s *segment) (ok, handled bool) 
 		return false, true // a fragment
 	}
 	if ip[9] != uint8(layers.IPProtocolTCP) {
-		return false, true
+		// Not refused here: gopacket's layers follow tunnels (6in4, IP in IP) to a TCP
+		// segment inside, which this decoder does not.
+		return false, false
 	}
 	// TCP (TCP.DecodeFromBytes).
 	t := ip[20:]
