@@ -46,6 +46,7 @@ function post(
   path: string,
   body: string,
   localAddress: string,
+  instanceSecret?: string,
 ): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -56,7 +57,12 @@ function post(
         path,
         localAddress,
         agent: false,
-        headers: { 'Content-Type': 'application/json' },
+        headers: {
+          'Content-Type': 'application/json',
+          ...(instanceSecret
+            ? { Authorization: `Bearer ${instanceSecret}` }
+            : {}),
+        },
       },
       res => {
         let text = '';
@@ -254,6 +260,9 @@ describe('the injected whisperer container (real agent, real plane)', () => {
       error: null,
       ...over,
     });
+    const secret = container.env!.find(
+      e => e.name === 'SPIDER_INSTANCE_SECRET',
+    )!.value!;
     const path = `/v1/whisperers/${container.name}/traffic`;
     const batch = (x: unknown) =>
       JSON.stringify({ exchanges: [x], flows: [], stats: null });
@@ -261,20 +270,32 @@ describe('the injected whisperer container (real agent, real plane)', () => {
     const accepted = await until(
       '202 from the agent',
       async () => {
-        const r = await post(ports.endpoint, path, batch(exchange()), POD_IP);
+        const r = await post(
+          ports.endpoint,
+          path,
+          batch(exchange()),
+          POD_IP,
+          secret,
+        );
         return r.status === 202 && r;
       },
       30_000,
     );
     expect(accepted.json).toEqual({ accepted: 1 });
+    // The secret alone does not do from another address, nor the address without it.
     expect(
-      (await post(ports.endpoint, path, batch(exchange()), STRANGER)).status,
+      (await post(ports.endpoint, path, batch(exchange()), STRANGER, secret))
+        .status,
+    ).toBe(403);
+    expect(
+      (await post(ports.endpoint, path, batch(exchange()), POD_IP)).status,
     ).toBe(403);
     const foreign = await post(
       ports.endpoint,
       path,
       batch(exchange({ namespace: 'kube-system' })),
       POD_IP,
+      secret,
     );
     expect(foreign.status).toBe(400);
     expect(foreign.json.error).toMatch(/^exchanges\[0\]\.namespace: must be/);
