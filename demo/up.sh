@@ -183,8 +183,9 @@ install_agent() {
   say "installing the agent with the Install tab's command"
   # The token on stdin, as the Install tab tells a user to paste it (no command line).
   printf '%s\n' "$agent_token" | helm_demo bash -c "$command" || return 1
-  installed="$(helm_demo helm get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token)')"
-  rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token)' <(helm_demo helm show values "$(packaged_chart)" | yaml_json) \
+  # The token and the Secret holding it are the two values the command adds to the file.
+  installed="$(helm_demo helm get values spider-agent --namespace "$NS_AGENT" --all -o json | jq -S 'del(.controls.token, .controls.existingSecret.name)')"
+  rendered="$(jq -S -s '.[0] * .[1] | del(.controls.token, .controls.existingSecret.name)' <(helm_demo helm show values "$(packaged_chart)" | yaml_json) \
     <(yaml_json <"$CACHE/demo/agent-values.yaml") 2>/dev/null || echo unknown)"
   if [[ "$installed" == "$rendered" ]]; then
     echo "the release's values are the Install tab's values"
