@@ -3,6 +3,7 @@ import {
   AGENT_ENV,
   DEFAULT_ALLOWED_WHISPERER_IMAGES,
   ImagePattern,
+  insecureControlsUrl,
   imageSchema,
   parseImagePatterns,
   parseImageReference,
@@ -542,16 +543,8 @@ export function bindAddressFor(input: {
  * for https:/wss: and loopback.
  */
 export function insecureControlsUrlWarning(url: string): string | null {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return null;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'ws:') return null;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host === '::1' || /^127\./.test(host))
-    return null;
+  if (!insecureControlsUrl(url)) return null;
+  const u = new URL(url);
   return `${label('controlsUrl')} is ${u.protocol}//${
     u.host
   }: the agent token and the desired attachments travel unencrypted; use https:// (or wss://) unless this network is private to the cluster and the portal`;

@@ -161,3 +161,20 @@ export const AGENT_CHART_DEFAULTS = {
   allowProcessAccess: false,
   allowedImages: DEFAULT_ALLOWED_WHISPERER_IMAGES,
 } as const;
+
+/**
+ * Whether an agent would reach the Controls service unencrypted: plain http:/ws: to
+ * anything but this machine. The Install tab warns before the install, the agent when
+ * it starts.
+ */
+export function insecureControlsUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'ws:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return !(host === 'localhost' || host === '::1' || /^127\./.test(host));
+}

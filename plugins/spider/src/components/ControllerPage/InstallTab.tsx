@@ -18,6 +18,7 @@ import { useApi } from '@backstage/core-plugin-api';
 import {
   Controller,
   ControllerWithToken,
+  insecureControlsUrl,
   namespaceNameSchema,
 } from '@spider/backstage-plugin-spider-common';
 import {
@@ -44,22 +45,6 @@ function invalidNamespaces(list: string[]): string[] {
 /** The Controls URL the rendered commands give the agent (`controls.url='…'`). */
 export function controlsUrlOf(command: string): string | undefined {
   return /controls\.url='([^']*)'/.exec(command)?.[1];
-}
-
-/**
- * Whether agents would reach the Controls service unencrypted: plain http:/ws: to
- * anything but this machine (the agent logs the same warning when it starts).
- */
-export function insecureControlsUrl(url: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'ws:') return false;
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  return !(host === 'localhost' || host === '::1' || /^127\./.test(host));
 }
 
 function useInstall(id: string, query: InstallQuery | undefined) {
