@@ -113,7 +113,8 @@ func parseHead(raw []byte, request bool, h *head) error {
 		if !ok {
 			return errNotHTTP
 		}
-		code, reason, _ := strings.Cut(after, " ")
+		// net/http skips spaces before the code ("HTTP/1.0  100"); so do we
+		code, reason, _ := strings.Cut(strings.TrimLeft(after, " "), " ")
 		if len(code) != 3 || code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
 			return errNotHTTP
 		}

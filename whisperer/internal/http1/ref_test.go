@@ -41,7 +41,7 @@ func parseHeadRef(raw []byte, request bool, h *head) error {
 		if !ok {
 			return errNotHTTP
 		}
-		code, reason, _ := strings.Cut(after, " ")
+		code, reason, _ := strings.Cut(strings.TrimLeft(after, " "), " ") // and net/http's leading spaces (fuzz find 4f3f657f)
 		if len(code) != 3 || code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
 			return errNotHTTP
 		}
