@@ -850,19 +850,22 @@ describe('agent benchmark', () => {
       const nodeArgs: string[] = JSON.parse(
         entry.slice('ENTRYPOINT'.length),
       ).slice(1, -1);
-      agent = startAgentProcess(
-        {
-          [AGENT_ENV.controlsUrl]: controls.controlsUrl,
-          [AGENT_ENV.token]: seed.token,
-          KUBECONFIG: kubeconfig,
-          [AGENT_ENV.httpPort]: '0',
-          [AGENT_ENV.dnsPort]: '0',
-          [AGENT_ENV.endpointPort]: '0',
-          [AGENT_ENV.podIp]: '127.0.0.1',
-          [AGENT_ENV.logLevel]: 'info',
-        },
-        { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
-      );
+      // The agent as its image runs it (node flags of the ENTRYPOINT).
+      const startMemoryAgent = () =>
+        startAgentProcess(
+          {
+            [AGENT_ENV.controlsUrl]: controls.controlsUrl,
+            [AGENT_ENV.token]: seed.token,
+            KUBECONFIG: kubeconfig,
+            [AGENT_ENV.httpPort]: '0',
+            [AGENT_ENV.dnsPort]: '0',
+            [AGENT_ENV.endpointPort]: '0',
+            [AGENT_ENV.podIp]: '127.0.0.1',
+            [AGENT_ENV.logLevel]: 'info',
+          },
+          { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
+        );
+      agent = startMemoryAgent();
       const pid = agent.child.pid!;
       await agent.waitForLog(l => l.msg === 'caches synced', 300_000);
       const rssBefore = rssOf(pid);
@@ -907,19 +910,7 @@ describe('agent benchmark', () => {
       // through, listing every pod at once.
       await agent.stop();
       const restartedAt = Date.now();
-      agent = startAgentProcess(
-        {
-          [AGENT_ENV.controlsUrl]: controls.controlsUrl,
-          [AGENT_ENV.token]: seed.token,
-          KUBECONFIG: kubeconfig,
-          [AGENT_ENV.httpPort]: '0',
-          [AGENT_ENV.dnsPort]: '0',
-          [AGENT_ENV.endpointPort]: '0',
-          [AGENT_ENV.podIp]: '127.0.0.1',
-          [AGENT_ENV.logLevel]: 'info',
-        },
-        { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
-      );
+      agent = startMemoryAgent();
       const pid2 = agent.child.pid!;
       let restartPeak = 0;
       const sampler2 = setInterval(() => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { AGENT_PROTOCOL_LIMITS } from '@spider/backstage-plugin-spider-common';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent } from '../__testUtils__/TestAgent';
 
@@ -22,15 +23,7 @@ describe.each(databases.eachSupportedId())(
 
     beforeAll(async () => {
       knex = await databases.init(databaseId);
-      for (const t of [
-        'spider_audit',
-        'spider_instances',
-        'spider_attachments',
-        'spider_whisperers',
-        'spider_controllers',
-      ]) {
-        if (await knex.schema.hasTable(t)) await knex(t).delete();
-      }
+      await clearSpiderTables(knex);
       app = await startSpiderTestBackend({ knex });
       const c = await app.as(OWNER).post('/controllers', { name: 'big' });
       // The largest Whisperer the REST API takes: 32 environment entries of 1 KiB.

@@ -5,6 +5,7 @@ import {
   TRAFFIC_LIMITS,
 } from '@spider/backstage-plugin-spider-common';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../__testUtils__/TestAgent';
 import { capturedExchange } from '../__testUtils__/trafficSamples';
@@ -24,19 +25,6 @@ const workloads: NonNullable<TestAgentOptions['workloads']> = [
     replicas: 2,
     pods: 2,
   },
-];
-
-const TABLES = [
-  'spider_traffic_exchanges',
-  'spider_traffic_flows',
-  'spider_traffic_stats',
-  'spider_audit',
-  'spider_inventory',
-  'spider_shares',
-  'spider_instances',
-  'spider_attachments',
-  'spider_whisperers',
-  'spider_controllers',
 ];
 
 function exchanges(n: number, from = 0): CapturedExchange[] {
@@ -92,8 +80,7 @@ describe.each(databases.eachSupportedId())(
     });
 
     beforeEach(async () => {
-      for (const t of TABLES)
-        if (await knex.schema.hasTable(t)) await knex(t).delete();
+      await clearSpiderTables(knex);
       app = await startSpiderTestBackend({ knex });
     });
 

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import request from 'supertest';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../__testUtils__/TestAgent';
 
@@ -67,17 +68,7 @@ describe.each(databases.eachSupportedId())(
     });
 
     beforeEach(async () => {
-      for (const t of [
-        'spider_audit',
-        'spider_inventory',
-        'spider_shares',
-        'spider_instances',
-        'spider_attachments',
-        'spider_whisperers',
-        'spider_controllers',
-      ]) {
-        if (await knex.schema.hasTable(t)) await knex(t).delete();
-      }
+      await clearSpiderTables(knex);
       app = await startSpiderTestBackend({ knex });
     });
 

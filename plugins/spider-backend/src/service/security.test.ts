@@ -1,5 +1,6 @@
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../__testUtils__/TestAgent';
 
@@ -49,17 +50,7 @@ describe.each(databases.eachSupportedId())(
     async function start(
       options: Partial<Parameters<typeof startSpiderTestBackend>[0]> = {},
     ) {
-      for (const t of [
-        'spider_audit',
-        'spider_inventory',
-        'spider_shares',
-        'spider_instances',
-        'spider_attachments',
-        'spider_whisperers',
-        'spider_controllers',
-      ]) {
-        if (await knex.schema.hasTable(t)) await knex(t).delete();
-      }
+      await clearSpiderTables(knex);
       app = await startSpiderTestBackend({ knex, ...options });
     }
 

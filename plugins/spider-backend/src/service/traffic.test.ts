@@ -11,6 +11,7 @@ import {
   whispererContainerName,
 } from '@spider/backstage-plugin-spider-common';
 import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend';
+import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent, TestAgentOptions } from '../__testUtils__/TestAgent';
 import { capturedExchange } from '../__testUtils__/trafficSamples';
@@ -74,21 +75,6 @@ const entities: Entity[] = [
   },
 ];
 
-const TRAFFIC_TABLES = [
-  'spider_traffic_exchanges',
-  'spider_traffic_flows',
-  'spider_traffic_stats',
-];
-const TABLES = [
-  'spider_audit',
-  'spider_inventory',
-  'spider_shares',
-  'spider_instances',
-  'spider_attachments',
-  'spider_whisperers',
-  'spider_controllers',
-];
-
 const API_POD = 'api-0.api.deployment.team-b.pod.cluster.local';
 
 describe.each(databases.eachSupportedId())(
@@ -107,9 +93,7 @@ describe.each(databases.eachSupportedId())(
     });
 
     beforeEach(async () => {
-      for (const t of [...TRAFFIC_TABLES, ...TABLES]) {
-        if (await knex.schema.hasTable(t)) await knex(t).delete();
-      }
+      await clearSpiderTables(knex);
       app = await startSpiderTestBackend({ knex, entities });
       const c = await app.as(OWNER).post('/controllers', { name: 'prod-eu' });
       const w = await app.as(OWNER).post('/whisperers', { name: 'http' });

@@ -80,6 +80,13 @@ const LIST_COLUMNS = [
  * Registered Controllers, their agent token hashes and connection state;
  * {@link DatabaseControllersStore} keeps them in Knex.
  */
+/** What an agent's hello tells about it, kept on its Controller. */
+export interface AgentHelloFacts {
+  agentVersion: string;
+  clusterVersion: string | null;
+  scope: NamespaceScope;
+}
+
 export interface ControllersStore {
   /** Registers a Controller; the token is returned once and only its hash is kept. */
   create(input: {
@@ -116,11 +123,7 @@ export interface ControllersStore {
   markConnected(
     id: string,
     sessionId: string,
-    hello: {
-      agentVersion: string;
-      clusterVersion: string | null;
-      scope: NamespaceScope;
-    },
+    hello: AgentHelloFacts,
   ): Promise<void>;
   /** Heartbeat for every socket this replica holds. */
   touch(sessionIdsByController: Map<string, string>): Promise<void>;
@@ -268,11 +271,7 @@ export class DatabaseControllersStore implements ControllersStore {
   async markConnected(
     id: string,
     sessionId: string,
-    hello: {
-      agentVersion: string;
-      clusterVersion: string | null;
-      scope: NamespaceScope;
-    },
+    hello: AgentHelloFacts,
   ): Promise<void> {
     await this.db('spider_controllers')
       .where({ id })

@@ -21,6 +21,15 @@ export type InventoryWorkload = Workload & { controllerId: string };
  * can answer catalog lookups without a round trip to the agent;
  * {@link DatabaseInventoryStore} keeps it in Knex.
  */
+/** Which workloads to list: within `namespaces`; `q` is a name substring. */
+export interface InventoryFilter {
+  namespaces: '*' | string[];
+  namespace?: string;
+  kind?: string;
+  q?: string;
+  limit?: number;
+}
+
 export interface InventoryStore {
   /** Forgets a Controller's inventory (its agent sends a full one next). */
   clear(controllerId: string): Promise<void>;
@@ -33,13 +42,7 @@ export interface InventoryStore {
   /** By namespace, kind and name, within `namespaces`; `q` is a name substring. */
   list(
     controllerId: string,
-    filter: {
-      namespaces: '*' | string[];
-      namespace?: string;
-      kind?: string;
-      q?: string;
-      limit?: number;
-    },
+    filter: InventoryFilter,
   ): Promise<InventoryWorkload[]>;
   /** Namespaces with at least one workload, sorted. */
   namespaces(controllerId: string): Promise<string[]>;
@@ -95,13 +98,7 @@ export class DatabaseInventoryStore implements InventoryStore {
 
   async list(
     controllerId: string,
-    filter: {
-      namespaces: '*' | string[];
-      namespace?: string;
-      kind?: string;
-      q?: string;
-      limit?: number;
-    },
+    filter: InventoryFilter,
   ): Promise<Array<Workload & { controllerId: string }>> {
     const qb = this.db('spider_inventory').where({
       controller_id: controllerId,
