@@ -1,4 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { REPO_ROOT } from '../paths';
@@ -19,51 +20,108 @@ export interface Portal {
   stop(): Promise<void>;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name === 'dist') continue;
-    const p = path.join(dir, entry.name);
-    newest = Math.max(
-      newest,
-      entry.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs,
-    );
+/** The app's sources: a change outside them (a test, a backend file) needs no build. */
+const BUILD_INPUTS = [
+  'packages/app/src',
+  'packages/app/public',
+  'packages/app/package.json',
+  'plugins/spider/src',
+  'plugins/spider/package.json',
+  'plugins/spider-common/src',
+  'plugins/spider-common/package.json',
+  'app-config.yaml',
+  'yarn.lock',
+];
+const NOT_BUILT =
+  /(\.test\.tsx?|\.stories\.tsx?|setupTests\.ts)$|(^|\/)(__testUtils__|__fixtures__)(\/|$)/;
+
+function listInputs(rel: string, out: string[]) {
+  const p = path.join(REPO_ROOT, rel);
+  if (!fs.existsSync(p)) return;
+  if (!fs.statSync(p).isDirectory()) {
+    if (!NOT_BUILT.test(rel)) out.push(rel);
+    return;
   }
-  return newest;
+  for (const entry of fs.readdirSync(p)) {
+    if (entry === 'node_modules' || entry === 'dist') continue;
+    listInputs(`${rel}/${entry}`, out);
+  }
 }
 
 /**
- * Builds packages/app when its dist is missing or older than the app's or the Spider
- * plugin's sources (a production build takes minutes on a small machine; a dev server
- * would recompile on every run).
+ * A digest of what the production build reads (paths and contents, tests left out). An
+ * mtime comparison rebuilt the app whenever any file under plugins/spider/src was
+ * touched, tests included; in a checkout shared with other work that meant a 12-minute
+ * build on most runs.
+ */
+export function appSourcesDigest(): string {
+  const files: string[] = [];
+  for (const rel of BUILD_INPUTS) listInputs(rel, files);
+  const hash = createHash('sha256');
+  for (const rel of files.sort()) {
+    hash.update(`${rel}\0`);
+    hash.update(fs.readFileSync(path.join(REPO_ROOT, rel)));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** Yarn by its release file: `yarn` itself is only a shell function (scripts/toolchain.sh). */
+function yarnCommand(): string[] {
+  const releases = path.join(REPO_ROOT, '.yarn/releases');
+  const release = fs
+    .readdirSync(releases)
+    .filter(f => /^yarn-.*\.cjs$/.test(f))
+    .sort()
+    .pop();
+  if (!release) throw new Error(`no yarn release in ${releases}`);
+  return [process.execPath, path.join(releases, release)];
+}
+
+/**
+ * Builds packages/app when its dist was not built from the current sources (a digest
+ * written beside the build), or always with SPIDER_JOURNEY_REBUILD. A production build
+ * takes minutes on a small machine; a dev server would recompile on every run.
  */
 export function ensureAppBuilt(log: (s: string) => void) {
   const index = path.join(APP_DIR, 'dist/index.html');
-  const sources = Math.max(
-    newestMtime(path.join(APP_DIR, 'src')),
-    newestMtime(path.join(REPO_ROOT, 'plugins/spider/src')),
-    newestMtime(path.join(REPO_ROOT, 'plugins/spider-common/src')),
-  );
+  const stamp = path.join(APP_DIR, 'dist/.spider-sources.sha256');
+  const digest = appSourcesDigest();
+  const built = fs.existsSync(stamp)
+    ? fs.readFileSync(stamp, 'utf8').trim()
+    : undefined;
   if (
     !process.env.SPIDER_JOURNEY_REBUILD &&
     fs.existsSync(index) &&
-    fs.statSync(index).mtimeMs > sources
+    built === digest
   ) {
-    log('app: using the existing build in packages/app/dist');
+    log(
+      'app: using the existing build in packages/app/dist (sources unchanged)',
+    );
     return;
   }
-  log('app: building packages/app (production build) …');
+  log(
+    `app: building packages/app (production build; ${
+      built ? 'sources changed' : 'no digest of a previous build'
+    }) …`,
+  );
   const started = Date.now();
   const logFile = path.join(JOURNEY_OUTPUT, 'app-build.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'w');
-  const r = spawnSync('yarn', ['backstage-cli', 'package', 'build'], {
+  const [node, yarn] = yarnCommand();
+  const r = spawnSync(node, [yarn, 'backstage-cli', 'package', 'build'], {
     cwd: APP_DIR,
     stdio: ['ignore', out, out],
   });
   fs.closeSync(out);
   if (r.status !== 0)
-    throw new Error(`app build failed (exit ${r.status}); see ${logFile}`);
+    throw new Error(
+      `app build failed (${r.error ?? `exit ${r.status}`}); see ${logFile}`,
+    );
+  // The digest of the sources as they were when the build started: a file changed
+  // during the build makes the next run build again.
+  fs.writeFileSync(stamp, `${digest}\n`);
   log(`app: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

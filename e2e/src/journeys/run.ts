@@ -5,7 +5,9 @@
  *   yarn workspace @spider/e2e journey           # the journey, screenshots, axe
  *   yarn workspace @spider/e2e journey --bench   # … and the benchmark (2,000 attachments, 5,000 workloads)
  *
- * It builds packages/app when needed and starts the backend (which serves the app) on
+ *   yarn workspace @spider/e2e journey --build-only   # only build packages/app if its sources changed
+ *
+ * It builds packages/app when needed (its sources' digest differs from the build's) and starts the backend (which serves the app) on
  * SPIDER_JOURNEY_PORT (7007), or uses SPIDER_PORTAL_URL when a portal already runs.
  * Output: e2e/output/screenshots/*.png, e2e/output/axe.json, e2e/output/bench.json.
  */
@@ -14,7 +16,7 @@ import path from 'path';
 // eslint-disable-next-line @backstage/no-forbidden-package-imports, no-restricted-imports, @backstage/no-mixed-plugin-imports -- e2e drives the backend's own test helpers
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { AxeViolation, launchBrowser, OUTPUT, signIn } from './browser';
-import { startPortal } from './portal';
+import { ensureAppBuilt, startPortal } from './portal';
 import { runTrafficCaptureJourney } from './trafficCapture.journey';
 import {
   canRunLiveTraffic,
@@ -26,6 +28,11 @@ async function main() {
   const bench = process.argv.includes('--bench');
   const benchOnly = process.argv.includes('--bench-only');
   const log = (s: string) => console.log(s);
+  if (process.argv.includes('--build-only')) {
+    // Build under `heavy`, then measure under `quiet` without a build in the run.
+    ensureAppBuilt(log);
+    return;
+  }
   fs.rmSync(path.join(OUTPUT, 'screenshots'), { recursive: true, force: true });
   fs.mkdirSync(path.join(OUTPUT, 'screenshots'), { recursive: true });
   const portal = await startPortal(log);
