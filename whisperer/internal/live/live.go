@@ -407,7 +407,7 @@ func (r *runner) encode(exCh <-chan []*exchange.Exchange, flowCh <-chan []exchan
 			if len(buf) > ship.MaxExchangeBytes {
 				buf = shrink(buf[:0], x)
 			}
-			r.queue.Push(append([]byte(nil), buf...))
+			r.queue.Push(buf) // copied into the queue's arena
 			n++
 		}
 		rest := copy(fresh, fresh[n:])

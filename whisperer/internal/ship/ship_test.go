@@ -3,6 +3,7 @@ package ship
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,59 @@ func TestLimiter(t *testing.T) {
 	}
 	if allowed < 9 || allowed > 11 {
 		t.Fatalf("steady allowed %d", allowed)
+	}
+}
+
+// The queue copies what it is given into chunks it reuses: what was pushed survives the
+// caller reusing its buffer, and a steady push/send cycle stops allocating chunks.
+func TestQueueArena(t *testing.T) {
+	cases := []struct {
+		name   string
+		pad    int
+		rounds int
+	}{
+		{name: "small exchanges", pad: 500, rounds: 50},
+		{name: "exchanges larger than a chunk", pad: chunkBytes + 10, rounds: 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := NewQueue(64 << 20)
+			buf := make([]byte, 0, c.pad+64)
+			chunks := map[*chunk]bool{}
+			for round := 0; round < c.rounds; round++ {
+				for i := 0; i < 300 && (i+1)*(c.pad+30) < exchange.MaxBatchBytes; i++ {
+					buf = append(buf[:0], enc(fmt.Sprintf("r.%d.%d", round, i), c.pad)...)
+					q.Push(buf)
+					buf[7] = '!' // the caller reuses its buffer
+				}
+				for _, it := range q.items {
+					chunks[it.c] = true
+				}
+				for {
+					b, ok := q.Next(nil)
+					if !ok || b.Exchanges == 0 {
+						break
+					}
+					ids, _, _ := decode(t, b)
+					for i, id := range ids {
+						if want := fmt.Sprintf("r.%d.", round); !strings.HasPrefix(id, want) {
+							t.Fatalf("exchange %d is %q, want %s…", i, id, want)
+						}
+					}
+					q.Done(b)
+				}
+			}
+			if x, _ := q.Len(); x != 0 || q.bytes != 0 {
+				t.Fatalf("left %d exchanges, %d bytes", x, q.bytes)
+			}
+			if c.pad < chunkBytes && len(chunks) > 3 {
+				t.Fatalf("%d chunks over %d rounds: emptied chunks are not reused", len(chunks), c.rounds)
+			}
+			for _, f := range q.free {
+				if cap(f.buf) != chunkBytes || f.live != 0 {
+					t.Fatalf("free chunk of %d bytes, %d live", cap(f.buf), f.live)
+				}
+			}
+		})
 	}
 }
