@@ -80,12 +80,18 @@ function yarnCommand(): string[] {
 
 /**
  * Builds packages/app when its dist was not built from the current sources (a digest
- * written beside the build), or always with SPIDER_JOURNEY_REBUILD. A production build
+ * written beside the build), or always with SPIDER_JOURNEY_REBUILD; never with
+ * SPIDER_JOURNEY_NO_BUILD (when a build exists). A production build
  * takes minutes on a small machine; a dev server would recompile on every run.
  */
 export function ensureAppBuilt(log: (s: string) => void) {
   const index = path.join(APP_DIR, 'dist/index.html');
   const stamp = path.join(APP_DIR, 'dist/.spider-sources.sha256');
+  if (process.env.SPIDER_JOURNEY_NO_BUILD && fs.existsSync(index)) {
+    // A measurement of the build as it is, while the sources move on.
+    log('app: SPIDER_JOURNEY_NO_BUILD: using packages/app/dist as it is');
+    return;
+  }
   const digest = appSourcesDigest();
   const built = fs.existsSync(stamp)
     ? fs.readFileSync(stamp, 'utf8').trim()
