@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/spider-backstage/spider/whisperer/internal/agent"
 	"github.com/spider-backstage/spider/whisperer/internal/capture"
 	"github.com/spider-backstage/spider/whisperer/internal/cpubreak"
@@ -43,6 +44,10 @@ const (
 	maxBackoff     = 30 * time.Second
 	stopWait       = 30 * time.Second
 	localAddrEvery = time.Minute
+	// drainMax bounds the drain at a stop (see drain): the capture's read timeout (200 ms)
+	// is also the ring's block timeout, so what was captured before the stop is handed
+	// over well within it.
+	drainMax = time.Second
 )
 
 // counters are the cumulative stats, shared between goroutines.
@@ -64,6 +69,7 @@ type runner struct {
 	paused   atomic.Int64 // unix nanos until which capture pauses
 	stopOnce sync.Once
 	stopCh   chan struct{}
+	stopAt   time.Time // set before stopCh closes
 	reason   atomic.Value
 	kick     chan struct{}
 }
@@ -172,6 +178,7 @@ func (r *runner) logf(format string, args ...any) {
 
 func (r *runner) stop(reason string) {
 	r.stopOnce.Do(func() {
+		r.stopAt = time.Now()
 		r.reason.Store(reason)
 		close(r.stopCh)
 	})
@@ -266,8 +273,15 @@ func (r *runner) refreshLocal() {
 
 func (r *runner) isLocal(a netip.Addr) bool { return (*r.local.Load())[a] }
 
+// source is a live capture (capture.Live).
+type source interface {
+	Next() ([]byte, time.Time, error) // capture.ErrTimeout: nothing within the read timeout
+	LinkType() layers.LinkType
+	Drops() (int64, error)
+}
+
 // capture is the hot loop: frames → engine → exchanges, on one goroutine.
-func (r *runner) capture(src *capture.Live, exCh chan<- []*exchange.Exchange, flowCh chan<- []exchange.Flow) {
+func (r *runner) capture(src source, exCh chan<- []*exchange.Exchange, flowCh chan<- []exchange.Flow) {
 	limiter := ship.NewLimiter(r.settings.MaxExchangesPerSecond)
 	// Exchanges go to the encoder in slices: one wake-up per slice, not per exchange.
 	var out []*exchange.Exchange
@@ -329,6 +343,7 @@ func (r *runner) capture(src *capture.Live, exCh chan<- []*exchange.Exchange, fl
 	for {
 		if n&63 == 0 || n < 0 {
 			if r.stopping() {
+				r.drain(src, eng, lt)
 				break
 			}
 			now := time.Now()
@@ -366,6 +381,26 @@ func (r *runner) capture(src *capture.Live, exCh chan<- []*exchange.Exchange, fl
 	eng.Close(now)
 	publish(now, true)
 	exCh <- out // the encoder is draining until the channel closes: this cannot be dropped
+}
+
+// drain feeds the engine what the kernel captured before the stop. The ring hands packets
+// over a block at a time, when the block is full or its timeout retires it, so at a stop
+// the last up to 200 ms of traffic can still wait there; leaving at once lost those
+// exchanges with no counter saying so (the bench once reported 99,898 of 100,000 at
+// 10,000 req/s with no drops anywhere). It ends at the first read timeout (the ring is
+// empty), at the first packet stamped after the stop, or after drainMax.
+func (r *runner) drain(src source, eng *engine.Engine, lt layers.LinkType) {
+	deadline := r.stopAt.Add(drainMax)
+	for i := 0; ; i++ {
+		if i&63 == 0 && time.Now().After(deadline) {
+			return
+		}
+		data, ts, err := src.Next()
+		if err != nil || ts.After(r.stopAt) {
+			return
+		}
+		eng.Packet(lt, data, ts)
+	}
 }
 
 // nameWait bounds how long an exchange waits for the first PTR answer about its peers:
