@@ -11,7 +11,7 @@ import {
 import { applyDatabaseMigrations } from './store/migrations';
 import { DatabaseControllersStore } from './store/ControllersStore';
 import { DatabaseWhisperersStore } from './store/WhisperersStore';
-import { AttachmentsStore } from './store/AttachmentsStore';
+import { DatabaseAttachmentsStore } from './store/AttachmentsStore';
 import { DatabaseSharesStore } from './store/SharesStore';
 import { DatabaseInventoryStore } from './store/InventoryStore';
 import { DatabaseTrafficStore } from './store/DatabaseTrafficStore';
@@ -60,7 +60,7 @@ export const spiderPlugin = createBackendPlugin({
         const db = await applyDatabaseMigrations(deps.database);
         const controllers = new DatabaseControllersStore(db);
         const whisperers = new DatabaseWhisperersStore(db);
-        const attachments = new AttachmentsStore(db);
+        const attachments = new DatabaseAttachmentsStore(db);
         const shares = new DatabaseSharesStore(db);
         const inventory = new DatabaseInventoryStore(db);
         const events = new SpiderEvents(deps.signals, deps.logger);

@@ -115,7 +115,83 @@ export class AttachmentLimitError extends Error {
   }
 }
 
-export class AttachmentsStore {
+/** What {@link AttachmentsStore.create} writes. */
+export interface CreateAttachmentInput {
+  controllerId: string;
+  whisperer: WhispererSnapshot;
+  target: WorkloadRef;
+  entityRef?: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number | null;
+  limits?: AttachmentLimits;
+}
+
+/**
+ * Attachments, their whisperer instances and the desired set each agent enforces (every
+ * change bumps the Controller's revision); {@link DatabaseAttachmentsStore} keeps them in
+ * Knex.
+ */
+export interface AttachmentsStore {
+  /**
+   * A pending attachment, with the Controller's new revision. 409 (ConflictError) when
+   * the Whisperer is already live on that workload through that Controller;
+   * AttachmentLimitError when `limits` are reached (nothing is written either way).
+   */
+  create(
+    input: CreateAttachmentInput,
+  ): Promise<{ attachment: Attachment; revision: number }>;
+  /** One, with its instances. */
+  get(id: string): Promise<Attachment | undefined>;
+  /** 404 (NotFoundError) when there is none. */
+  getOrThrow(id: string): Promise<Attachment>;
+  /** Newest first, filtered in SQL by the caller's scopes, paged by an opaque cursor. */
+  list(
+    filter: AttachmentFilter,
+  ): Promise<{ items: Attachment[]; nextCursor?: string; totalCount: number }>;
+  /** The full desired set an agent must enforce (pending, active, failed). */
+  desiredFor(controllerId: string): Promise<DesiredAttachment[]>;
+  desiredOne(id: string): Promise<DesiredAttachment | undefined>;
+  /**
+   * Ends an attachment (detach by a user); an attachment already ended is returned as it
+   * is (`changed` false). 404 when there is none.
+   */
+  detach(
+    id: string,
+    by: string,
+    reason: string,
+    agentConnected: boolean,
+  ): Promise<{ attachment: Attachment; changed: boolean; revision?: number }>;
+  /** Live attachments whose expiry has passed, at most `limit`. */
+  dueForExpiry(
+    now: number,
+    limit?: number,
+  ): Promise<Array<{ id: string; controllerId: string }>>;
+  /** The Controller's new revision, or undefined when it had already ended. */
+  expire(
+    id: string,
+    controllerId: string,
+    now: number,
+  ): Promise<number | undefined>;
+  /** Next expiry among live attachments, null when none expires. */
+  nextExpiry(): Promise<number | null>;
+  /** Applies an agent's instance report to its own attachments; the ids it changed. */
+  applyAgentReport(
+    controllerId: string,
+    report: InstancesMessage['attachments'],
+  ): Promise<string[]>;
+  /** Live attachments per Controller (Controllers without any are absent). */
+  countLiveByController(ids: string[]): Promise<Map<string, number>>;
+  /** Of `ids`, every one of the Controller's that `access` covers (no page cap). */
+  visibleIds(
+    controllerId: string,
+    access: NamespaceAccess,
+    ids: string[],
+  ): Promise<Set<string>>;
+  countLiveByWhisperer(whispererId: string): Promise<number>;
+}
+
+export class DatabaseAttachmentsStore implements AttachmentsStore {
   constructor(private readonly db: Knex) {}
 
   /**
@@ -126,16 +202,9 @@ export class AttachmentsStore {
    * counting; SQLite runs one writer at a time. Live = pending, active or failed (the
    * desired set); detaching, detached and expired do not count.
    */
-  async create(input: {
-    controllerId: string;
-    whisperer: WhispererSnapshot;
-    target: WorkloadRef;
-    entityRef?: string;
-    createdBy: string;
-    createdAt: number;
-    expiresAt: number | null;
-    limits?: AttachmentLimits;
-  }): Promise<{ attachment: Attachment; revision: number }> {
+  async create(
+    input: CreateAttachmentInput,
+  ): Promise<{ attachment: Attachment; revision: number }> {
     const id = randomUUID();
     try {
       const revision = await this.db.transaction(async tx => {
@@ -507,10 +576,7 @@ function isPostgres(db: Knex): boolean {
   return client === 'pg' || client === 'postgres' || client === 'postgresql';
 }
 
-function attachmentRow(
-  id: string,
-  input: Parameters<AttachmentsStore['create']>[0],
-) {
+function attachmentRow(id: string, input: CreateAttachmentInput) {
   return {
     id,
     controller_id: input.controllerId,
