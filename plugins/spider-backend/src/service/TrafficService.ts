@@ -65,7 +65,7 @@ const DEFAULT_MAP_WINDOW_MS = 60 * 60 * 1000;
 /** Attachments one entity-traffic listing spans at most (newest first). */
 const MAX_ENTITY_ATTACHMENTS = 1000;
 
-type TrafficFilterQuery = Omit<TrafficQuery, 'limit' | 'cursor'>;
+type TrafficFilterQuery = Omit<TrafficQuery, 'limit' | 'cursor' | 'after'>;
 
 function parseWindow(query: { since?: string; until?: string }): {
   since?: Date;
@@ -77,6 +77,14 @@ function parseWindow(query: { since?: string; until?: string }): {
     throw new InputError('Invalid query: since must not be after until');
   }
   return { since, until };
+}
+
+/** `after` tails forward by itself; a cursor pages back in time: one or the other. */
+function checkPaging(query: { cursor?: string; after?: string }) {
+  if (query.cursor !== undefined && query.after !== undefined)
+    throw new InputError(
+      'Invalid query: after and cursor do not go together (after pages by itself: pass the last item id)',
+    );
 }
 
 function toFilter(
@@ -263,6 +271,7 @@ export class TrafficService {
       throw new NotFoundError(`No entity ${entityRef} in the catalog`);
     const ids = await this.entityAttachmentIds(credentials, entity, entityRef);
     // Validate the window and cursor even when nothing matches, so bad input is 400 alike.
+    checkPaging(rest);
     const filter = toFilter(ids, rest);
     if (ids.length === 0) {
       return { items: [], coverage: await this.deps.traffic.coverage([]) };
@@ -274,12 +283,14 @@ export class TrafficService {
     attachmentIds: string[],
     query: TrafficQuery,
   ): Promise<TrafficListResponse> {
-    const { limit, cursor, ...filters } = query;
+    checkPaging(query);
+    const { limit, cursor, after, ...filters } = query;
     const filter = toFilter(attachmentIds, filters);
     const [page, coverage] = await Promise.all([
       this.deps.traffic.list(filter, {
         limit: limit ?? TRAFFIC_REST_LIMITS.defaultPageSize,
         cursor,
+        after,
       }),
       this.deps.traffic.coverage(attachmentIds),
     ]);

@@ -659,6 +659,54 @@ describe.each(databases.eachSupportedId())(
       ).toBe(400);
     });
 
+    it('tails with after= on an attachment and an entity: what was stored since, an exchange ending late included', async () => {
+      await feedA();
+      const seen = await app.as(OWNER).get(`/attachments/${a.id}/traffic`);
+      const newest = String(
+        Math.max(...seen.body.items.map((e: StoredExchange) => Number(e.id))),
+      );
+      const tail = (path: string, query: string) =>
+        app.as(OWNER).get(`${path}${path.includes('?') ? '&' : '?'}${query}`);
+      const attachmentTail = `/attachments/${a.id}/traffic`;
+      const entityTail = '/entity-traffic?entityRef=component:default/payments';
+      for (const path of [attachmentTail, entityTail]) {
+        const none = await tail(path, `after=${newest}`);
+        expect(none.status).toBe(200);
+        expect(none.body.items).toEqual([]);
+      }
+      // Started before everything listed, stored after it: a since-based tail misses it.
+      await send(a, 'team-a', 'web-0', [
+        capturedExchange({ id: 'late.1', startedAt: at(-5) }),
+      ]);
+      await send(b, 'team-b', 'api-0', [
+        capturedExchange({ id: 'b.late', startedAt: at(9) }),
+      ]);
+      const onA = await tail(attachmentTail, `after=${newest}`);
+      expect(onA.body.items.map((e: StoredExchange) => e.startedAt)).toEqual([
+        at(-5),
+      ]);
+      expect(onA.body.nextCursor).toBeUndefined();
+      const onEntity = await tail(entityTail, `after=${newest}&limit=5`);
+      expect(
+        onEntity.body.items.map((e: StoredExchange) => e.startedAt),
+      ).toEqual([at(-5), at(9)]);
+      const filtered = await tail(entityTail, `after=${newest}&instance=api-0`);
+      expect(
+        filtered.body.items.map((e: StoredExchange) => e.startedAt),
+      ).toEqual([at(9)]);
+      for (const path of [attachmentTail, entityTail]) {
+        const bad = await tail(path, 'after=abc');
+        expect(bad.status).toBe(400);
+        expect(bad.body.error.message).toMatch(/after/);
+        const both = await tail(path, `after=${newest}&cursor=x`);
+        expect(both.status).toBe(400);
+        expect(both.body.error.message).toMatch(/after and cursor/);
+      }
+      expect(
+        (await app.as(NOBODY).get(`${attachmentTail}?after=${newest}`)).status,
+      ).toBe(404);
+    });
+
     it('lists an entity’s traffic across its attachments', async () => {
       await feedA();
       await send(b, 'team-b', 'api-0', [

@@ -386,6 +386,86 @@ describe.each(databases.eachSupportedId())(
       ).rejects.toThrow(/cursor/);
     });
 
+    it('tails with after: what was stored after an id, in storage order, with the filters', async () => {
+      await store.insertBatch(
+        batch([1, 2, 3].map(n => exchange(n, { path: `/first/${n}` }))),
+      );
+      const first = await store.list({ attachmentIds: ['a1'] }, { limit: 10 });
+      const newest = first.items[0].id;
+      expect(
+        (
+          await store.list(
+            { attachmentIds: ['a1'] },
+            { limit: 10, after: newest },
+          )
+        ).items,
+      ).toEqual([]);
+      // A short exchange that starts later is stored first; a long one that started
+      // before the newest seen ends (and is stored) after it; another attachment's too.
+      await store.insertBatch(batch([exchange(10, { path: '/short' })]));
+      await store.insertBatch(
+        batch([
+          exchange(2, {
+            startedAt: at(2.5),
+            id: 'run1.long',
+            path: '/long',
+            status: 503,
+          }),
+        ]),
+      );
+      await store.insertBatch(
+        batch([exchange(11, { path: '/elsewhere' })], { attachmentId: 'a2' }),
+      );
+      await store.insertBatch(batch([exchange(12, { path: '/last' })]));
+      const tail = await store.list(
+        { attachmentIds: ['a1'] },
+        { limit: 10, after: newest },
+      );
+      expect(tail.items.map(e => e.request.path)).toEqual([
+        '/short',
+        '/long',
+        '/last',
+      ]);
+      expect(tail.nextCursor).toBeUndefined();
+      expect(tail.items[0].request.body).toBeNull();
+      // A full page: the next call starts from its last item; nothing is repeated or lost.
+      const one = await store.list(
+        { attachmentIds: ['a1'] },
+        { limit: 2, after: newest },
+      );
+      expect(one.items.map(e => e.request.path)).toEqual(['/short', '/long']);
+      const rest = await store.list(
+        { attachmentIds: ['a1'] },
+        { limit: 2, after: one.items[1].id },
+      );
+      expect(rest.items.map(e => e.request.path)).toEqual(['/last']);
+      expect(
+        (
+          await store.list(
+            { attachmentIds: ['a1', 'a2'], status: '5xx' },
+            { limit: 10, after: newest },
+          )
+        ).items.map(e => e.request.path),
+      ).toEqual(['/long']);
+      expect(
+        (
+          await store.list(
+            { attachmentIds: ['a1', 'a2'] },
+            { limit: 10, after: newest },
+          )
+        ).items.map(e => e.request.path),
+      ).toEqual(['/short', '/long', '/elsewhere', '/last']);
+      await expect(
+        store.list(
+          { attachmentIds: ['a1'] },
+          { limit: 2, after: newest, cursor: first.nextCursor ?? 'x' },
+        ),
+      ).rejects.toThrow(/after and cursor/);
+      await expect(
+        store.list({ attachmentIds: ['a1'] }, { limit: 2, after: '1 OR 1=1' }),
+      ).rejects.toThrow(/after must be an exchange id/);
+    });
+
     it('pages one pod’s errors, newest first, whichever pod’s errors are newer', async () => {
       // web-1's errors are the newest; web-2's come from the instance errors index.
       const statusOf = (n: number) => [200, 404, 503, null, 200, 500][n % 6];

@@ -17,6 +17,7 @@ import {
   RetentionResult,
   TrafficBatch,
   TrafficFilter,
+  TrafficPage,
   TrafficPeerAggregate,
   TrafficStore,
 } from './TrafficStore';
@@ -231,10 +232,11 @@ export class DatabaseTrafficStore implements TrafficStore {
 
   async list(
     filter: TrafficFilter,
-    page: { limit: number; cursor?: string },
+    page: TrafficPage,
   ): Promise<{ items: StoredExchange[]; nextCursor?: string }> {
     const query = this.db(EXCHANGES).select(LIST_COLUMNS);
     applyFilter(query, filter);
+    if (page.after !== undefined) return this.tail(query, page);
     if (page.cursor) {
       const c = decodeCursor(page.cursor);
       query.whereRaw('(started_at, id) < (?, ?)', [c.startedAt, c.id]);
@@ -251,6 +253,31 @@ export class DatabaseTrafficStore implements TrafficStore {
     const items = shown.map(r => fromRow(r, targets, false));
     const last = shown[shown.length - 1];
     return more && last ? { items, nextCursor: encodeCursor(last) } : { items };
+  }
+
+  /**
+   * The live tail: rows stored after `page.after`, in id order. An id is taken when a row
+   * is inserted and one agent socket stores its messages one after another, so a row of
+   * an attachment can not commit after a later one and be skipped.
+   */
+  private async tail(
+    query: Knex.QueryBuilder,
+    page: TrafficPage,
+  ): Promise<{ items: StoredExchange[] }> {
+    if (page.cursor)
+      throw new InputError(
+        'after and cursor do not go together: after pages by itself (pass the last item id)',
+      );
+    if (!/^[0-9]{1,18}$/.test(page.after ?? ''))
+      throw new InputError(
+        'after must be an exchange id as returned by the API',
+      );
+    const rows: ExchangeRow[] = await query
+      .where('id', '>', Number(page.after))
+      .orderBy('id', 'asc')
+      .limit(page.limit);
+    const targets = await this.targets(rows.map(r => r.attachment_id));
+    return { items: rows.map(r => fromRow(r, targets, false)) };
   }
 
   async get(exchangeId: string): Promise<StoredExchange | undefined> {

@@ -43,6 +43,13 @@ export interface TrafficFilter {
   until?: Date;
 }
 
+/** A page of the traffic listing: `cursor` pages back in time, `after` tails forward. */
+export interface TrafficPage {
+  limit: number;
+  cursor?: string;
+  after?: string;
+}
+
 /** Per-peer aggregate of one attachment's exchanges, for the map. */
 export interface TrafficPeerAggregate {
   role: 'caller' | 'callee';
@@ -83,10 +90,14 @@ export interface TrafficStore {
   insertBatch(
     batch: TrafficBatch,
   ): Promise<{ inserted: number; latest: string | null }>;
-  /** Newest first, stable under concurrent inserts; items without bodies. */
+  /**
+   * Newest first, stable under concurrent inserts; items without bodies. With `after` (an
+   * exchange id; the live tail): only exchanges stored after it, in the order they were
+   * stored, at most `limit` and no cursor (the next call passes the last item's id).
+   */
   list(
     filter: TrafficFilter,
-    page: { limit: number; cursor?: string },
+    page: TrafficPage,
   ): Promise<{ items: StoredExchange[]; nextCursor?: string }>;
   /** One exchange with headers and bodies. */
   get(exchangeId: string): Promise<StoredExchange | undefined>;

@@ -67,6 +67,17 @@ export const trafficQuerySchema = z.strictObject({
     .max(TRAFFIC_REST_LIMITS.maxPageSize)
     .optional(),
   cursor: z.string().max(200).optional(),
+  /**
+   * The live tail: only exchanges stored after this exchange id (ids grow as exchanges are
+   * stored), oldest stored first; a full page means more follow (ask again with the last
+   * item's id). Not with `cursor`.
+   */
+  after: z
+    .string()
+    .regex(/^[0-9]{1,18}$/, {
+      message: 'must be an exchange id as returned by the API',
+    })
+    .optional(),
 });
 export type TrafficQuery = z.infer<typeof trafficQuerySchema>;
 

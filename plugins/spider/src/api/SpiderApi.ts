@@ -52,6 +52,11 @@ export interface TrafficFilterQuery {
 export interface TrafficPageQuery extends TrafficFilterQuery {
   limit?: number;
   cursor?: string;
+  /**
+   * The live tail: exchanges stored after this exchange id, oldest stored first (a full
+   * page means more follow: ask again with the last item's id); not with `cursor`.
+   */
+  after?: string;
 }
 
 /** Query of `GET /attachments/:id/map`. @public */

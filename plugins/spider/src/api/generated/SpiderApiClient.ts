@@ -191,6 +191,7 @@ export class SpiderApiClient {
       until?: QueryValue;
       limit?: QueryValue;
       cursor?: QueryValue;
+      after?: QueryValue;
     };
   }): Promise<Response> {
     return this.call('listAttachmentTraffic', request);
@@ -241,6 +242,7 @@ export class SpiderApiClient {
       until?: QueryValue;
       limit?: QueryValue;
       cursor?: QueryValue;
+      after?: QueryValue;
     };
   }): Promise<Response> {
     return this.call('listEntityTraffic', request);

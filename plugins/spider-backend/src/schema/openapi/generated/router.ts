@@ -64,6 +64,18 @@ export const spec = {
           maxLength: 200,
         },
       },
+      after: {
+        name: 'after',
+        in: 'query',
+        allowReserved: true,
+        description:
+          "The live tail: only exchanges stored after this exchange id (ids grow as exchanges are stored, so an exchange that ends after a newer, shorter one is still found), oldest stored first, at most limit; a full page means more follow: ask again with the last item's id. No nextCursor; not with cursor.",
+        schema: {
+          type: 'string',
+          maxLength: 18,
+          pattern: '^[0-9]{1,18}$',
+        },
+      },
       namespace: {
         name: 'namespace',
         in: 'query',
@@ -2167,6 +2179,9 @@ export const spec = {
           {
             $ref: '#/components/parameters/cursor',
           },
+          {
+            $ref: '#/components/parameters/after',
+          },
         ],
         responses: {
           '200': {
@@ -2368,6 +2383,9 @@ export const spec = {
           },
           {
             $ref: '#/components/parameters/cursor',
+          },
+          {
+            $ref: '#/components/parameters/after',
           },
         ],
         responses: {
