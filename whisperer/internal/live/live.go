@@ -619,9 +619,9 @@ func (r *runner) flush() {
 			return
 		}
 	}
-	x, f := r.queue.Len()
-	if x+f > 0 {
-		r.logf("final flush: %d exchanges and %d flows not delivered", x, f)
+	// Counted, so the terminated report's stats.dropped says so.
+	if x, f := r.queue.Abandon(); x+f > 0 {
+		r.logf("final flush: %d exchanges and %d flows not delivered (counted as dropped)", x, f)
 	}
 }
 

@@ -292,6 +292,21 @@ func (q *Queue) Done(b Batch) {
 	q.flows = dropFront(q.flows, m)
 }
 
+// Abandon counts what is still queued as dropped and empties the queue (the final
+// flush ran out of time): it returns the exchanges and flows left undelivered.
+func (q *Queue) Abandon() (int, int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	x, f := len(q.items), len(q.flows)
+	for i := range q.items {
+		q.release(&q.items[i])
+	}
+	q.items, q.flows = q.items[:0], q.flows[:0]
+	q.bytes, q.inflight, q.inflightBytes = 0, 0, 0
+	q.dropped += int64(x)
+	return x, f
+}
+
 // Refused counts a batch the agent refused for good as dropped, and removes it.
 func (q *Queue) Refused(b Batch) {
 	q.Done(b)

@@ -202,3 +202,39 @@ func TestQueueArena(t *testing.T) {
 		})
 	}
 }
+
+func TestQueueAbandon(t *testing.T) {
+	cases := []struct {
+		name     string
+		push     int
+		inflight bool
+		want     int
+	}{
+		{name: "empty", push: 0},
+		{name: "waiting exchanges", push: 5, want: 5},
+		{name: "with a batch out", push: 5, inflight: true, want: 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := NewQueue(1 << 20)
+			for i := 0; i < c.push; i++ {
+				q.Push(enc(fmt.Sprint("r.", i), 10))
+			}
+			q.PushFlow(exchange.Flow{Minute: time.Unix(60, 0).UTC()})
+			if c.inflight {
+				q.Next(nil)
+			}
+			x, f := q.Abandon()
+			if x != c.want || f != 1 || q.Dropped() != int64(c.want) {
+				t.Fatalf("abandoned %d exchanges, %d flows, dropped %d; want %d, 1, %d", x, f, q.Dropped(), c.want, c.want)
+			}
+			if n, m := q.Len(); n+m != 0 || q.bytes != 0 {
+				t.Fatalf("left %d, %d, %d bytes", n, m, q.bytes)
+			}
+			q.Push(enc("r.new", 10))
+			if b, ok := q.Next(nil); !ok || b.Exchanges != 1 {
+				t.Fatalf("queue unusable after Abandon: %s", b.Body)
+			}
+		})
+	}
+}
