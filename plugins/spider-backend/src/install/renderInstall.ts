@@ -66,6 +66,7 @@ export function renderInstall(
   format: InstallRequest['format'];
   content: string;
   fileName: string;
+  controlsUrl: string;
 } {
   const namespace = req.namespace ?? AGENT_DEFAULT_NAMESPACE;
   const values = renderAgentValues({
@@ -94,6 +95,7 @@ export function renderInstall(
       format: 'values',
       content: doc.toString(),
       fileName: 'spider-agent-values.yaml',
+      controlsUrl: settings.controlsUrl,
     };
   }
   if (req.format === 'command') {
@@ -140,12 +142,18 @@ export function renderInstall(
       helm,
       '',
     ].join('\n');
-    return { format: 'command', content, fileName: 'install-spider-agent.sh' };
+    return {
+      format: 'command',
+      content,
+      fileName: 'install-spider-agent.sh',
+      controlsUrl: settings.controlsUrl,
+    };
   }
   return {
     format: 'manifest',
     content: renderManifest(settings, req, namespace),
     fileName: 'spider-agent.yaml',
+    controlsUrl: settings.controlsUrl,
   };
 }
 

@@ -662,6 +662,11 @@ describe.each(databases.eachSupportedId())(
       );
       expect(cmd.body.content).not.toContain('controls.token');
       expect(cmd.body.content).not.toContain('SPIDER_AGENT_TOKEN');
+      // The URL the commands give the agent, as a field (the Install tab warns on it).
+      expect(cmd.body.controlsUrl).toMatch(/^http:\/\/.+\/api\/spider$/);
+      expect(cmd.body.content).toContain(
+        `controls.url='${cmd.body.controlsUrl}'`,
+      );
       const values = await app
         .as(OWNER)
         .get(`/controllers/${controller.id}/install?format=values`);

@@ -272,6 +272,7 @@ export class FakeSpiderApi implements SpiderApi {
   statuses = new Map<string, ControllerStatus>();
   entityWorkloads: EntityWorkload[] = [];
   workloadsTruncated = false;
+  controlsUrl = 'https://portal.example.com/api/spider';
   /** Stored exchanges, any order (answers are newest first, without bodies). */
   exchanges: StoredExchange[] = [];
   coverage: TrafficCoverage = makeCoverage();
@@ -395,17 +396,20 @@ export class FakeSpiderApi implements SpiderApi {
     if (query.format === 'values')
       return {
         format: 'values',
+        controlsUrl: this.controlsUrl,
         content: `controller:\n  id: ${id}\nnamespace: ${ns}\n`,
         fileName: 'values.yaml',
       };
     return {
       format: 'manifest',
       content: 'apiVersion: v1\nkind: Namespace\n',
+        controlsUrl: this.controlsUrl,
       fileName: 'spider-agent.yaml',
     };
   }
   async listWorkloads(id: string, query: WorkloadQuery = {}) {
     await this.enter('listWorkloads', [id, query]);
+      controlsUrl: this.controlsUrl,
     let items = this.workloads.get(id) ?? [];
     if (query.namespace)
       items = items.filter(w => w.namespace === query.namespace);

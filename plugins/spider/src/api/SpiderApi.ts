@@ -87,6 +87,8 @@ export interface InstallInstructions {
   format: 'command' | 'values' | 'manifest';
   content: string;
   fileName: string;
+  /** The Controls URL the instructions give the agent. */
+  controlsUrl: string;
 }
 
 /** @public */

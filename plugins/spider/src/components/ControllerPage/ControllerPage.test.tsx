@@ -253,6 +253,7 @@ describe('ControllerPage', () => {
           ? {
               format: 'command',
               fileName: 'install-spider-agent.sh',
+              controlsUrl: url,
               content: [
                 'kubectl create namespace spider-system --dry-run=client -o yaml | kubectl apply -f -',
                 'kubectl --namespace spider-system create secret generic spider-agent-controls-token --from-file=token=/dev/stdin --dry-run=client -o yaml | kubectl apply -f -',
@@ -281,6 +282,10 @@ describe('ControllerPage', () => {
         ),
       ).toBe(warns);
       expect(text === '').toBe(!warns);
+      // and names the setting that changes it
+      expect(
+        text.includes('set spider.agents.externalUrl to an https:// URL'),
+      ).toBe(warns);
     },
   );
 

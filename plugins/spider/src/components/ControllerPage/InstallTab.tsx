@@ -42,11 +42,6 @@ function invalidNamespaces(list: string[]): string[] {
   return list.filter(n => !namespaceNameSchema.safeParse(n).success);
 }
 
-/** The Controls URL the rendered commands give the agent (`controls.url='…'`). */
-export function controlsUrlOf(command: string): string | undefined {
-  return /controls\.url='([^']*)'/.exec(command)?.[1];
-}
-
 function useInstall(id: string, query: InstallQuery | undefined) {
   const api = useApi(spiderApiRef);
   const [state, setState] = useState<{
@@ -152,7 +147,7 @@ export function InstallTab(props: { controller: Controller }) {
     valid ? { ...base, format: 'manifest' } : undefined,
   );
 
-  const controlsUrl = command.value && controlsUrlOf(command.value.content);
+  const controlsUrl = command.value?.controlsUrl;
   const insecure = !!controlsUrl && insecureControlsUrl(controlsUrl);
 
   if (!controller.rights.includes('install')) {
@@ -241,8 +236,9 @@ export function InstallTab(props: { controller: Controller }) {
                 Agents reach the Controls service at {controlsUrl}: plain{' '}
                 {controlsUrl!.split(':')[0]}, so the agent token and every
                 desired attachment cross the network unencrypted. Serve the
-                portal over https:// (the spider.install.controlsUrl setting)
-                unless this network is private to the cluster and the portal.
+                portal over https:// (or set spider.agents.externalUrl to an
+                https:// URL) unless this network is private to the cluster and
+                the portal.
               </Alert>
             </Grid>
           )}

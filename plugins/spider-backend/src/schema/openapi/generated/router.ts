@@ -743,11 +743,16 @@ export const spec = {
       InstallInstructions: {
         type: 'object',
         additionalProperties: false,
-        required: ['format', 'content', 'fileName'],
+        required: ['format', 'content', 'fileName', 'controlsUrl'],
         properties: {
           format: {
             type: 'string',
             enum: ['command', 'values', 'manifest'],
+          },
+          controlsUrl: {
+            type: 'string',
+            description:
+              'The Controls URL the instructions give the agent (spider.agents.externalUrl).',
           },
           fileName: {
             type: 'string',
