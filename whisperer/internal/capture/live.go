@@ -3,7 +3,6 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -45,7 +44,7 @@ type LiveOptions struct {
 
 // Live is a live capture.
 type Live struct {
-	h *pcap.Handle
+	r *batchReader
 }
 
 // OpenLive starts capturing (non-promiscuous).
@@ -65,56 +64,24 @@ func OpenLive(o LiveOptions) (*Live, error) {
 	if err := CheckFilter(o.Filter, o.Snaplen); err != nil {
 		return nil, err
 	}
-	in, err := pcap.NewInactiveHandle(o.Device)
+	r, err := openBatch(o)
 	if err != nil {
 		return nil, err
 	}
-	defer in.CleanUp()
-	for _, set := range []func() error{
-		func() error { return in.SetSnapLen(o.Snaplen) },
-		func() error { return in.SetPromisc(false) },
-		func() error { return in.SetTimeout(o.Timeout) },
-		func() error { return in.SetBufferSize(o.BufferBytes) },
-	} {
-		if err := set(); err != nil {
-			return nil, err
-		}
-	}
-	h, err := in.Activate()
-	if err != nil {
-		return nil, fmt.Errorf("capture on %s: %w", o.Device, err)
-	}
-	if err := h.SetBPFFilter(o.Filter); err != nil {
-		h.Close()
-		return nil, &FilterError{Filter: o.Filter, Err: err}
-	}
-	return &Live{h: h}, nil
+	return &Live{r: r}, nil
 }
 
-func (l *Live) Next() ([]byte, time.Time, error) {
-	data, ci, err := l.h.ZeroCopyReadPacketData()
-	if err == pcap.NextErrorTimeoutExpired {
-		return nil, time.Time{}, ErrTimeout
-	}
-	if err == io.EOF {
-		return nil, time.Time{}, io.EOF
-	}
-	return data, ci.Timestamp, err
-}
+// Next is the next packet (ErrTimeout: none within the read timeout); its bytes are valid
+// until the next call.
+func (l *Live) Next() ([]byte, time.Time, error) { return l.r.next() }
 
-func (l *Live) LinkType() layers.LinkType { return l.h.LinkType() }
+func (l *Live) LinkType() layers.LinkType { return l.r.link }
 
 // Close stops the capture.
 func (l *Live) Close() error {
-	l.h.Close()
+	l.r.close()
 	return nil
 }
 
 // Drops is what the kernel dropped (ring full) and what the interface dropped.
-func (l *Live) Drops() (int64, error) {
-	st, err := l.h.Stats()
-	if err != nil {
-		return 0, err
-	}
-	return int64(st.PacketsDropped) + int64(st.PacketsIfDropped), nil
-}
+func (l *Live) Drops() (int64, error) { return l.r.drops() }
