@@ -808,9 +808,9 @@ async function measureTraffic(
       .first()
       .textContent()) ?? '';
   await page.evaluate(FRAME_RECORDER);
-  // What the live tail's fetches carry: the API has no "after this exchange" parameter,
-  // so each fetch asks from a second before the newest exchange and the page drops the
-  // ids it has; this counts the rows (and bytes) sent twice.
+  // What the live tail's fetches carry: each asks for the exchanges stored after the
+  // last one it has (`after=`; before it, `since=` a second before the newest, which
+  // sent rows twice); this counts the rows (and bytes) sent more than once.
   const liveFetches = {
     requests: 0,
     rows: 0,
@@ -819,7 +819,7 @@ async function measureTraffic(
   };
   const onLiveResponse = async (r: Response) => {
     const u = r.url();
-    if (!/\/traffic\?/.test(u) || !u.includes('since=')) return;
+    if (!/\/traffic\?/.test(u) || !/[?&](after|since)=/.test(u)) return;
     try {
       const body = await r.text();
       const items = (JSON.parse(body).items ?? []) as Array<{ id: string }>;
@@ -947,7 +947,7 @@ async function measureTraffic(
   ];
   for (const line of table(rows)) log(line);
   log(
-    `  live tail fetches: ${figures.liveFetchRequests} requests, ${figures.liveFetchRows} rows (${figures.liveFetchKiB} KiB), ${figures.liveFetchDuplicateRows} of them already sent (about ${figures.liveFetchDuplicateKiB} KiB): the API has no "after this exchange" cursor; the page drops them by id`,
+    `  live tail fetches: ${figures.liveFetchRequests} requests, ${figures.liveFetchRows} rows (${figures.liveFetchKiB} KiB), ${figures.liveFetchDuplicateRows} of them already sent (about ${figures.liveFetchDuplicateKiB} KiB; the page drops repeats by id)`,
   );
   log('');
   log('  first render, what the last load waited for (ms since navigation):');

@@ -273,7 +273,10 @@ export class FakeSpiderApi implements SpiderApi {
   entityWorkloads: EntityWorkload[] = [];
   workloadsTruncated = false;
   controlsUrl = 'https://portal.example.com/api/spider';
-  /** Stored exchanges, any order (answers are newest first, without bodies). */
+  /**
+   * Stored exchanges in the order they were stored (`after` follows it; other answers
+   * are newest first, without bodies).
+   */
   exchanges: StoredExchange[] = [];
   coverage: TrafficCoverage = makeCoverage();
   maps = new Map<string, TrafficMapResponse>();
@@ -392,24 +395,24 @@ export class FakeSpiderApi implements SpiderApi {
         format: 'command',
         content: `helm upgrade --install spider-agent spider/agent -n ${ns} --set token=$SPIDER_TOKEN`,
         fileName: 'install.sh',
+        controlsUrl: this.controlsUrl,
       };
     if (query.format === 'values')
       return {
         format: 'values',
-        controlsUrl: this.controlsUrl,
         content: `controller:\n  id: ${id}\nnamespace: ${ns}\n`,
         fileName: 'values.yaml',
+        controlsUrl: this.controlsUrl,
       };
     return {
       format: 'manifest',
       content: 'apiVersion: v1\nkind: Namespace\n',
-        controlsUrl: this.controlsUrl,
       fileName: 'spider-agent.yaml',
+      controlsUrl: this.controlsUrl,
     };
   }
   async listWorkloads(id: string, query: WorkloadQuery = {}) {
     await this.enter('listWorkloads', [id, query]);
-      controlsUrl: this.controlsUrl,
     let items = this.workloads.get(id) ?? [];
     if (query.namespace)
       items = items.filter(w => w.namespace === query.namespace);
@@ -525,16 +528,32 @@ export class FakeSpiderApi implements SpiderApi {
     ids: string[],
     query: TrafficPageQuery,
   ): TrafficListResponse {
+    const strip = (e: StoredExchange) => ({
+      ...e,
+      request: { ...e.request, body: null },
+      response: e.response ? { ...e.response, body: null } : null,
+    });
+    if (query.after !== undefined) {
+      // The live tail: stored after that exchange (`exchanges` is in stored order),
+      // oldest stored first, no cursor; as the API, not with `cursor`.
+      if (query.cursor) throw new Error('after and cursor together');
+      const from = this.exchanges.findIndex(e => e.id === query.after);
+      if (from < 0) throw new Error(`after: no exchange ${query.after}`);
+      return {
+        items: this.exchanges
+          .slice(from + 1)
+          .filter(e => ids.includes(e.attachmentId) && matches(e, query))
+          .slice(0, query.limit ?? 100)
+          .map(strip),
+        coverage: this.coverage,
+      };
+    }
     const all = this.exchanges
       .filter(e => ids.includes(e.attachmentId) && matches(e, query))
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
     const start = query.cursor ? Number(query.cursor) : 0;
     const limit = query.limit ?? 100;
-    const items = all.slice(start, start + limit).map(e => ({
-      ...e,
-      request: { ...e.request, body: null },
-      response: e.response ? { ...e.response, body: null } : null,
-    }));
+    const items = all.slice(start, start + limit).map(strip);
     return {
       items,
       coverage: this.coverage,

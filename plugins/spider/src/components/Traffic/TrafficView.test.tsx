@@ -182,9 +182,13 @@ describe('TrafficView', () => {
       () => expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-3'),
       slow,
     );
-    const live = api.callsOf('listTraffic').at(-1)![1] as { since: string };
-    // the live fetch asks only since (just before) the newest exchange it had
-    expect(Date.parse(live.since)).toBe(T0 + 2000 - 1000);
+    const live = api.callsOf('listTraffic').at(-1)![1] as {
+      since?: string;
+      after?: string;
+    };
+    // the live fetch asks only for what was stored after the last exchange it had
+    expect(live.after).toBe('ex-2');
+    expect(live.since).toBeUndefined();
 
     fireEvent.click(screen.getByRole('button', { name: 'Pause live tail' }));
     expect(screen.getByText(/Paused/)).toBeInTheDocument();
@@ -208,6 +212,105 @@ describe('TrafficView', () => {
     expect(
       screen.queryByRole('button', { name: /new$/ }),
     ).not.toBeInTheDocument();
+  });
+
+  /** Records the ids each traffic answer carried, first page and live tail. */
+  function recordServed(api: FakeSpiderApi) {
+    const served: string[] = [];
+    const list = api.listTraffic.bind(api);
+    api.listTraffic = async (id, query) => {
+      const r = await list(id, query);
+      served.push(...r.items.map(e => e.id));
+      return r;
+    };
+    return served;
+  }
+  const signal = (signals: FakeSignalApi, attachmentId: string) =>
+    act(() =>
+      signals.publish(trafficSignalChannel(attachmentId), {
+        type: 'traffic',
+        attachmentId,
+        added: 1,
+        latest: null,
+      }),
+    );
+
+  it('live tail: no exchange sent twice, and one stored after a newer one still shows', async () => {
+    const slow = { timeout: 15_000 };
+    const { a, api } = setup();
+    const served = recordServed(api);
+    const signals = new FakeSignalApi();
+    await renderView(api, a, { signals });
+    await screen.findByRole('grid');
+    api.exchanges.push(
+      makeExchange({ id: 'ex-3', attachmentId: a.id, at: T0 + 3000 }),
+    );
+    signal(signals, a.id);
+    await waitFor(
+      () => expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-3'),
+      slow,
+    );
+    // A long exchange: it started before ex-3 (1.5 s before, outside any "a second
+    // before the newest" slack) but ended, and was stored, after it.
+    api.exchanges.push(
+      makeExchange({ id: 'ex-4', attachmentId: a.id, at: T0 + 1500 }),
+    );
+    signal(signals, a.id);
+    await waitFor(() => expect(rows()).toHaveLength(5), slow);
+    expect(rows().map(r => r.getAttribute('data-exchange-id'))).toEqual([
+      'ex-3',
+      'ex-2',
+      'ex-4',
+      'ex-1',
+      'ex-0',
+    ]);
+    expect(api.callsOf('listTraffic').at(-1)![1]).toMatchObject({
+      after: 'ex-3',
+    });
+    // Every id came over the wire once.
+    expect(served).toHaveLength(new Set(served).size);
+    expect(served).toHaveLength(5);
+  });
+
+  it('live tail: starts from an empty list and follows full pages', async () => {
+    const slow = { timeout: 15_000 };
+    const { a, api } = setup({ exchanges: 0 });
+    const served = recordServed(api);
+    const signals = new FakeSignalApi();
+    await renderView(api, a, { signals });
+    expect(await screen.findByText('Nothing captured yet')).toBeInTheDocument();
+    const burst = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        makeExchange({
+          id: `ex-${from + i}`,
+          attachmentId: a.id,
+          at: T0 + (from + i) * 10,
+        }),
+      );
+    api.exchanges.push(...burst(0, 1200));
+    signal(signals, a.id);
+    // The newest page; the older ones are behind its cursor, loaded by scrolling.
+    expect(
+      await screen.findByText(
+        /^200 exchanges shown; older ones load as you scroll/,
+        undefined,
+        slow,
+      ),
+    ).toBeInTheDocument();
+    expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-1199');
+    // More than a page stored at once: the tail asks again after the last one.
+    api.exchanges.push(...burst(1200, 700));
+    signal(signals, a.id);
+    expect(
+      await screen.findByText(/^900 exchanges shown/, undefined, slow),
+    ).toBeInTheDocument();
+    expect(rows()[0]).toHaveAttribute('data-exchange-id', 'ex-1899');
+    const afters = api
+      .callsOf('listTraffic')
+      .map(c => (c[1] as { after?: string }).after)
+      .filter(Boolean);
+    expect(afters).toEqual(['ex-1199', 'ex-1699']);
+    expect(served).toHaveLength(new Set(served).size);
   });
 
   it('polls for new exchanges when the app has no signals', async () => {

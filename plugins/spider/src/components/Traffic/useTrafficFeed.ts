@@ -31,11 +31,6 @@ export const FIRST_PAGE = 200;
 export const NEXT_PAGE = 500;
 /** The newest exchanges kept in the page; older ones are for the HAR export. */
 export const MAX_ITEMS = 20_000;
-/**
- * The live tail asks for exchanges since the newest one it has, minus this: a batch can
- * carry an exchange that started a little before one already stored. Ids deduplicate.
- */
-const LIVE_SLACK_MS = 1000;
 /** A burst of signals causes one fetch, this long after the first. */
 const COALESCE_MS = 250;
 /** Pages followed in one live fetch (a long pause or a very busy service). */
@@ -105,6 +100,25 @@ const newer = (a: StoredExchange, b: StoredExchange) => {
   if (a.id.length !== b.id.length) return a.id.length > b.id.length;
   return a.id > b.id;
 };
+
+/**
+ * The later stored of two exchange ids: the store numbers exchanges as it stores them
+ * (decimal strings without leading zeros, so the longer is the larger).
+ */
+export const laterStored = (a: string | undefined, b: string): string =>
+  a === undefined || b.length > a.length || (b.length === a.length && b > a)
+    ? b
+    : a;
+
+/** The last stored id of `items`, or `from` if none is later. */
+export function lastStored(
+  items: StoredExchange[],
+  from?: string,
+): string | undefined {
+  let out = from;
+  for (const e of items) out = laterStored(out, e.id);
+  return out;
+}
 
 /**
  * The ids of `current` (newest first) that started within the times of `incoming`: an
@@ -242,6 +256,15 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
   const atTopRef = useRef(true);
   const generation = useRef(0);
   const baseQuery = useRef<TrafficFilterQuery>(arrivedFirst?.query ?? {});
+  /**
+   * The live tail's place: the last stored exchange it has asked past (the first page's
+   * last stored one to begin with). It asks `after` it, so nothing arrives twice, and an
+   * exchange stored late (a long one that ended after a shorter, newer one) still comes:
+   * the store's order, not the exchanges' start times, says what is new.
+   */
+  const liveAfter = useRef<string | undefined>(
+    arrivedFirst?.value ? lastStored(arrivedFirst.value.items) : undefined,
+  );
   const sourceRef = useRef(source);
   sourceRef.current = source;
   const filtersRef = useRef(filters);
@@ -256,10 +279,12 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
     const pre = takePrefetched(sourceRef.current.firstPage, fKey);
     const query = pre?.query ?? filtersToQuery(filtersRef.current, Date.now());
     baseQuery.current = query;
+    liveAfter.current = undefined;
     setState(INITIAL);
     (pre?.page ?? sourceRef.current.list({ ...query, limit: FIRST_PAGE }))
       .then(r => {
         if (gen !== generation.current) return;
+        liveAfter.current = lastStored(r.items);
         setState(loaded(r));
       })
       .catch(error => {
@@ -298,14 +323,18 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
   // and rendered once.
   const arrived = useRef<StoredExchange[]>([]);
   const arrivedCoverage = useRef<TrafficCoverage | undefined>();
+  /** Older exchanges behind the live tail's first page (it began on an empty list). */
+  const arrivedCursor = useRef<string | undefined>();
   const arrivedGen = useRef(0);
   const flushScheduled = useRef(false);
   const flush = useCallback(() => {
     flushScheduled.current = false;
     const got = arrived.current;
     const coverage = arrivedCoverage.current;
+    const cursor = arrivedCursor.current;
     arrived.current = [];
     arrivedCoverage.current = undefined;
+    arrivedCursor.current = undefined;
     const gen = generation.current;
     if (arrivedGen.current !== gen) return;
     // A transition: React renders the new rows in slices of a few ms and yields to the
@@ -317,11 +346,17 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
         // Rendered later than asked: the filters may have changed meanwhile.
         if (gen !== generation.current) return x;
         const hold = pausedRef.current || !atTopRef.current;
+        // Ids the page has already (an older page loaded by scrolling can hold an
+        // exchange stored after the live tail's place) are not added twice.
         const fresh = newExchanges(x.items, got);
-        if (fresh.length === 0 && !coverage) return x;
+        if (fresh.length === 0 && !coverage && !cursor) return x;
         return cap({
           ...x,
           coverage: coverage ?? x.coverage,
+          nextCursor:
+            cursor && x.items.length === 0 && !x.nextCursor
+              ? cursor
+              : x.nextCursor,
           liveError: undefined,
           items: hold ? x.items : mergeExchanges(x.items, fresh),
           pending: hold ? mergeExchanges(x.pending, fresh) : x.pending,
@@ -344,38 +379,47 @@ export function useTrafficFeed(source: TrafficSource, filters: TrafficFilters) {
     inFlight.current = true;
     const gen = generation.current;
     try {
-      const newest = s.pending[0] ?? s.items[0];
       const base = baseQuery.current;
-      let since = base.since;
-      if (newest) {
-        const fromNewest = new Date(
-          Date.parse(newest.startedAt) - LIVE_SLACK_MS,
-        ).toISOString();
-        if (!since || fromNewest > since) since = fromNewest;
-      }
       const got: StoredExchange[] = [];
-      let cursor: string | undefined;
       let coverage: TrafficCoverage | undefined;
-      for (let page = 0; page < MAX_LIVE_PAGES; page++) {
-        const r = await sourceRef.current.list({
-          ...base,
-          since,
-          limit: NEXT_PAGE,
-          cursor,
-        });
+      let more = false;
+      let olderCursor: string | undefined;
+      if (liveAfter.current === undefined) {
+        // Nothing seen yet (an empty first page): the newest page, as a first load would,
+        // then its last stored exchange is the place to go on from.
+        const r = await sourceRef.current.list({ ...base, limit: FIRST_PAGE });
         if (gen !== generation.current) return;
         coverage = r.coverage;
         got.push(...r.items);
-        cursor = r.nextCursor;
-        if (!cursor) break;
+        liveAfter.current = lastStored(r.items);
+        olderCursor = r.nextCursor;
+      } else {
+        // Oldest stored first; a full page means more were stored after it.
+        for (let page = 0; page < MAX_LIVE_PAGES; page++) {
+          const r = await sourceRef.current.list({
+            ...base,
+            after: liveAfter.current,
+            limit: NEXT_PAGE,
+          });
+          if (gen !== generation.current) return;
+          coverage = r.coverage;
+          got.push(...r.items);
+          liveAfter.current = lastStored(r.items, liveAfter.current);
+          more = r.items.length >= NEXT_PAGE;
+          if (!more) break;
+        }
       }
+      // Pages left over after MAX_LIVE_PAGES: the next fetch follows at once.
+      if (more) dirty.current = true;
       if (arrivedGen.current !== gen) {
         arrivedGen.current = gen;
         arrived.current = [];
         arrivedCoverage.current = undefined;
+        arrivedCursor.current = undefined;
       }
       arrived.current.push(...got);
       if (coverage) arrivedCoverage.current = coverage;
+      if (olderCursor) arrivedCursor.current = olderCursor;
       if (!flushScheduled.current) {
         flushScheduled.current = true;
         nextFrame(flush);
