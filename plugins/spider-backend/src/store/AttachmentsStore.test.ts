@@ -127,6 +127,18 @@ describe.each(databases.eachSupportedId())(
       ]);
       expect(await store.desiredFor(c2)).toEqual([]);
       expect(await store.get(first.attachment.id)).toEqual(first.attachment);
+      // What create hands back for the agent is what a read gives.
+      expect(second.desired).toEqual(
+        await store.desiredOne(second.attachment.id),
+      );
+      expect(first.desired).toEqual(
+        await store.desiredOne(first.attachment.id),
+      );
+      expect(await store.desiredIdsFor(c1)).toEqual([
+        first.attachment.id,
+        second.attachment.id,
+      ]);
+      expect(await store.desiredIdsFor(c2)).toEqual([]);
     });
 
     it('refuses a second live attachment of the same whisperer and target with 409, writing nothing; after a detach it may attach again', async () => {
@@ -394,6 +406,11 @@ describe.each(databases.eachSupportedId())(
       expect(d1.attachment.detachedAt).not.toBeNull();
       // Not desired any more: the agent's next welcome leaves it out.
       expect((await store.desiredFor(c1)).map(d => d.id)).toEqual([idle]);
+      expect(await store.desiredIdsFor(c1)).toEqual([idle]);
+      expect(
+        (await store.desiredMany([running, idle, 'no-such-id'])).map(d => d.id),
+      ).toEqual([idle]);
+      expect(await store.desiredMany([])).toEqual([]);
 
       const d2 = await store.detach(idle, 'user:default/b', 'by hand', true);
       expect(d2.attachment.status).toBe('detached');
@@ -560,6 +577,16 @@ describe.each(databases.eachSupportedId())(
       expect(
         (await store.visibleIds(c1, { include: [], exclude: [] }, asked)).size,
       ).toBe(0);
+
+      // desiredMany reads any number of ids (in chunks), each once.
+      const desired = await store.desiredMany(asked);
+      expect(desired).toHaveLength(521);
+      expect(new Set(desired.map(d => d.id))).toEqual(new Set([...ids, other]));
+      expect(desired.find(d => d.id === ids[1])).toMatchObject({
+        target: { namespace: 'odd', kind: 'Pod', name: 'p-1' },
+        whisperer: WHISPERER,
+      });
+      expect(await store.desiredIdsFor(c1)).toHaveLength(520);
 
       expect(await store.countLiveByWhisperer(WHISPERER.id)).toBe(521);
       await store.detach(other, 'user:default/a', 'done', false);

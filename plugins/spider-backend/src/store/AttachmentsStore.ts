@@ -14,6 +14,16 @@ import {
 import { iso, isoOrNull, msOrNull } from './time';
 import type { NamespaceAccess } from '../access/namespaceAccess';
 
+/** The columns a DesiredAttachment is made of. */
+const DESIRED_COLUMNS = [
+  'id',
+  'whisperer_json',
+  'target_namespace',
+  'target_kind',
+  'target_name',
+  'expires_at',
+];
+
 /** Statuses in which the agent keeps whisperers in pods ('failed' may recover). */
 export const DESIRED_STATUSES: AttachmentStatus[] = [
   'pending',
@@ -138,9 +148,12 @@ export interface AttachmentsStore {
    * the Whisperer is already live on that workload through that Controller;
    * AttachmentLimitError when `limits` are reached (nothing is written either way).
    */
-  create(
-    input: CreateAttachmentInput,
-  ): Promise<{ attachment: Attachment; revision: number }>;
+  create(input: CreateAttachmentInput): Promise<{
+    attachment: Attachment;
+    revision: number;
+    /** What the agent is sent for it (as desiredOne would read it). */
+    desired: DesiredAttachment;
+  }>;
   /** One, with its instances. */
   get(id: string): Promise<Attachment | undefined>;
   /** 404 (NotFoundError) when there is none. */
@@ -151,7 +164,11 @@ export interface AttachmentsStore {
   ): Promise<{ items: Attachment[]; nextCursor?: string; totalCount: number }>;
   /** The full desired set an agent must enforce (pending, active, failed). */
   desiredFor(controllerId: string): Promise<DesiredAttachment[]>;
+  /** The ids of desiredFor's set, without reading the whisperers. */
+  desiredIdsFor(controllerId: string): Promise<string[]>;
   desiredOne(id: string): Promise<DesiredAttachment | undefined>;
+  /** Of `ids` (any number), those still desired, each as desiredFor gives it. */
+  desiredMany(ids: string[]): Promise<DesiredAttachment[]>;
   /**
    * Ends an attachment (detach by a user); an attachment already ended is returned as it
    * is (`changed` false). 404 when there is none.
@@ -202,10 +219,13 @@ export class DatabaseAttachmentsStore implements AttachmentsStore {
    * counting; SQLite runs one writer at a time. Live = pending, active or failed (the
    * desired set); detaching, detached and expired do not count.
    */
-  async create(
-    input: CreateAttachmentInput,
-  ): Promise<{ attachment: Attachment; revision: number }> {
+  async create(input: CreateAttachmentInput): Promise<{
+    attachment: Attachment;
+    revision: number;
+    desired: DesiredAttachment;
+  }> {
     const id = randomUUID();
+    const row = attachmentRow(id, input);
     try {
       const revision = await this.db.transaction(async tx => {
         if (input.limits && isPostgres(tx))
@@ -216,10 +236,14 @@ export class DatabaseAttachmentsStore implements AttachmentsStore {
         // until commit, so the counts below see them.
         const bumped = await bumpRevision(tx, input.controllerId);
         if (input.limits) await checkLimits(tx, input, input.limits);
-        await tx('spider_attachments').insert(attachmentRow(id, input));
+        await tx('spider_attachments').insert(row);
         return bumped;
       });
-      return { attachment: (await this.get(id))!, revision };
+      return {
+        attachment: (await this.get(id))!,
+        revision,
+        desired: toDesired(row),
+      };
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new ConflictError(
@@ -330,18 +354,33 @@ export class DatabaseAttachmentsStore implements AttachmentsStore {
   /** The full desired set an agent must enforce. */
   async desiredFor(controllerId: string): Promise<DesiredAttachment[]> {
     const rows = await this.db('spider_attachments')
-      .select(
-        'id',
-        'whisperer_json',
-        'target_namespace',
-        'target_kind',
-        'target_name',
-        'expires_at',
-      )
+      .select(DESIRED_COLUMNS)
       .where({ controller_id: controllerId })
       .whereIn('status', DESIRED_STATUSES)
       .orderBy('created_at');
     return rows.map(toDesired);
+  }
+
+  async desiredIdsFor(controllerId: string): Promise<string[]> {
+    const rows = await this.db('spider_attachments')
+      .select('id')
+      .where({ controller_id: controllerId })
+      .whereIn('status', DESIRED_STATUSES)
+      .orderBy('created_at');
+    return rows.map((r: { id: string }) => r.id);
+  }
+
+  async desiredMany(ids: string[]): Promise<DesiredAttachment[]> {
+    const out: DesiredAttachment[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db('spider_attachments')
+        .select(DESIRED_COLUMNS)
+        .whereIn('id', ids.slice(i, i + 500))
+        .whereIn('status', DESIRED_STATUSES)
+        .orderBy('created_at');
+      out.push(...rows.map(toDesired));
+    }
+    return out;
   }
 
   async desiredOne(id: string): Promise<DesiredAttachment | undefined> {
