@@ -10,6 +10,8 @@ export class KubeApiError extends Error {
     readonly status: number | undefined,
     readonly body: unknown,
     message: string,
+    /** Retry-After of the answer, in seconds (priority and fairness 429s carry one). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -58,7 +60,9 @@ export class KubeHttp {
       key,
       rejectUnauthorized: !this.target.insecureSkipTlsVerify,
       keepAlive: true,
-      maxFreeSockets: 32,
+      // As many idle sockets as the Injector may have PATCHes in flight: fewer, and each
+      // round of answers closed sockets the next round opened again (a TLS handshake each).
+      maxFreeSockets: 256,
     };
     const agent = this.target.proxy
       ? new TunnelAgent(this.target.proxy, options)
@@ -212,12 +216,14 @@ export class KubeHttp {
     }
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
+      const retryAfter = Number(res.headers['retry-after']);
       throw new KubeApiError(
         status,
         body,
         `${method} ${path}: ${status} ${
           typeof body === 'object' ? body?.message ?? '' : text.slice(0, 200)
         }`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       );
     }
     return body as T;

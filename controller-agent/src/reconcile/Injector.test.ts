@@ -1,7 +1,13 @@
 import { silentLogger } from '../log/logger';
-import { EphemeralPodApi, InjectResult, Injector } from './Injector';
+import {
+  EphemeralPodApi,
+  InjectorOptions,
+  InjectResult,
+  Injector,
+} from './Injector';
 import type { InjectAction } from './plan';
 import { kubeStatusError } from '../testUtils/kubeStatusError';
+import { KubeApiError } from '../kube/KubeHttp';
 
 const action = (
   pod: string,
@@ -55,7 +61,10 @@ class FakePods implements EphemeralPodApi {
 }
 
 function setup(
-  opts: Partial<{ concurrency: number; maxAttempts: number }> = {},
+  opts: Partial<{
+    concurrency: InjectorOptions['concurrency'];
+    maxAttempts: number;
+  }> = {},
 ) {
   const api = new FakePods();
   const results: InjectResult[] = [];
@@ -164,5 +173,48 @@ describe('Injector', () => {
     await injector.idle();
     expect(results.map(r => r.outcome).sort()).toEqual(['podGone', 'stale']);
     expect(api.patches).toEqual([]);
+  });
+
+  describe('with an adaptive limit', () => {
+    const adaptive = { initial: 4, min: 2, max: 64, tolerance: 2 };
+    const pods = (api: FakePods, n: number) => {
+      for (let i = 0; i < n; i++)
+        api.pods.set(`p${i}`, { uid: `uid-p${i}`, names: [] });
+    };
+
+    it('raises the PATCHes in flight while the latency holds, within its maximum', async () => {
+      const { api, injector } = setup({ concurrency: adaptive });
+      pods(api, 400);
+      for (let i = 0; i < 400; i++)
+        injector.submit(action(`p${i}`), { name: 'spider-a' });
+      await injector.idle();
+      expect(api.patches).toHaveLength(400);
+      expect(api.maxActive).toBeGreaterThan(4);
+      expect(api.maxActive).toBeLessThanOrEqual(64);
+      expect(injector.concurrency).toBeGreaterThan(4);
+    });
+
+    it('halves them on 429, injects everything still, and waits the Retry-After', async () => {
+      const { api, injector, results } = setup({
+        concurrency: { ...adaptive, initial: 32 },
+        maxAttempts: 5,
+      });
+      pods(api, 32);
+      for (let i = 0; i < 32; i++)
+        api.errors.push(
+          new KubeApiError(429, { message: 'too many requests' }, '429', 0.05),
+        );
+      for (let i = 0; i < 32; i++)
+        injector.submit(action(`p${i}`), { name: 'spider-a' });
+      await injector.idle();
+      expect(api.patches).toHaveLength(32);
+      expect(results.every(r => r.outcome === 'injected')).toBe(true);
+      // One halving per round of answers (32 → 16, then +1 a round), not 32 → 2.
+      expect(injector.concurrency).toBeGreaterThanOrEqual(16);
+      expect(injector.concurrency).toBeLessThan(20);
+      expect(
+        Math.min(...results.map(r => r.durationMs)),
+      ).toBeGreaterThanOrEqual(50);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { backoffDelay, sleep } from '../cluster/backoff';
 import type { Logger } from '../log/logger';
+import { AdaptiveLimit, AdaptiveLimitOptions } from './AdaptiveLimit';
 import { ApiErrorLike, classifyInjectError } from './injectErrors';
 import { InjectAction, injectKey } from './plan';
 import type { InstanceReason } from '@spider/backstage-plugin-spider-common';
@@ -37,7 +38,8 @@ export interface InjectResult {
 }
 
 export interface InjectorOptions {
-  concurrency: number;
+  /** PATCHes in flight: a fixed number, or learnt from the answers (AdaptiveLimit). */
+  concurrency: number | AdaptiveLimitOptions;
   maxAttempts: number;
   backoff: { baseMs: number; maxMs: number };
   /**
@@ -48,23 +50,37 @@ export interface InjectorOptions {
   wanted?: (action: InjectAction) => boolean;
 }
 
-/** Bounded concurrency without a dependency. */
-class Semaphore {
+/** Bounded concurrency whose bound may move (an AdaptiveLimit's), without a dependency. */
+class Gate {
   private waiting: Array<() => void> = [];
-  constructor(private free: number) {}
+  active = 0;
+  constructor(private readonly limit: () => number) {}
   async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
+    if (this.active < this.limit() && !this.waiting.length) {
+      this.active++;
       return;
     }
     await new Promise<void>(resolve => this.waiting.push(resolve));
   }
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
+    this.active--;
+    this.wake();
+  }
+  /** Lets waiters in up to the (possibly raised) limit. */
+  wake(): void {
+    while (this.waiting.length && this.active < this.limit()) {
+      this.active++;
+      this.waiting.shift()!();
+    }
   }
 }
+
+/** 429 (priority and fairness) and 5xx: the API server asks for less. */
+const overloaded = (err: ApiErrorLike) =>
+  err.status === 429 ||
+  err.status === 503 ||
+  err.status === 504 ||
+  err.status === 500;
 
 /**
  * Applies inject actions. Never a duplicate container:
@@ -77,7 +93,8 @@ class Semaphore {
  * for the plan to show and to hold off retrying.
  */
 export class Injector {
-  private readonly semaphore: Semaphore;
+  private readonly gate: Gate;
+  private readonly adaptive: AdaptiveLimit | undefined;
   private readonly podQueues = new Map<string, Promise<void>>();
   private readonly running = new Set<string>();
   private stopping = false;
@@ -89,7 +106,19 @@ export class Injector {
     private readonly onResult: (r: InjectResult) => void,
     private readonly log: Logger,
   ) {
-    this.semaphore = new Semaphore(options.concurrency);
+    const fixed = options.concurrency;
+    if (typeof fixed === 'number') this.gate = new Gate(() => fixed);
+    else {
+      const adaptive = new AdaptiveLimit(fixed);
+      this.adaptive = adaptive;
+      this.gate = new Gate(() => adaptive.limit);
+    }
+  }
+
+  /** PATCHes allowed in flight now. */
+  get concurrency(): number {
+    const c = this.options.concurrency;
+    return this.adaptive?.limit ?? (typeof c === 'number' ? c : c.initial);
   }
 
   /** Keys (`injectKey`) of injections queued or running. */
@@ -134,6 +163,13 @@ export class Injector {
     await this.idle();
   }
 
+  /** Feeds an answer's latency to the adaptive limit, which may let more in at once. */
+  private answered(sentAt: number): void {
+    if (!this.adaptive) return;
+    this.adaptive.onAnswer(performance.now() - sentAt, this.gate.active);
+    this.gate.wake();
+  }
+
   private async run(
     action: InjectAction,
     container: Record<string, unknown>,
@@ -155,19 +191,27 @@ export class Injector {
         durationMs: Date.now() - started,
         ...extra,
       });
-      await this.semaphore.acquire();
+      await this.gate.acquire();
+      let sentAt = 0;
+      let retryAfterMs = 0;
       try {
         if (this.options.wanted && !this.options.wanted(action))
           return done('cancelled');
+        sentAt = performance.now();
         await this.api.patchEphemeral(
           action.namespace,
           action.pod,
           action.podUid,
           container,
         );
+        this.answered(sentAt);
         return done('injected');
       } catch (err) {
-        const outcome = classifyInjectError(err as ApiErrorLike, pod);
+        const apiErr = err as ApiErrorLike;
+        if (overloaded(apiErr)) this.adaptive?.onOverload();
+        else this.answered(sentAt);
+        retryAfterMs = (apiErr.retryAfterSeconds ?? 0) * 1000;
+        const outcome = classifyInjectError(apiErr, pod);
         if (outcome.kind === 'exists') return done('exists');
         if (outcome.kind === 'podGone') return done('podGone');
         // Same name, new pod (a StatefulSet replica recreated): its own event plans it.
@@ -180,12 +224,17 @@ export class Injector {
         }
         lastMessage = outcome.message;
       } finally {
-        this.semaphore.release();
+        this.gate.release();
       }
-      const delay = backoffDelay(
-        attempt,
-        this.options.backoff.baseMs,
-        this.options.backoff.maxMs,
+      // The server's Retry-After (priority and fairness sends one with its 429) is the
+      // least wait; capped so one answer cannot park a pod for long.
+      const delay = Math.max(
+        backoffDelay(
+          attempt,
+          this.options.backoff.baseMs,
+          this.options.backoff.maxMs,
+        ),
+        Math.min(retryAfterMs, 10_000),
       );
       this.log.warn('injection failed; retrying', {
         pod: `${pod.namespace}/${pod.name}`,

@@ -1,10 +1,14 @@
-import type { DesiredAttachment } from '@spider/backstage-plugin-spider-common';
+import type {
+  DesiredAttachment,
+  WhispererInstance,
+} from '@spider/backstage-plugin-spider-common';
 import { whispererContainerName } from '@spider/backstage-plugin-spider-common';
 import { ClusterCache } from '../cluster/ClusterCache';
 import { leanPod, leanWorkload } from '../cluster/lean';
 import { silentLogger } from '../log/logger';
 import { EphemeralPodApi, Injector } from './Injector';
-import { Reconciler } from './Reconciler';
+import type { AttachmentView } from './plan';
+import { Reconciler, sameView } from './Reconciler';
 import { kubeStatusError } from '../testUtils/kubeStatusError';
 
 /** A tiny API server: pods with ephemeral containers; patches feed back into the cache like a watch would. */
@@ -137,8 +141,10 @@ function setup(
 }
 
 const settle = async (injector: Injector) => {
-  for (let i = 0; i < 5; i++) {
-    await new Promise(r => setTimeout(r, 20));
+  // Event-driven re-plans may wait for the planning budget (nine times a plan's cost,
+  // which a loaded machine inflates), so settle for longer than the 5 ms debounce.
+  for (let i = 0; i < 8; i++) {
+    await new Promise(r => setTimeout(r, 30));
     await injector.idle();
   }
 };
@@ -422,5 +428,40 @@ describe('Reconciler: drift is repaired within one resync period', () => {
     await jest.advanceTimersByTimeAsync(RESYNC_MS + 100);
     // The 4 already sent land; none of the 8 waiting is sent after the detach.
     expect(world.patches).toHaveLength(4);
+  });
+});
+
+describe('sameView', () => {
+  const inst = (over: Partial<WhispererInstance> = {}): WhispererInstance => ({
+    pod: 'web-1',
+    container: 'spider-a',
+    node: 'n1',
+    podIp: '10.0.0.1',
+    state: 'running',
+    reason: 'Running',
+    message: null,
+    startedAt: '2026-12-02T00:00:00Z',
+    finishedAt: null,
+    exitCode: null,
+    generation: 0,
+    ...over,
+  });
+  const view = (instances: WhispererInstance[], over = {}): AttachmentView => ({
+    attachmentId: 'a',
+    phase: 'active',
+    message: null,
+    instances,
+    ...over,
+  });
+
+  it('is true for equal views built apart, false for any field that differs', () => {
+    expect(sameView(view([inst()]), view([inst()]))).toBe(true);
+    expect(sameView(view([inst()]), view([inst({ state: 'pending' })]))).toBe(
+      false,
+    );
+    expect(sameView(view([inst()]), view([inst({ podIp: null })]))).toBe(false);
+    expect(sameView(view([inst()]), view([inst(), inst()]))).toBe(false);
+    expect(sameView(view([]), view([], { phase: 'failed' }))).toBe(false);
+    expect(sameView(view([]), view([], { message: 'x' }))).toBe(false);
   });
 });

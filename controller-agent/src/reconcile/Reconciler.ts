@@ -57,6 +57,29 @@ export interface ReconcilerMetrics {
 
 const targetKey = (t: WorkloadRef) => `${t.namespace}/${t.kind}/${t.name}`;
 
+/** The longest an event-driven re-plan waits for the planning budget (views stay this fresh). */
+export const MAX_EVENT_REPLAN_MS = 1000;
+const PLAN_BUDGET_FREE_MS = 2;
+
+/** Same view, field by field (what was a JSON.stringify of each view per plan). */
+export function sameView(a: AttachmentView, b: AttachmentView): boolean {
+  if (
+    a.phase !== b.phase ||
+    a.message !== b.message ||
+    a.instances.length !== b.instances.length
+  )
+    return false;
+  for (let i = 0; i < a.instances.length; i++) {
+    const x = a.instances[i] as unknown as Record<string, unknown>;
+    const y = b.instances[i] as unknown as Record<string, unknown>;
+    if (x === y) continue;
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length) return false;
+    for (const k of keys) if (x[k] !== y[k]) return false;
+  }
+  return true;
+}
+
 /**
  * Keeps observed in line with desired: re-plans a workload's attachments shortly after
  * its pods change, everything on a resync interval and at each expiry, applies the plan
@@ -70,7 +93,15 @@ export class Reconciler implements WhispererRegistry {
   private readonly recentlyInjected = new Map<string, number>();
   private readonly reports = new Map<string, WhispererStateReport>();
   private readonly views = new Map<string, AttachmentView>();
-  private readonly viewJson = new Map<string, string>();
+  /**
+   * When each attachment may next be re-planned for an event or a result
+   * (performance.now()): planning a 1,000-pod workload on every watch event and every
+   * finished PATCH took most of the agent's CPU while it attached (bench:agent's CPU
+   * profile), competing with the PATCHes themselves. So event-driven re-plans of an
+   * attachment are spaced by nine times the last plan's cost (planning at most a tenth
+   * of the time), capped at MAX_EVENT_REPLAN_MS; resyncs, attaches and detaches are not.
+   */
+  private readonly nextPlanAt = new Map<string, number>();
   private readonly byTarget = new Map<string, Set<string>>();
   private readonly targetTimers = new Map<string, NodeJS.Timeout>();
   private readonly stopListeners = new Set<
@@ -211,15 +242,25 @@ export class Reconciler implements WhispererRegistry {
 
   private scheduleTarget(t: WorkloadRef): void {
     const k = targetKey(t);
-    if (this.stopped || !this.byTarget.has(k) || this.targetTimers.has(k))
-      return;
-    // Leading delay, not a sliding one: a busy workload is still re-planned every debounceMs.
+    const ids = this.byTarget.get(k);
+    if (this.stopped || !ids || this.targetTimers.has(k)) return;
+    // Leading delay, not a sliding one: a busy workload is still re-planned every
+    // debounceMs, or as its planning budget allows.
     const timer = setTimeout(() => {
       this.targetTimers.delete(k);
-      const ids = this.byTarget.get(k);
-      if (ids) this.reconcile([...ids]);
-    }, this.options.debounceMs);
+      const now = this.byTarget.get(k);
+      if (now) this.reconcile([...now]);
+    }, Math.max(this.options.debounceMs, this.budgetWait([...ids])));
     this.targetTimers.set(k, timer);
+  }
+
+  /** How long until every one of `ids` may be re-planned for an event (ms, 0 = now). */
+  private budgetWait(ids: Iterable<string>): number {
+    const now = performance.now();
+    let wait = 0;
+    for (const id of ids)
+      wait = Math.max(wait, (this.nextPlanAt.get(id) ?? 0) - now);
+    return Math.min(wait, MAX_EVENT_REPLAN_MS);
   }
 
   private armExpiry(): void {
@@ -241,7 +282,7 @@ export class Reconciler implements WhispererRegistry {
     const gone = this.desired.prune(this.now());
     for (const id of gone) {
       this.views.delete(id);
-      this.viewJson.delete(id);
+      this.nextPlanAt.delete(id);
     }
     if (gone.length) this.reindex();
     this.reconcile(this.desired.all().map(e => e.attachment.id));
@@ -250,7 +291,7 @@ export class Reconciler implements WhispererRegistry {
   /** Plans the given attachments against the cache and applies the plan. */
   reconcile(ids: string[]): void {
     if (this.stopped) return;
-    const started = Date.now();
+    const started = performance.now();
     const now = this.now();
     const entries: DesiredEntry[] = [];
     const podsByAttachment = new Map<string, LeanPod[]>();
@@ -311,7 +352,12 @@ export class Reconciler implements WhispererRegistry {
     if (expired) this.armExpiry();
     this.publish(plan.attachments);
     this.forgetSeenInjections(podsByAttachment);
-    this.metrics?.plan(Date.now() - started, entries.length);
+    const ended = performance.now();
+    // A plan cheaper than PLAN_BUDGET_FREE_MS costs nothing worth spacing.
+    const cost = ended - started;
+    const next = cost < PLAN_BUDGET_FREE_MS ? 0 : ended + 9 * cost;
+    for (const e of entries) this.nextPlanAt.set(e.attachment.id, next);
+    this.metrics?.plan(ended - started, entries.length);
   }
 
   private forgetSeenInjections(podsByAttachment: Map<string, LeanPod[]>) {
@@ -327,9 +373,8 @@ export class Reconciler implements WhispererRegistry {
   private publish(views: AttachmentView[]): void {
     const changed: AttachmentView[] = [];
     for (const v of views) {
-      const json = JSON.stringify(v);
-      if (this.viewJson.get(v.attachmentId) === json) continue;
-      this.viewJson.set(v.attachmentId, json);
+      const before = this.views.get(v.attachmentId);
+      if (before && sameView(before, v)) continue;
       this.views.set(v.attachmentId, v);
       changed.push(v);
     }
@@ -390,18 +435,22 @@ export class Reconciler implements WhispererRegistry {
   /**
    * Re-plans an attachment after the results and reports that arrive together: one plan
    * of a 1,000-pod workload per burst, not one per finished PATCH (which made attaching
-   * quadratic in the pods, each plan also serialising the whole view).
+   * quadratic in the pods, each plan also serialising the whole view), and no sooner
+   * than its planning budget allows.
    */
   private replan(attachmentId: string): void {
     this.replanSoon.add(attachmentId);
     if (this.replanScheduled) return;
     this.replanScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.replanScheduled = false;
       const ids = [...this.replanSoon];
       this.replanSoon.clear();
       if (ids.length) this.reconcile(ids);
-    });
+    };
+    const wait = this.budgetWait([attachmentId]);
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   /**

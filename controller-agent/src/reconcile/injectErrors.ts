@@ -19,6 +19,8 @@ export interface ApiErrorLike {
   /** The Kubernetes Status object or its text. */
   body?: unknown;
   message?: string;
+  /** The answer's Retry-After header, in seconds (429s from priority and fairness carry one). */
+  retryAfterSeconds?: number;
 }
 
 function statusBody(body: unknown): {

@@ -108,17 +108,22 @@ export function attachmentKey(attachmentId: string): string {
 export function whisperersOf(
   pod: LeanPod,
   attachmentId: string,
+  /** `attachmentKey(attachmentId)`, when the caller plans many pods of one attachment. */
+  key = attachmentKey(attachmentId),
 ): Array<LeanWhisperer & { generation: number }> {
-  const key = attachmentKey(attachmentId);
   const out: Array<LeanWhisperer & { generation: number }> = [];
+  // Most pods carry none of this attachment's containers: a prefix test first, the
+  // name parsed only on a match (planning 1,000 pods per event made this show up).
+  const prefix = `spider-${key}`;
   for (const w of pod.whisperers) {
+    if (!w.name.startsWith(prefix)) continue;
     const parsed = parseWhispererContainerName(w.name);
     if (parsed && parsed.attachmentKey === key)
       out.push({ ...w, generation: parsed.generation });
   }
   // A container in the spec with no status yet is listed in `ephemeral` and `whisperers`
   // alike (state unknown), so the spec alone decides whether it exists.
-  return out.sort((a, b) => a.generation - b.generation);
+  return out.length > 1 ? out.sort((a, b) => a.generation - b.generation) : out;
 }
 
 /** The container a whisperer shares its network namespace and process view with. */
@@ -335,8 +340,10 @@ function planLive(
   }
   const instances: WhispererInstance[] = [];
   const access = processAccessOf(a, observed.allowProcessAccess ?? false);
+  const base = whispererContainerName(a.id);
+  const ownKey = attachmentKey(a.id);
   for (const pod of pods) {
-    const mine = whisperersOf(pod, a.id);
+    const mine = whisperersOf(pod, a.id, ownKey);
     const latest = mine[mine.length - 1];
     const report = latest
       ? observed.reports.get(reportKey(pod.namespace, pod.name, latest.name))
@@ -349,7 +356,7 @@ function planLive(
         instances.push(
           instance(
             pod,
-            whispererContainerName(a.id),
+            base,
             0,
             'failed',
             'PodNotRunning',
@@ -363,7 +370,7 @@ function planLive(
       instances.push(
         instance(
           pod,
-          whispererContainerName(a.id),
+          base,
           0,
           'failed',
           'StaticPod',
@@ -378,7 +385,7 @@ function planLive(
       instances.push(
         instance(
           pod,
-          whispererContainerName(a.id),
+          base,
           0,
           'failed',
           'HostNetworkPod',
@@ -390,14 +397,7 @@ function planLive(
     const target = targetContainerOf(pod);
     if ('error' in target) {
       instances.push(
-        instance(
-          pod,
-          whispererContainerName(a.id),
-          0,
-          'failed',
-          'ContainerNotFound',
-          target.error,
-        ),
+        instance(pod, base, 0, 'failed', 'ContainerNotFound', target.error),
       );
       continue;
     }
@@ -428,7 +428,7 @@ function planLive(
       restartNote = `Restarting: ${current.message}`;
     }
 
-    const container = whispererContainerName(a.id, generation);
+    const container = generation > 0 ? `${base}-${generation}` : base;
     const key = injectKey(pod.uid, container);
     const failure = observed.failures.get(key);
     if (failure && (failure.retryAt === null || now < failure.retryAt)) {
@@ -513,8 +513,9 @@ function planStopped(
   pods: readonly LeanPod[],
 ): AttachmentView {
   const instances: WhispererInstance[] = [];
+  const ownKey = attachmentKey(a.id);
   for (const pod of pods) {
-    const latest = whisperersOf(pod, a.id).pop();
+    const latest = whisperersOf(pod, a.id, ownKey).pop();
     if (!latest) continue;
     const done = latest.state === 'terminated' || podFinished(pod);
     const message =
