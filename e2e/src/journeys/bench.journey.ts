@@ -832,6 +832,15 @@ async function measureTraffic(
     }
   };
   page.on('response', onLiveResponse);
+  // With SPIDER_BENCH_PROFILE, a CPU profile of the live tail too (what its frames run).
+  const liveCdp = process.env.SPIDER_BENCH_PROFILE
+    ? await page.context().newCDPSession(page)
+    : undefined;
+  if (liveCdp) {
+    await liveCdp.send('Profiler.enable');
+    await liveCdp.send('Profiler.setSamplingInterval', { interval: 250 });
+    await liveCdp.send('Profiler.start');
+  }
   const perTick = TRAFFIC_BENCH.liveRatePerSecond / 10;
   let n = TRAFFIC_BENCH.exchanges;
   const liveStarted = Date.now();
@@ -856,6 +865,13 @@ async function measureTraffic(
   );
   figures.liveLastShownAfterMs = Date.now() - sentAll;
   const live = await stopFrames(page);
+  if (liveCdp) {
+    const { profile } = await liveCdp.send('Profiler.stop');
+    const file = path.join(OUTPUT, 'traffic-live-tail.cpuprofile');
+    fs.writeFileSync(file, JSON.stringify(profile));
+    step(`CPU profile of the live tail: ${file}`);
+    await liveCdp.detach();
+  }
   page.off('response', onLiveResponse);
   figures.liveFetchRequests = liveFetches.requests;
   figures.liveFetchRows = liveFetches.rows;
