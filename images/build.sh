@@ -151,7 +151,7 @@ node_runtime_dir() {
 debian_versions() { dpkg-query -W -f '${Package}=${Version} ' libc6 libstdc++6 libgcc-s1 ca-certificates libpcap0.8 libdbus-1-3 2>/dev/null || echo no-dpkg; }
 hash_controller_agent() {
   local a="$REPO/controller-agent"
-  echo "node-${SPIDER_NODE_VERSION:-24.21.0} $(debian_versions) $(sources_hash "$a/src" "$a/bundle.mjs" "$a/package.json" "$REPO/plugins/spider-common/src" "$REPO/plugins/spider-common/package.json" "$REPO/yarn.lock")"
+  echo "node-${SPIDER_NODE_VERSION:-24.21.0} $GO_VERSION $(debian_versions) $(sources_hash "$a/src" "$a/bundle.mjs" "$a/package.json" "$a/dnsfast" "$REPO/plugins/spider-common/src" "$REPO/plugins/spider-common/package.json" "$REPO/yarn.lock")"
 }
 prepare_controller_agent() {
   local w="$1" node lib real entries=""
@@ -164,6 +164,9 @@ prepare_controller_agent() {
   mkdir -p "$w/app"
   cp "$REPO/controller-agent/dist/agent.cjs" "$REPO/controller-agent/dist/dns-udp-worker.cjs" "$w/app/"
   [[ -f "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" ]] && cp "$REPO/controller-agent/dist/agent.cjs.LEGAL.txt" "$w/app/"
+  # The DNS UDP fast path (controller-agent/dnsfast, static Go) beside the bundle, where
+  # the agent looks for it (docs/dns.md).
+  go_static "$w/app/spider-dns-fastpath" "$REPO/controller-agent/dnsfast" ./cmd/spider-dns-fastpath
   entries="$(lib_entries "$node")"
   [[ -n "$entries" ]] || die "$node is not a dynamic executable; the agent layer expects one"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$w/passwd"

@@ -7,8 +7,11 @@
  *   --seconds 10      length of each dnsperf run
  *   --rate 10000      queries/s of the latency run (p99 is measured there)
  *   --impls ceiling,agent:0,agent,coredns,dns2   (`agent:N`: the agent with N UDP worker
- *                     threads; `ceiling`: ceiling.c, a responder that does nothing else,
- *                     so its qps is what dnsperf can drive on this machine)
+ *                     threads; `agent-fast[:N]`: the agent with its Go UDP fast path,
+ *                     N sockets (default 1); `fastpath-hosts[:N]`: the fast path alone,
+ *                     its memo loaded from CoreDNS's hosts file; `ceiling`: ceiling.c, a
+ *                     responder that does nothing else, so its qps is what dnsperf can
+ *                     drive on this machine)
  *   --port-base 15300 servers bind 127.0.0.1:<base+1>, <base+2>, ... in turn
  *   --agent-node-flags '...'  node flags of the agent's process (default: the image's,
  *                     from the Dockerfile's ENTRYPOINT)
@@ -115,11 +118,25 @@ function percentile(sorted: number[], p: number): number {
   ];
 }
 
-/** CPU seconds (user + system, all threads) the process has used so far. */
+/**
+ * CPU seconds (user + system, all threads) the process and its live children (the
+ * agent's fast path helper) have used so far.
+ */
 function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (USER_HZ 100)
+  let sum = (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (USER_HZ 100)
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let children = '';
+    try {
+      children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    for (const child of children.split(' ').filter(Boolean))
+      sum += cpuSeconds(Number(child));
+  }
+  return sum;
 }
 
 async function measure(
@@ -205,6 +222,14 @@ function buildCeiling(): string {
   return bin;
 }
 
+/** The Go fast path (controller-agent/dnsfast), built once per source state. */
+function buildFastPath(): string {
+  return execFileSync(path.join(here, '..', '..', 'dnsfast', 'build.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
 function uptime(): string {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
@@ -232,6 +257,23 @@ async function main() {
       child = spawn(buildCeiling(), [String(port)], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
+    } else if (impl.startsWith('fastpath-hosts')) {
+      // `fastpath-hosts[:N]`: the Go fast path alone (N SO_REUSEPORT sockets), its memo
+      // loaded from the same hosts file CoreDNS serves, no agent behind it.
+      const bin = buildFastPath();
+      fs.writeFileSync(path.join(dir, 'hosts'), hostsFile(pods));
+      child = spawn(
+        bin,
+        [
+          '-listen',
+          `127.0.0.1:${port}`,
+          '-sockets',
+          impl.split(':')[1] ?? '1',
+          '-hosts',
+          path.join(dir, 'hosts'),
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
     } else if (impl === 'coredns') {
       const bin = execFileSync(path.join(here, '..', 'coredns', 'build.sh'), {
         encoding: 'utf8',
@@ -250,22 +292,33 @@ async function main() {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
     } else {
-      // `agent:N`: the agent with N UDP worker threads (plain `agent`: its default here).
+      // `agent:N`: the agent with N UDP worker threads (plain `agent`: its default here);
+      // `agent-fast:N`: the agent with the Go fast path on N sockets.
       const [name, workers] = impl.split(':');
+      const fast = name === 'agent-fast';
+      let threadArgs: string[] = [];
+      if (fast)
+        threadArgs = [
+          '--fast-path',
+          buildFastPath(),
+          '--fast-sockets',
+          workers ?? '1',
+        ];
+      else if (workers !== undefined) threadArgs = ['--workers', workers];
       child = spawn(
         process.execPath,
         [
-          ...(name === 'agent' ? AGENT_NODE_FLAGS : []),
+          ...(name.startsWith('agent') ? AGENT_NODE_FLAGS : []),
           '--import',
           'tsx',
           path.join(here, 'serve.ts'),
           '--impl',
-          name,
+          fast ? 'agent' : name,
           '--port',
           String(port),
           '--pods',
           String(PODS),
-          ...(workers === undefined ? [] : ['--workers', workers]),
+          ...threadArgs,
         ],
         {
           stdio: ['ignore', 'ignore', 'inherit'],
@@ -321,7 +374,9 @@ async function main() {
       '',
       `against CoreDNS, same run (goal: qps ≥ ×1.5, p99 ≤ ×1.00):`,
     );
-    for (const r of results.filter(x => x.impl.startsWith('agent')))
+    for (const r of results.filter(
+      x => x.impl !== 'coredns' && x.impl !== 'ceiling',
+    ))
       lines.push(
         `  ${r.impl}/CoreDNS: max qps ×${f(
           r.qps / core.qps,

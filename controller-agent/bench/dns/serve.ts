@@ -30,6 +30,17 @@ async function main() {
       udpWorkers: process.argv.includes('--workers')
         ? Number(arg('workers', '0'))
         : undefined,
+      // --fast-path BIN [--fast-sockets N]: UDP through the Go fast path; else none.
+      udpFastPath: process.argv.includes('--fast-path')
+        ? {
+            binary: arg('fast-path', ''),
+            sockets: Number(arg('fast-sockets', '1')),
+          }
+        : null,
+      logger: {
+        warn: (msg, fields) =>
+          process.stderr.write(`warn: ${msg} ${JSON.stringify(fields)}\n`),
+      },
     });
     await dns.start();
     process.on('SIGTERM', () => {

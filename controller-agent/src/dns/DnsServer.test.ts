@@ -4,16 +4,22 @@ import { decode, makeQuery } from '../testUtils/dnsMessages';
 import { tcpExchange, udpExchange } from '../testUtils/dnsClients';
 import { startFakeUpstream } from '../testUtils/fakeUpstream';
 import { AgentDnsServer, createDnsServer } from './index';
+import { fastPathBinaryForTests } from './testFastPath';
 import { DNS_TYPE, RCODE } from './wire';
 
 // Worker threads load the TypeScript sources through tsx when they start: seconds on a
 // loaded machine, before the first query.
 jest.setTimeout(60_000);
 
-// 0: the main thread alone; 2: two UDP worker threads beside it on the same port.
-describe.each([0, 2])(
-  'DNS server (UDP and TCP on one port, %i UDP workers)',
-  udpWorkers => {
+// The main thread alone; two UDP worker threads beside it on the same port; the Go UDP
+// fast path (two SO_REUSEPORT sockets) in front of the main thread.
+describe.each([
+  { udp: '0 UDP workers', udpWorkers: 0, fastSockets: 0 },
+  { udp: '2 UDP workers', udpWorkers: 2, fastSockets: 0 },
+  { udp: 'the Go UDP fast path', udpWorkers: 0, fastSockets: 2 },
+])(
+  'DNS server (UDP and TCP on one port, $udp)',
+  ({ udpWorkers, fastSockets }) => {
     let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
     let dns: AgentDnsServer;
     let port: number;
@@ -32,6 +38,16 @@ describe.each([0, 2])(
         hostAliases: [{ ip: '10.0.0.5', hostnames: ['db.internal'] }],
         upstreams: [`127.0.0.1:${upstream.port}`],
         udpWorkers,
+        udpFastPath: fastSockets
+          ? { binary: fastPathBinaryForTests(), sockets: fastSockets }
+          : null,
+        logger: {
+          warn: (msg, fields) => {
+            throw new Error(
+              `unexpected warning: ${msg} ${JSON.stringify(fields)}`,
+            );
+          },
+        },
       });
       port = (await dns.start()).port;
     });
@@ -106,6 +122,10 @@ describe.each([0, 2])(
         expect(reply.answers).toHaveLength(0);
       }
       expect(dns.stats().errors).toBe(0);
+      // The fast path's counters come every 100 ms: it answered the second rounds
+      // (and nothing else counts there).
+      await new Promise(r => setTimeout(r, 300));
+      expect(dns.stats().fastPathLocal >= 24).toBe(fastSockets > 0);
     });
 
     it('answers host aliases and forwards everything else', async () => {

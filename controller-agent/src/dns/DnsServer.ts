@@ -3,6 +3,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import type { AnswerTable } from './AnswerTable';
 import type { Forwarder } from './Forwarder';
+import { FastPath } from './FastPath';
 import { RelayedQuery, UdpWorkerPool, udpWorkerModule } from './UdpWorkerPool';
 import {
   buildErrorResponse,
@@ -42,6 +43,16 @@ export interface DnsServerThreads {
   udpWorkers: number;
   /** Names each worker remembers between directory changes. */
   workerMaxMemo: number;
+  /**
+   * The Go UDP fast path (FastPath.ts) to serve UDP with, instead of this thread and its
+   * workers; null or absent: none. When it cannot start, UDP is served here (logged).
+   */
+  fastPath?: { binary: string; sockets: number } | null;
+}
+
+/** Where UDP answers go out: this thread's socket, or the fast path's. */
+interface UdpSender {
+  send(out: Buffer, port: number, address: string): void;
 }
 
 export interface DnsStats {
@@ -55,6 +66,8 @@ export interface DnsStats {
   notimp: number;
   dropped: number;
   errors: number;
+  /** Of `local`: answered by the Go UDP fast path (0 without it). */
+  fastPathLocal: number;
   /** Gauges: TCP connections open now, forwarded queries awaiting an upstream now. */
   tcpOpen: number;
   forwardInflight: number;
@@ -86,10 +99,16 @@ const ipLookup: dgram.SocketOptions['lookup'] = (
 export class DnsServer {
   private udp: dgram.Socket | undefined;
   private pool: UdpWorkerPool | undefined;
+  private fast: FastPath | undefined;
+  /** The sender answers currently go through (a stopped one is ignored). */
+  private sender: UdpSender | undefined;
   private tcp: net.Server | undefined;
   private stopPool: (() => void) | undefined;
   private readonly connections = new Set<net.Socket>();
-  private readonly counters: Omit<DnsStats, 'tcpOpen' | 'forwardInflight'> = {
+  private readonly counters: Omit<
+    DnsStats,
+    'tcpOpen' | 'forwardInflight' | 'fastPathLocal'
+  > = {
     udpQueries: 0,
     tcpQueries: 0,
     tcpConnections: 0,
@@ -116,8 +135,17 @@ export class DnsServer {
   stats(): DnsStats {
     const pool = this.pool;
     const c = this.counters;
+    const fast = this.fast?.counters;
     return {
       ...c,
+      ...(fast && {
+        // The JS side counts only what the fast path relayed (not as received).
+        udpQueries: c.udpQueries + fast.queries,
+        local: c.local + fast.local,
+        dropped: c.dropped + fast.dropped,
+        errors: c.errors + fast.errors,
+      }),
+      fastPathLocal: fast?.local ?? 0,
       ...(pool && {
         udpQueries: c.udpQueries + pool.count('udpQueries'),
         local: c.local + pool.count('local'),
@@ -191,6 +219,17 @@ export class DnsServer {
 
   /** Binds UDP and TCP on `port` (0: one free port for both). Returns the port. */
   async start(port: number, host = '0.0.0.0'): Promise<number> {
+    const fastPath = this.threads.fastPath;
+    if (fastPath) {
+      try {
+        return await this.startFast(port, host, fastPath);
+      } catch (e) {
+        this.log?.warn('dns: UDP fast path did not start; serving UDP here', {
+          binary: fastPath.binary,
+          error: (e as Error).message,
+        });
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       let workers = this.threads.udpWorkers;
       if (workers > 0 && !udpWorkerModule()) {
@@ -233,6 +272,7 @@ export class DnsServer {
           this.stopPool = unsubscribe;
         }
         this.udp = udp;
+        this.sender = udp;
         return bound;
       } catch (e) {
         udp.close();
@@ -246,16 +286,91 @@ export class DnsServer {
     }
   }
 
+  /** UDP on the fast path, TCP here, both on one port (0: a free one, retried). */
+  private async startFast(
+    port: number,
+    host: string,
+    options: { binary: string; sockets: number },
+  ): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const fast: FastPath = new FastPath({
+        binary: options.binary,
+        host,
+        port,
+        sockets: options.sockets,
+        maxMemo: this.threads.workerMaxMemo,
+        table: this.table,
+        onRelay: d => {
+          if (this.sender === fast) this.onDatagram(fast, d.raw, d, true);
+        },
+        onFailure: err => {
+          if (this.fast !== fast) return;
+          this.counters.errors++;
+          this.log?.warn('dns: UDP fast path failed; serving UDP here', {
+            error: err.message,
+          });
+          void this.fallBackToJs(fast, host);
+        },
+      });
+      const unsubscribe = this.table.onInvalidate(() => fast.invalidate());
+      let bound: number;
+      try {
+        bound = await fast.start();
+      } catch (e) {
+        unsubscribe();
+        await fast.stop();
+        throw e;
+      }
+      try {
+        this.tcp = await this.listenTcp(bound, host);
+      } catch (e) {
+        unsubscribe();
+        await fast.stop();
+        // With port 0 the UDP port may be taken for TCP; pick another. A fixed port fails.
+        if (port !== 0 || attempt >= 10) throw e;
+        continue;
+      }
+      this.fast = fast;
+      this.sender = fast;
+      this.stopPool = unsubscribe;
+      return bound;
+    }
+  }
+
+  /** The fast path died after it was serving: this thread takes the UDP port over. */
+  private async fallBackToJs(fast: FastPath, host: string): Promise<void> {
+    const port = this.tcp?.address();
+    this.stopPool?.();
+    this.stopPool = undefined;
+    this.fast = undefined;
+    this.sender = undefined;
+    await fast.stop();
+    if (!port || typeof port === 'string' || !this.tcp) return;
+    try {
+      const udp = await this.bindUdp(port.port, host, false);
+      this.udp = udp;
+      this.sender = udp;
+    } catch (e) {
+      this.log?.warn('dns: cannot bind UDP after the fast path failed', {
+        error: (e as Error).message,
+      });
+    }
+  }
+
   async stop(): Promise<void> {
     const udp = this.udp;
     const tcp = this.tcp;
     const pool = this.pool;
+    const fast = this.fast;
+    this.fast = undefined;
+    this.sender = undefined;
     this.udp = undefined;
     this.tcp = undefined;
     this.pool = undefined;
     this.stopPool?.();
     this.stopPool = undefined;
     await pool?.stop();
+    await fast?.stop();
     for (const s of this.connections) s.destroy();
     this.connections.clear();
     await Promise.all([
@@ -296,11 +411,11 @@ export class DnsServer {
 
   /** A query a UDP worker relayed (it counted it): answered through this thread's socket. */
   private onRelayed(udp: dgram.Socket, q: RelayedQuery): void {
-    if (this.udp === udp) this.onDatagram(udp, q.raw, q, true);
+    if (this.sender === udp) this.onDatagram(udp, q.raw, q, true);
   }
 
   private onDatagram(
-    udp: dgram.Socket,
+    udp: UdpSender,
     msg: Buffer,
     rinfo: { address: string; port: number },
     relayed = false,
@@ -321,7 +436,8 @@ export class DnsServer {
     }
     out.then(
       buf => {
-        if (buf && this.udp === udp) udp.send(buf, rinfo.port, rinfo.address);
+        if (buf && this.sender === udp)
+          udp.send(buf, rinfo.port, rinfo.address);
       },
       () => {
         this.counters.errors++;

@@ -8,6 +8,7 @@ import { AnswerTable } from './AnswerTable';
 import { DnsServer } from './DnsServer';
 import { Forwarder } from './Forwarder';
 import { createDnsServer } from './index';
+import { fastPathBinaryForTests } from './testFastPath';
 import { DNS_TYPE, HEADER_BYTES } from './wire';
 
 /** mulberry32: a seeded PRNG so a failing case can be replayed from the printed seed. */
@@ -109,79 +110,109 @@ describe(`DNS fuzz (seed ${SEED}; replay with DNS_FUZZ_SEED=${SEED})`, () => {
     expect(server.stats().errors).toBe(0);
   });
 
-  it('a live server takes random UDP datagrams and TCP streams, keeps serving and leaks nothing', async () => {
-    const upstream = await startFakeUpstream({
-      'public.example': ['93.184.216.34'],
-    });
-    const dns = createDnsServer({
-      directory: new MemoryPodDirectory().setPod(pod('10.244.1.7', 'web-abc')),
-      port: 0,
-      host: '127.0.0.1',
-      upstreams: [`127.0.0.1:${upstream.port}`],
-      upstreamAttemptTimeoutMs: 200,
-      upstreamTotalTimeoutMs: 400,
-      limits: { tcpIdleTimeoutMs: 500 },
-      // Two UDP worker threads beside the main one: the kernel spreads the client
-      // sockets below over the three, so every thread's path takes the fuzz.
-      udpWorkers: 2,
-    });
-    const { port } = await dns.start();
-    try {
-      const socks = await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          const s = dgram.createSocket('udp4');
-          s.on('message', () => {});
-          await new Promise<void>(r => s.bind(0, '127.0.0.1', () => r()));
-          return s;
-        }),
-      );
-      for (let i = 0; i < 3000; i++) {
-        socks[i % socks.length].send(randomPacket(), port, '127.0.0.1');
-        if (i % 200 === 0) await new Promise(r => setImmediate(r));
-      }
-      // oversized datagrams
-      for (const s of socks) s.send(Buffer.alloc(9000, 7), port, '127.0.0.1');
-
-      const streams = Array.from(
-        { length: 40 },
-        () =>
-          new Promise<void>(resolve => {
-            const s = net.connect(port, '127.0.0.1', () => {
-              const frames = Array.from({ length: 1 + int(5) }, () => {
-                const body = randomPacket();
-                const len = Buffer.alloc(2);
-                len.writeUInt16BE(int(4) === 0 ? int(65_536) : body.length); // sometimes lie
-                return Buffer.concat([len, body]);
-              });
-              const all = Buffer.concat(frames);
-              s.end(int(2) ? all : all.subarray(0, int(all.length))); // sometimes cut mid-frame
-            });
-            s.on('data', () => {});
-            s.on('error', () => {});
-            s.on('close', () => resolve());
-          }),
-      );
-      await Promise.all(streams);
-      for (const s of socks) s.close();
-
-      const reply = await udpExchange(
-        port,
-        makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 31337 }),
-      );
-      expect(decode(reply!).answers[0].domain).toMatch(/^web-abc\./);
-      // Everything in flight settles (timeouts ≤ 400 ms, idle TCP closed at 500 ms).
-      await new Promise(r => setTimeout(r, 900));
-      const stats = dns.stats();
-      expect(stats).toMatchObject({
-        errors: 0,
-        tcpOpen: 0,
-        forwardInflight: 0,
+  // Two UDP worker threads beside the main one (the kernel spreads the client sockets
+  // below over the three, so every thread's path takes the fuzz); the Go UDP fast path
+  // with two sockets in front of the main thread.
+  it.each([
+    { udp: 'UDP workers', udpWorkers: 2, fastSockets: 0 },
+    { udp: 'the Go UDP fast path', udpWorkers: 0, fastSockets: 2 },
+  ])(
+    'a live server ($udp) takes random UDP datagrams and TCP streams, keeps serving and leaks nothing',
+    async ({ udpWorkers, fastSockets }) => {
+      const upstream = await startFakeUpstream({
+        'public.example': ['93.184.216.34'],
       });
-      expect(stats.udpQueries).toBeGreaterThanOrEqual(3000);
-      expect(stats.formerr + stats.dropped).toBeGreaterThan(100);
-    } finally {
-      await dns.stop();
-      await upstream.close();
-    }
-  });
+      const dns = createDnsServer({
+        directory: new MemoryPodDirectory().setPod(
+          pod('10.244.1.7', 'web-abc'),
+        ),
+        port: 0,
+        host: '127.0.0.1',
+        upstreams: [`127.0.0.1:${upstream.port}`],
+        upstreamAttemptTimeoutMs: 200,
+        upstreamTotalTimeoutMs: 400,
+        limits: { tcpIdleTimeoutMs: 500 },
+        udpWorkers,
+        udpFastPath: fastSockets
+          ? { binary: fastPathBinaryForTests(), sockets: fastSockets }
+          : null,
+        // The fast path must not have fallen back to the main thread's socket.
+        logger: fastSockets
+          ? {
+              warn: (msg, fields) => {
+                throw new Error(
+                  `unexpected warning: ${msg} ${JSON.stringify(fields)}`,
+                );
+              },
+            }
+          : undefined,
+      });
+      const { port } = await dns.start();
+      try {
+        const socks = await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            const s = dgram.createSocket('udp4');
+            s.on('message', () => {});
+            await new Promise<void>(r => s.bind(0, '127.0.0.1', () => r()));
+            return s;
+          }),
+        );
+        for (let i = 0; i < 3000; i++) {
+          socks[i % socks.length].send(randomPacket(), port, '127.0.0.1');
+          if (i % 200 === 0) await new Promise(r => setImmediate(r));
+        }
+        // oversized datagrams
+        for (const s of socks) s.send(Buffer.alloc(9000, 7), port, '127.0.0.1');
+
+        const streams = Array.from(
+          { length: 40 },
+          () =>
+            new Promise<void>(resolve => {
+              const s = net.connect(port, '127.0.0.1', () => {
+                const frames = Array.from({ length: 1 + int(5) }, () => {
+                  const body = randomPacket();
+                  const len = Buffer.alloc(2);
+                  len.writeUInt16BE(int(4) === 0 ? int(65_536) : body.length); // sometimes lie
+                  return Buffer.concat([len, body]);
+                });
+                const all = Buffer.concat(frames);
+                s.end(int(2) ? all : all.subarray(0, int(all.length))); // sometimes cut mid-frame
+              });
+              s.on('data', () => {});
+              s.on('error', () => {});
+              s.on('close', () => resolve());
+            }),
+        );
+        await Promise.all(streams);
+        for (const s of socks) s.close();
+
+        const reply = await udpExchange(
+          port,
+          makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 31337 }),
+        );
+        expect(decode(reply!).answers[0].domain).toMatch(/^web-abc\./);
+        // Learnt by now: with the fast path, it answers this one itself (its counters
+        // come every 100 ms, read below).
+        const again = await udpExchange(
+          port,
+          makeQuery('7.1.244.10.in-addr.arpa', DNS_TYPE.PTR, { id: 31338 }),
+        );
+        expect(decode(again!).answers[0].domain).toMatch(/^web-abc\./);
+        // Everything in flight settles (timeouts ≤ 400 ms, idle TCP closed at 500 ms).
+        await new Promise(r => setTimeout(r, 900));
+        const stats = dns.stats();
+        expect(stats).toMatchObject({
+          errors: 0,
+          tcpOpen: 0,
+          forwardInflight: 0,
+        });
+        expect(stats.udpQueries).toBeGreaterThanOrEqual(3000);
+        expect(stats.formerr + stats.dropped).toBeGreaterThan(100);
+        expect(stats.fastPathLocal >= 1).toBe(fastSockets > 0);
+      } finally {
+        await dns.stop();
+        await upstream.close();
+      }
+    },
+  );
 });

@@ -11,6 +11,7 @@ import {
   DnsServerLimits,
   DnsStats,
 } from './DnsServer';
+import { fastPathBinary } from './FastPath';
 import { Forwarder } from './Forwarder';
 import { checkZone, DEFAULT_ZONE } from './ptrNames';
 import { parseResolvConf, parseUpstreamList, Upstream } from './upstreams';
@@ -49,6 +50,13 @@ export interface DnsServerOptions {
    * 1 when more than one CPU is available, else 0. Each costs about 20 MB of RSS.
    */
   udpWorkers?: number;
+  /**
+   * UDP through the Go fast path (FastPath.ts, docs/dns.md): its binary and SO_REUSEPORT
+   * sockets. Default: the binary `fastPathBinary()` finds (the environment variable
+   * SPIDER_DNS_FASTPATH_BIN, `off` for none, else beside the bundle) with one socket;
+   * null: none. Replaces the UDP workers when it runs.
+   */
+  udpFastPath?: { binary: string; sockets?: number } | null;
   logger?: { warn(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -101,6 +109,13 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
     options.udpWorkers ?? (os.availableParallelism() > 1 ? 1 : 0);
   if (!Number.isInteger(udpWorkers) || udpWorkers < 0 || udpWorkers > 64)
     throw new Error('udpWorkers must be 0..64');
+  const fastBinary =
+    options.udpFastPath === undefined
+      ? fastPathBinary(options.env ?? process.env)
+      : options.udpFastPath?.binary ?? null;
+  const fastSockets = options.udpFastPath?.sockets ?? 1;
+  if (!Number.isInteger(fastSockets) || fastSockets < 1 || fastSockets > 64)
+    throw new Error('udpFastPath.sockets must be 1..64');
   const table = new AnswerTable(options.directory, options.hostAliases ?? [], {
     zone,
     ptrTtl: ttl(options.ptrTtlSeconds, 5, 'ptrTtlSeconds'),
@@ -118,7 +133,13 @@ export function createDnsServer(options: DnsServerOptions): AgentDnsServer {
     forwarder,
     { ...DEFAULT_DNS_LIMITS, ...options.limits },
     options.logger,
-    { udpWorkers, workerMaxMemo: 100_000 },
+    {
+      udpWorkers,
+      workerMaxMemo: 100_000,
+      fastPath: fastBinary
+        ? { binary: fastBinary, sockets: fastSockets }
+        : null,
+    },
   );
   return {
     upstreams,
@@ -159,6 +180,7 @@ export function registerDnsMetrics(
           'datagrams or connections dropped (too short, too big, responses)',
         ],
         ['errors', 'socket and handler errors'],
+        ['fastPathLocal', 'of local: answered by the Go UDP fast path'],
       ],
       gauges: [
         ['tcpOpen', 'tcp_connections_open', 'TCP connections open now'],
