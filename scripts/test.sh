@@ -57,6 +57,8 @@ trap cleanup EXIT
 
 step "Whisperer (Go): vet, unit tests, fuzz, real packets between network namespaces"
 SPIDER_FUZZ_TIME="${SPIDER_FUZZ_TIME:-10s}" whisperer/test.sh
+step "Agent DNS fast path (Go): vet, unit tests, fuzz"
+SPIDER_FUZZ_TIME="${SPIDER_FUZZ_TIME:-10s}" controller-agent/dnsfast/test.sh
 step "Images and demo services (Go)"
 [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 (cd images && go vet ./... && go test -count=1 ./...)
