@@ -11,6 +11,8 @@ import { TrafficBatch, TrafficFilter } from './TrafficStore';
 
 jest.setTimeout(60_000);
 
+const SEARCH_HEAD_MIGRATION = '20261202400000_traffic_search_head.js';
+
 const databases = TestDatabases.create({ ids: testDatabaseIds() });
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
@@ -347,6 +349,80 @@ describe.each(databases.eachSupportedId())(
       );
       expect(both.items.map(e => e.request.path)[0]).toBe('/other');
       expect(both.items).toHaveLength(9);
+    });
+
+    it('searches q in rows stored before the search head, in long texts and in short ones, paged newest first', async () => {
+      // Rows of the schema before 20261202400000: stored, then the migration undone
+      // (the column goes, the rows stay) and done again (they have no head).
+      await store.insertBatch(
+        batch([1, 3, 5].map(n => exchange(n, { path: `/Orders/old-${n}` }))),
+      );
+      await knex.migrate.down({
+        directory: migrationsDir,
+        name: SEARCH_HEAD_MIGRATION,
+      });
+      expect(
+        await knex.schema.hasColumn('spider_traffic_exchanges', 'search_head'),
+      ).toBe(false);
+      await knex.migrate.latest({ directory: migrationsDir });
+      expect(
+        await knex('spider_traffic_exchanges').whereNotNull('search_head'),
+      ).toEqual([]);
+      expect(await all({ q: 'orders/old' })).toEqual([
+        '/Orders/old-5',
+        '/Orders/old-3',
+        '/Orders/old-1',
+      ]);
+      // New rows: a head when the text is short, none for a path past 1 KiB.
+      const long = `/orders/long-${'x'.repeat(2000)}`;
+      await store.insertBatch(
+        batch([
+          exchange(2, { path: '/orders/new-2' }),
+          exchange(4, { path: long }),
+          exchange(6, { path: '/ORDERS/new-6' }),
+          exchange(7, { path: '/other' }),
+        ]),
+      );
+      const heads = await knex('spider_traffic_exchanges')
+        .whereNotNull('search_head')
+        .select('path');
+      expect(heads.map(r => r.path).sort()).toEqual([
+        '/ORDERS/new-6',
+        '/orders/new-2',
+        '/other',
+      ]);
+      const expected = [
+        '/ORDERS/new-6',
+        '/Orders/old-5',
+        long,
+        '/Orders/old-3',
+        '/orders/new-2',
+        '/Orders/old-1',
+      ];
+      expect(await all({ q: 'Orders/' })).toEqual(expected);
+      expect(await all({ q: 'x'.repeat(1500) })).toEqual([long]);
+      expect(await all({ q: 'orders/', until: new Date(at(4)) })).toEqual(
+        expected.slice(2),
+      );
+      expect(await all({ q: 'api.team-a', method: 'GET' })).toHaveLength(7);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list(
+          { attachmentIds: ['a1'], q: 'orders/' },
+          { limit: 2, cursor },
+        );
+        seen.push(...page.items.map(e => e.request.path));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(expected);
+      const streamed: string[] = [];
+      for await (const e of store.stream(
+        { attachmentIds: ['a1'], q: 'orders/' },
+        5,
+      ))
+        streamed.push(e.request.path);
+      expect(streamed).toEqual(expected.slice(0, 5));
     });
 
     it('pages stably while newer exchanges arrive, and refuses a forged cursor', async () => {

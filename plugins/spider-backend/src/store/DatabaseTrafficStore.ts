@@ -62,6 +62,7 @@ const ROW_COLUMNS = [
   'request_size',
   'response_size',
   'search_text',
+  'search_head',
   'exchange_json',
   'bodies_json',
   'row_bytes',
@@ -75,8 +76,20 @@ const PERCENTILE_SAMPLE = 50_000;
 const RETENTION_CHUNK = 2000;
 /** Attachment ids per IN list. */
 const ID_CHUNK = 500;
+/**
+ * Longest search text (bytes) kept in `search_head`, which the attachment's time index
+ * carries so `q` is tested on index entries (migration 20261202400000): a PostgreSQL
+ * B-tree entry must stay under 2.7 kB.
+ */
+const SEARCH_HEAD_MAX_BYTES = 1024;
 /** Per-row bytes besides the JSON columns (ids, numbers, indexes), for the size limit. */
 const ROW_OVERHEAD_BYTES = 300;
+
+/** The listing's order: newest first, the insertion sequence breaking ties. */
+const NEWEST_FIRST = [
+  { column: 'started_at', order: 'desc' as const },
+  { column: 'id', order: 'desc' as const },
+];
 
 const LIST_COLUMNS = [
   'id',
@@ -234,25 +247,88 @@ export class DatabaseTrafficStore implements TrafficStore {
     filter: TrafficFilter,
     page: TrafficPage,
   ): Promise<{ items: StoredExchange[]; nextCursor?: string }> {
-    const query = this.db(EXCHANGES).select(LIST_COLUMNS);
-    applyFilter(query, filter);
-    if (page.after !== undefined) return this.tail(query, page);
-    if (page.cursor) {
-      const c = decodeCursor(page.cursor);
-      query.whereRaw('(started_at, id) < (?, ?)', [c.startedAt, c.id]);
+    if (page.after !== undefined) {
+      const query = this.db(EXCHANGES).select(LIST_COLUMNS);
+      applyFilter(query, filter);
+      return this.tail(query, page);
     }
-    const rows: ExchangeRow[] = await query
-      .orderBy([
-        { column: 'started_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(page.limit + 1);
+    const rows: ExchangeRow[] = await this.newestFirst(
+      LIST_COLUMNS,
+      filter,
+      page.cursor ? decodeCursor(page.cursor) : undefined,
+      page.limit + 1,
+    );
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     const targets = await this.targets(shown.map(r => r.attachment_id));
     const items = shown.map(r => fromRow(r, targets, false));
     const last = shown[shown.length - 1];
     return more && last ? { items, nextCursor: encodeCursor(last) } : { items };
+  }
+
+  /**
+   * One page of the filtered rows, newest first, before `cursor`. On PostgreSQL a `q`
+   * finds the page's ids first, on index entries where it can (see `searchIds`), then
+   * reads just those rows.
+   */
+  private newestFirst(
+    columns: string[],
+    filter: TrafficFilter,
+    cursor: { startedAt: number; id: number } | undefined,
+    limit: number,
+  ): Knex.QueryBuilder {
+    if (filter.q && !isSqlite(this.db)) {
+      return this.db(EXCHANGES)
+        .select(columns)
+        .whereIn('id', this.searchIds(filter, filter.q, cursor, limit))
+        .orderBy(NEWEST_FIRST);
+    }
+    const query = this.db(EXCHANGES).select(columns);
+    applyFilter(query, filter);
+    if (cursor)
+      query.whereRaw('(started_at, id) < (?, ?)', [
+        cursor.startedAt,
+        cursor.id,
+      ]);
+    return query.orderBy(NEWEST_FIRST).limit(limit);
+  }
+
+  /**
+   * Ids of a `q` page on PostgreSQL, newest first: rows with a search head are tested on
+   * the entries of the time index that carries it (an index-only scan: a rare needle no
+   * longer reads every wide row it passes), rows without one (a long text, or stored
+   * before the head existed) on their full text through the partial index that lists
+   * them. The two ordered branches are merged and cut to the page.
+   */
+  private searchIds(
+    filter: TrafficFilter,
+    q: string,
+    cursor: { startedAt: number; id: number } | undefined,
+    limit: number,
+  ): Knex.QueryBuilder {
+    const pattern = likePattern(q);
+    const branch = (column: 'search_head' | 'search_text') => {
+      const query = this.db(EXCHANGES).select('id', 'started_at');
+      applyFilter(query, { ...filter, q: undefined });
+      if (column === 'search_text') query.whereNull('search_head');
+      query.whereRaw(`${column} LIKE ? ESCAPE '\\'`, [pattern]);
+      if (cursor)
+        query.whereRaw('(started_at, id) < (?, ?)', [
+          cursor.startedAt,
+          cursor.id,
+        ]);
+      return query.orderBy(NEWEST_FIRST).limit(limit);
+    };
+    return this.db
+      .select('id')
+      .from(
+        this.db.raw('(? UNION ALL ?) AS found', [
+          branch('search_head'),
+          branch('search_text'),
+        ]),
+      )
+      .orderBy(NEWEST_FIRST)
+      .limit(limit);
   }
 
   /**
@@ -297,20 +373,13 @@ export class DatabaseTrafficStore implements TrafficStore {
     let cursor: { startedAt: number; id: number } | undefined;
     const targets = await this.targets(filter.attachmentIds);
     while (left > 0) {
-      const query = this.db(EXCHANGES).select([...LIST_COLUMNS, 'bodies_json']);
-      applyFilter(query, filter);
-      if (cursor)
-        query.whereRaw('(started_at, id) < (?, ?)', [
-          cursor.startedAt,
-          cursor.id,
-        ]);
       const want = Math.min(STREAM_PAGE, left);
-      const rows: ExchangeRow[] = await query
-        .orderBy([
-          { column: 'started_at', order: 'desc' },
-          { column: 'id', order: 'desc' },
-        ])
-        .limit(want);
+      const rows: ExchangeRow[] = await this.newestFirst(
+        [...LIST_COLUMNS, 'bodies_json'],
+        filter,
+        cursor,
+        want,
+      );
       for (const r of rows) yield fromRow(r, targets, true);
       left -= rows.length;
       const last = rows[rows.length - 1];
@@ -757,6 +826,8 @@ function toRow(batch: TrafficBatch, e: CapturedExchange, now: number) {
   ]
     .join('\n')
     .toLowerCase();
+  const searchBytes = Buffer.byteLength(searchText);
+  const searchHead = searchBytes <= SEARCH_HEAD_MAX_BYTES ? searchText : null;
   return {
     controller_id: batch.controllerId,
     attachment_id: batch.attachmentId,
@@ -786,12 +857,14 @@ function toRow(batch: TrafficBatch, e: CapturedExchange, now: number) {
     request_size: e.request.bodySize,
     response_size: e.response?.bodySize ?? 0,
     search_text: searchText,
+    search_head: searchHead,
     exchange_json: exchangeJson,
     bodies_json: bodiesJson,
     row_bytes:
       ROW_OVERHEAD_BYTES +
       Buffer.byteLength(exchangeJson) +
-      Buffer.byteLength(searchText) * 2 +
+      // The text and its head, each in the row and an index.
+      searchBytes * (searchHead === null ? 2 : 4) +
       bodyBytes,
     body_bytes: bodyBytes,
   };
@@ -856,13 +929,11 @@ function applyFilter(query: Knex.QueryBuilder, filter: TrafficFilter) {
   }
   if (filter.q) {
     const needle = filter.q.toLowerCase();
-    // PostgreSQL: LIKE, which the trigram index spider_traffic_exchanges_search serves
-    // (strpos cannot use it), with LIKE's own characters taken literally.
+    // PostgreSQL: a LIKE with its own characters taken literally (a trigram index can
+    // serve it; strpos cannot use one). Pages of the listing and the HAR take searchIds.
     if (isSqlite(query)) query.whereRaw('instr(search_text, ?) > 0', [needle]);
     else
-      query.whereRaw(`search_text LIKE ? ESCAPE '\\'`, [
-        `%${needle.replace(/[\\%_]/g, c => `\\${c}`)}%`,
-      ]);
+      query.whereRaw(`search_text LIKE ? ESCAPE '\\'`, [likePattern(needle)]);
   }
   if (filter.peer) {
     const peer = filter.peer;
@@ -871,6 +942,11 @@ function applyFilter(query: Knex.QueryBuilder, filter: TrafficFilter) {
   if (filter.direction) query.where('direction', filter.direction);
   if (filter.since) query.where('started_at', '>=', filter.since.getTime());
   if (filter.until) query.where('started_at', '<=', filter.until.getTime());
+}
+
+/** `q` as a LIKE pattern (lower-cased, as the search text is) with LIKE's own characters literal. */
+function likePattern(q: string): string {
+  return `%${q.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`;
 }
 
 function aggregateFlows(batch: TrafficBatch) {
