@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Generates the Controls service's typed router input and the frontend client's operation
-// table from plugins/spider-backend/src/schema/openapi.yaml (the spec is the source).
+// Generates, from plugins/spider-backend/src/schema/openapi.yaml (the spec is the source):
+// the Controls service's typed router input, and the frontend's client: a TypeScript type
+// for every schema of the spec (models.ts), each operation's request and response types
+// and a client with one typed method per operation (SpiderApiClient.ts).
 // `--check` writes nothing and fails when a generated file differs from what the spec
 // gives (CI: spec and code must not drift). The shape is that of
-// `backstage-repo-tools package schema openapi generate --server`; that tool's client
-// generator needs a Java runtime, which these machines do not have, so this script
-// writes the client part too.
+// `backstage-repo-tools package schema openapi generate --server --client-package`; that
+// tool's client generator needs a Java runtime, which these machines do not have, so this
+// script writes the client part too.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,26 +57,219 @@ function parameterNames(path, op) {
   };
 }
 
+// ---- TypeScript types from the spec's JSON Schemas ----------------------------------
+
+const SCHEMAS = spec.components.schemas;
+/** A schema's type name: its own, unless that would shadow a global (Error: ErrorModel). */
+const typeName = name => (name in globalThis ? `${name}Model` : name);
+/** Where the models are referred to from: `Models.` in the client, nothing in models.ts. */
+let modelPrefix = '';
+const schemaOf = ref => {
+  const name = ref.split('/').pop();
+  if (!SCHEMAS[name]) throw new Error(`${ref} names no schema`);
+  return name;
+};
+const refName = ref => `${modelPrefix}${typeName(schemaOf(ref))}`;
+const resolveSchema = s => (s?.$ref ? SCHEMAS[schemaOf(s.$ref)] : s);
+
+/** A JSDoc block of a schema's description and the constraints a type cannot say. */
+function docOf(s, indent = '') {
+  const lines = [];
+  if (s?.description) lines.push(...String(s.description).trim().split('\n'));
+  const facts = [];
+  for (const k of ['pattern', 'format', 'minLength', 'maxLength', 'minimum'])
+    if (s?.[k] !== undefined) facts.push(`${k} ${s[k]}`);
+  for (const k of ['maximum', 'minItems', 'maxItems', 'maxProperties'])
+    if (s?.[k] !== undefined) facts.push(`${k} ${s[k]}`);
+  if (s?.default !== undefined)
+    facts.push(`default ${JSON.stringify(s.default)}`);
+  if (facts.length) lines.push(`(${facts.join(', ')})`);
+  if (!lines.length) return '';
+  const body = lines.map(l => l.replace(/\*\//g, '* /'));
+  return body.length === 1
+    ? `${indent}/** ${body[0]} */\n`
+    : `${indent}/**\n${body
+        .map(l => `${indent} * ${l}`)
+        .join('\n')}\n${indent} */\n`;
+}
+
+/** allOf of object schemas as one object: its members' properties and required keys. */
+function mergeAllOf(members) {
+  const out = { type: 'object', properties: {}, required: [] };
+  for (const m of members.map(resolveSchema)) {
+    const s = m.allOf ? mergeAllOf(m.allOf) : m;
+    Object.assign(out.properties, s.properties ?? {});
+    out.required.push(...(s.required ?? []));
+    if (s.additionalProperties === false) out.additionalProperties = false;
+    if (s.description && !out.description) out.description = s.description;
+  }
+  return out;
+}
+
+const paren = t => (/[|&]/.test(t) && !/^[{(]/.test(t) ? `(${t})` : t);
+
+function tsType(s, indent = '') {
+  if (s === undefined || s === true || Object.keys(s).length === 0)
+    return 'unknown';
+  if (s.$ref) return refName(s.$ref);
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum)
+    return s.enum
+      .map(v => (v === null ? 'null' : JSON.stringify(v)))
+      .join(' | ');
+  if (s.oneOf || s.anyOf)
+    return (s.oneOf ?? s.anyOf).map(x => paren(tsType(x, indent))).join(' | ');
+  if (s.allOf) return objectType(mergeAllOf(s.allOf), indent);
+  const types = [s.type].flat().filter(Boolean);
+  if (!types.length) return s.properties ? objectType(s, indent) : 'unknown';
+  return types
+    .map(t => {
+      switch (t) {
+        case 'string':
+          return 'string';
+        case 'integer':
+        case 'number':
+          return 'number';
+        case 'boolean':
+          return 'boolean';
+        case 'null':
+          return 'null';
+        case 'array':
+          // A fixed length of one item schema (a header's [name, value]) is a tuple.
+          if (
+            s.items &&
+            s.minItems !== undefined &&
+            s.minItems === s.maxItems &&
+            s.minItems <= 8
+          )
+            return `[${Array(s.minItems)
+              .fill(tsType(s.items, indent))
+              .join(', ')}]`;
+          return `Array<${tsType(s.items, indent)}>`;
+        case 'object':
+          return objectType(s, indent);
+        default:
+          throw new Error(`schema type ${t} is not one this generator knows`);
+      }
+    })
+    .join(' | ');
+}
+
+const propKey = k => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k));
+
+function objectType(s, indent = '') {
+  const inner = `${indent}  `;
+  const required = new Set(s.required ?? []);
+  const lines = Object.entries(s.properties ?? {}).map(
+    ([k, p]) =>
+      `${docOf(p, inner)}${inner}${propKey(k)}${
+        required.has(k) ? '' : '?'
+      }: ${tsType(p, inner)};`,
+  );
+  const extra = s.additionalProperties;
+  if (extra && extra !== true && !lines.length)
+    lines.push(`${inner}[key: string]: ${tsType(extra, inner)};`);
+  else if (extra === undefined || extra === true)
+    lines.push(`${inner}[key: string]: unknown;`);
+  return lines.length ? `{\n${lines.join('\n')}\n${indent}}` : '{}';
+}
+
+const models = Object.entries(SCHEMAS)
+  .map(
+    ([name, s]) => `${docOf(s)}export type ${typeName(name)} = ${tsType(s)};`,
+  )
+  .join('\n\n');
+modelPrefix = 'Models.';
+
+/** Path and query parameters of an operation, from the path item and the operation. */
+function parametersOf(path, op) {
+  const resolve = p =>
+    p.$ref ? spec.components.parameters[p.$ref.split('/').pop()] : p;
+  const all = [
+    ...(spec.paths[path].parameters ?? []),
+    ...(op.parameters ?? []),
+  ].map(resolve);
+  return {
+    path: all.filter(p => p.in === 'path'),
+    query: all.filter(p => p.in === 'query'),
+  };
+}
+
+const jsonSchemaOf = content => content?.['application/json']?.schema;
+
+/** The JSON answer of an operation's success, `void` when it has no body. */
+function responseType(op) {
+  for (const code of ['200', '201', '202', '204']) {
+    const r = op.responses?.[code];
+    if (!r) continue;
+    const schema = jsonSchemaOf(resolveResponse(r).content);
+    return schema ? tsType(schema, '  ') : 'void';
+  }
+  throw new Error(`${op.operationId} has no success response`);
+}
+const resolveResponse = r =>
+  r.$ref ? spec.components.responses[r.$ref.split('/').pop()] : r;
+
+function paramFields(params, indent) {
+  return params
+    .map(
+      p =>
+        `${docOf(
+          { ...p.schema, description: p.description ?? p.schema?.description },
+          indent,
+        )}${indent}${propKey(p.name)}${p.required ? '' : '?'}: ${tsType(
+          p.schema,
+          indent,
+        )};`,
+    )
+    .join('\n');
+}
+
+function requestType(o) {
+  const op = spec.paths[o.path][o.method];
+  const params = parametersOf(o.path, op);
+  const fields = [];
+  if (params.path.length)
+    fields.push(`    path: {\n${paramFields(params.path, '      ')}\n    };`);
+  if (params.query.length) {
+    const opt = params.query.some(p => p.required) ? '' : '?';
+    fields.push(
+      `    query${opt}: {\n${paramFields(params.query, '      ')}\n    };`,
+    );
+  }
+  if (op.requestBody) {
+    const schema = jsonSchemaOf(op.requestBody.content);
+    fields.push(
+      `    body${op.requestBody.required ? '' : '?'}: ${tsType(
+        schema,
+        '    ',
+      )};`,
+    );
+  }
+  return fields.length
+    ? `{\n${fields.join('\n')}\n  }`
+    : 'Record<string, never>';
+}
+
+const optionalRequest = o => {
+  const op = spec.paths[o.path][o.method];
+  const params = parametersOf(o.path, op);
+  return (
+    !params.path.length &&
+    !op.requestBody &&
+    !params.query.some(p => p.required)
+  );
+};
+
 function clientMethod(o) {
   const op = spec.paths[o.path][o.method];
-  const names = parameterNames(o.path, op);
-  const fields = [];
-  if (names.path.length)
-    fields.push(`path: { ${names.path.map(n => `${n}: string`).join('; ')} }`);
-  if (names.query.length)
-    fields.push(
-      `query?: { ${names.query
-        .map(n => `${JSON.stringify(n)}?: QueryValue`)
-        .join('; ')} }`,
-    );
-  if (op.requestBody) fields.push('body: unknown');
-  const arg = fields.length
-    ? `request: { ${fields.join('; ')} }`
-    : 'request: Record<string, never> = {}';
   const doc = (op.description ?? '').replace(/\*\//g, '* /').trim();
+  const arg = optionalRequest(o)
+    ? `request: SpiderRequests['${o.id}'] = {}`
+    : `request: SpiderRequests['${o.id}']`;
   return `
   /** ${o.method.toUpperCase()} ${o.path}${doc ? `: ${doc}` : ''} */
-  ${o.id}(${arg}): Promise<Response> {
+  ${o.id}(${arg}): Promise<TypedResponse<SpiderResponses['${o.id}']>> {
     return this.call('${o.id}', request);
   }`;
 }
@@ -107,22 +302,46 @@ export const spiderOperations = ${JSON.stringify(
 
 export type SpiderOperationId = keyof typeof spiderOperations;
 `,
+  'plugins/spider/src/api/generated/models.ts': `${HEADER}
+// One type per schema of the spec's components, as JSON Schema says it (integers are
+// numbers; constraints a type cannot say are in each doc comment).
+
+${models}
+`,
   'plugins/spider/src/api/generated/SpiderApiClient.ts': `${HEADER}
+import type * as Models from './models';
 import { spiderOperations, SpiderOperationId } from './operations';
 
-/** A query value: repeated parameters are arrays; undefined and '' are left out. */
-export type QueryValue = string | number | string[] | undefined;
+/** A response whose JSON body is of type T (what the spec promises for success). */
+export type TypedResponse<T> = Omit<Response, 'json'> & {
+  json(): Promise<T>;
+};
+
+/** What each operation takes: path parameters, query, body, as the spec names them. */
+export interface SpiderRequests {
+${operations.map(o => `  ${o.id}: ${requestType(o)};`).join('\n')}
+}
+
+/** The JSON body of each operation's success (void for none). */
+export interface SpiderResponses {
+${operations
+  .map(o => `  ${o.id}: ${responseType(spec.paths[o.path][o.method])};`)
+  .join('\n')}
+}
+
+type QueryValue = string | number | boolean | Array<string | number> | null;
 
 type Call = {
   path?: Record<string, string>;
-  query?: Record<string, QueryValue>;
+  query?: Record<string, QueryValue | undefined>;
   body?: unknown;
 };
 
 /**
  * One method per operation of the spec: builds the URL from the path template, the path
- * parameters (encoded) and the query (in the order given), sends JSON bodies, and returns
- * the raw response (the caller decides what an error is and how to read the body).
+ * parameters (encoded) and the query (in the order given; arrays repeat the parameter,
+ * undefined and '' are left out), sends JSON bodies, and returns the response typed by the
+ * spec (the caller decides what an error is and how to read the body).
  */
 export class SpiderApiClient {
   constructor(
@@ -133,7 +352,7 @@ export class SpiderApiClient {
   ) {}
 ${operations.map(clientMethod).join('\n')}
 
-  private async call(id: SpiderOperationId, request: Call): Promise<Response> {
+  private async call<T>(id: SpiderOperationId, request: Call): Promise<TypedResponse<T>> {
     const { method, path } = spiderOperations[id];
     const base = await this.options.discoveryApi.getBaseUrl('spider');
     const url = path.replace(/\\{([^}]+)\\}/g, (_m: string, name: string) =>
@@ -141,8 +360,8 @@ ${operations.map(clientMethod).join('\n')}
     );
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value === undefined || value === '') continue;
-      if (Array.isArray(value)) value.forEach(v => params.append(key, v));
+      if (value === undefined || value === null || value === '') continue;
+      if (Array.isArray(value)) value.forEach(v => params.append(key, String(v)));
       else params.set(key, String(value));
     }
     const query = params.toString();

@@ -1,13 +1,16 @@
 import {
   ATTACHMENT_STATUSES,
+  capturedExchangeSchema,
   CONTROLLER_RIGHTS,
   createAttachmentRequestSchema,
   createControllerRequestSchema,
   createWhispererRequestSchema,
+  endpointSchema,
   EXCHANGE_DIRECTIONS,
   EXCHANGE_ERRORS,
   EXCHANGE_PROTOCOLS,
   grantSchema,
+  INSTANCE_REASONS,
   INSTANCE_STATES,
   installQuerySchema,
   putSharesRequestSchema,
@@ -68,6 +71,9 @@ describe('openapi.yaml agrees with spider-common', () => {
     expect(enumOf(schemas.WhispererInstance.properties!.state)).toEqual(
       sorted(INSTANCE_STATES),
     );
+    expect(enumOf(schemas.WhispererInstance.properties!.reason)).toEqual(
+      sorted([...INSTANCE_REASONS, null]),
+    );
     expect(enumOf(schemas.InstallInstructions.properties!.format)).toEqual(
       sorted(installQuerySchema.shape.format.unwrap().options),
     );
@@ -89,6 +95,28 @@ describe('openapi.yaml agrees with spider-common', () => {
     const format = install.find(p => p.name === 'format')!;
     expect(enumOf(format.schema as Schema)).toEqual(
       sorted(installQuerySchema.shape.format.unwrap().options),
+    );
+  });
+
+  // The typed client (generated from the spec) returns these as spider-common's types;
+  // tsc checks the shapes, this the field lists of the captured exchange.
+  it('StoredExchange names the captured exchange and what the store adds', () => {
+    const exchange = schemas.StoredExchange;
+    expect(isClosed(exchange)).toBe(true);
+    expect(propertyNames(exchange)).toEqual(
+      [
+        ...Object.keys(capturedExchangeSchema.shape),
+        'controllerId',
+        'storedAt',
+        'target',
+      ].sort(),
+    );
+    const request = exchange.properties!.request;
+    expect(propertyNames(request)).toEqual(
+      Object.keys(capturedExchangeSchema.shape.request.shape).sort(),
+    );
+    expect(propertyNames(schemas.ExchangeEndpoint)).toEqual(
+      Object.keys(endpointSchema.shape).sort(),
     );
   });
 

@@ -1,29 +1,16 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import type {
-  Attachment,
-  Controller,
-  ControllerStatus,
-  ControllerWithToken,
   CreateAttachmentRequest,
   CreateControllerRequest,
   CreateWhispererRequest,
-  EntityWorkload,
   Grant,
-  ListResponse,
-  StoredExchange,
-  TrafficListResponse,
-  TrafficMapResponse,
   UpdateControllerRequest,
   UpdateWhispererRequest,
-  Whisperer,
-  Workload,
 } from '@spider/backstage-plugin-spider-common';
 import type {
   AttachmentQuery,
-  InstallInstructions,
   InstallQuery,
-  NamespaceList,
   SpiderApi,
   TrafficFilterQuery,
   TrafficMapQuery,
@@ -31,12 +18,31 @@ import type {
   WorkloadQuery,
 } from './SpiderApi';
 
-import { SpiderApiClient } from './generated/SpiderApiClient';
+import {
+  SpiderApiClient,
+  SpiderRequests,
+  TypedResponse,
+} from './generated/SpiderApiClient';
 
 /**
- * The fetch implementation of {@link SpiderApi} against `/api/spider`, over the client
- * generated from the Controls service's OpenAPI spec (methods, paths and parameters come
- * from there; the shapes from spider-common). @public
+ * The query as the spec has it for operation K: a key the spec does not name is a type
+ * error here (a spread alone would let it through), so SpiderApi's query types cannot
+ * ask for what the service does not take.
+ */
+function specQuery<K extends keyof SpiderRequests>() {
+  type Query = NonNullable<
+    SpiderRequests[K] extends { query?: infer Q } ? Q : never
+  >;
+  return <T extends Query>(
+    query: T & Record<Exclude<keyof T, keyof Query>, never>,
+  ): Query => query;
+}
+
+/**
+ * The fetch implementation of {@link SpiderApi} against `/api/spider`, delegating to the
+ * client generated from the Controls service's OpenAPI spec: methods, paths, parameters,
+ * bodies and answers are typed by the spec, so what SpiderApi promises (spider-common's
+ * types) must agree with it or this file does not compile. @public
  */
 export class SpiderClient implements SpiderApi {
   private readonly api: SpiderApiClient;
@@ -46,15 +52,18 @@ export class SpiderClient implements SpiderApi {
   }
 
   /** The response of one generated call, or the Backstage error it carries. */
-  private async send(call: Promise<Response>): Promise<Response> {
+  private async send<T>(
+    call: Promise<TypedResponse<T>>,
+  ): Promise<TypedResponse<T>> {
     const response = await call;
     if (!response.ok) {
-      throw await ResponseError.fromResponse(response);
+      throw await ResponseError.fromResponse(response as Response);
     }
     return response;
   }
 
-  private async request<T>(call: Promise<Response>): Promise<T> {
+  /** The answer's body as the spec types it; none (204) is undefined. */
+  private async request<T>(call: Promise<TypedResponse<T>>): Promise<T> {
     const response = await this.send(call);
     if (response.status === 204) return undefined as T;
     const text = await response.text();
@@ -62,36 +71,28 @@ export class SpiderClient implements SpiderApi {
   }
 
   listControllers() {
-    return this.request<ListResponse<Controller>>(this.api.listControllers());
+    return this.request(this.api.listControllers());
   }
   getController(id: string) {
-    return this.request<Controller>(this.api.getController({ path: { id } }));
+    return this.request(this.api.getController({ path: { id } }));
   }
   createController(req: CreateControllerRequest) {
-    return this.request<ControllerWithToken>(
-      this.api.createController({ body: req }),
-    );
+    return this.request(this.api.createController({ body: req }));
   }
   updateController(id: string, req: UpdateControllerRequest) {
-    return this.request<Controller>(
-      this.api.updateController({ path: { id }, body: req }),
-    );
+    return this.request(this.api.updateController({ path: { id }, body: req }));
   }
   deleteController(id: string) {
-    return this.request<void>(this.api.deleteController({ path: { id } }));
+    return this.request(this.api.deleteController({ path: { id } }));
   }
   rotateToken(id: string) {
-    return this.request<ControllerWithToken>(
-      this.api.rotateControllerToken({ path: { id } }),
-    );
+    return this.request(this.api.rotateControllerToken({ path: { id } }));
   }
   getControllerStatus(id: string) {
-    return this.request<ControllerStatus>(
-      this.api.getControllerStatus({ path: { id } }),
-    );
+    return this.request(this.api.getControllerStatus({ path: { id } }));
   }
   getInstall(id: string, query: InstallQuery) {
-    return this.request<InstallInstructions>(
+    return this.request(
       this.api.getControllerInstall({
         path: { id },
         query: {
@@ -104,86 +105,81 @@ export class SpiderClient implements SpiderApi {
     );
   }
   listWorkloads(id: string, query: WorkloadQuery = {}) {
-    return this.request<{ items: Workload[]; truncated: boolean }>(
-      this.api.listControllerWorkloads({ path: { id }, query: { ...query } }),
+    return this.request(
+      this.api.listControllerWorkloads({
+        path: { id },
+        query: specQuery<'listControllerWorkloads'>()(query),
+      }),
     );
   }
   listNamespaces(id: string) {
-    return this.request<NamespaceList>(
-      this.api.listControllerNamespaces({ path: { id } }),
-    );
+    return this.request(this.api.listControllerNamespaces({ path: { id } }));
   }
   getShares(id: string) {
-    return this.request<{ items: Grant[] }>(
-      this.api.listControllerShares({ path: { id } }),
-    );
+    return this.request(this.api.listControllerShares({ path: { id } }));
   }
   putShares(id: string, items: Grant[]) {
-    return this.request<{ items: Grant[] }>(
+    return this.request(
       this.api.replaceControllerShares({ path: { id }, body: { items } }),
     );
   }
 
   listWhisperers() {
-    return this.request<ListResponse<Whisperer>>(this.api.listWhisperers());
+    return this.request(this.api.listWhisperers());
   }
   getWhisperer(id: string) {
-    return this.request<Whisperer>(this.api.getWhisperer({ path: { id } }));
+    return this.request(this.api.getWhisperer({ path: { id } }));
   }
   createWhisperer(req: CreateWhispererRequest) {
-    return this.request<Whisperer>(this.api.createWhisperer({ body: req }));
+    return this.request(this.api.createWhisperer({ body: req }));
   }
   updateWhisperer(id: string, req: UpdateWhispererRequest) {
-    return this.request<Whisperer>(
-      this.api.updateWhisperer({ path: { id }, body: req }),
-    );
+    return this.request(this.api.updateWhisperer({ path: { id }, body: req }));
   }
   deleteWhisperer(id: string) {
-    return this.request<void>(this.api.deleteWhisperer({ path: { id } }));
+    return this.request(this.api.deleteWhisperer({ path: { id } }));
   }
 
   listAttachments(query: AttachmentQuery = {}) {
     // Repeated status parameters last, as before.
     const { status, ...rest } = query;
-    return this.request<ListResponse<Attachment>>(
-      this.api.listAttachments({ query: { ...rest, status } }),
+    return this.request(
+      this.api.listAttachments({
+        query: specQuery<'listAttachments'>()({ ...rest, status }),
+      }),
     );
   }
   getAttachment(id: string) {
-    return this.request<Attachment>(this.api.getAttachment({ path: { id } }));
+    return this.request(this.api.getAttachment({ path: { id } }));
   }
   createAttachment(req: CreateAttachmentRequest) {
-    return this.request<Attachment>(this.api.createAttachment({ body: req }));
+    return this.request(this.api.createAttachment({ body: req }));
   }
   detach(id: string) {
-    return this.request<Attachment>(
-      this.api.detachAttachment({ path: { id } }),
-    );
+    return this.request(this.api.detachAttachment({ path: { id } }));
   }
 
   listEntityWorkloads(entityRef: string) {
-    return this.request<{ items: EntityWorkload[] }>(
-      this.api.listEntityWorkloads({ query: { entityRef } }),
-    );
+    return this.request(this.api.listEntityWorkloads({ query: { entityRef } }));
   }
 
   listTraffic(attachmentId: string, query: TrafficPageQuery = {}) {
-    return this.request<TrafficListResponse>(
+    return this.request(
       this.api.listAttachmentTraffic({
         path: { id: attachmentId },
-        query: { ...query },
+        query: specQuery<'listAttachmentTraffic'>()(query),
       }),
     );
   }
   listEntityTraffic(entityRef: string, query: TrafficPageQuery = {}) {
-    return this.request<TrafficListResponse>(
-      this.api.listEntityTraffic({ query: { entityRef, ...query } }),
+    return this.request(
+      this.api.listEntityTraffic({
+        query: specQuery<'listEntityTraffic'>()({ entityRef, ...query }),
+      }),
     );
   }
   getExchange(exchangeId: string) {
-    return this.request<StoredExchange>(
-      this.api.getExchange({ path: { exchangeId } }),
-    );
+    return this.request(this.api.getExchange({ path: { exchangeId } }));
   }
   async downloadTrafficHar(
     attachmentId: string,
@@ -193,16 +189,16 @@ export class SpiderClient implements SpiderApi {
     const response = await this.send(
       this.api.exportAttachmentTraffic({
         path: { id: attachmentId },
-        query: { ...query },
+        query: specQuery<'exportAttachmentTraffic'>()(query),
       }),
     );
     return response.blob();
   }
   getTrafficMap(attachmentId: string, query: TrafficMapQuery = {}) {
-    return this.request<TrafficMapResponse>(
+    return this.request(
       this.api.getAttachmentTrafficMap({
         path: { id: attachmentId },
-        query: { ...query },
+        query: specQuery<'getAttachmentTrafficMap'>()(query),
       }),
     );
   }

@@ -4,21 +4,372 @@
 // * Regenerate: node scripts/generate-openapi.mjs                   *
 // ******************************************************************
 
+import type * as Models from './models';
 import { spiderOperations, SpiderOperationId } from './operations';
 
-/** A query value: repeated parameters are arrays; undefined and '' are left out. */
-export type QueryValue = string | number | string[] | undefined;
+/** A response whose JSON body is of type T (what the spec promises for success). */
+export type TypedResponse<T> = Omit<Response, 'json'> & {
+  json(): Promise<T>;
+};
+
+/** What each operation takes: path parameters, query, body, as the spec names them. */
+export interface SpiderRequests {
+  listControllers: Record<string, never>;
+  createController: {
+    body: Models.CreateControllerRequest;
+  };
+  getController: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  updateController: {
+    path: {
+      id: Models.Id;
+    };
+    body: Models.UpdateControllerRequest;
+  };
+  deleteController: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  rotateControllerToken: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  getControllerStatus: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  getControllerInstall: {
+    path: {
+      id: Models.Id;
+    };
+    query?: {
+      /** (default "command") */
+      format?: 'command' | 'values' | 'manifest';
+      /** Namespace the agent is installed into. */
+      namespace?: Models.NamespaceName;
+      /**
+       * Comma-separated namespaces the agent may act in; empty means all.
+       * (maxLength 4000)
+       */
+      include?: string;
+      /** (maxLength 4000) */
+      exclude?: string;
+    };
+  };
+  listControllerWorkloads: {
+    path: {
+      id: Models.Id;
+    };
+    query?: {
+      namespace?: Models.NamespaceName;
+      kind?: Models.WorkloadKind;
+      /** (maxLength 253) */
+      q?: string;
+      /** (minimum 1, maximum 10000) */
+      limit?: number;
+    };
+  };
+  listControllerNamespaces: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  listControllerShares: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  replaceControllerShares: {
+    path: {
+      id: Models.Id;
+    };
+    body: Models.GrantList;
+  };
+  listWhisperers: Record<string, never>;
+  createWhisperer: {
+    body: Models.CreateWhispererRequest;
+  };
+  getWhisperer: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  updateWhisperer: {
+    path: {
+      id: Models.Id;
+    };
+    body: Models.UpdateWhispererRequest;
+  };
+  deleteWhisperer: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  listAttachments: {
+    query?: {
+      controllerId?: Models.Id;
+      whispererId?: Models.Id;
+      status?: Models.AttachmentStatus | Array<Models.AttachmentStatus>;
+      entityRef?: Models.EntityRef;
+      namespace?: Models.NamespaceName;
+      /** (minimum 1, maximum 500) */
+      limit?: number;
+      /**
+       * The nextCursor of the previous page.
+       * (maxLength 200)
+       */
+      cursor?: string;
+    };
+  };
+  createAttachment: {
+    body: Models.CreateAttachmentRequest;
+  };
+  getAttachment: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  detachAttachment: {
+    path: {
+      id: Models.Id;
+    };
+  };
+  listEntityWorkloads: {
+    query: {
+      entityRef: Models.EntityRef;
+    };
+  };
+  listAttachmentTraffic: {
+    path: {
+      id: Models.Id;
+    };
+    query?: {
+      /**
+       * A pod name (every whisperer instance in it) or <pod>/<whisperer container>.
+       * (pattern ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/spider-[a-z0-9-]+)?$, maxLength 320)
+       */
+      instance?: string;
+      /** (pattern ^[A-Za-z]+$, maxLength 32) */
+      method?: string;
+      /**
+       * A status code (404), a class (5xx), or error (no response, or 400 and up).
+       * (pattern ^([1-5][0-9][0-9]|[1-5]xx|error)$)
+       */
+      status?: string;
+      /**
+       * Case-insensitive substring of path, authority or peer names.
+       * (maxLength 200)
+       */
+      q?: string;
+      /**
+       * Peer IP or name (exact).
+       * (maxLength 253)
+       */
+      peer?: string;
+      direction?: 'inbound' | 'outbound';
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      since?: string;
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      until?: string;
+      /** (minimum 1, maximum 500) */
+      limit?: number;
+      /**
+       * The nextCursor of the previous page.
+       * (maxLength 200)
+       */
+      cursor?: string;
+      /**
+       * The live tail: only exchanges stored after this exchange id (ids grow as exchanges are stored, so an exchange that ends after a newer, shorter one is still found), oldest stored first, at most limit; a full page means more follow: ask again with the last item's id. No nextCursor; not with cursor.
+       * (pattern ^[0-9]{1,18}$, maxLength 18)
+       */
+      after?: string;
+    };
+  };
+  exportAttachmentTraffic: {
+    path: {
+      id: Models.Id;
+    };
+    query?: {
+      /**
+       * A pod name (every whisperer instance in it) or <pod>/<whisperer container>.
+       * (pattern ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/spider-[a-z0-9-]+)?$, maxLength 320)
+       */
+      instance?: string;
+      /** (pattern ^[A-Za-z]+$, maxLength 32) */
+      method?: string;
+      /**
+       * A status code (404), a class (5xx), or error (no response, or 400 and up).
+       * (pattern ^([1-5][0-9][0-9]|[1-5]xx|error)$)
+       */
+      status?: string;
+      /**
+       * Case-insensitive substring of path, authority or peer names.
+       * (maxLength 200)
+       */
+      q?: string;
+      /**
+       * Peer IP or name (exact).
+       * (maxLength 253)
+       */
+      peer?: string;
+      direction?: 'inbound' | 'outbound';
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      since?: string;
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      until?: string;
+      /** (minimum 1, maximum 100000) */
+      limit?: number;
+    };
+  };
+  getExchange: {
+    path: {
+      /** (pattern ^[A-Za-z0-9._:-]+$, minLength 1, maxLength 64) */
+      exchangeId: string;
+    };
+  };
+  getAttachmentTrafficMap: {
+    path: {
+      id: Models.Id;
+    };
+    query?: {
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      since?: string;
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      until?: string;
+      /**
+       * A pod name (every whisperer instance in it) or <pod>/<whisperer container>.
+       * (pattern ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/spider-[a-z0-9-]+)?$, maxLength 320)
+       */
+      instance?: string;
+    };
+  };
+  listEntityTraffic: {
+    query: {
+      entityRef: Models.EntityRef;
+      /**
+       * A pod name (every whisperer instance in it) or <pod>/<whisperer container>.
+       * (pattern ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/spider-[a-z0-9-]+)?$, maxLength 320)
+       */
+      instance?: string;
+      /** (pattern ^[A-Za-z]+$, maxLength 32) */
+      method?: string;
+      /**
+       * A status code (404), a class (5xx), or error (no response, or 400 and up).
+       * (pattern ^([1-5][0-9][0-9]|[1-5]xx|error)$)
+       */
+      status?: string;
+      /**
+       * Case-insensitive substring of path, authority or peer names.
+       * (maxLength 200)
+       */
+      q?: string;
+      /**
+       * Peer IP or name (exact).
+       * (maxLength 253)
+       */
+      peer?: string;
+      direction?: 'inbound' | 'outbound';
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      since?: string;
+      /**
+       * ISO time
+       * (maxLength 40)
+       */
+      until?: string;
+      /** (minimum 1, maximum 500) */
+      limit?: number;
+      /**
+       * The nextCursor of the previous page.
+       * (maxLength 200)
+       */
+      cursor?: string;
+      /**
+       * The live tail: only exchanges stored after this exchange id (ids grow as exchanges are stored, so an exchange that ends after a newer, shorter one is still found), oldest stored first, at most limit; a full page means more follow: ask again with the last item's id. No nextCursor; not with cursor.
+       * (pattern ^[0-9]{1,18}$, maxLength 18)
+       */
+      after?: string;
+    };
+  };
+}
+
+/** The JSON body of each operation's success (void for none). */
+export interface SpiderResponses {
+  listControllers: Models.ControllerList;
+  createController: Models.ControllerWithToken;
+  getController: Models.Controller;
+  updateController: Models.Controller;
+  deleteController: void;
+  rotateControllerToken: Models.ControllerWithToken;
+  getControllerStatus: Models.ControllerStatus;
+  getControllerInstall: Models.InstallInstructions;
+  listControllerWorkloads: Models.WorkloadList;
+  listControllerNamespaces: Models.NamespaceList;
+  listControllerShares: Models.GrantList;
+  replaceControllerShares: Models.GrantList;
+  listWhisperers: Models.WhispererList;
+  createWhisperer: Models.Whisperer;
+  getWhisperer: Models.Whisperer;
+  updateWhisperer: Models.Whisperer;
+  deleteWhisperer: void;
+  listAttachments: Models.AttachmentList;
+  createAttachment: Models.Attachment;
+  getAttachment: Models.Attachment;
+  detachAttachment: Models.Attachment;
+  listEntityWorkloads: {
+    items: Array<Models.EntityWorkload>;
+  };
+  listAttachmentTraffic: Models.TrafficList;
+  exportAttachmentTraffic: {
+    log: {
+      [key: string]: unknown;
+    };
+    [key: string]: unknown;
+  };
+  getExchange: Models.StoredExchange;
+  getAttachmentTrafficMap: Models.TrafficMap;
+  listEntityTraffic: Models.TrafficList;
+}
+
+type QueryValue = string | number | boolean | Array<string | number> | null;
 
 type Call = {
   path?: Record<string, string>;
-  query?: Record<string, QueryValue>;
+  query?: Record<string, QueryValue | undefined>;
   body?: unknown;
 };
 
 /**
  * One method per operation of the spec: builds the URL from the path template, the path
- * parameters (encoded) and the query (in the order given), sends JSON bodies, and returns
- * the raw response (the caller decides what an error is and how to read the body).
+ * parameters (encoded) and the query (in the order given; arrays repeat the parameter,
+ * undefined and '' are left out), sends JSON bodies, and returns the response typed by the
+ * spec (the caller decides what an error is and how to read the body).
  */
 export class SpiderApiClient {
   constructor(
@@ -29,226 +380,198 @@ export class SpiderApiClient {
   ) {}
 
   /** GET /controllers: Controllers the caller may see, with connection state. */
-  listControllers(request: Record<string, never> = {}): Promise<Response> {
+  listControllers(
+    request: SpiderRequests['listControllers'] = {},
+  ): Promise<TypedResponse<SpiderResponses['listControllers']>> {
     return this.call('listControllers', request);
   }
 
   /** POST /controllers: Registers a Controller; the answer carries its agent token once. */
-  createController(request: { body: unknown }): Promise<Response> {
+  createController(
+    request: SpiderRequests['createController'],
+  ): Promise<TypedResponse<SpiderResponses['createController']>> {
     return this.call('createController', request);
   }
 
   /** GET /controllers/{id} */
-  getController(request: { path: { id: string } }): Promise<Response> {
+  getController(
+    request: SpiderRequests['getController'],
+  ): Promise<TypedResponse<SpiderResponses['getController']>> {
     return this.call('getController', request);
   }
 
   /** PATCH /controllers/{id}: Renames a Controller or changes its description (right update). */
-  updateController(request: {
-    path: { id: string };
-    body: unknown;
-  }): Promise<Response> {
+  updateController(
+    request: SpiderRequests['updateController'],
+  ): Promise<TypedResponse<SpiderResponses['updateController']>> {
     return this.call('updateController', request);
   }
 
   /** DELETE /controllers/{id}: Deletes a Controller (right delete); its agent is disconnected at once. */
-  deleteController(request: { path: { id: string } }): Promise<Response> {
+  deleteController(
+    request: SpiderRequests['deleteController'],
+  ): Promise<TypedResponse<SpiderResponses['deleteController']>> {
     return this.call('deleteController', request);
   }
 
   /** POST /controllers/{id}/token: Rotates the agent token (right install); the old one stops working. */
-  rotateControllerToken(request: { path: { id: string } }): Promise<Response> {
+  rotateControllerToken(
+    request: SpiderRequests['rotateControllerToken'],
+  ): Promise<TypedResponse<SpiderResponses['rotateControllerToken']>> {
     return this.call('rotateControllerToken', request);
   }
 
   /** GET /controllers/{id}/status */
-  getControllerStatus(request: { path: { id: string } }): Promise<Response> {
+  getControllerStatus(
+    request: SpiderRequests['getControllerStatus'],
+  ): Promise<TypedResponse<SpiderResponses['getControllerStatus']>> {
     return this.call('getControllerStatus', request);
   }
 
   /** GET /controllers/{id}/install: Install instructions without the token (right install). */
-  getControllerInstall(request: {
-    path: { id: string };
-    query?: {
-      format?: QueryValue;
-      namespace?: QueryValue;
-      include?: QueryValue;
-      exclude?: QueryValue;
-    };
-  }): Promise<Response> {
+  getControllerInstall(
+    request: SpiderRequests['getControllerInstall'],
+  ): Promise<TypedResponse<SpiderResponses['getControllerInstall']>> {
     return this.call('getControllerInstall', request);
   }
 
   /** GET /controllers/{id}/workloads: Live workloads the caller may target (right use, within their namespaces). */
-  listControllerWorkloads(request: {
-    path: { id: string };
-    query?: {
-      namespace?: QueryValue;
-      kind?: QueryValue;
-      q?: QueryValue;
-      limit?: QueryValue;
-    };
-  }): Promise<Response> {
+  listControllerWorkloads(
+    request: SpiderRequests['listControllerWorkloads'],
+  ): Promise<TypedResponse<SpiderResponses['listControllerWorkloads']>> {
     return this.call('listControllerWorkloads', request);
   }
 
   /** GET /controllers/{id}/namespaces: Namespaces the agent reported that the caller may use (or read). */
-  listControllerNamespaces(request: {
-    path: { id: string };
-  }): Promise<Response> {
+  listControllerNamespaces(
+    request: SpiderRequests['listControllerNamespaces'],
+  ): Promise<TypedResponse<SpiderResponses['listControllerNamespaces']>> {
     return this.call('listControllerNamespaces', request);
   }
 
   /** GET /controllers/{id}/shares */
-  listControllerShares(request: { path: { id: string } }): Promise<Response> {
+  listControllerShares(
+    request: SpiderRequests['listControllerShares'],
+  ): Promise<TypedResponse<SpiderResponses['listControllerShares']>> {
     return this.call('listControllerShares', request);
   }
 
   /** PUT /controllers/{id}/shares: Replaces the grants (right share; nobody gives away more than they hold). */
-  replaceControllerShares(request: {
-    path: { id: string };
-    body: unknown;
-  }): Promise<Response> {
+  replaceControllerShares(
+    request: SpiderRequests['replaceControllerShares'],
+  ): Promise<TypedResponse<SpiderResponses['replaceControllerShares']>> {
     return this.call('replaceControllerShares', request);
   }
 
   /** GET /whisperers */
-  listWhisperers(request: Record<string, never> = {}): Promise<Response> {
+  listWhisperers(
+    request: SpiderRequests['listWhisperers'] = {},
+  ): Promise<TypedResponse<SpiderResponses['listWhisperers']>> {
     return this.call('listWhisperers', request);
   }
 
   /** POST /whisperers */
-  createWhisperer(request: { body: unknown }): Promise<Response> {
+  createWhisperer(
+    request: SpiderRequests['createWhisperer'],
+  ): Promise<TypedResponse<SpiderResponses['createWhisperer']>> {
     return this.call('createWhisperer', request);
   }
 
   /** GET /whisperers/{id} */
-  getWhisperer(request: { path: { id: string } }): Promise<Response> {
+  getWhisperer(
+    request: SpiderRequests['getWhisperer'],
+  ): Promise<TypedResponse<SpiderResponses['getWhisperer']>> {
     return this.call('getWhisperer', request);
   }
 
   /** PATCH /whisperers/{id}: Its owner (or whoever may manage Whisperers) changes it. */
-  updateWhisperer(request: {
-    path: { id: string };
-    body: unknown;
-  }): Promise<Response> {
+  updateWhisperer(
+    request: SpiderRequests['updateWhisperer'],
+  ): Promise<TypedResponse<SpiderResponses['updateWhisperer']>> {
     return this.call('updateWhisperer', request);
   }
 
   /** DELETE /whisperers/{id} */
-  deleteWhisperer(request: { path: { id: string } }): Promise<Response> {
+  deleteWhisperer(
+    request: SpiderRequests['deleteWhisperer'],
+  ): Promise<TypedResponse<SpiderResponses['deleteWhisperer']>> {
     return this.call('deleteWhisperer', request);
   }
 
   /** GET /attachments: Attachments the caller may see, newest first, paged. */
-  listAttachments(request: {
-    query?: {
-      controllerId?: QueryValue;
-      whispererId?: QueryValue;
-      status?: QueryValue;
-      entityRef?: QueryValue;
-      namespace?: QueryValue;
-      limit?: QueryValue;
-      cursor?: QueryValue;
-    };
-  }): Promise<Response> {
+  listAttachments(
+    request: SpiderRequests['listAttachments'] = {},
+  ): Promise<TypedResponse<SpiderResponses['listAttachments']>> {
     return this.call('listAttachments', request);
   }
 
   /** POST /attachments: Attaches a Whisperer to a workload (right use in its namespace). */
-  createAttachment(request: { body: unknown }): Promise<Response> {
+  createAttachment(
+    request: SpiderRequests['createAttachment'],
+  ): Promise<TypedResponse<SpiderResponses['createAttachment']>> {
     return this.call('createAttachment', request);
   }
 
   /** GET /attachments/{id} */
-  getAttachment(request: { path: { id: string } }): Promise<Response> {
+  getAttachment(
+    request: SpiderRequests['getAttachment'],
+  ): Promise<TypedResponse<SpiderResponses['getAttachment']>> {
     return this.call('getAttachment', request);
   }
 
   /** DELETE /attachments/{id}: Detaches (its creator, or whoever may attach in its namespace). */
-  detachAttachment(request: { path: { id: string } }): Promise<Response> {
+  detachAttachment(
+    request: SpiderRequests['detachAttachment'],
+  ): Promise<TypedResponse<SpiderResponses['detachAttachment']>> {
     return this.call('detachAttachment', request);
   }
 
   /** GET /entity-workloads: The entity's workloads across the Controllers the caller may use. */
-  listEntityWorkloads(request: {
-    query?: { entityRef?: QueryValue };
-  }): Promise<Response> {
+  listEntityWorkloads(
+    request: SpiderRequests['listEntityWorkloads'],
+  ): Promise<TypedResponse<SpiderResponses['listEntityWorkloads']>> {
     return this.call('listEntityWorkloads', request);
   }
 
   /** GET /attachments/{id}/traffic: Captured exchanges, newest first, paged; whoever may read the attachment. */
-  listAttachmentTraffic(request: {
-    path: { id: string };
-    query?: {
-      instance?: QueryValue;
-      method?: QueryValue;
-      status?: QueryValue;
-      q?: QueryValue;
-      peer?: QueryValue;
-      direction?: QueryValue;
-      since?: QueryValue;
-      until?: QueryValue;
-      limit?: QueryValue;
-      cursor?: QueryValue;
-      after?: QueryValue;
-    };
-  }): Promise<Response> {
+  listAttachmentTraffic(
+    request: SpiderRequests['listAttachmentTraffic'],
+  ): Promise<TypedResponse<SpiderResponses['listAttachmentTraffic']>> {
     return this.call('listAttachmentTraffic', request);
   }
 
   /** GET /attachments/{id}/traffic.har: HAR 1.2 of the captured exchanges (with bodies), streamed as the store pages come; a failure midway cuts the connection so a partial file cannot pass for a whole one. */
-  exportAttachmentTraffic(request: {
-    path: { id: string };
-    query?: {
-      instance?: QueryValue;
-      method?: QueryValue;
-      status?: QueryValue;
-      q?: QueryValue;
-      peer?: QueryValue;
-      direction?: QueryValue;
-      since?: QueryValue;
-      until?: QueryValue;
-      limit?: QueryValue;
-    };
-  }): Promise<Response> {
+  exportAttachmentTraffic(
+    request: SpiderRequests['exportAttachmentTraffic'],
+  ): Promise<TypedResponse<SpiderResponses['exportAttachmentTraffic']>> {
     return this.call('exportAttachmentTraffic', request);
   }
 
   /** GET /traffic/{exchangeId}: One exchange with its bodies. */
-  getExchange(request: { path: { exchangeId: string } }): Promise<Response> {
+  getExchange(
+    request: SpiderRequests['getExchange'],
+  ): Promise<TypedResponse<SpiderResponses['getExchange']>> {
     return this.call('getExchange', request);
   }
 
   /** GET /attachments/{id}/map: Peers of the attachment's workload with counts, errors and latency. */
-  getAttachmentTrafficMap(request: {
-    path: { id: string };
-    query?: { since?: QueryValue; until?: QueryValue; instance?: QueryValue };
-  }): Promise<Response> {
+  getAttachmentTrafficMap(
+    request: SpiderRequests['getAttachmentTrafficMap'],
+  ): Promise<TypedResponse<SpiderResponses['getAttachmentTrafficMap']>> {
     return this.call('getAttachmentTrafficMap', request);
   }
 
   /** GET /entity-traffic: Traffic across the attachments of an entity that the caller may read. */
-  listEntityTraffic(request: {
-    query?: {
-      entityRef?: QueryValue;
-      instance?: QueryValue;
-      method?: QueryValue;
-      status?: QueryValue;
-      q?: QueryValue;
-      peer?: QueryValue;
-      direction?: QueryValue;
-      since?: QueryValue;
-      until?: QueryValue;
-      limit?: QueryValue;
-      cursor?: QueryValue;
-      after?: QueryValue;
-    };
-  }): Promise<Response> {
+  listEntityTraffic(
+    request: SpiderRequests['listEntityTraffic'],
+  ): Promise<TypedResponse<SpiderResponses['listEntityTraffic']>> {
     return this.call('listEntityTraffic', request);
   }
 
-  private async call(id: SpiderOperationId, request: Call): Promise<Response> {
+  private async call<T>(
+    id: SpiderOperationId,
+    request: Call,
+  ): Promise<TypedResponse<T>> {
     const { method, path } = spiderOperations[id];
     const base = await this.options.discoveryApi.getBaseUrl('spider');
     const url = path.replace(/\{([^}]+)\}/g, (_m: string, name: string) =>
@@ -256,8 +579,9 @@ export class SpiderApiClient {
     );
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(request.query ?? {})) {
-      if (value === undefined || value === '') continue;
-      if (Array.isArray(value)) value.forEach(v => params.append(key, v));
+      if (value === undefined || value === null || value === '') continue;
+      if (Array.isArray(value))
+        value.forEach(v => params.append(key, String(v)));
       else params.set(key, String(value));
     }
     const query = params.toString();

@@ -601,7 +601,19 @@ export const spec = {
       WhispererInstance: {
         type: 'object',
         additionalProperties: false,
-        required: ['pod', 'container', 'state'],
+        required: [
+          'pod',
+          'container',
+          'node',
+          'podIp',
+          'state',
+          'reason',
+          'message',
+          'startedAt',
+          'finishedAt',
+          'exitCode',
+          'generation',
+        ],
         properties: {
           pod: {
             type: 'string',
@@ -621,6 +633,30 @@ export const spec = {
           },
           reason: {
             type: ['string', 'null'],
+            description:
+              'Why it is not (or no longer) running, in terms a user can act on.',
+            enum: [
+              'Injecting',
+              'Running',
+              'Completed',
+              'Detached',
+              'Expired',
+              'Crashed',
+              'CrashLoopGuard',
+              'EphemeralContainersDisabled',
+              'PodSecurityRejected',
+              'Forbidden',
+              'PodNotRunning',
+              'NamespaceOutOfScope',
+              'StaticPod',
+              'ContainerNotFound',
+              'InjectionFailed',
+              'WhispererFailed',
+              'ImageNotAllowed',
+              'AgentNamespace',
+              'HostNetworkPod',
+              null,
+            ],
           },
           message: {
             type: ['string', 'null'],
@@ -666,6 +702,7 @@ export const spec = {
                 required: [
                   'agentVersion',
                   'protocolVersion',
+                  'clusterVersion',
                   'scope',
                   'cpuCores',
                   'rssBytes',
@@ -1154,6 +1191,119 @@ export const spec = {
           },
         },
       },
+      ExchangeEndpoint: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['ip', 'port', 'name'],
+        properties: {
+          ip: {
+            type: 'string',
+          },
+          port: {
+            type: 'integer',
+          },
+          name: {
+            type: ['string', 'null'],
+            description:
+              "The peer's name from the agent's DNS proxy (PTR), or null when unknown.",
+          },
+        },
+      },
+      Headers: {
+        type: 'array',
+        description:
+          'Name and value pairs as captured; secrets are [redacted] before they leave the pod.',
+        items: {
+          type: 'array',
+          minItems: 2,
+          maxItems: 2,
+          items: {
+            type: 'string',
+          },
+        },
+      },
+      CapturedBody: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        description:
+          'Decoded (gzip, deflate) and capped; null in lists and when there was none.',
+        required: ['encoding', 'text', 'truncated'],
+        properties: {
+          encoding: {
+            type: 'string',
+            enum: ['utf8', 'base64'],
+          },
+          text: {
+            type: 'string',
+          },
+          truncated: {
+            type: 'boolean',
+            description: 'Cut at the cap, or the capture missed bytes.',
+          },
+        },
+      },
+      CaptureStats: {
+        type: 'object',
+        additionalProperties: false,
+        description: "A whisperer instance's counters since it started.",
+        required: [
+          'startedAt',
+          'packets',
+          'kernelDrops',
+          'bytes',
+          'exchanges',
+          'sampled',
+          'dropped',
+          'parseErrors',
+          'cpuBreaks',
+        ],
+        properties: {
+          startedAt: {
+            type: 'string',
+          },
+          packets: {
+            type: 'integer',
+          },
+          kernelDrops: {
+            type: 'integer',
+          },
+          bytes: {
+            type: 'integer',
+          },
+          exchanges: {
+            type: 'integer',
+          },
+          sampled: {
+            type: 'integer',
+          },
+          dropped: {
+            type: 'integer',
+          },
+          parseErrors: {
+            type: 'integer',
+          },
+          cpuBreaks: {
+            type: 'integer',
+          },
+        },
+      },
+      RelayStats: {
+        type: 'object',
+        additionalProperties: false,
+        description: "What the agent's relay lost for an instance.",
+        required: ['droppedExchanges', 'droppedBytes', 'rateLimited'],
+        properties: {
+          droppedExchanges: {
+            type: 'integer',
+          },
+          droppedBytes: {
+            type: 'integer',
+          },
+          rateLimited: {
+            type: 'integer',
+          },
+        },
+      },
       StoredExchange: {
         type: 'object',
         additionalProperties: false,
@@ -1162,10 +1312,22 @@ export const spec = {
         required: [
           'id',
           'attachmentId',
+          'controllerId',
+          'container',
+          'pod',
+          'namespace',
           'protocol',
           'direction',
           'startedAt',
+          'storedAt',
+          'durationMs',
+          'client',
+          'server',
           'request',
+          'response',
+          'grpc',
+          'error',
+          'target',
         ],
         properties: {
           id: {
@@ -1201,24 +1363,97 @@ export const spec = {
             $ref: '#/components/schemas/Time',
           },
           durationMs: {
-            type: ['number', 'null'],
+            type: 'number',
+            description:
+              'First request byte to last response byte (or to the error).',
           },
           client: {
-            type: 'object',
+            $ref: '#/components/schemas/ExchangeEndpoint',
           },
           server: {
-            type: 'object',
+            $ref: '#/components/schemas/ExchangeEndpoint',
           },
           request: {
             type: 'object',
+            additionalProperties: false,
+            required: [
+              'method',
+              'path',
+              'authority',
+              'headers',
+              'bodySize',
+              'body',
+            ],
+            properties: {
+              method: {
+                type: 'string',
+              },
+              path: {
+                type: 'string',
+              },
+              authority: {
+                type: 'string',
+                description:
+                  'Host header (HTTP/1) or :authority (h2), empty when absent.',
+              },
+              headers: {
+                $ref: '#/components/schemas/Headers',
+              },
+              bodySize: {
+                type: 'integer',
+                description:
+                  'Bytes on the wire after de-chunking, before decompression.',
+              },
+              body: {
+                $ref: '#/components/schemas/CapturedBody',
+              },
+            },
           },
           response: {
             type: ['object', 'null'],
+            additionalProperties: false,
+            description: 'null when reset, timed out, or not yet seen.',
+            required: ['status', 'headers', 'trailers', 'bodySize', 'body'],
+            properties: {
+              status: {
+                type: 'integer',
+              },
+              headers: {
+                $ref: '#/components/schemas/Headers',
+              },
+              trailers: {
+                $ref: '#/components/schemas/Headers',
+              },
+              bodySize: {
+                type: 'integer',
+              },
+              body: {
+                $ref: '#/components/schemas/CapturedBody',
+              },
+            },
           },
           grpc: {
             type: ['object', 'null'],
+            additionalProperties: false,
             description:
               'gRPC service, method, status and message when protocol is grpc.',
+            required: ['service', 'method', 'status', 'message'],
+            properties: {
+              service: {
+                type: 'string',
+              },
+              method: {
+                type: 'string',
+              },
+              status: {
+                type: ['integer', 'null'],
+                description:
+                  'grpc-status (0 OK), null when no trailers were seen.',
+              },
+              message: {
+                type: ['string', 'null'],
+              },
+            },
           },
           error: {
             type: ['string', 'null'],
@@ -1262,10 +1497,24 @@ export const spec = {
                       type: 'string',
                     },
                     stats: {
-                      type: ['object', 'null'],
+                      oneOf: [
+                        {
+                          type: 'null',
+                        },
+                        {
+                          $ref: '#/components/schemas/CaptureStats',
+                        },
+                      ],
                     },
                     relay: {
-                      type: ['object', 'null'],
+                      oneOf: [
+                        {
+                          type: 'null',
+                        },
+                        {
+                          $ref: '#/components/schemas/RelayStats',
+                        },
+                      ],
                     },
                     updatedAt: {
                       $ref: '#/components/schemas/NullableTime',
@@ -1275,9 +1524,50 @@ export const spec = {
               },
               totals: {
                 type: 'object',
+                additionalProperties: false,
+                required: [
+                  'packets',
+                  'kernelDrops',
+                  'exchanges',
+                  'sampled',
+                  'dropped',
+                  'parseErrors',
+                  'relayDropped',
+                  'expired',
+                ],
+                properties: {
+                  packets: {
+                    type: 'integer',
+                  },
+                  kernelDrops: {
+                    type: 'integer',
+                  },
+                  exchanges: {
+                    type: 'integer',
+                  },
+                  sampled: {
+                    type: 'integer',
+                  },
+                  dropped: {
+                    type: 'integer',
+                  },
+                  parseErrors: {
+                    type: 'integer',
+                  },
+                  relayDropped: {
+                    type: 'integer',
+                    description: "Exchanges the agent's relay dropped.",
+                  },
+                  expired: {
+                    type: 'integer',
+                    description:
+                      'Exchanges retention removed from this attachment.',
+                  },
+                },
               },
               complete: {
                 type: 'boolean',
+                description: 'True when nothing was sampled or lost anywhere.',
               },
             },
           },
@@ -1305,7 +1595,22 @@ export const spec = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['key', 'role', 'ips', 'name', 'calls', 'errors'],
+              required: [
+                'key',
+                'role',
+                'ips',
+                'name',
+                'pod',
+                'workload',
+                'entityRef',
+                'calls',
+                'errors',
+                'p50Ms',
+                'p99Ms',
+                'bytes',
+                'callsPerMinute',
+                'flowBytes',
+              ],
               properties: {
                 key: {
                   type: 'string',
@@ -1324,10 +1629,34 @@ export const spec = {
                   type: 'string',
                 },
                 pod: {
-                  type: ['object', 'null'],
+                  oneOf: [
+                    {
+                      type: 'null',
+                    },
+                    {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['namespace', 'name'],
+                      properties: {
+                        namespace: {
+                          type: 'string',
+                        },
+                        name: {
+                          type: 'string',
+                        },
+                      },
+                    },
+                  ],
                 },
                 workload: {
-                  type: ['object', 'null'],
+                  oneOf: [
+                    {
+                      type: 'null',
+                    },
+                    {
+                      $ref: '#/components/schemas/WorkloadRef',
+                    },
+                  ],
                 },
                 entityRef: {
                   type: ['string', 'null'],
