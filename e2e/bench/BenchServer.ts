@@ -22,8 +22,14 @@ export interface BenchServer {
   };
   /** The server's RSS in bytes (its memoryUsage logged too with SPIDER_BENCH_VERBOSE). */
   rss(): Promise<number>;
+  /** The server's CPU time so far (user + system), in ms. */
+  cpu(): Promise<number>;
   /** A full GC in the server (it runs with --expose-gc). */
   gc(): void;
+  /** Starts a CPU profile in the server (the inspector's, sampling). */
+  profileStart(): void;
+  /** Stops it and has the server write it to `file` (.cpuprofile); resolves once written. */
+  profileStop(file: string): Promise<void>;
   /** SIGTERM, and waits until it exited. */
   stop(): Promise<void>;
 }
@@ -68,6 +74,16 @@ export async function startBenchServer(
     server.kill('SIGTERM');
     throw e;
   }
+  const stats = () =>
+    new Promise<any>(resolve => {
+      const onMessage = (m: any) => {
+        if (m?.rss === undefined) return;
+        server.off('message', onMessage);
+        resolve(m);
+      };
+      server.on('message', onMessage);
+      server.send('rss');
+    });
   const base = `http://127.0.0.1:${port}`;
   const auth = mockCredentials.user.header(OWNER);
   return {
@@ -81,18 +97,31 @@ export async function startBenchServer(
           .send(body as any),
       get: p => request(base).get(`/api/spider${p}`).set('Authorization', auth),
     },
-    rss: () =>
-      new Promise<number>(resolve => {
-        server.once('message', (m: any) => {
-          if (process.env.SPIDER_BENCH_VERBOSE)
-            console.log(JSON.stringify(m.mem));
-          resolve(m.rss);
-        });
-        server.send('rss');
-      }),
+    rss: async () => {
+      const m = await stats();
+      if (process.env.SPIDER_BENCH_VERBOSE) console.log(JSON.stringify(m.mem));
+      return m.rss;
+    },
+    cpu: async () => {
+      const { cpu } = await stats();
+      return (cpu.user + cpu.system) / 1000;
+    },
     gc: () => {
       server.send('gc');
     },
+    profileStart: () => {
+      server.send('prof-start');
+    },
+    profileStop: file =>
+      new Promise<void>(resolve => {
+        const onMessage = (m: any) => {
+          if (m?.profiled !== file) return;
+          server.off('message', onMessage);
+          resolve();
+        };
+        server.on('message', onMessage);
+        server.send({ profStop: file });
+      }),
     stop: async () => {
       if (server.exitCode === null && server.signalCode === null)
         server.kill('SIGTERM');

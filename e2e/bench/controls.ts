@@ -4,6 +4,7 @@
  *   2. attach-to-agent latency (POST /attachments → the agent holds it) p50/p99 under that load
  *   3. GET /attachments p99 with 10,000 rows (PostgreSQL when SPIDER_BENCH_PG is set)
  * Usage: yarn bench:controls [sockets=5000] [attaches=200] [rows=10000]
+ *   SPIDER_BENCH_PROFILE=file.cpuprofile: the server's CPU profile of step 2 only
  *   (5,000 is the default spider.agents.maxConnections; rows=0 skips step 3)
  */
 import { execFileSync } from 'node:child_process';
@@ -83,6 +84,9 @@ async function main() {
     const lat: number[] = [];
     const post: number[] = [];
     const fallback = { viaSync: 0 };
+    const profile = process.env.SPIDER_BENCH_PROFILE;
+    if (profile) server.profileStart();
+    const cpu0 = await server.cpu();
     for (let i = 0; i < ATTACHES; i++) {
       const k = Math.floor(Math.random() * agents.length);
       // The push, or (when the push was skipped) the sync loop's welcome carrying it.
@@ -116,6 +120,8 @@ async function main() {
       agents[k].ws!.off('message', stamp);
       lat.push(arrived.get(res.body.id)! - t0);
     }
+    const cpuPerAttach = ((await server.cpu()) - cpu0) / ATTACHES;
+    if (profile) await server.profileStop(profile);
     const pushP99 = pct(lat, 99);
     console.log(
       `attach push over ${ATTACHES} with ${
@@ -126,7 +132,9 @@ async function main() {
         pct(post, 99),
       )}; ${
         fallback.viaSync
-      } reached the agent by the sync loop instead of a push`,
+      } reached the agent by the sync loop instead of a push; backend CPU ${ms(
+        cpuPerAttach,
+      )} per attach (user+system, its whole process: the sync loop and pings included)`,
     );
     console.table([
       {
