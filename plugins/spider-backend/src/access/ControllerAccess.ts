@@ -118,10 +118,16 @@ export class ControllerAccess {
     controllerId: string,
     right: ControllerRight,
   ): Promise<ControllerGrantView> {
-    const record = await this.deps.controllers.get(controllerId);
+    // The row, the policy's decisions and the caller's claims do not depend on each
+    // other: one round trip's wait instead of three (this is on every attach's path).
+    const [record, decisions, claims] = await Promise.all([
+      this.deps.controllers.get(controllerId),
+      this.decisions(credentials),
+      this.claims(credentials),
+    ]);
     if (!record)
       throw new NotFoundError(`No Controller with id ${controllerId}`);
-    const [view] = await this.views(credentials, [record]);
+    const [view] = await this.views(credentials, [record], decisions, claims);
     if (!view.rights.includes('read')) {
       throw new NotFoundError(`No Controller with id ${controllerId}`);
     }
@@ -140,10 +146,11 @@ export class ControllerAccess {
     credentials: BackstageCredentials,
     records: ControllerRecord[],
     known?: Record<ControllerRight, PolicyDecision>,
+    knownClaims?: string[],
   ): Promise<ControllerGrantView[]> {
     if (records.length === 0) return [];
     const decisions = known ?? (await this.decisions(credentials));
-    const claims = await this.claims(credentials);
+    const claims = knownClaims ?? (await this.claims(credentials));
     const grantsById = await this.deps.shares.listForClaims(
       records.map(r => r.id),
       claims,

@@ -8,7 +8,9 @@ import {
 import {
   Attachment,
   CreateAttachmentRequest,
+  DesiredAttachment,
   ListAttachmentsQuery,
+  Whisperer,
 } from '@spider/backstage-plugin-spider-common';
 import {
   AttachmentLimitError,
@@ -101,13 +103,17 @@ export class AttachmentsService {
     body: CreateAttachmentRequest,
   ): Promise<Attachment> {
     const { attachments, whisperers, access, gateway } = this.deps;
+    // The Whisperer is read while access is checked (they do not depend on each other);
+    // a refusal still comes first, and reading a Whisperer reveals nothing by itself.
+    const whispererRead = whisperers.get(body.whispererId);
+    whispererRead.catch(() => {}); // awaited below unless access throws first
     const view = await access.require(credentials, body.controllerId, 'use');
     if (!namespaceAllowed(view.namespaces('use'), body.target.namespace)) {
       throw new NotAllowedError(
         `You may not attach in namespace "${body.target.namespace}" through Controller "${view.controller.name}"; ask its owner for a grant that covers it`,
       );
     }
-    const whisperer = await whisperers.get(body.whispererId);
+    const whisperer = await whispererRead;
     if (!whisperer)
       throw new NotFoundError(`No Whisperer with id ${body.whispererId}`);
     const createdAt = Date.now();
@@ -116,16 +122,17 @@ export class AttachmentsService {
       whisperer.timeToLive,
       this.deps.maxTimeToLiveMs,
     );
+    const snapshot = {
+      id: whisperer.id,
+      name: whisperer.name,
+      image: whisperer.image,
+      captureFilter: whisperer.captureFilter,
+      env: whisperer.env,
+    };
     const { attachment, revision } = await attachments
       .create({
         controllerId: body.controllerId,
-        whisperer: {
-          id: whisperer.id,
-          name: whisperer.name,
-          image: whisperer.image,
-          captureFilter: whisperer.captureFilter,
-          env: whisperer.env,
-        },
+        whisperer: snapshot,
         target: body.target,
         entityRef: body.entityRef && normalizeEntityRef(body.entityRef),
         createdBy: actorRef(credentials),
@@ -138,8 +145,13 @@ export class AttachmentsService {
           ? limitConflict(e, view.controller.name)
           : e;
       });
-    const desired = await attachments.desiredOne(attachment.id);
-    if (desired) gateway.pushAttach(body.controllerId, revision, desired);
+    // Pushed first, from the row just created (no second read): the audit and the expiry
+    // bookkeeping below do not hold the agent up.
+    gateway.pushAttach(
+      body.controllerId,
+      revision,
+      desiredOf(attachment, snapshot),
+    );
     this.deps.pokeExpiry(expiresAt);
     await this.deps.changes.record({
       action: 'attachment.attach',
@@ -212,6 +224,32 @@ export class AttachmentsService {
       controllerId: a.controllerId,
     });
   }
+}
+
+/**
+ * What the agent enforces for a just-created attachment: the same fields, in the same
+ * order, as the store's desired set gives for its row (the whisperer as snapshotted).
+ */
+function desiredOf(
+  attachment: Attachment,
+  whisperer: Pick<Whisperer, 'id' | 'name' | 'image' | 'captureFilter' | 'env'>,
+): DesiredAttachment {
+  return {
+    id: attachment.id,
+    target: {
+      namespace: attachment.target.namespace,
+      kind: attachment.target.kind,
+      name: attachment.target.name,
+    },
+    whisperer: {
+      id: whisperer.id,
+      name: whisperer.name,
+      image: whisperer.image ?? null,
+      captureFilter: whisperer.captureFilter ?? '',
+      env: whisperer.env ?? {},
+    },
+    expiresAt: attachment.expiresAt,
+  };
 }
 
 /**
