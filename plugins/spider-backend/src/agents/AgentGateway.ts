@@ -19,6 +19,7 @@ import { InventoryStore } from '../store/InventoryStore';
 import { SpiderEvents } from '../events/SpiderEvents';
 import { TrafficIngest } from '../traffic/TrafficIngest';
 import { AgentSession, AgentUnavailableError } from './AgentSession';
+import { desiredDelta } from './desiredDelta';
 import { clientAddress, FailedAuthLimiter } from './FailedAuthLimiter';
 
 export interface AgentGatewayOptions {
@@ -203,6 +204,16 @@ export class AgentGateway {
   }
 
   private async sendWelcome(session: AgentSession) {
+    session.syncing = true;
+    try {
+      await this.welcome(session);
+    } finally {
+      session.syncing = false;
+    }
+  }
+
+  private async welcome(session: AgentSession) {
+    const pushes = session.pushes;
     const state = await this.options.controllers.syncState([
       session.controllerId,
     ]);
@@ -239,9 +250,72 @@ export class AgentGateway {
       );
       return;
     }
+    // A push went out while the set was read: the set may predate it, and the agent
+    // would stop the pushed attachment for good. The next sync tick sends a fresh one.
+    if (session.pushes !== pushes) return;
     // The frames go out back to back in one tick: nothing (an attach push, a request)
     // can come between the chunks of a set, as the agent requires.
-    if (session.sendFrames(result.frames)) session.sentRevision = revision;
+    if (session.sendFrames(result.frames)) {
+      session.sentRevision = revision;
+      session.sentIds = new Set(attachments.map(a => a.id));
+      session.agentRevision = Math.max(session.agentRevision, revision);
+    }
+  }
+
+  /**
+   * Brings a welcomed agent from the set it was given to the one at `revision` with plain
+   * `attach` and `detach` messages (protocol v1 from the start, so every agent takes
+   * them): a change made on another replica costs its own size, not the whole set's
+   * (2,000 large attachments are 66 MB). Removed ones get reason `deleted`, as a welcome
+   * lacking them would have stopped them.
+   */
+  private async sendDelta(session: AgentSession, revision: number) {
+    session.syncing = true;
+    try {
+      await this.delta(session, revision);
+    } finally {
+      session.syncing = false;
+    }
+  }
+
+  private async delta(session: AgentSession, revision: number) {
+    const pushes = session.pushes;
+    const desired = await this.options.attachments.desiredFor(
+      session.controllerId,
+    );
+    const sent = session.sentIds;
+    // As for a welcome: a set read before a push is not sent after it.
+    if (!sent || session.pushes !== pushes) return;
+    const { added, removed } = desiredDelta(
+      sent,
+      desired.map(a => a.id),
+    );
+    // The agent ignores messages older than the newest it got; a detach pushed from here
+    // may have carried a revision beyond the one this delta brings the set to.
+    const carried = Math.max(revision, session.agentRevision);
+    const byId = new Map(desired.map(a => [a.id, a]));
+    const frames = [
+      ...removed.map(attachmentId =>
+        JSON.stringify({
+          type: 'detach',
+          revision: carried,
+          attachmentId,
+          reason: 'deleted',
+        }),
+      ),
+      ...added.map(id =>
+        JSON.stringify({
+          type: 'attach',
+          revision: carried,
+          attachment: byId.get(id),
+        }),
+      ),
+    ];
+    if (frames.length > 0 && !session.sendFrames(frames)) return;
+    for (const id of removed) sent.delete(id);
+    for (const id of added) sent.add(id);
+    session.sentRevision = revision;
+    if (frames.length > 0) session.agentRevision = carried;
   }
 
   private async onMessage(session: AgentSession, message: AgentMessage) {
@@ -318,13 +392,17 @@ export class AgentGateway {
     attachment: DesiredAttachment,
   ) {
     const s = this.sessions.get(controllerId);
-    if (!s?.isAlive) return;
+    if (!s?.isAlive || !s.sentIds) return;
     if (s.sentRevision !== revision - 1) {
-      // Missed an intermediate change: the sync loop will send the full set.
+      // Missed an intermediate change: the sync loop will send the difference.
       return;
     }
-    if (s.send({ type: 'attach', revision, attachment }))
+    if (s.send({ type: 'attach', revision, attachment })) {
+      s.pushes += 1;
       s.sentRevision = revision;
+      s.sentIds.add(attachment.id);
+      s.agentRevision = Math.max(s.agentRevision, revision);
+    }
   }
 
   /** Pushes one detach to the agent right away when it is connected here. */
@@ -335,8 +413,12 @@ export class AgentGateway {
     reason: 'detached' | 'expired' | 'deleted',
   ) {
     const s = this.sessions.get(controllerId);
-    if (!s?.isAlive) return;
+    // Not welcomed yet: its welcome, read after this detach, will lack the attachment.
+    if (!s?.isAlive || !s.sentIds) return;
     if (s.send({ type: 'detach', revision, attachmentId, reason })) {
+      s.pushes += 1;
+      s.sentIds.delete(attachmentId);
+      s.agentRevision = Math.max(s.agentRevision, revision);
       if (s.sentRevision === revision - 1) s.sentRevision = revision;
     }
   }
@@ -362,8 +444,9 @@ export class AgentGateway {
 
   /**
    * For every socket held here: refresh its heartbeat, close it if its token changed or
-   * its Controller is gone, and send the full desired set when the revision moved on
-   * (a change made on another replica, or a push that was skipped).
+   * its Controller is gone, and send what changed in its desired set when the revision
+   * moved on (a change made on another replica, or a push that was skipped); the full
+   * set only to an agent not welcomed yet.
    */
   async sync() {
     if (this.syncing || this.sessions.size === 0) return;
@@ -389,8 +472,11 @@ export class AgentGateway {
             AGENT_CLOSE_CODES.revoked,
             'the Controller token was rotated',
           );
-        } else if (row.revision !== s.sentRevision) {
-          await this.sendWelcome(s);
+        } else if (row.revision !== s.sentRevision && !s.syncing) {
+          // (While its welcome, tens of MB for a large set, is still being read or sent,
+          // a second one would double that work and arrive right behind it.)
+          if (s.sentIds) await this.sendDelta(s, row.revision);
+          else await this.sendWelcome(s);
         }
       }
     } finally {

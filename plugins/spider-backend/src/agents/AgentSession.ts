@@ -48,6 +48,20 @@ export class AgentSession {
   readonly sessionId = randomUUID();
   /** Revision of the desired set last sent to the agent. */
   sentRevision = -1;
+  /**
+   * Ids of the desired set as the agent was last given it (its welcome, then every push
+   * and delta since); undefined until it is welcomed. The sync loop sends the difference.
+   */
+  sentIds: Set<string> | undefined;
+  /** Highest revision any attach/detach/welcome sent carried (a detach may run ahead). */
+  agentRevision = -1;
+  /**
+   * Counts pushes: a set read from the database before a push and sent after it would
+   * undo the push (a welcome stops what it lacks), so such a set is not sent.
+   */
+  pushes = 0;
+  /** A welcome or delta is being read and sent: the sync loop does not start another. */
+  syncing = false;
   hello: HelloMessage | undefined;
   private alive = true;
   private missedPongs = 0;

@@ -19,6 +19,8 @@ describe.each(databases.eachSupportedId())(
     let app: Awaited<ReturnType<typeof startSpiderTestBackend>>;
     let controllerId: string;
     let token: string;
+    /** One stored row, to make another like it (a change made on another replica). */
+    let sampleRow: Record<string, unknown>;
     const agents: TestAgent[] = [];
 
     beforeAll(async () => {
@@ -62,6 +64,7 @@ describe.each(databases.eachSupportedId())(
         expires_at: null,
         status: 'active',
       }));
+      sampleRow = rows[0];
       for (let i = 0; i < rows.length; i += 100)
         await knex('spider_attachments').insert(rows.slice(i, i + 100));
       await knex('spider_controllers')
@@ -130,20 +133,29 @@ describe.each(databases.eachSupportedId())(
       );
       expect(sent).toBe(COUNT);
 
-      // A change made elsewhere (another replica): the sync loop sends the whole set
-      // again, chunked the same way.
+      // A change made elsewhere (another replica): one attachment more. The sync loop
+      // sends that one as an attach, not the ~66 MB set again.
+      const before = agent.received.length;
+      const extraId = randomUUID();
+      await knex('spider_attachments').insert({
+        ...sampleRow,
+        id: extraId,
+        target_name: 'w-extra',
+        created_at: Date.now() + COUNT,
+      });
       await knex('spider_controllers')
         .where({ id: controllerId })
         .increment('revision', 1);
-      // ~66 MB read from the database, sent and assembled again: allow for a loaded machine.
       await agent.waitFor(
-        () => agent.welcomes === 2,
-        'the second welcome',
-        120_000,
+        () => agent.desired.has(extraId),
+        'the attach of the attachment added elsewhere',
+        60_000,
       );
-      expect(agent.desired.size).toBe(COUNT);
-      expect(Math.max(...agent.frameBytes)).toBeLessThanOrEqual(
-        AGENT_PROTOCOL_LIMITS.desiredChunkBytes,
+      expect(agent.received.slice(before).map(m => m.type)).toEqual(['attach']);
+      expect(agent.welcomes).toBe(1);
+      expect(agent.desired.size).toBe(COUNT + 1);
+      expect(agent.frameBytes[agent.frameBytes.length - 1]).toBeLessThan(
+        64 * 1024,
       );
     });
   },
