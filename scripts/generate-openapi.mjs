@@ -43,18 +43,10 @@ for (const [path, item] of Object.entries(spec.paths)) {
   }
 }
 
-/** Path and query parameter names of an operation, from the path item and the operation. */
+/** Path and query parameter names of an operation (parametersOf, by name). */
 function parameterNames(path, op) {
-  const resolve = p =>
-    p.$ref ? spec.components.parameters[p.$ref.split('/').pop()] : p;
-  const all = [
-    ...(spec.paths[path].parameters ?? []),
-    ...(op.parameters ?? []),
-  ].map(resolve);
-  return {
-    path: all.filter(p => p.in === 'path').map(p => p.name),
-    query: all.filter(p => p.in === 'query').map(p => p.name),
-  };
+  const { path: inPath, query } = parametersOf(path, op);
+  return { path: inPath.map(p => p.name), query: query.map(p => p.name) };
 }
 
 // ---- TypeScript types from the spec's JSON Schemas ----------------------------------

@@ -1,17 +1,16 @@
 import type { AnswerEntry, AnswerTable } from './AnswerTable';
 
 /**
- * What a UDP fast path (the Go helper, FastPath.ts) is told about the AnswerTable: the
- * entries of the names it asked about, and after each directory change the ones among
- * them that changed.
+ * What a UDP fast path (the Go helper, FastPath.ts) or the UDP worker threads
+ * (UdpWorkerPool) are told about the AnswerTable: the entries of the names they asked
+ * about, and after each directory change the ones among them that changed.
  *
  * Freshness: `invalidate()` runs in the same tick as the AnswerTable's own drop of built
  * answers and bumps the generation at once (`onGeneration`, which the fast path reads
  * before answering anything it received after that); a fast path whose memo is of an
  * older generation answers nothing from it until the refresh for the new generation
  * (the taught entries that changed, at most every 50 ms) has been applied. So it never
- * answers from older data than the main thread would. The same protocol as the UDP
- * worker threads' (UdpWorkerPool), for a peer in another process.
+ * answers from older data than the main thread would.
  */
 export interface MemoPeer {
   entry(generation: number, name: string, entry: AnswerEntry | null): void;
@@ -28,10 +27,7 @@ function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
   return a === b || (!!a && !!b && a.equals(b));
 }
 
-export function sameEntry(
-  a: AnswerEntry | null,
-  b: AnswerEntry | null,
-): boolean {
+function sameEntry(a: AnswerEntry | null, b: AnswerEntry | null): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return (
@@ -71,8 +67,11 @@ export class MemoTeacher {
     this.refreshTimer = setTimeout(() => this.refresh(), wait);
   }
 
-  /** The peer relayed a query for `name` it has no entry for: teach it the entry. */
-  learn(name: string): void {
+  /**
+   * The peer relayed a query for `name` it has no entry for: teach it the entry (to `to`
+   * when only one of several peers sharing the generation asked).
+   */
+  learn(name: string, to: Pick<MemoPeer, 'entry'> = this.peer): void {
     // Not while a refresh is due: an entry taught now would be the baseline the refresh
     // compares against, and a peer holding the older entry would never hear of it.
     if (this.refreshTimer) return;
@@ -84,7 +83,7 @@ export class MemoTeacher {
     }
     const entry = this.table.entryFor(name);
     this.taught.set(name, entry);
-    this.peer.entry(this.gen, name, entry);
+    to.entry(this.gen, name, entry);
   }
 
   stop(): void {

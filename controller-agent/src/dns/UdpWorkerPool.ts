@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AnswerEntry, AnswerTable } from './AnswerTable';
+import { MemoPeer, MemoTeacher } from './MemoTeacher';
 
 /**
  * UDP worker threads of the DNS server: each binds its own socket on the server's port
@@ -95,36 +96,38 @@ export function udpWorkerModule(): {
   return fs.existsSync(bundled) ? { file: bundled } : null;
 }
 
-function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
-  return a === b || (!!a && !!b && a.equals(b));
-}
-
-function sameEntry(a: AnswerEntry | null, b: AnswerEntry | null): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  return (
-    sameBytes(a.ptr, b.ptr) &&
-    sameBytes(a.a, b.a) &&
-    sameBytes(a.aaaa, b.aaaa) &&
-    a.aCount === b.aCount &&
-    a.aaaaCount === b.aaaaCount
-  );
-}
-
-/** At most one refresh per this many ms; in between, workers relay what changed. */
-const REFRESH_INTERVAL_MS = 50;
-
 export class UdpWorkerPool {
   private readonly workers: Worker[] = [];
-  /** What the workers were taught, as of the last refresh (bounded by maxMemo). */
-  private readonly taught = new Map<string, AnswerEntry | null>();
-  private maxMemo = 0;
-  private refreshTimer: NodeJS.Timeout | undefined;
-  private lastRefresh = 0;
+  /** Teaches the workers (MemoTeacher: the freshness protocol); set while they run. */
+  private teacher: MemoTeacher | undefined;
   private readonly counters: Float64Array[] = [];
+  /** The teacher's generation, where every worker reads it before answering. */
   private readonly generation = new Int32Array(
     new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
   );
+  /** Every worker shares one generation: a refresh goes to all of them. */
+  private readonly peer: MemoPeer = {
+    generation: generation => Atomics.store(this.generation, 0, generation | 0),
+    // Used only without a `to` (relay() teaches the worker that asked).
+    entry: (generation, name, entry) => {
+      const message: UdpMainMessage = {
+        type: 'entry',
+        generation: generation | 0,
+        name,
+        entry,
+      };
+      for (const w of this.workers) w.postMessage(message);
+    },
+    refresh: (generation, reset, changes) => {
+      const message: UdpMainMessage = {
+        type: 'refresh',
+        generation: generation | 0,
+        reset,
+        changes,
+      };
+      for (const w of this.workers) w.postMessage(message);
+    },
+  };
 
   constructor(
     private readonly table: AnswerTable,
@@ -134,35 +137,7 @@ export class UdpWorkerPool {
 
   /** Called in the same tick as the AnswerTable's own invalidation. */
   invalidate(): void {
-    Atomics.add(this.generation, 0, 1);
-    if (this.refreshTimer || !this.workers.length) return;
-    const wait = Math.max(
-      0,
-      this.lastRefresh + REFRESH_INTERVAL_MS - performance.now(),
-    );
-    this.refreshTimer = setTimeout(() => this.refresh(), wait);
-  }
-
-  /** Tells the workers which taught entries the changes since the last refresh altered. */
-  private refresh(): void {
-    this.refreshTimer = undefined;
-    this.lastRefresh = performance.now();
-    const generation = Atomics.load(this.generation, 0);
-    const changes: Array<[string, AnswerEntry | null]> = [];
-    for (const [name, before] of this.taught) {
-      const now = this.table.entryFor(name);
-      if (!sameEntry(before, now)) {
-        this.taught.set(name, now);
-        changes.push([name, now]);
-      }
-    }
-    const message: UdpMainMessage = {
-      type: 'refresh',
-      generation,
-      reset: false,
-      changes,
-    };
-    for (const w of this.workers) w.postMessage(message);
+    this.teacher?.invalidate();
   }
 
   /** Starts `count` workers bound to host:port (already bound with reusePort by the caller). */
@@ -170,9 +145,9 @@ export class UdpWorkerPool {
     count: number,
     options: Omit<UdpWorkerData, 'generation' | 'counters'>,
   ): Promise<void> {
-    this.maxMemo = options.maxMemo;
     const mod = udpWorkerModule();
     if (!mod) throw new Error('dns udp worker module not found');
+    this.teacher = new MemoTeacher(this.table, this.peer, options.maxMemo);
     const started: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
       const counters = new SharedArrayBuffer(
@@ -229,8 +204,8 @@ export class UdpWorkerPool {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.refreshTimer);
-    this.refreshTimer = undefined;
+    this.teacher?.stop();
+    this.teacher = undefined;
     const workers = this.workers.splice(0);
     await Promise.all(
       workers.map(
@@ -249,31 +224,16 @@ export class UdpWorkerPool {
     worker: Worker,
     m: Extract<UdpWorkerMessage, { type: 'relay' }>,
   ): void {
-    // Not while a refresh is due: an entry taught now would be the baseline the refresh
-    // compares against, and a worker holding the older entry would never hear of it.
-    if (m.learn !== null && !this.refreshTimer) {
-      if (this.taught.size >= this.maxMemo && !this.taught.has(m.learn)) {
-        // Too many names to refresh: every worker starts over from the next generation.
-        this.taught.clear();
-        Atomics.add(this.generation, 0, 1);
-        const reset: UdpMainMessage = {
-          type: 'refresh',
-          generation: Atomics.load(this.generation, 0),
-          reset: true,
-          changes: [],
-        };
-        for (const w of this.workers) w.postMessage(reset);
-      }
-      const entry = this.table.entryFor(m.learn);
-      this.taught.set(m.learn, entry);
-      const message: UdpMainMessage = {
-        type: 'entry',
-        generation: Atomics.load(this.generation, 0),
-        name: m.learn,
-        entry,
-      };
-      worker.postMessage(message);
-    }
+    if (m.learn !== null)
+      this.teacher?.learn(m.learn, {
+        entry: (generation, name, entry) =>
+          worker.postMessage({
+            type: 'entry',
+            generation: generation | 0,
+            name,
+            entry,
+          } satisfies UdpMainMessage),
+      });
     this.onRelay({
       raw: Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength),
       address: m.address,

@@ -280,20 +280,26 @@ export class AgentGateway {
 
   private async delta(session: AgentSession, revision: number) {
     const pushes = session.pushes;
-    const desired = await this.options.attachments.desiredFor(
+    const sent = session.sentIds;
+    if (!sent) return;
+    // The ids, then only the attachments the agent lacks: a change costs its own size
+    // in reads too, not the whole set's.
+    const ids = await this.options.attachments.desiredIdsFor(
       session.controllerId,
     );
-    const sent = session.sentIds;
-    // As for a welcome: a set read before a push is not sent after it.
-    if (!sent || session.pushes !== pushes) return;
-    const { added, removed } = desiredDelta(
-      sent,
-      desired.map(a => a.id),
-    );
+    const delta = desiredDelta(sent, ids);
+    const fetched = delta.added.length
+      ? await this.options.attachments.desiredMany(delta.added)
+      : [];
+    // As for a welcome: a set read before a push (or a new welcome) is not sent after it.
+    if (session.pushes !== pushes || session.sentIds !== sent) return;
+    const byId = new Map(fetched.map(a => [a.id, a]));
+    // One ended between the two reads is neither sent nor counted as sent.
+    const added = delta.added.filter(id => byId.has(id));
+    const removed = delta.removed;
     // The agent ignores messages older than the newest it got; a detach pushed from here
     // may have carried a revision beyond the one this delta brings the set to.
     const carried = Math.max(revision, session.agentRevision);
-    const byId = new Map(desired.map(a => [a.id, a]));
     const frames = [
       ...removed.map(attachmentId =>
         JSON.stringify({

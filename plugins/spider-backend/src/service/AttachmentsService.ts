@@ -8,9 +8,7 @@ import {
 import {
   Attachment,
   CreateAttachmentRequest,
-  DesiredAttachment,
   ListAttachmentsQuery,
-  Whisperer,
 } from '@spider/backstage-plugin-spider-common';
 import {
   AttachmentLimitError,
@@ -129,7 +127,7 @@ export class AttachmentsService {
       captureFilter: whisperer.captureFilter,
       env: whisperer.env,
     };
-    const { attachment, revision } = await attachments
+    const { attachment, revision, desired } = await attachments
       .create({
         controllerId: body.controllerId,
         whisperer: snapshot,
@@ -147,11 +145,7 @@ export class AttachmentsService {
       });
     // Pushed first, from the row just created (no second read): the audit and the expiry
     // bookkeeping below do not hold the agent up.
-    gateway.pushAttach(
-      body.controllerId,
-      revision,
-      desiredOf(attachment, snapshot),
-    );
+    gateway.pushAttach(body.controllerId, revision, desired);
     this.deps.pokeExpiry(expiresAt);
     await this.deps.changes.record({
       action: 'attachment.attach',
@@ -224,32 +218,6 @@ export class AttachmentsService {
       controllerId: a.controllerId,
     });
   }
-}
-
-/**
- * What the agent enforces for a just-created attachment: the same fields, in the same
- * order, as the store's desired set gives for its row (the whisperer as snapshotted).
- */
-function desiredOf(
-  attachment: Attachment,
-  whisperer: Pick<Whisperer, 'id' | 'name' | 'image' | 'captureFilter' | 'env'>,
-): DesiredAttachment {
-  return {
-    id: attachment.id,
-    target: {
-      namespace: attachment.target.namespace,
-      kind: attachment.target.kind,
-      name: attachment.target.name,
-    },
-    whisperer: {
-      id: whisperer.id,
-      name: whisperer.name,
-      image: whisperer.image ?? null,
-      captureFilter: whisperer.captureFilter ?? '',
-      env: whisperer.env ?? {},
-    },
-    expiresAt: attachment.expiresAt,
-  };
 }
 
 /**
