@@ -236,7 +236,8 @@ for line in "${live_rows[@]}"; do
   row "@ $rate req/s: cores" "$f_cpu" "tcpdump $ft_cpu" "$(ratio "$f_cpu" "$ft_cpu")" "" ""
   row "@ max ($m_rate req/s): reported / requests" "$m_rep" "$m_made" "$(pct "$m_rep" "$m_made")" "" ""
   row "@ max: cores" "$m_cpu" "tcpdump $mt_cpu" "$(ratio "$m_cpu" "$mt_cpu")" "<= 3x" "$(verdict "$(awk -v a="$m_cpu" -v b="$mt_cpu" 'BEGIN {print (b > 0) ? a / b : 999}')" "<=" 3)"
-  row "@ max: cores vs the issue's tcpdump" "$m_cpu" "$(issue_tcpdump "$m_rate") (scaled)" "$(ratio "$m_cpu" "$(issue_tcpdump "$m_rate")")" "<= 3x" "$(verdict "$(awk -v a="$m_cpu" -v b="$(issue_tcpdump "$m_rate")" 'BEGIN {print (b > 0) ? a / b : 999}')" "<=" 3)"
+  # For reference only: the goal is against tcpdump in this run (the row above).
+  row "@ max: cores vs the issue's tcpdump (reference)" "$m_cpu" "$(issue_tcpdump "$m_rate") (scaled)" "$(ratio "$m_cpu" "$(issue_tcpdump "$m_rate")")" "" ""
   row "peak RSS (MB), 10k / max" "$((f_rss / 1024)) / $((m_rss / 1024))" "" "" "<= 64 MB" "$(verdict "$(((f_rss > m_rss ? f_rss : m_rss) / 1024))" "<=" 64)"
   row "tcpdump run at max: requests/s" "" "$(rate_of "$mt_made" "$secs")" "" "" ""
 done
