@@ -105,8 +105,8 @@ describe('agent chart installed in the real control plane', () => {
       name: 'http',
       captureFilter: 'tcp port 80',
     });
-    for (const ns of [AGENT_NS, SCOPED_NS])
-      await ensureNamespace(admin, ns, RESTRICTED);
+    // AGENT_NS is created by the rendered commands, which label it restricted.
+    await ensureNamespace(admin, SCOPED_NS, RESTRICTED);
     for (const ns of [APP_NS, OTHER_NS]) await ensureNamespace(admin, ns);
     resolver = await startTestResolver({
       'public.example.org': '93.184.216.34',
@@ -149,6 +149,8 @@ describe('agent chart installed in the real control plane', () => {
     });
     expect(r.out).toMatch(/STATUS: deployed/);
     expect(r.code).toBe(0);
+    const ns = await apis(admin).core.readNamespace({ name: AGENT_NS });
+    expect(ns.metadata?.labels).toMatchObject(RESTRICTED);
     // The token reached the Secret the chart reads, and the chart made no Secret of its own.
     const secret = await apis(admin).core.readNamespacedSecret({
       name: 'spider-agent-controls-token',

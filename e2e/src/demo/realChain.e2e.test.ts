@@ -252,6 +252,11 @@ describeAsRoot('the traffic chain on the real node', () => {
       'deployment/spider-agent',
       '--timeout=300s',
     );
+    // The commands labelled the agent's namespace restricted, and the agent runs under it.
+    expect(
+      (await apis(admin).core.readNamespace({ name: AGENT_NS })).metadata
+        ?.labels?.['pod-security.kubernetes.io/enforce'],
+    ).toBe('restricted');
     await until(
       'the in-cluster agent connected',
       async () =>

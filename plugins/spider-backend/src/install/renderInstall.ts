@@ -28,6 +28,7 @@ export interface InstallRequest {
 }
 
 const TOKEN_PLACEHOLDER = '${SPIDER_AGENT_TOKEN}';
+const RESTRICTED_LABEL = 'pod-security.kubernetes.io/enforce';
 
 /**
  * The Secret the install command creates for the token (the chart reads it through
@@ -136,6 +137,8 @@ export function renderInstall(
     // rotated token.
     const content = [
       `kubectl create namespace ${namespace} --dry-run=client -o yaml | kubectl apply -f -`,
+      '# The namespace holds only the agent (which never acts in it): PodSecurity restricted.',
+      `kubectl label namespace ${namespace} ${RESTRICTED_LABEL}=restricted --overwrite`,
       '# Paste the agent token, then press Enter and Ctrl-D: kubectl reads it from stdin,',
       '# so it is in no command line and no shell history.',
       `kubectl --namespace ${namespace} create secret generic ${INSTALL_TOKEN_SECRET} --from-file=token=/dev/stdin --dry-run=client -o yaml | kubectl apply -f -`,
@@ -189,7 +192,7 @@ function renderManifest(
       kind: 'Namespace',
       metadata: {
         name: namespace,
-        labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+        labels: { [RESTRICTED_LABEL]: 'restricted' },
       },
     },
     {

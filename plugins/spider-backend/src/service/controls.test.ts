@@ -647,6 +647,10 @@ describe.each(databases.eachSupportedId())(
           `/controllers/${controller.id}/install?format=command&include=team-a,team-b`,
         );
       expect(cmd.status).toBe(200);
+      // The agent's namespace is PodSecurity restricted, whoever created it.
+      expect(cmd.body.content).toContain(
+        'kubectl label namespace spider-system pod-security.kubernetes.io/enforce=restricted --overwrite',
+      );
       // The token goes through stdin into a Secret, never onto a command line.
       expect(cmd.body.content).toContain(
         'create secret generic spider-agent-controls-token --from-file=token=/dev/stdin',
