@@ -201,6 +201,53 @@ describe.each(databases.eachSupportedId())(
       ).toBe(250);
     });
 
+    it('stores text that array and JSON syntax would take apart exactly as it came', async () => {
+      // PostgreSQL gets a batch as one JSON array per column: quotes, backslashes,
+      // braces, commas, a literal NULL and an empty string must all come back as sent.
+      const awkward = [
+        '/a"b\\c{d},e',
+        'NULL',
+        '',
+        '/\\"}{,\\\\',
+        '/ünï\u00e9 "x"\t\n',
+      ];
+      await store.insertBatch(
+        batch(
+          awkward.map((path, i) =>
+            exchange(i + 1, {
+              path,
+              client: {
+                ip: '10.1.0.9',
+                port: 40000,
+                name: i === 1 ? null : `c"${i}\\`,
+              },
+              request: {
+                method: 'GET',
+                path,
+                authority: `{${i}},"`,
+                headers: [['x-odd', `"{${path}}"`]],
+                bodySize: 1,
+                body: { encoding: 'utf8', text: path, truncated: false },
+              },
+            }),
+          ),
+        ),
+      );
+      const listed = await store.list({ attachmentIds: ['a1'] }, { limit: 10 });
+      expect(listed.items.map(e => e.request.path)).toEqual(
+        [...awkward].reverse(),
+      );
+      for (const item of listed.items) {
+        const i = awkward.indexOf(item.request.path);
+        const full = (await store.get(item.id))!;
+        expect(full.request.authority).toBe(`{${i}},"`);
+        expect(full.client.name).toBe(i === 1 ? null : `c"${i}\\`);
+        expect(full.request.headers).toEqual([['x-odd', `"{${awkward[i]}}"`]]);
+        expect(full.request.body?.text).toBe(awkward[i]);
+      }
+      expect(await all({ q: '{d},e' })).toEqual([awkward[0]]);
+    });
+
     it('lists newest first without bodies and gets one with bodies and its target', async () => {
       await store.insertBatch(batch([exchange(1), exchange(3), exchange(2)]));
       const page = await store.list({ attachmentIds: ['a1'] }, { limit: 10 });
