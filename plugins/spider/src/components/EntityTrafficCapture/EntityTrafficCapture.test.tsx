@@ -165,6 +165,47 @@ describe('EntityTrafficCaptureContent', () => {
     ).toBeInTheDocument();
   });
 
+  it('asks for the first traffic page in its first render, beside the workloads, and only once', async () => {
+    const { api, a } = setup();
+    api.entityAttachments.set('component:default/payments', [a.id]);
+    api.exchanges = [
+      makeExchange({
+        id: 'early-1',
+        attachmentId: a.id,
+        at: Date.parse('2026-12-01T10:00:02Z'),
+      }),
+    ];
+    const releaseWorkloads = api.hold('listEntityWorkloads');
+    await renderSpider(
+      <EntityProvider entity={entity}>
+        <EntityTrafficCaptureContent />
+      </EntityProvider>,
+      { api },
+    );
+    // Asked for while the workloads are still loading, not after them.
+    expect(screen.queryByText('prod-eu-1')).not.toBeInTheDocument();
+    expect(api.callsOf('listEntityTraffic')).toEqual([
+      ['component:default/payments', { limit: 200 }],
+    ]);
+    releaseWorkloads();
+    const grid = await screen.findByRole('grid', {
+      name: 'Captured exchanges',
+    });
+    expect(
+      within(grid)
+        .getAllByRole('row')
+        .slice(1)
+        .map(r => r.getAttribute('data-exchange-id')),
+    ).toEqual(['early-1']);
+    expect(screen.getByText('prod-eu-1')).toBeInTheDocument();
+    // The view took that page: no second first page (the live tail asks `after`).
+    expect(
+      api
+        .callsOf('listEntityTraffic')
+        .filter(([, q]) => !(q as { after?: string }).after),
+    ).toHaveLength(1);
+  });
+
   it('attaches from a workload row with the target fixed', async () => {
     const { api, c, w } = setup();
     api.attachments = [];

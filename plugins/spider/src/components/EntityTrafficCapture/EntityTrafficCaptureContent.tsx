@@ -1,4 +1,5 @@
-import { Fragment } from 'react';
+import { Fragment, useState } from 'react';
+import { useSearchParams } from 'react-router-dom';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import Table from '@material-ui/core/Table';
@@ -13,11 +14,13 @@ import {
   Link,
   Progress,
 } from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import {
   Attachment,
   EntityWorkload,
 } from '@spider/backstage-plugin-spider-common';
+import { spiderApiRef } from '../../api/SpiderApi';
 import { AttachButton } from '../AttachDialog';
 import { workloadKey } from '../AttachDialog/WorkloadPicker';
 import { DetachButton } from '../AttachmentsTable/AttachmentsTable';
@@ -30,6 +33,8 @@ import {
 } from '../common';
 import { useEntityCapture } from './useEntityCapture';
 import { TrafficView } from '../Traffic/TrafficView';
+import { filtersFromSearch } from '../Traffic/trafficFilters';
+import { prefetchFirstPage } from '../Traffic/useTrafficFeed';
 
 function AttachmentLine(props: {
   attachment: Attachment;
@@ -78,6 +83,17 @@ export function EntityTrafficCaptureContent() {
   const { entityRef, workloads, controllers, attachments, byWorkload } =
     useEntityCapture(entity);
   const paths = useSpiderPaths();
+  const api = useApi(spiderApiRef);
+  const [search] = useSearchParams();
+  // The entity's traffic needs only its ref: its first page is asked for in this first
+  // render, beside the workloads, not after them (as the attachment page does).
+  const [early] = useState(() => ({
+    entityRef,
+    firstPage: prefetchFirstPage(
+      q => api.listEntityTraffic(entityRef, q),
+      filtersFromSearch(search),
+    ),
+  }));
 
   if (workloads.loading) return <Progress />;
   if (workloads.error)
@@ -211,6 +227,8 @@ export function EntityTrafficCaptureContent() {
               kind: 'entity',
               entityRef,
               attachments: attachments.value ?? [],
+              firstPage:
+                early.entityRef === entityRef ? early.firstPage : undefined,
             }}
           />
         </InfoCard>
