@@ -99,9 +99,15 @@ describe('TrafficMap', () => {
       </Routes>,
       { api, routeEntries: [`/spider/attachments/${a.id}?view=map`] },
     );
-    const graph = await screen.findByRole('img', {
-      name: /Traffic map of payments: 1 caller on the left, 1 callee on the right/,
-    });
+    // The map waits for the list's first page, then lays out asynchronously: on a loaded
+    // CI machine that took longer than findBy's default second.
+    const graph = await screen.findByRole(
+      'img',
+      {
+        name: /Traffic map of payments: 1 caller on the left, 1 callee on the right/,
+      },
+      { timeout: 10_000 },
+    );
     expect(await within(graph).findByText('payments')).toBeInTheDocument();
     expect(within(graph).getByText('checkout')).toBeInTheDocument();
     expect(within(graph).getByText('ledger/ledger')).toBeInTheDocument();
