@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import {
   existsSync,
   mkdtempSync,
@@ -32,7 +33,8 @@ import {
  * table for a 1,000-pod Deployment, on kwok nodes the run adds and removes),
  * BENCH_KUBECTL_SAMPLE (100: the kubectl loop of a larger Deployment runs on that many
  * pods and is scaled up, said so in the table), BENCH_MEM_PODS (10000; 0 skips the memory
- * part, which runs alone with `-t memory`), BENCH_MEM_WORKLOADS (1000), BENCH_REPLACE (20). BENCH_CONTROLS_PORT fixes the
+ * part, which runs alone with `-t memory`), BENCH_MEM_WORKLOADS (1000), BENCH_MEM_FASTPATH
+ * (the DNS fast path binary, `off` for none), BENCH_REPLACE (20). BENCH_CONTROLS_PORT fixes the
  * Controls service's port; BENCH_AGENT_BUNDLE runs a bundle built elsewhere (an older
  * commit's, to compare in the same conditions). Run through jest only because the
  * Controls service test backend needs it; this is a benchmark, not a test.
@@ -68,10 +70,115 @@ const fmt = (ms: number) => `${Math.round(ms)} ms`;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(
-    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN; // gone between the listing and the read
+  }
+}
+
+/** The child processes of `pid` (every thread's), recursively. */
+function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const c of text.split(/\s+/).filter(Boolean).map(Number))
+      out.push(c, ...descendantsOf(c));
+  }
+  return out;
+}
+
+/**
+ * The pod's memory as RSS: the agent's Node process plus its children (the DNS fast
+ * path), each part apart. A child not running counts 0, said by `children: 0`.
+ */
+function treeRss(pid: number): {
+  agent: number;
+  children: number;
+  count: number;
+  sum: number;
+} {
+  const agent = rssOf(pid);
+  const kids = descendantsOf(pid)
+    .map(rssOf)
+    .filter(n => !Number.isNaN(n));
+  const children = kids.reduce((a, b) => a + b, 0);
+  return { agent, children, count: kids.length, sum: agent + children };
+}
+
+/** A PTR query for the reverse name of IPv4 `ip`, id `id`. */
+function ptrQuery(ip: string, id: number): Buffer {
+  const labels = [...ip.split('.').reverse(), 'in-addr', 'arpa'];
+  const name = Buffer.concat([
+    ...labels.map(l =>
+      Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]),
+    ),
+    Buffer.from([0]),
+  ]);
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(id & 0xffff, 0);
+  head.writeUInt16BE(0x0100, 2); // RD
+  head.writeUInt16BE(1, 4);
+  return Buffer.concat([head, name, Buffer.from([0, 12, 0, 1])]);
+}
+
+/**
+ * Asks the agent's DNS port the PTR name of every IP once, `window` in flight, as a
+ * cluster's resolvers would after a restart (so the answer memos hold every name).
+ * Returns how many got a NOERROR answer with one record.
+ */
+async function askEveryPtr(
+  port: number,
+  ips: string[],
+  window = 100,
+): Promise<number> {
+  const sock = createSocket('udp4');
+  await new Promise<void>(r => sock.bind(0, '127.0.0.1', () => r()));
+  const waiting = new Map<number, () => void>();
+  let answered = 0;
+  sock.on('message', msg => {
+    const id = msg.readUInt16BE(0);
+    const done = waiting.get(id);
+    if (!done) return;
+    if ((msg[3] & 0x0f) === 0 && msg.readUInt16BE(6) === 1) answered++;
+    done();
+  });
+  let next = 0;
+  const one = (i: number) =>
+    new Promise<void>(resolve => {
+      const id = i & 0xffff;
+      const t = setTimeout(() => {
+        waiting.delete(id);
+        resolve();
+      }, 2000);
+      waiting.set(id, () => {
+        clearTimeout(t);
+        waiting.delete(id);
+        resolve();
+      });
+      sock.send(ptrQuery(ips[i], id), port, '127.0.0.1');
+    });
+  await Promise.all(
+    Array.from({ length: Math.min(window, ips.length) }, async () => {
+      for (let i = next++; i < ips.length; i = next++) await one(i);
+    }),
   );
-  return m ? Number(m[1]) * 1024 : NaN;
+  sock.close();
+  return answered;
 }
 
 /**
@@ -880,6 +987,15 @@ describe('agent benchmark', () => {
       const nodeArgs: string[] = JSON.parse(
         entry.slice('ENTRYPOINT'.length),
       ).slice(1, -1);
+      // The image runs the DNS UDP fast path beside the agent (a child process, docs/dns.md):
+      // so does this agent. BENCH_MEM_FASTPATH: `off` for none, or a binary built
+      // elsewhere (an older commit's); default this checkout's (dnsfast/build.sh).
+      const fastPathBin =
+        process.env.BENCH_MEM_FASTPATH ||
+        execFileSync(
+          join(REPO_ROOT, 'controller-agent', 'dnsfast', 'build.sh'),
+          { encoding: 'utf8' },
+        ).trim();
       // The agent as its image runs it (node flags of the ENTRYPOINT).
       const startMemoryAgent = () =>
         startAgentProcess(
@@ -892,16 +1008,17 @@ describe('agent benchmark', () => {
             [AGENT_ENV.endpointPort]: '0',
             [AGENT_ENV.podIp]: '127.0.0.1',
             [AGENT_ENV.logLevel]: 'info',
+            SPIDER_DNS_FASTPATH_BIN: fastPathBin,
           },
           { bundle: process.env.BENCH_AGENT_BUNDLE ?? true, nodeArgs },
         );
       agent = startMemoryAgent();
       const pid = agent.child.pid!;
       await agent.waitForLog(l => l.msg === 'caches synced', 300_000);
-      const rssBefore = rssOf(pid);
-      let peak = rssBefore;
+      const rssBefore = treeRss(pid);
+      let peak = rssBefore.sum;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, rssOf(pid));
+        peak = Math.max(peak, treeRss(pid).sum);
       }, 1000);
       const per = Math.ceil(MEM_PODS / MEM_WORKLOADS);
       const t0 = Date.now();
@@ -926,13 +1043,13 @@ describe('agent benchmark', () => {
       await until(
         `${MEM_PODS} pods running`,
         async () => {
+          // No `limit`: with a field selector the API server leaves remainingItemCount
+          // out, so `limit: 1` counted 1 and the wait ran its full 40 minutes.
           const list = await apis(admin).core.listNamespacedPod({
             namespace: memNs,
             fieldSelector: 'status.phase=Running',
-            limit: 1,
           });
-          running =
-            list.items.length + (list.metadata?.remainingItemCount ?? 0);
+          running = list.items.length;
           return running >= MEM_PODS;
         },
         40 * 60_000,
@@ -954,19 +1071,33 @@ describe('agent benchmark', () => {
       const pid2 = agent.child.pid!;
       let restartPeak = 0;
       const sampler2 = setInterval(() => {
-        restartPeak = Math.max(restartPeak, rssOf(pid2));
+        restartPeak = Math.max(restartPeak, treeRss(pid2).sum);
       }, 500);
       const synced = await agent.waitForLog(
         l => l.msg === 'caches synced',
         600_000,
       );
-      // Let it settle (GC, caches up to date), then sample RSS a few times.
+      // Every pod's PTR name asked twice over UDP (the first relayed and taught to the
+      // fast path, the second answered by it): the DNS memos hold 10,000 names, as in a
+      // cluster whose resolvers ask. Then let it settle and sample RSS a few times.
+      const started = await agent.waitForLog(l => l.msg === 'agent started');
+      const dnsPort = Number(started.ports.dns);
+      const podIps = (
+        await apis(admin).core.listNamespacedPod({ namespace: memNs })
+      ).items
+        .map(p => p.status?.podIP)
+        .filter((ip): ip is string => !!ip && !ip.includes(':'));
+      const ptrAnswered = [
+        await askEveryPtr(dnsPort, podIps),
+        await askEveryPtr(dnsPort, podIps),
+      ];
       await new Promise(r => setTimeout(r, 30_000));
-      const settled: number[] = [];
+      const settled: Array<ReturnType<typeof treeRss>> = [];
       for (let i = 0; i < 5; i++) {
-        settled.push(rssOf(pid2));
+        settled.push(treeRss(pid2));
         await new Promise(r => setTimeout(r, 1000));
       }
+      const top = settled.reduce((a, b) => (b.sum > a.sum ? b : a));
       clearInterval(sampler);
       clearInterval(sampler2);
       // The watch caches' heap, measured apart (the agent's watchers in a process of
@@ -996,9 +1127,20 @@ describe('agent benchmark', () => {
           nodeArgs,
         )} ===`,
       );
-      out('| agent RSS | MB | goal |');
+      out(
+        `DNS fast path: ${
+          fastPathBin === 'off' ? 'off' : `${fastPathBin} (${top.count} child)`
+        }; PTR of ${podIps.length} pod IPs asked twice over UDP: ${
+          ptrAnswered[0]
+        } and ${ptrAnswered[1]} answered`,
+      );
+      out('| pod RSS (agent + its children) | MB | goal |');
       out('| --- | ---: | --- |');
-      out(`| synced, before the pods | ${mb(rssBefore)} | |`);
+      out(
+        `| synced, before the pods | ${mb(rssBefore.sum)} (agent ${mb(
+          rssBefore.agent,
+        )}, fast path ${mb(rssBefore.children)}) | |`,
+      );
       out(
         `| peak while the pods were created${
           existing.size ? ` (${existing.size} Deployments there before)` : ''
@@ -1010,9 +1152,11 @@ describe('agent benchmark', () => {
         )} s) | ${mb(restartPeak)} | |`,
       );
       out(
-        `| restarted at full size: settled (max of 5 samples) | ${mb(
-          Math.max(...settled),
-        )} | ≤ 100 MB |`,
+        `| restarted at full size, every PTR asked twice: settled (max of 5 samples) | **${mb(
+          top.sum,
+        )}** (agent ${mb(top.agent)}, fast path ${mb(
+          top.children,
+        )}) | ≤ 100 MB |`,
       );
       out(
         `watch caches (heap after full GC, measured apart): ${mb(
