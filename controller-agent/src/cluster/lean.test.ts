@@ -167,4 +167,30 @@ describe('lean objects', () => {
       }).ips,
     ).toEqual([]);
   });
+
+  it("holds the parts a workload's pods repeat once (owner, container names), with the same values", () => {
+    const pod = (name: string, rs: string) => ({
+      metadata: {
+        name,
+        namespace: 'ns',
+        uid: name,
+        ownerReferences: [{ kind: 'ReplicaSet', name: rs, controller: true }],
+      },
+      spec: { containers: [{ name: 'app' }, { name: 'sidecar' }] },
+      status: { phase: 'Running', podIP: '10.0.0.1' },
+    });
+    const a = leanPod(pod('web-1-a', 'web-1'));
+    const b = leanPod(pod('web-1-b', 'web-1'));
+    const c = leanPod(pod('api-1-a', 'api-1'));
+    expect(a.owner).toEqual({ kind: 'ReplicaSet', name: 'web-1' });
+    expect(b.owner).toBe(a.owner);
+    expect(c.owner).toEqual({ kind: 'ReplicaSet', name: 'api-1' });
+    expect(a.containers).toEqual(['app', 'sidecar']);
+    expect(c.containers).toBe(a.containers);
+    expect(a.ephemeral).toEqual([]);
+    expect(a.whisperers).toEqual([]);
+    // Shared, so frozen: a change in place would reach every pod holding it.
+    expect(Object.isFrozen(a.containers)).toBe(true);
+    expect(Object.isFrozen(a.owner)).toBe(true);
+  });
 });

@@ -79,12 +79,42 @@ export function intern(s: string): string {
   return s;
 }
 
+/**
+ * Per-pod parts that repeat across a workload's pods, shared: the owner reference (a
+ * ReplicaSet owns all its pods), the list of container names (the same template), and
+ * the empty lists most pods have. About a quarter of a pod's cached bytes at 10,000
+ * pods. Shared values are frozen: nothing changes a cached object in place.
+ */
+const sharedOwners = new Map<string, OwnerRef>();
+const sharedNameLists = new Map<string, string[]>();
+const NO_NAMES = Object.freeze([]) as unknown as string[];
+const NO_WHISPERERS = Object.freeze([]) as unknown as LeanWhisperer[];
+
+function sharedOwner(kind: string, name: string): OwnerRef {
+  const k = `${kind}\u0000${name}`;
+  const hit = sharedOwners.get(k);
+  if (hit) return hit;
+  if (sharedOwners.size > 50_000) sharedOwners.clear();
+  const ref = Object.freeze({ kind: intern(kind), name });
+  sharedOwners.set(k, ref);
+  return ref;
+}
+
+function sharedNames(names: string[]): string[] {
+  if (!names.length) return NO_NAMES;
+  const k = names.join('\u0000');
+  const hit = sharedNameLists.get(k);
+  if (hit) return hit;
+  if (sharedNameLists.size > 50_000) sharedNameLists.clear();
+  const list = Object.freeze(names.map(intern)) as unknown as string[];
+  sharedNameLists.set(k, list);
+  return list;
+}
+
 function controllerOf(meta: any): OwnerRef | null {
   const refs: any[] = meta?.ownerReferences ?? [];
   const ref = refs.find(r => r?.controller) ?? null;
-  return ref
-    ? { kind: intern(String(ref.kind)), name: String(ref.name) }
-    : null;
+  return ref ? sharedOwner(String(ref.kind), String(ref.name)) : null;
 }
 
 function whispererStatus(name: string, status: any | undefined): LeanWhisperer {
@@ -140,9 +170,13 @@ export function leanPod(obj: any): LeanPod {
   const ephemeral: string[] = (spec.ephemeralContainers ?? []).map((c: any) =>
     String(c.name),
   );
-  const statuses = new Map<string, any>(
-    (status.ephemeralContainerStatuses ?? []).map((s: any) => [s.name, s]),
-  );
+  const whispererNames = ephemeral.filter(n => parseWhispererContainerName(n));
+  const statuses = whispererNames.length
+    ? new Map<string, any>(
+        (status.ephemeralContainerStatuses ?? []).map((s: any) => [s.name, s]),
+      )
+    : undefined;
+  const target = annotations[TARGET_CONTAINER_ANNOTATION];
   return {
     uid: String(meta.uid ?? ''),
     namespace: intern(String(meta.namespace ?? '')),
@@ -154,12 +188,14 @@ export function leanPod(obj: any): LeanPod {
     owner: controllerOf(meta),
     deleting: Boolean(meta.deletionTimestamp),
     mirror: MIRROR_POD_ANNOTATION in annotations,
-    targetContainer: annotations[TARGET_CONTAINER_ANNOTATION] ?? null,
-    containers: (spec.containers ?? []).map((c: any) => String(c.name)),
-    ephemeral,
-    whisperers: ephemeral
-      .filter(n => parseWhispererContainerName(n))
-      .map(n => whispererStatus(n, statuses.get(n))),
+    targetContainer: typeof target === 'string' ? intern(target) : null,
+    containers: sharedNames(
+      (spec.containers ?? []).map((c: any) => String(c.name)),
+    ),
+    ephemeral: ephemeral.length ? ephemeral : NO_NAMES,
+    whisperers: whispererNames.length
+      ? whispererNames.map(n => whispererStatus(n, statuses!.get(n)))
+      : NO_WHISPERERS,
   };
 }
 
