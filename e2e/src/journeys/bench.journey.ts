@@ -7,6 +7,7 @@ import { Page, Response } from 'playwright-core';
 import { TestAgent } from '@spider/backstage-plugin-spider-backend/src/__testUtils__/TestAgent';
 import { OUTPUT } from './browser';
 import { agentUrl } from './trafficCapture.journey';
+import { frameLines, summarizeTrace, TRACE_CATEGORIES } from './traceSummary';
 
 export const BENCH = { attachments: 2000, workloads: 5000, namespace: 'bench' };
 export const GOALS = { firstRenderMs: 1000, keystrokeMs: 50 };
@@ -529,6 +530,35 @@ const longestFrames = (loaf: LongFrame[], n = 3) =>
     );
 
 /**
+ * With SPIDER_BENCH_TRACE, a DevTools performance trace of one part of the bench (open
+ * the file in DevTools' Performance panel) and a summary of its longest frames. Tracing
+ * slows the page: the figures of a traced run are not the bench's figures.
+ */
+async function traced<T>(
+  page: Page,
+  name: string,
+  step: (s: string) => void,
+  fn: () => Promise<T>,
+): Promise<{ value: T; frames: string[] }> {
+  const browser = page.context().browser();
+  if (!process.env.SPIDER_BENCH_TRACE || !browser)
+    return { value: await fn(), frames: [] };
+  await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  let value: T;
+  let buf: Buffer;
+  try {
+    value = await fn();
+  } finally {
+    buf = await browser.stopTracing();
+    const file = path.join(OUTPUT, `traffic-${name}.trace.json`);
+    fs.writeFileSync(file, buf);
+    step(`performance trace of ${name}: ${file}`);
+  }
+  const frames = frameLines(summarizeTrace(JSON.parse(buf.toString('utf8'))));
+  return { value, frames };
+}
+
+/**
  * Traffic view: first render of an attachment holding 10,000 exchanges, a filter
  * keystroke, scrolling all 10,000 rows, and the live tail at 200 new exchanges a second
  * (longest frame). Exchanges go in through a protocol-speaking agent on the real
@@ -764,12 +794,17 @@ async function measureTraffic(
   await page.goto(url);
   await firstRow();
   const query = '/api/orders/9999';
-  const perKey: number[] = await page.evaluate(`(async () => {
+  const typing = await traced(page, 'keystrokes', step, () =>
+    page.evaluate(`(async () => {
     const q = ${JSON.stringify(query)};
     const input = document.getElementById('spider-traffic-search-path-or-peer');
     const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
     const out = [];
+    // A user clicks the field before typing: its focus (outline, label colour) renders
+    // first, so the first key measures a keystroke, not the focus as well.
     input.focus();
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    window.__typingFrom = performance.now();
     for (let i = 1; i <= q.length; i++) {
       const text = q.slice(0, i);
       const start = performance.now();
@@ -786,7 +821,18 @@ async function measureTraffic(
     }
     window.__typedAt = performance.now();
     return out;
-  })()`);
+  })()`),
+  );
+  const perKey = typing.value as number[];
+  figures.keystrokeTraceFrames = typing.frames;
+  // The long frames while typing and their scripts: what a slow key waited for.
+  figures.keystrokeLongFrames = (await page.evaluate(`(() =>
+    window.__loadLoaf
+      .filter(f => f.start >= window.__typingFrom && f.start <= window.__typedAt)
+      .sort((a, b) => b.duration - a.duration)
+      .slice(0, 3)
+      .map(f => Math.round(f.duration) + ' ms at ' + Math.round(f.start - window.__typingFrom) + ' ms: ' + (f.scripts.join('; ') || 'no script (style, layout, paint or the machine)'))
+  )()`)) as string[];
   figures.keystrokeMs = perKey.map(x => Math.round(x * 10) / 10);
   await page.waitForFunction(
     `(() => { const rows = document.querySelectorAll(${JSON.stringify(
@@ -843,28 +889,35 @@ async function measureTraffic(
   }
   const perTick = TRAFFIC_BENCH.liveRatePerSecond / 10;
   let n = TRAFFIC_BENCH.exchanges;
-  const liveStarted = Date.now();
-  for (let tick = 0; tick < TRAFFIC_BENCH.liveSeconds * 10; tick++) {
-    const exchanges = [];
-    for (let j = 0; j < perTick; j++)
-      exchanges.push(benchExchange(instance, agent.agentRun, n++, Date.now()));
-    agent.sendTraffic(instance, { exchanges: exchanges as any });
-    const next = liveStarted + (tick + 1) * 100;
-    await new Promise(r => setTimeout(r, Math.max(0, next - Date.now())));
-  }
-  const lastPath = `/api/orders/${n - 1}`;
-  const sentAll = Date.now();
-  await page.waitForFunction(
-    `(() => { const row = document.querySelector(${JSON.stringify(
-      GRID_ROW,
-    )}); return !!row && row.textContent.includes(${JSON.stringify(
-      lastPath,
-    )}); })()`,
-    null,
-    { timeout: 60_000, polling: 100 },
-  );
-  figures.liveLastShownAfterMs = Date.now() - sentAll;
-  const live = await stopFrames(page);
+  const liveTrace = await traced(page, 'live-tail', step, async () => {
+    const liveStarted = Date.now();
+    for (let tick = 0; tick < TRAFFIC_BENCH.liveSeconds * 10; tick++) {
+      const exchanges = [];
+      for (let j = 0; j < perTick; j++)
+        exchanges.push(
+          benchExchange(instance, agent.agentRun, n++, Date.now()),
+        );
+      agent.sendTraffic(instance, { exchanges: exchanges as any });
+      const next = liveStarted + (tick + 1) * 100;
+      await new Promise(r => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+    const lastPath = `/api/orders/${n - 1}`;
+    const sentAll = Date.now();
+    await page.waitForFunction(
+      `(() => { const row = document.querySelector(${JSON.stringify(
+        GRID_ROW,
+      )}); return !!row && row.textContent.includes(${JSON.stringify(
+        lastPath,
+      )}); })()`,
+      null,
+      { timeout: 60_000, polling: 100 },
+    );
+    figures.liveLastShownAfterMs = Date.now() - sentAll;
+    // Before the trace stops: writing it out would count as a long frame.
+    return stopFrames(page);
+  });
+  figures.liveTraceFrames = liveTrace.frames;
+  const live = liveTrace.value;
   if (liveCdp) {
     const { profile } = await liveCdp.send('Profiler.stop');
     const file = path.join(OUTPUT, 'traffic-live-tail.cpuprofile');
@@ -968,8 +1021,21 @@ async function measureTraffic(
   log('');
   log('  first render, what the last load waited for (ms since navigation):');
   for (const w of figures.firstRenderWaterfall as string[]) log(`    ${w}`);
+  log(
+    '  filter keystrokes, long animation frames while typing (ms since the first key):',
+  );
+  for (const w of figures.keystrokeLongFrames as string[]) log(`    ${w}`);
   log('  live tail, longest animation frames and their scripts:');
   for (const w of figures.liveLongestFrames as string[]) log(`    ${w}`);
+  if (process.env.SPIDER_BENCH_TRACE) {
+    log(
+      '  traced run (SPIDER_BENCH_TRACE: tracing slows the page; these figures are not the bench figures):',
+    );
+    log('  keystrokes, longest frames in the trace:');
+    for (const w of figures.keystrokeTraceFrames as string[]) log(`    ${w}`);
+    log('  live tail, longest frames in the trace:');
+    for (const w of figures.liveTraceFrames as string[]) log(`    ${w}`);
+  }
   figures.loadBefore = loadBefore;
   figures.loadAfter = loadAfter;
   const missed =

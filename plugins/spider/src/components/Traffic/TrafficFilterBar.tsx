@@ -1,4 +1,4 @@
-import { ChangeEvent, memo, useEffect, useRef, useState } from 'react';
+import { ChangeEvent, memo, useEffect, useMemo, useRef, useState } from 'react';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import FormControlLabel from '@material-ui/core/FormControlLabel';
@@ -48,6 +48,20 @@ const DebouncedField = memo(function DebouncedFieldView(props: {
     }, TEXT_DEBOUNCE_MS);
     return () => clearTimeout(t);
   }, [text]);
+  // The same adornment element on every keystroke: React skips re-rendering it.
+  const InputProps = useMemo(
+    () =>
+      props.search
+        ? {
+            startAdornment: (
+              <InputAdornment position="start">
+                <SearchIcon fontSize="small" />
+              </InputAdornment>
+            ),
+          }
+        : undefined,
+    [props.search],
+  );
   return (
     <TextField
       id={fieldId(props.label)}
@@ -58,17 +72,7 @@ const DebouncedField = memo(function DebouncedFieldView(props: {
       onChange={e => setText(e.target.value)}
       style={{ width: props.width }}
       inputProps={{ maxLength: 200, 'data-query': text }}
-      InputProps={
-        props.search
-          ? {
-              startAdornment: (
-                <InputAdornment position="start">
-                  <SearchIcon fontSize="small" />
-                </InputAdornment>
-              ),
-            }
-          : undefined
-      }
+      InputProps={InputProps}
     />
   );
 });
