@@ -286,6 +286,16 @@ func (r *runner) capture(src source, exCh chan<- []*exchange.Exchange, flowCh ch
 	// Exchanges go to the encoder in slices: one wake-up per slice, not per exchange.
 	var out []*exchange.Exchange
 	var lastHand time.Time
+	// The limiter's clock: the newest packet stamp or loop time seen, never going back.
+	// A time.Now per exchange (a vDSO clock read) was ~3 % of the process at 25k req/s;
+	// a packet's stamp is the kernel's wall clock at capture, which is what a rate of
+	// exchanges is about anyway.
+	clock := time.Now()
+	advance := func(t time.Time) {
+		if t.After(clock) {
+			clock = t
+		}
+	}
 	hand := func() {
 		lastHand = time.Now()
 		if len(out) == 0 {
@@ -303,7 +313,7 @@ func (r *runner) capture(src source, exCh chan<- []*exchange.Exchange, flowCh ch
 	redactor := redact.New(r.settings.RedactHeaders)
 	eng := engine.New(engine.Config{BodyCap: r.settings.BodyCapBytes, Redactor: redactor, Local: r.isLocal}, func(x *exchange.Exchange) {
 		r.c.exchanges.Add(1)
-		if !limiter.Allow(time.Now()) {
+		if !limiter.Allow(clock) {
 			r.c.sampled.Add(1)
 			return
 		}
@@ -347,6 +357,7 @@ func (r *runner) capture(src source, exCh chan<- []*exchange.Exchange, flowCh ch
 				break
 			}
 			now := time.Now()
+			advance(now)
 			if now.Sub(lastHand) >= handOffEvery {
 				hand()
 			}
@@ -375,9 +386,11 @@ func (r *runner) capture(src source, exCh chan<- []*exchange.Exchange, flowCh ch
 			r.stop("capture ended")
 			break
 		}
+		advance(ts)
 		eng.Packet(lt, data, ts)
 	}
 	now := time.Now()
+	advance(now)
 	eng.Close(now)
 	publish(now, true)
 	exCh <- out // the encoder is draining until the channel closes: this cannot be dropped
