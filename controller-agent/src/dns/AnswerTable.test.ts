@@ -104,6 +104,20 @@ describe('AnswerTable', () => {
     expect((table as any).memo.size).toBeLessThanOrEqual(10);
   });
 
+  it('answers a name a fast path is taught without keeping it in its own memo, and current', () => {
+    const dir = new MemoryPodDirectory().setPod(
+      pod('10.244.1.7', 'web-abc', 'shop'),
+    );
+    const table = new AnswerTable(dir, [], options);
+    const name = '7.1.244.10.in-addr.arpa';
+    const ptr = table.lookup(name, DNS_TYPE.PTR, false);
+    expect(ptr?.count).toBe(1);
+    expect((table as any).memo.size).toBe(0);
+    // The same bytes as a remembered answer.
+    expect(table.lookup(name, DNS_TYPE.PTR)?.records).toEqual(ptr?.records);
+    expect((table as any).memo.size).toBe(1);
+  });
+
   it('refuses invalid host aliases', () => {
     expect(
       checkHostAliases([{ ip: '10.0.0.300', hostnames: ['x'] }]),

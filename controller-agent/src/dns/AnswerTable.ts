@@ -165,18 +165,27 @@ export class AnswerTable {
     return () => this.invalidations.delete(listener);
   }
 
-  lookup(name: string, qtype: number): LocalAnswer | undefined {
-    const entry = this.entryFor(name);
+  /**
+   * `remember` false: a name some other memo holds from now on (a UDP fast path or
+   * worker that relayed it and is taught it), built without keeping it here too.
+   */
+  lookup(
+    name: string,
+    qtype: number,
+    remember = true,
+  ): LocalAnswer | undefined {
+    const entry = this.entryFor(name, remember);
     return entry ? answerFromEntry(entry, qtype) : undefined;
   }
 
   /** What the agent answers for `name`, or null when it is not local (forwarded). */
-  entryFor(name: string): AnswerEntry | null {
+  entryFor(name: string, remember = true): AnswerEntry | null {
     let entry: Entry | null | undefined = this.aliases.get(name);
     if (!entry) {
       entry = this.memo.get(name);
       if (entry === undefined) {
         entry = this.buildReverse(name);
+        if (!remember) return entry;
         if (this.memo.size >= this.options.maxMemo) this.memo.clear();
         this.memo.set(name, entry);
       }

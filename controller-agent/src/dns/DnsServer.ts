@@ -161,9 +161,14 @@ export class DnsServer {
 
   /**
    * The answer to one query: a Buffer now (local names, errors), a Promise (forwarded),
-   * or null to send nothing.
+   * or null to send nothing. `remember` false: a query a fast path or worker relayed
+   * (it is taught the name; the table's memo need not hold it too).
    */
-  answer(raw: Buffer, viaTcp: boolean): Buffer | null | Promise<Buffer | null> {
+  answer(
+    raw: Buffer,
+    viaTcp: boolean,
+    remember = true,
+  ): Buffer | null | Promise<Buffer | null> {
     const c = this.counters;
     if (raw.length > this.limits.maxQueryBytes) {
       c.dropped++;
@@ -182,7 +187,7 @@ export class DnsServer {
     const query = parsed.query;
     const limit = viaTcp ? 65_535 : udpLimit(query);
     if (query.qclass === DNS_CLASS_IN) {
-      const local = this.table.lookup(query.name, query.qtype);
+      const local = this.table.lookup(query.name, query.qtype, remember);
       if (local) {
         c.local++;
         return buildResponse(
@@ -423,7 +428,7 @@ export class DnsServer {
     if (!relayed) this.counters.udpQueries++;
     let out: Buffer | null | Promise<Buffer | null>;
     try {
-      out = this.answer(msg, false);
+      out = this.answer(msg, false, !relayed);
     } catch (e) {
       this.counters.errors++;
       this.log?.warn('dns query failed', { error: (e as Error).message });

@@ -81,7 +81,8 @@ export class MemoTeacher {
       this.bump();
       this.peer.refresh(this.gen, true, []);
     }
-    const entry = this.table.entryFor(name);
+    // The teacher's map holds it for the peer: not the table's memo as well.
+    const entry = this.table.entryFor(name, false);
     this.taught.set(name, entry);
     to.entry(this.gen, name, entry);
   }
@@ -102,7 +103,7 @@ export class MemoTeacher {
     this.lastRefresh = performance.now();
     const changes: Array<[string, AnswerEntry | null]> = [];
     for (const [name, before] of this.taught) {
-      const now = this.table.entryFor(name);
+      const now = this.table.entryFor(name, false);
       if (!sameEntry(before, now)) {
         this.taught.set(name, now);
         changes.push([name, now]);
