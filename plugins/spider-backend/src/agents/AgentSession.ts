@@ -45,6 +45,8 @@ export class AgentSession {
   static readonly RESUME_BACKLOG_BYTES = 2 * 1024 * 1024;
   /** An agent that gets past the pause with this much waiting is cut off. */
   static readonly MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+  /** Frames sent at once above this size (a chunked welcome) earn the agent ping grace. */
+  static readonly BULK_SEND_BYTES = 1024 * 1024;
   readonly sessionId = randomUUID();
   /** Revision of the desired set last sent to the agent. */
   sentRevision = -1;
@@ -66,6 +68,7 @@ export class AgentSession {
   private alive = true;
   private missedPongs = 0;
   private lastBuffered = Number.POSITIVE_INFINITY;
+  private lastBulkSendAt = 0;
   private readonly pending = new Map<
     string,
     {
@@ -125,8 +128,18 @@ export class AgentSession {
     // A ping waits behind whatever is still unsent (a chunked welcome of tens of MB to a
     // slow reader): while that drains, the agent is reading, not gone.
     const buffered = this.ws.bufferedAmount;
-    if (buffered > 0 && buffered < this.lastBuffered) this.alive = true;
+    if (buffered > 0 && buffered < this.lastBuffered) {
+      this.alive = true;
+      this.lastBulkSendAt = Date.now();
+    }
     this.lastBuffered = buffered;
+    // Once all of it has left, the agent may still be reading and applying megabytes of
+    // it, its pongs queued behind that work: two more periods of grace.
+    if (
+      Date.now() - this.lastBulkSendAt <
+      2 * AGENT_PROTOCOL_LIMITS.pingIntervalMs
+    )
+      this.alive = true;
     if (!this.alive) {
       this.missedPongs += 1;
       if (this.missedPongs >= 2) {
@@ -146,6 +159,10 @@ export class AgentSession {
   }
 
   private receive(data: Buffer, isBinary: boolean) {
+    // Any frame is proof of life: an agent flushing a backlog through a slow database has
+    // its pongs queued behind its own traffic, and must not be dropped for it.
+    this.alive = true;
+    this.missedPongs = 0;
     if (isBinary) {
       this.close(
         AGENT_CLOSE_CODES.unsupportedData,
@@ -273,7 +290,12 @@ export class AgentSession {
   /** Sends already serialised messages, in order, all in this tick. */
   sendFrames(frames: string[]): boolean {
     if (!this.isAlive) return false;
-    for (const f of frames) this.ws.send(f);
+    let bytes = 0;
+    for (const f of frames) {
+      this.ws.send(f);
+      bytes += f.length;
+    }
+    if (bytes >= AgentSession.BULK_SEND_BYTES) this.lastBulkSendAt = Date.now();
     return true;
   }
 
