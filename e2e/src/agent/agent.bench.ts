@@ -82,12 +82,12 @@ function rssOf(pid: number): number {
 
 /** The child processes of `pid` (every thread's), recursively. */
 function descendantsOf(pid: number): number[] {
-  const out: number[] = [];
+  const found: number[] = [];
   let tasks: string[] = [];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return out;
+    return found;
   }
   for (const t of tasks) {
     let text = '';
@@ -97,9 +97,9 @@ function descendantsOf(pid: number): number[] {
       continue;
     }
     for (const c of text.split(/\s+/).filter(Boolean).map(Number))
-      out.push(c, ...descendantsOf(c));
+      found.push(c, ...descendantsOf(c));
   }
-  return out;
+  return found;
 }
 
 /**

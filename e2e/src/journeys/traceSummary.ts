@@ -119,10 +119,11 @@ export function summarizeTrace(
       );
     }
     const deltas: number[] = e.args?.data?.timeDeltas ?? [];
-    (p?.samples ?? []).forEach((id: number, i: number) => {
+    const ids: number[] = p?.samples ?? [];
+    for (let i = 0; i < ids.length; i++) {
       sampleTs += deltas[i] ?? 0;
-      samples.push({ ts: sampleTs, fn: nodes.get(id) ?? String(id) });
-    });
+      samples.push({ ts: sampleTs, fn: nodes.get(ids[i]) ?? String(ids[i]) });
+    }
   }
   // ProfileChunk timestamps count from the profile's start: line them up with the trace.
   const profile = events.find(
