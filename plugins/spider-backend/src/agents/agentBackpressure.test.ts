@@ -5,6 +5,7 @@ import { startSpiderTestBackend } from '../__testUtils__/startSpiderTestBackend'
 import { clearSpiderTables } from '../__testUtils__/clearSpiderTables';
 import { testDatabaseIds } from '../__testUtils__/testDatabaseIds';
 import { TestAgent } from '../__testUtils__/TestAgent';
+import { attachTrafficAgent } from '../__testUtils__/attachTrafficAgent';
 import { capturedExchange } from '../__testUtils__/trafficSamples';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -75,40 +76,9 @@ function bigExchange(i: number): CapturedExchange {
     });
 
     it('is held back by TCP, not buffered in the backend, and loses nothing', async () => {
-      const c = await app.as(OWNER).post('/controllers', { name: 'flood' });
-      const w = await app.as(OWNER).post('/whisperers', {
-        name: 'http-flood',
-        captureFilter: 'tcp port 80',
-      });
-      agent = new TestAgent({
-        url: app.agentUrl,
-        token: c.body.token,
-        features: ['traffic'],
-        workloads: [
-          {
-            namespace: 'team-a',
-            kind: 'Deployment',
-            name: 'web',
-            labels: {},
-            replicas: 1,
-            pods: 1,
-          },
-        ],
-      });
-      await agent.connect();
-      const a = await app.as(OWNER).post('/attachments', {
-        controllerId: c.body.id,
-        whispererId: w.body.id,
-        target: { namespace: 'team-a', kind: 'Deployment', name: 'web' },
-      });
-      expect(a.status).toBe(201);
-      await agent.waitFor(() => agent!.desired.has(a.body.id), 'attach');
-      const instance = {
-        attachmentId: a.body.id as string,
-        namespace: 'team-a',
-        pod: 'web-0',
-        container: `spider-${a.body.id.replace(/-/g, '').slice(0, 32)}`,
-      };
+      const attached = await attachTrafficAgent(app, OWNER, 'flood');
+      agent = attached.agent;
+      const { instance } = attached;
 
       // The database stops taking traffic: inserts wait for the test's lock.
       const trx = await knex.transaction();
